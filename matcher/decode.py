@@ -1,0 +1,108 @@
+"""Canonical decode: turn untrusted image bytes into one small sRGB picture, the same way every time.
+
+Every hash in lootwatch is computed from this decode, so a registry photo and a dealer's copy of it agree
+on orientation, colour mode and size before any hash is taken. Neither imagehash nor the reference PDQ
+applies EXIF orientation, so it is done here.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+TARGET = 512  # longest side after decode; PDQ and the 64-bit hashes need no more
+MAX_PIXELS = 50_000_000  # refuse larger canvases before any pixel is decoded (decompression bombs)
+MAX_BYTES = 30 * 1024 * 1024
+
+__all__ = ["DecodeError", "decode", "trim_border", "TARGET", "MAX_PIXELS"]
+
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+class DecodeError(ValueError):
+    """The bytes are not an image lootwatch will decode; the message says why."""
+
+
+def decode(data: bytes, target: int = TARGET) -> Image.Image:
+    """Decode image bytes to an RGB picture whose longest side is at most ``target`` pixels.
+
+    Applies EXIF orientation, converts CMYK/ICC to sRGB, 16-bit and float to 8-bit, palette and alpha onto
+    white, keeps the first frame of an animation, and uses JPEG draft mode so large JPEGs decode fast.
+    Raises DecodeError for anything it cannot or will not decode.
+    """
+    if not data:
+        raise DecodeError("empty file")
+    if len(data) > MAX_BYTES:
+        raise DecodeError(f"file too large ({len(data)} bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+            if im.width * im.height > MAX_PIXELS:
+                raise DecodeError(f"too many pixels ({im.width}x{im.height})")
+            if getattr(im, "n_frames", 1) > 1:
+                im.seek(0)
+            if im.format == "JPEG":
+                im.draft("RGB", (target, target))
+            im = ImageOps.exif_transpose(im)
+            im = to_rgb(im)
+    except DecodeError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DecodeError(f"not a decodable image: {exc}") from exc
+    except (OSError, ValueError, SyntaxError, EOFError, TypeError) as exc:
+        raise DecodeError(f"corrupt image: {exc}") from exc
+    if min(im.size) < 8:
+        raise DecodeError(f"image too small ({im.width}x{im.height})")
+    im.thumbnail((target, target), Image.Resampling.LANCZOS)
+    return im
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit sRGB, flattening transparency onto white."""
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        if arr.max(initial=0) > 255:
+            arr = arr / 257.0  # 16-bit samples
+        im = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(white, rgba)
+    icc = im.info.get("icc_profile")
+    if icc and im.mode in ("RGB", "CMYK"):
+        try:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            return ImageCms.profileToProfile(im, src, _SRGB, outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass  # a broken profile is common; fall back to a plain conversion
+    return im.convert("RGB")
+
+
+def trim_border(im: Image.Image, tolerance: int = 24, min_side: int = 16) -> Image.Image | None:
+    """Cut away a uniform border (white page, black frame, plain backdrop) around the picture.
+
+    The border colour is the median of the outermost pixels; a row or column belongs to the border while
+    fewer than 1 % of its pixels differ from it by more than ``tolerance``. Returns None when there is no
+    border worth trimming (under 2 % of either side) or the rest would be smaller than ``min_side``.
+    """
+    arr = np.asarray(im, dtype=np.int16)
+    h, w = arr.shape[:2]
+    edge = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
+    bg = np.median(edge, axis=0)
+    differs = np.abs(arr - bg).max(axis=2) > tolerance
+    rows = np.flatnonzero(differs.sum(axis=1) > max(1, w // 100))
+    cols = np.flatnonzero(differs.sum(axis=0) > max(1, h // 100))
+    if rows.size == 0 or cols.size == 0:
+        return None
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    if bottom - top < min_side or right - left < min_side:
+        return None
+    if (bottom - top) > 0.98 * h and (right - left) > 0.98 * w:
+        return None
+    return im.crop((int(left), int(top), int(right), int(bottom)))

@@ -1,0 +1,80 @@
+"""From image bytes to everything lootwatch keeps about an image: SHA-256, hashes, thumbnail.
+
+The image is decoded once (``decode.decode``); every view and variant is derived from that decode.
+Listing photos are hashed as they are ("full") and with any uniform border trimmed ("trim"); registry
+photos additionally in their 8 rotations and mirror images, so a flipped or rotated copy still matches.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from . import hashes
+from .decode import decode, trim_border
+
+__all__ = ["Fingerprint", "fingerprint", "thumbnail_jpeg", "THUMB_SIDE"]
+
+THUMB_SIDE = 240
+
+
+@dataclass
+class Fingerprint:
+    """What one image contributes to the database."""
+
+    sha256: str
+    width: int
+    height: int
+    size: int
+    quality: int
+    matchable: bool
+    hashes: dict[str, dict] = field(default_factory=dict)
+    thumbnail: bytes = b""
+    thumb_size: tuple[int, int] = (0, 0)
+
+
+def views(im: Image.Image) -> dict[str, Image.Image]:
+    """The picture as published and, when it has a uniform border, without it."""
+    out = {"full": im}
+    trimmed = trim_border(im)
+    if trimmed is not None:
+        out["trim"] = trimmed
+    return out
+
+
+def fingerprint(data: bytes, all_transforms: bool = False) -> Fingerprint:
+    """Decode ``data`` once and compute its SHA-256, hashes and thumbnail.
+
+    :param all_transforms: also hash the 8 rotations/mirror images of each view (registry photos).
+    Raises ``decode.DecodeError`` for bytes that are not a usable image.
+    """
+    im = decode(data)
+    variants: dict[str, dict] = {}
+    for view, pic in views(im).items():
+        transforms = hashes.dihedral(pic) if all_transforms else [("r0", pic)]
+        for name, t in transforms:
+            variants[f"{view}/{name}"] = hashes.signals(t).as_dict()
+    quality = variants["full/r0"]["quality"]
+    thumb, thumb_size = thumbnail_jpeg(im)
+    return Fingerprint(
+        sha256=hashes.sha256(data), width=im.width, height=im.height, size=len(data), quality=quality,
+        matchable=quality >= hashes.MIN_QUALITY and not _featureless(im), hashes=variants,
+        thumbnail=thumb, thumb_size=thumb_size,
+    )
+
+
+def thumbnail_jpeg(im: Image.Image, side: int = THUMB_SIDE) -> tuple[bytes, tuple[int, int]]:
+    """A small JPEG of the decoded picture for the review UI and the e-mail."""
+    small = im.copy()
+    small.thumbnail((side, side), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    small.save(buf, "JPEG", quality=80, optimize=True)
+    return buf.getvalue(), small.size
+
+
+def _featureless(im: Image.Image) -> bool:
+    # A near-uniform picture (blank placeholder, solid colour) would match every other blank picture.
+    return float(np.asarray(im.convert("L"), dtype=np.float32).std()) < 4.0

@@ -1,0 +1,144 @@
+"""The review database schema, as named migrations applied in order (sqlite-utils ``Migrations``).
+
+Add a new migration for every change; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+__all__ = ["migrations"]
+
+migrations = Migrations("lootwatch")
+
+OBJECT_ID_FIELDS = (
+    "object_type", "materials", "techniques", "measurements", "inscriptions", "distinguishing_features",
+    "title", "subject", "period", "maker", "description", "inventory_number", "place_of_origin",
+    "related_material",
+)
+
+
+@migrations()
+def m001_registry(db: Database) -> None:
+    cols = {"id": int, "source": str, "source_id": str, **{f: str for f in OBJECT_ID_FIELDS},
+            "status": str, "source_url": str, "imported_at": str, "updated_at": str, "record_json": str}
+    db.table("registry_objects").create(cols, pk="id", not_null={"source", "source_id"})
+    db.table("registry_objects").create_index(["source", "source_id"], unique=True)
+    db.table("registry_images").create(
+        {"id": int, "object_id": int, "position": int, "url": str, "sha256": str, "width": int,
+         "height": int, "bytes": int, "quality": int, "matchable": int, "error": str, "added_at": str},
+        pk="id", foreign_keys=[("object_id", "registry_objects", "id")],
+    )
+    db.table("registry_images").create_index(["object_id", "url"], unique=True)
+    db.table("registry_images").create_index(["sha256"])
+
+
+@migrations()
+def m002_listings(db: Database) -> None:
+    db.table("listings").create(
+        {"id": int, "site": str, "lot_id": str, "url": str, "title": str, "description": str,
+         "description_html": str, "provenance": str, "estimate_low": float, "estimate_high": float,
+         "currency": str, "price": float, "house": str, "seller": str, "sale_date": str,
+         "first_seen": str, "last_seen": str, "gone": int, "content_sha256": str},
+        pk="id", not_null={"site", "lot_id"}, defaults={"gone": 0},
+    )
+    db.table("listings").create_index(["site", "lot_id"], unique=True)
+    db.table("listing_images").create(
+        {"id": int, "listing_id": int, "position": int, "url": str, "sha256": str, "width": int,
+         "height": int, "bytes": int, "quality": int, "matchable": int, "error": str,
+         "matched_version": str, "added_at": str},
+        pk="id", foreign_keys=[("listing_id", "listings", "id")],
+    )
+    db.table("listing_images").create_index(["listing_id", "url"], unique=True)
+    db.table("listing_images").create_index(["sha256"])
+
+
+@migrations()
+def m003_hashes_and_thumbnails(db: Database) -> None:
+    # Hashes belong to the bytes, not to the row that points at them: one photo used by two lots is
+    # hashed once. ``variant`` is "<view>/<transform>", e.g. "full/r0", "trim/m90".
+    db.table("image_hashes").create(
+        {"sha256": str, "variant": str, "pdq": str, "quality": int, "phash": str, "dhash": str,
+         "hash_version": str},
+        pk=("sha256", "variant"),
+    )
+    db.table("thumbnails").create({"sha256": str, "jpeg": bytes, "width": int, "height": int}, pk="sha256")
+
+
+@migrations()
+def m004_candidates_and_reviews(db: Database) -> None:
+    db.table("candidates").create(
+        {"id": int, "listing_id": int, "registry_object_id": int, "kind": str, "tier": str, "score": float,
+         "pdq_distance": int, "phash_distance": int, "dhash_distance": int, "variant": str,
+         "listing_image_id": int, "registry_image_id": int, "evidence_json": str, "reasons_json": str,
+         "matcher_version": str, "created_at": str, "updated_at": str},
+        pk="id",
+        foreign_keys=[("listing_id", "listings", "id"), ("registry_object_id", "registry_objects", "id")],
+    )
+    db.table("candidates").create_index(["listing_id", "registry_object_id", "kind"], unique=True)
+    db.table("reviews").create(
+        {"id": int, "candidate_id": int, "listing_id": int, "registry_object_id": int, "verdict": str,
+         "note": str, "reviewer": str, "created_at": str},
+        pk="id", not_null={"candidate_id", "verdict", "reviewer", "created_at"},
+    )
+    # Verdicts are append-only: the database itself refuses to change or remove one.
+    db.executescript(
+        """
+        CREATE TRIGGER reviews_no_update BEFORE UPDATE ON reviews
+        BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
+        CREATE TRIGGER reviews_no_delete BEFORE DELETE ON reviews
+        BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
+        """
+    )
+
+
+@migrations()
+def m005_runs_reports_evidence(db: Database) -> None:
+    db.table("crawl_runs").create(
+        {"id": int, "spider": str, "kind": str, "started_at": str, "finished_at": str, "items": int,
+         "images": int, "errors": int, "status": str, "stats_json": str},
+        pk="id",
+    )
+    db.table("errors").create(
+        {"id": int, "run_id": int, "stage": str, "url": str, "reason": str, "created_at": str}, pk="id"
+    )
+    db.table("reports").create(
+        {"id": int, "report_date": str, "created_at": str, "sent_at": str, "recipients": str,
+         "candidate_ids": str, "html_path": str, "eml_path": str, "mode": str},
+        pk="id",
+    )
+    db.table("evidence").create(
+        {"id": int, "url": str, "captured_at": str, "sha256": str, "status": int, "content_type": str,
+         "warc_file": str, "warc_offset": int},
+        pk="id",
+    )
+    db.table("evidence").create_index(["sha256"])
+
+
+@migrations()
+def m006_review_queue_view(db: Database) -> None:
+    db.create_view(
+        "review_queue",
+        """
+        SELECT c.id AS candidate_id, c.tier, c.score,
+               (SELECT r.verdict FROM reviews r WHERE r.candidate_id = c.id
+                ORDER BY r.id DESC LIMIT 1) AS status,
+               lt.jpeg AS listing_photo, rt.jpeg AS registry_photo,
+               l.title AS listing_title, l.site, l.sale_date, l.url AS listing_url,
+               o.source || ':' || o.source_id AS registry_record, o.title AS registry_title,
+               o.status AS registry_status, o.source_url AS registry_url,
+               c.pdq_distance, c.phash_distance, c.dhash_distance, c.variant, c.listing_id,
+               c.registry_object_id
+        FROM candidates c
+        JOIN listings l ON l.id = c.listing_id
+        LEFT JOIN registry_objects o ON o.id = c.registry_object_id
+        LEFT JOIN listing_images li ON li.id = c.listing_image_id
+        LEFT JOIN thumbnails lt ON lt.sha256 = li.sha256
+        LEFT JOIN registry_images ri ON ri.id = c.registry_image_id
+        LEFT JOIN thumbnails rt ON rt.sha256 = ri.sha256
+        WHERE c.tier IS NOT NULL
+        ORDER BY CASE c.tier WHEN 'strong' THEN 0 ELSE 1 END,
+                 COALESCE(l.sale_date, '9999'), c.score DESC
+        """,
+    )

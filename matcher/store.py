@@ -1,0 +1,169 @@
+"""The one module that reads and writes the review database (sqlite-utils, WAL, migrations).
+
+Machine-written tables (listings, images, hashes, candidates) are upserted with explicit keys, so
+re-running a crawl or a match converges on the same rows. ``reviews`` is append-only and only
+``add_review`` writes it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from .schema import OBJECT_ID_FIELDS, migrations
+
+__all__ = [
+    "open_db", "now", "upsert_registry_object", "upsert_registry_image", "upsert_listing",
+    "upsert_listing_image", "put_hashes", "put_thumbnail", "add_review", "start_run", "finish_run",
+    "record_error", "record_evidence", "VERDICTS",
+]
+
+VERDICTS = ("confirmed", "dismissed", "escalated", "note")
+BUSY_TIMEOUT_MS = 30_000
+
+
+def now() -> str:
+    """UTC timestamp in ISO 8601, seconds precision."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def open_db(path: str | Path) -> Database:
+    """Open (creating if needed) the review database, in WAL mode with a busy timeout, fully migrated."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = Database(path)
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.enable_wal()
+    db.execute("PRAGMA foreign_keys = ON")
+    migrations.apply(db)
+    return db
+
+
+def upsert_registry_object(db: Database, record: dict[str, Any]) -> int:
+    """Insert or update one registry object keyed by source + source_id; returns its id."""
+    row = {k: _text(record.get(k)) for k in OBJECT_ID_FIELDS}
+    row.update(source=record["source"], source_id=str(record["source_id"]),
+               status=_text(record.get("status")) or "stolen", source_url=_text(record.get("source_url")),
+               record_json=json.dumps(record, sort_keys=True, default=str))
+    existing = _one(db, "registry_objects", "source = ? AND source_id = ?", [row["source"], row["source_id"]])
+    if existing is None:
+        row["imported_at"] = row["updated_at"] = now()
+        return db.table("registry_objects").insert(row).last_pk
+    if any(existing.get(k) != v for k, v in row.items()):
+        row["updated_at"] = now()
+        db.table("registry_objects").update(existing["id"], row)
+    return existing["id"]
+
+
+def upsert_registry_image(db: Database, object_id: int, url: str, position: int, **fields: Any) -> int:
+    """Insert or update one registry photo keyed by object + URL; returns its id."""
+    return _upsert_image(db, "registry_images", "object_id", object_id, url, position, fields)
+
+
+def upsert_listing(db: Database, item: dict[str, Any]) -> tuple[int, bool]:
+    """Insert or update one lot keyed by site + lot_id; returns (id, changed)."""
+    keys = ("url", "title", "description", "description_html", "provenance", "estimate_low",
+            "estimate_high", "currency", "price", "house", "seller", "sale_date", "content_sha256")
+    row = {k: item.get(k) for k in keys}
+    seen = now()
+    existing = _one(db, "listings", "site = ? AND lot_id = ?", [item["site"], str(item["lot_id"])])
+    if existing is None:
+        row.update(site=item["site"], lot_id=str(item["lot_id"]), first_seen=seen, last_seen=seen, gone=0)
+        return db.table("listings").insert(row).last_pk, True
+    changed = any(existing.get(k) != v for k, v in row.items())
+    row.update(last_seen=seen, gone=0)
+    db.table("listings").update(existing["id"], row if changed else {"last_seen": seen, "gone": 0})
+    return existing["id"], changed
+
+
+def upsert_listing_image(db: Database, listing_id: int, url: str, position: int, **fields: Any) -> int:
+    """Insert or update one lot photo keyed by listing + URL; returns its id."""
+    return _upsert_image(db, "listing_images", "listing_id", listing_id, url, position, fields)
+
+
+def put_hashes(db: Database, sha256: str, hashes: dict[str, dict[str, Any]], hash_version: str) -> None:
+    """Store the hashes of one image's variants (``{"full/r0": {"pdq": ..., ...}, ...}``)."""
+    rows = [{"sha256": sha256, "variant": v, **h, "hash_version": hash_version} for v, h in hashes.items()]
+    db.table("image_hashes").upsert_all(rows, pk=("sha256", "variant"))
+
+
+def put_thumbnail(db: Database, sha256: str, jpeg: bytes, width: int, height: int) -> None:
+    """Store a small JPEG of an image, once per SHA-256."""
+    db.table("thumbnails").upsert({"sha256": sha256, "jpeg": jpeg, "width": width, "height": height},
+                                  pk="sha256")
+
+
+def has_hashes(db: Database, sha256: str, hash_version: str, variants: int) -> bool:
+    """True when the image's ``variants`` hashes are already stored by this hashing code."""
+    n = db.execute("SELECT count(*) FROM image_hashes WHERE sha256 = ? AND hash_version = ?",
+                   [sha256, hash_version]).fetchone()[0]
+    return n >= variants
+
+
+def add_review(db: Database, candidate_id: int, verdict: str, reviewer: str, note: str = "") -> int:
+    """Append a verdict to ``reviews``; the latest one is the candidate's status."""
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}")
+    cand = _one(db, "candidates", "id = ?", [candidate_id])
+    if cand is None:
+        raise ValueError(f"no candidate {candidate_id}")
+    with db.atomic():
+        return db.table("reviews").insert(
+            {"candidate_id": candidate_id, "listing_id": cand["listing_id"],
+             "registry_object_id": cand["registry_object_id"], "verdict": verdict, "note": note,
+             "reviewer": reviewer, "created_at": now()}
+        ).last_pk
+
+
+def start_run(db: Database, spider: str, kind: str) -> int:
+    """Open a crawl_runs row for one spider run."""
+    return db.table("crawl_runs").insert(
+        {"spider": spider, "kind": kind, "started_at": now(), "status": "running", "items": 0, "images": 0,
+         "errors": 0}
+    ).last_pk
+
+
+def finish_run(db: Database, run_id: int, status: str, stats: dict[str, Any]) -> None:
+    """Close a crawl_runs row with the spider's counts."""
+    db.table("crawl_runs").update(run_id, {
+        "finished_at": now(), "status": status,
+        "items": stats.get("lootwatch/store/items", 0), "images": stats.get("lootwatch/store/images", 0),
+        "errors": stats.get("lootwatch/errors", 0), "stats_json": json.dumps(stats, sort_keys=True, default=str),
+    })
+
+
+def record_error(db: Database, run_id: int | None, stage: str, url: str | None, reason: str) -> None:
+    """Keep one bad input's reason; nothing bad is dropped silently."""
+    db.table("errors").insert({"run_id": run_id, "stage": stage, "url": url, "reason": reason[:500],
+                               "created_at": now()})
+
+
+def record_evidence(db: Database, url: str, sha256: str, status: int | None, content_type: str | None) -> None:
+    """Record that a response was captured, with the SHA-256 of its bytes."""
+    db.table("evidence").insert({"url": url, "captured_at": now(), "sha256": sha256, "status": status,
+                                 "content_type": content_type})
+
+
+def _upsert_image(db: Database, table: str, owner_col: str, owner_id: int, url: str, position: int,
+                  fields: dict[str, Any]) -> int:
+    existing = _one(db, table, f"{owner_col} = ? AND url = ?", [owner_id, url])
+    row = {"position": position, **fields}
+    if existing is None:
+        return db.table(table).insert({owner_col: owner_id, "url": url, "added_at": now(), **row}).last_pk
+    if any(existing.get(k) != v for k, v in row.items()):
+        db.table(table).update(existing["id"], row)
+    return existing["id"]
+
+
+def _one(db: Database, table: str, where: str, args: list[Any]) -> dict[str, Any] | None:
+    return next(iter(db.table(table).rows_where(where, args, limit=1)), None)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value).strip() or None
