@@ -97,11 +97,11 @@ def put_thumbnail(db: Database, sha256: str, jpeg: bytes, width: int, height: in
                                   pk="sha256")
 
 
-def has_hashes(db: Database, sha256: str, hash_version: str, variants: int) -> bool:
-    """True when the image's ``variants`` hashes are already stored by this hashing code."""
-    n = db.execute("SELECT count(*) FROM image_hashes WHERE sha256 = ? AND hash_version = ?",
-                   [sha256, hash_version]).fetchone()[0]
-    return n >= variants
+def has_hashes(db: Database, sha256: str, hash_version: str, variant: str = "full/r0") -> bool:
+    """True when ``variant`` of the image is already hashed by this hashing code."""
+    row = db.execute("SELECT 1 FROM image_hashes WHERE sha256 = ? AND variant = ? AND hash_version = ?",
+                     [sha256, variant, hash_version]).fetchone()
+    return row is not None
 
 
 def add_review(db: Database, candidate_id: int, verdict: str, reviewer: str, note: str = "") -> int:

@@ -1,0 +1,189 @@
+"""The ``lootwatch`` command line: a thin layer over spiders, matcher and reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from .config import ConfigError, load_config
+
+
+class _Group(click.Group):
+    """Turns an expected failure into a one-line message and exit status 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (ConfigError, UsageProblem) as exc:
+            click.echo(f"lootwatch: {exc}", err=True)
+            sys.exit(1)
+
+
+class UsageProblem(ValueError):
+    """Bad input from the command line; reported in one line."""
+
+
+@click.group(cls=_Group)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="lootwatch.toml to read.")
+@click.option("--db", type=click.Path(dir_okay=False), help="Review database (overrides the config).")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, db: str | None) -> None:
+    """lootwatch: find looted antiquities on the online market."""
+    ctx.obj = load_config(config_path, db)
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False), default="demo-output", show_default=True,
+              help="Folder for the demo's marketplace, database, report and summary.")
+@click.option("--size", type=click.Choice(["full", "small"]), default="full", show_default=True,
+              help="small: a reduced demo for quick checks.")
+def demo(out: str, size: str) -> None:
+    """Run the whole pipeline on the bundled demo and print a summary."""
+    from .demo import print_summary, run_demo
+
+    summary = run_demo(Path(out), size=size)
+    print_summary(summary)
+
+
+@main.group()
+def registry() -> None:
+    """Registry of stolen and looted objects."""
+
+
+@registry.command("import")
+@click.argument("file", type=click.Path())
+@click.option("--source", help="Source name for files without a source column.")
+@click.pass_obj
+def registry_import(cfg, file: str, source: str | None) -> None:
+    """Import a CSV / JSON / JSONL registry file with Object ID fields (see README)."""
+    from spiders.registries.files import RegistryFileError, read_registry_file
+    from spiders.run import project_settings, run_stages
+
+    try:
+        parsed = read_registry_file(file, source)
+    except RegistryFileError as exc:
+        raise UsageProblem(str(exc)) from exc
+    settings = project_settings(cfg.db, cfg.data_dir, **cfg.scrapy)
+    stats = run_stages(settings, [[("registry_file", {"path": str(Path(file).resolve()), "source": source})]])[0]
+    click.echo(f"{len(parsed.records)} records read, {len(parsed.errors)} refused; "
+               f"{stats.get('lootwatch/store/images', 0)} photos hashed, {stats.get('lootwatch/errors', 0)} errors "
+               f"(see the errors table in {cfg.db})")
+
+
+@main.command()
+@click.argument("sites", nargs=-1)
+@click.option("--demo-url", help="Base URL of a running demo marketplace (for the demo_* sites).")
+@click.pass_obj
+def crawl(cfg, sites: tuple[str, ...], demo_url: str | None) -> None:
+    """Run the market spiders (all of them by default)."""
+    from spiders.run import project_settings, run_stages, spider_names
+
+    overrides = dict(cfg.scrapy)
+    if demo_url:
+        overrides.update(LOOTWATCH_DEMO_URL=demo_url, LOOTWATCH_ALLOW_PRIVATE=True)
+    settings = project_settings(cfg.db, cfg.data_dir, **overrides)
+    known = spider_names(settings, kind="market")
+    unknown = [s for s in sites if s not in known]
+    if unknown:
+        raise UsageProblem(f"unknown site {', '.join(unknown)} (known: {', '.join(known)})")
+    chosen = list(sites) or [s for s in known if demo_url or not s.startswith("demo_")]
+    if not chosen:
+        raise UsageProblem("no site to crawl (the demo_* sites need --demo-url)")
+    results = run_stages(settings, [[(s, {}) for s in chosen]])
+    for name, stats in zip(chosen, results, strict=True):
+        click.echo(f"{name}: {stats.get('lootwatch/store/items', 0)} lots, "
+                   f"{stats.get('lootwatch/store/images', 0)} photos, {stats.get('lootwatch/errors', 0)} errors")
+
+
+@main.command()
+@click.option("--all", "rematch_all", is_flag=True, help="Re-match every stored listing photo.")
+@click.pass_obj
+def match(cfg, rematch_all: bool) -> None:
+    """Match new listing photos against the registry and write candidates."""
+    from matcher.match import match_listings
+    from matcher.store import open_db
+
+    from .progress import bar
+
+    db = open_db(_existing(cfg.db))
+    with bar("matching listings") as update:
+        counts = match_listings(db, rematch_all=rematch_all, progress=update)
+    click.echo(f"{counts['listings']} listings matched against {counts['registry_variants']} registry "
+               f"photo variants; {counts['candidates']} candidates")
+
+
+@main.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per image per line.")
+@click.pass_obj
+def check(cfg, images: tuple[str, ...], as_json: bool) -> None:
+    """Rank registry objects that these photos may show."""
+    from matcher.check import check_photo
+    from matcher.decode import DecodeError
+    from matcher.match import RegistryIndex
+    from matcher.store import open_db
+
+    db = open_db(_existing(cfg.db))
+    index = RegistryIndex.from_db(db)
+    for path in images:
+        try:
+            result = {"image": path, "candidates": check_photo(db, index, Path(path).read_bytes())}
+        except (OSError, DecodeError) as exc:
+            result = {"image": path, "error": str(exc)}
+        if as_json:
+            click.echo(json.dumps(result, ensure_ascii=False))
+        elif "error" in result:
+            click.echo(f"{path}: error: {result['error']}")
+        else:
+            click.echo(f"{path}: {len(result['candidates'])} candidates")
+            for c in result["candidates"]:
+                click.echo(f"  {c['tier']:<6} {c['score']:>5}  {c['source']}:{c['source_id']}  {c['title'] or ''}")
+
+
+@main.command()
+@click.argument("db", required=False, type=click.Path(dir_okay=False))
+@click.option("--port", default=8001, show_default=True)
+@click.option("--print-command", is_flag=True, help="Print the Datasette command instead of running it.")
+@click.pass_obj
+def review(cfg, db: str | None, port: int, print_command: bool) -> None:
+    """Open the review database in Datasette."""
+    from reports.review import datasette_command
+
+    path = _existing(Path(db) if db else cfg.db)
+    cmd = datasette_command(path, path.with_suffix(".datasette.json"), port=port)
+    if print_command:
+        click.echo(" ".join(cmd))
+        return
+    click.echo(f"review UI on http://127.0.0.1:{port}/{path.stem}/review_queue (Ctrl-C to stop)")
+    os.execv(cmd[0], cmd)
+
+
+@main.command()
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Report date (default today).")
+@click.option("--dry-run", is_flag=True, help="Write the HTML and .eml without sending (the only mode yet).")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for the report files.")
+@click.pass_obj
+def report(cfg, day, dry_run: bool, out: str | None) -> None:
+    """Write the daily digest of new candidates."""
+    from matcher.store import open_db
+    from reports.digest import write_report
+
+    db = open_db(_existing(cfg.db))
+    when = day.date() if day else date.today()
+    rep = write_report(db, Path(out) if out else cfg.report_dir, cfg.review_url, cfg.mail_from, cfg.mail_to, when)
+    click.echo(f"{len(rep.candidates)} candidates; wrote {rep.html_path} and {rep.eml_path}")
+
+
+def _existing(path: Path) -> Path:
+    if not Path(path).exists():
+        raise UsageProblem(f"database {path} does not exist (run a crawl or `lootwatch demo` first)")
+    return Path(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""``lootwatch demo``: build the demo, serve it on loopback, run the whole pipeline, score it."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from matcher.match import match_listings
+from matcher.store import open_db
+from reports.digest import write_report
+from seeds.demo.build import build
+from seeds.demo.server import serve
+from spiders.run import project_settings, run_stages
+
+from .evaluate import evaluate
+from .progress import bar
+
+__all__ = ["SIZES", "run_demo", "print_summary"]
+
+SIZES = {
+    "full": {"objects": 64, "per_edit": 17, "flag_only": 30, "distractors": 200},
+    "small": {"objects": 14, "per_edit": 3, "flag_only": 4, "distractors": 16},
+}
+DEMO_SITES = ("demo_aurora", "demo_meridian", "demo_bazaar")
+
+
+def run_demo(out: Path, size: str = "full") -> dict[str, Any]:
+    """Run every stage on the demo under ``out``; return (and write) the summary."""
+    started = time.perf_counter()
+    console = Console(stderr=True)
+    out = Path(out)
+    console.print(f"[bold]lootwatch demo[/] ({size}) in {out}/")
+    with console.status("drawing the demo registry and marketplace"):
+        demo = build(out / "demo", **SIZES[size])
+    db_path = out / "lootwatch.db"
+    with serve(demo.market_dir) as server:
+        console.print(f"demo marketplace on {server.url}; importing the registry and crawling "
+                      f"{', '.join(DEMO_SITES)}")
+        settings = project_settings(
+            db_path, out / "data", LOOTWATCH_DEMO_URL=server.url, LOOTWATCH_ALLOW_PRIVATE=True,
+            DOWNLOAD_DELAY=0, AUTOTHROTTLE_ENABLED=False, CONCURRENT_REQUESTS_PER_DOMAIN=8, LOG_LEVEL="WARNING")
+        run_stages(settings, [[("registry_file", {"path": str(demo.registry_csv.resolve())})],
+                              [(site, {}) for site in DEMO_SITES]])
+    db = open_db(db_path)
+    with bar("matching listings") as update:
+        counts = match_listings(db, progress=update)
+    report = write_report(db, out / "reports", "http://127.0.0.1:8001", "lootwatch@localhost", [])
+    scores = evaluate(db, demo.ground_truth)
+    summary = {
+        "lots": db.table("listings").count, "images": db.table("listing_images").count,
+        "registry_objects": db.table("registry_objects").count, "registry_images": db.table("registry_images").count,
+        **scores, "listings_matched": counts["listings"],
+        "errors": db.execute("SELECT count(*) FROM errors").fetchone()[0],
+        "report_html": str(report.html_path), "report_eml": str(report.eml_path), "database": str(db_path),
+        "review_command": f"lootwatch review {db_path}",
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def print_summary(s: dict[str, Any]) -> None:
+    """The demo's summary as a table on stdout."""
+    console = Console()
+    table = Table(title="lootwatch demo", show_header=False)
+    table.add_row("lots crawled", str(s["lots"]))
+    table.add_row("lot photos", str(s["images"]))
+    table.add_row("registry objects / photos", f"{s['registry_objects']} / {s['registry_images']}")
+    table.add_row("candidates strong / review", f"{s['candidates_strong']} / {s['candidates_review']}")
+    table.add_row("precision", _pct(s["precision"]))
+    table.add_row("recall (strong + review)", _pct(s["recall"]))
+    for edit, r in s["recall_by_edit"].items():
+        table.add_row(f"  recall, {edit}", f"{_pct(r)} of {s['lots_by_edit'][edit]} lots")
+    table.add_row("errors recorded", str(s["errors"]))
+    table.add_row("wall time", f"{s['seconds']} s")
+    table.add_row("report", f"{s['report_html']}\n{s['report_eml']}")
+    console.print(table)
+    console.print(f"Open the review UI: [bold]{s['review_command']}[/]")
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f} %"

@@ -1,0 +1,130 @@
+"""The daily digest: candidates new since the last sent report, as HTML and plain text in one e-mail.
+
+Thumbnails travel inline (``cid:``), a CSV of the candidates is attached, and every value a seller
+controls is escaped by Jinja2's autoescape. ``write_report`` writes the HTML file and the .eml; sending
+by SMTP builds on the same message.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import date
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlite_utils import Database
+
+from matcher.store import now
+
+__all__ = ["Report", "new_candidates", "build_message", "write_report", "safe_url"]
+
+_env = Environment(loader=PackageLoader("reports", "templates"), autoescape=select_autoescape(["html"]))
+
+
+@dataclass
+class Report:
+    """What one run of ``lootwatch report`` produced."""
+
+    day: str
+    candidates: list[dict[str, Any]]
+    html_path: Path
+    eml_path: Path
+    report_id: int
+
+
+def safe_url(url: Any) -> str | None:
+    """The URL if it is http(s), else None: ``javascript:`` and ``data:`` never become links."""
+    if not isinstance(url, str):
+        return None
+    return url if urlsplit(url.strip()).scheme.lower() in ("http", "https") else None
+
+
+def new_candidates(db: Database) -> list[dict[str, Any]]:
+    """Open candidates not yet in a sent report, strong first, then soonest sale."""
+    sent: set[int] = set()
+    for r in db.table("reports").rows_where("mode = 'sent'"):
+        sent.update(json.loads(r["candidate_ids"] or "[]"))
+    rows = list(db.query(
+        """
+        SELECT c.id, c.tier, c.score, c.pdq_distance, c.phash_distance, c.dhash_distance, c.variant,
+               l.title AS listing_title, l.site, l.url AS listing_url, l.sale_date, l.seller,
+               o.source, o.source_id, o.title AS registry_title, o.status AS registry_status,
+               o.source_url AS registry_url, li.sha256 AS listing_sha256, ri.sha256 AS registry_sha256
+        FROM candidates c
+        JOIN listings l ON l.id = c.listing_id
+        LEFT JOIN registry_objects o ON o.id = c.registry_object_id
+        LEFT JOIN listing_images li ON li.id = c.listing_image_id
+        LEFT JOIN registry_images ri ON ri.id = c.registry_image_id
+        WHERE c.tier IS NOT NULL
+        ORDER BY CASE c.tier WHEN 'strong' THEN 0 ELSE 1 END, COALESCE(l.sale_date, '9999'), c.score DESC, c.id
+        """))
+    return [r for r in rows if r["id"] not in sent]
+
+
+def build_message(db: Database, candidates: list[dict[str, Any]], day: str, review_url: str,
+                  sender: str, recipients: list[str]) -> tuple[EmailMessage, str]:
+    """The digest e-mail and its HTML body."""
+    thumbs: dict[str, str] = {}
+    images: dict[str, bytes] = {}
+    for c in candidates:
+        for key in ("listing_sha256", "registry_sha256"):
+            sha = c.get(key)
+            if sha and sha not in thumbs:
+                row = db.execute("SELECT jpeg FROM thumbnails WHERE sha256 = ?", [sha]).fetchone()
+                if row:
+                    cid = make_msgid(domain="lootwatch.local")
+                    thumbs[sha], images[cid] = cid[1:-1], row[0]
+    context = {"day": day, "candidates": candidates, "thumbs": thumbs, "review_url": review_url.rstrip("/"),
+               "safe_url": safe_url, "quote": quote,
+               "strong": sum(1 for c in candidates if c["tier"] == "strong"),
+               "review": sum(1 for c in candidates if c["tier"] == "review")}
+    html = _env.get_template("digest.html").render(**context)
+    msg = EmailMessage()
+    msg["Subject"] = f"lootwatch {day}: {context['strong']} strong, {context['review']} to review"
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients) or sender
+    msg["Date"] = formatdate(localtime=False)
+    msg.set_content(_env.get_template("digest.txt").render(**context))
+    msg.add_alternative(html, subtype="html")
+    html_part = msg.get_payload()[1]
+    for cid, data in images.items():
+        html_part.add_related(data, "image", "jpeg", cid=cid)
+    msg.add_attachment(_csv(candidates).encode("utf-8"), maintype="text", subtype="csv",
+                       filename=f"lootwatch-{day}.csv")
+    return msg, html
+
+
+def write_report(db: Database, out_dir: Path, review_url: str, sender: str, recipients: list[str],
+                 day: date | None = None) -> Report:
+    """Write today's digest as an HTML file and an .eml, and record it (mode ``dry-run``)."""
+    day_s = (day or date.today()).isoformat()
+    candidates = new_candidates(db)
+    msg, html = build_message(db, candidates, day_s, review_url, sender, recipients)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html_path, eml_path = out_dir / f"lootwatch-{day_s}.html", out_dir / f"lootwatch-{day_s}.eml"
+    html_path.write_text(html, encoding="utf-8")
+    eml_path.write_bytes(bytes(msg))
+    report_id = db.table("reports").insert({
+        "report_date": day_s, "created_at": now(), "recipients": ", ".join(recipients),
+        "candidate_ids": json.dumps([c["id"] for c in candidates]), "html_path": str(html_path),
+        "eml_path": str(eml_path), "mode": "dry-run"}).last_pk
+    return Report(day_s, candidates, html_path, eml_path, report_id)
+
+
+def _csv(candidates: list[dict[str, Any]]) -> str:
+    cols = ["id", "tier", "score", "pdq_distance", "phash_distance", "site", "listing_title", "listing_url",
+            "sale_date", "seller", "source", "source_id", "registry_title", "registry_status"]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
+    writer.writeheader()
+    for c in candidates:
+        # A leading = + - @ makes spreadsheets run the cell as a formula; seller text must stay text.
+        writer.writerow({k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v) for k, v in c.items()})
+    return buf.getvalue()

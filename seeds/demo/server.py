@@ -1,0 +1,45 @@
+"""Serve the demo marketplace folder over HTTP on 127.0.0.1, on a free port, in a background thread."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+__all__ = ["serve", "DemoServer"]
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+        return None
+
+
+class DemoServer:
+    """A running demo marketplace; use as a context manager or call ``close()``."""
+
+    def __init__(self, root: Path, port: int = 0):
+        handler = functools.partial(_QuietHandler, directory=str(root))
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> DemoServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def serve(root: Path, port: int = 0) -> DemoServer:
+    """Start serving ``root`` (the demo's ``market`` folder) and return the running server."""
+    return DemoServer(Path(root), port)

@@ -1,0 +1,38 @@
+"""The RunRecorder extension: one ``crawl_runs`` row per spider run, and the place errors are recorded."""
+
+from __future__ import annotations
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+
+from matcher import store
+
+
+class RunRecorder:
+    """Open the review database for the run, record its start, errors and final counts."""
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.db = store.open_db(crawler.settings.get("LOOTWATCH_DB"))
+        self.run_id: int | None = None
+        crawler.lootwatch_run = self
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RunRecorder:
+        return cls(crawler)
+
+    def spider_opened(self, spider) -> None:
+        self.run_id = store.start_run(self.db, spider.name, getattr(spider, "kind", "market"))
+
+    def spider_closed(self, spider, reason: str) -> None:
+        stats = self.crawler.stats.get_stats()
+        status = "finished" if reason == "finished" else reason
+        store.finish_run(self.db, self.run_id, status, stats)
+
+    def error(self, stage: str, url: str | None, reason: str) -> None:
+        """Count and keep one error; the crawl goes on."""
+        self.crawler.stats.inc_value("lootwatch/errors")
+        self.crawler.stats.inc_value(f"lootwatch/errors/{stage}")
+        store.record_error(self.db, self.run_id, stage, url, reason)

@@ -1,0 +1,41 @@
+"""Scrapy settings for lootwatch. ``lootwatch crawl`` overrides the LOOTWATCH_* paths from lootwatch.toml."""
+
+BOT_NAME = "lootwatch"
+SPIDER_MODULES = ["spiders.markets", "spiders.registries"]
+NEWSPIDER_MODULE = "spiders.markets"
+
+# Politeness: identify honestly, obey robots.txt, few requests per domain, adapt to the server.
+LOOTWATCH_CONTACT_URL = "https://github.com/lootwatch/lootwatch"
+USER_AGENT = f"lootwatch/0.1 (heritage-crime research crawler; +{LOOTWATCH_CONTACT_URL})"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 1.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+RETRY_TIMES = 2
+DOWNLOAD_TIMEOUT = 60
+DOWNLOAD_MAXSIZE = 30 * 1024 * 1024  # a page or image larger than this is refused, not buffered
+DOWNLOAD_WARNSIZE = 10 * 1024 * 1024
+TELNETCONSOLE_ENABLED = False
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"
+
+# Where lootwatch keeps things; `lootwatch crawl` sets these from its config.
+LOOTWATCH_DB = "lootwatch.db"
+LOOTWATCH_DATA_DIR = "data"
+FILES_STORE = "data/originals"
+FILES_URLS_FIELD = "image_urls"
+FILES_RESULT_FIELD = "files"
+MEDIA_ALLOW_REDIRECTS = True
+
+# Loopback, private and link-local addresses are refused unless this is set (the demo and tests set it).
+LOOTWATCH_ALLOW_PRIVATE = False
+
+DOWNLOADER_MIDDLEWARES = {"spiders.middlewares.PublicAddressMiddleware": 50}
+ITEM_PIPELINES = {
+    "spiders.pipelines.originals.OriginalsPipeline": 100,
+    "spiders.pipelines.listings.StoreListingPipeline": 300,
+    "spiders.pipelines.registry.StoreRegistryPipeline": 310,
+}
+EXTENSIONS = {"spiders.runs.RunRecorder": 500}
