@@ -84,25 +84,57 @@ def to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def trim_border(im: Image.Image, tolerance: int = 24, min_side: int = 16) -> Image.Image | None:
-    """Cut away a uniform border (white page, black frame, plain backdrop) around the picture.
+def trim_border(im: Image.Image, tolerance: int = 24, min_side: int = 16, passes: int = 3) -> Image.Image | None:
+    """Cut away uniform borders (white page, thin frame line, plain backdrop) around the picture.
 
-    The border colour is the median of the outermost pixels; a row or column belongs to the border while
-    fewer than 1 % of its pixels differ from it by more than ``tolerance``. Returns None when there is no
-    border worth trimming (under 2 % of either side) or the rest would be smaller than ``min_side``.
+    Each pass peels thin uniform lines off the edges (a frame drawn around a pasted photo), then crops to
+    the rows and columns where more than 1 % of pixels differ from the median edge colour by more than
+    ``tolerance``. Passes repeat so a photo padded onto a page, and the object on that photo's backdrop,
+    end up cropped alike. Returns None when nothing worth trimming (2 % of a side) was found.
     """
     arr = np.asarray(im, dtype=np.int16)
+    top, bottom, left, right = 0, arr.shape[0], 0, arr.shape[1]
+    for _ in range(passes):
+        box = _peel(arr[top:bottom, left:right], tolerance)
+        box = _content_box(arr[top + box[0]:top + box[1], left + box[2]:left + box[3]], tolerance, base=box)
+        if box is None:
+            break
+        t, b, l_, r = box
+        if (t, b, l_, r) == (0, bottom - top, 0, right - left):
+            break
+        top, bottom, left, right = top + t, top + b, left + l_, left + r
+        if bottom - top < min_side or right - left < min_side:
+            return None
     h, w = arr.shape[:2]
+    if (bottom - top) > 0.98 * h and (right - left) > 0.98 * w:
+        return None
+    return im.crop((left, top, right, bottom))
+
+
+def _peel(arr: np.ndarray, tolerance: int, max_lines: int = 12) -> tuple[int, int, int, int]:
+    """Remove up to ``max_lines`` near-uniform rows/columns from each edge."""
+    h, w = arr.shape[:2]
+
+    def uniform(line: np.ndarray) -> bool:
+        return bool((np.abs(line - np.median(line, axis=0)).max(axis=-1) <= tolerance).mean() > 0.99)
+
+    t = next((i for i in range(min(max_lines, h // 4)) if not uniform(arr[i])), min(max_lines, h // 4))
+    b = next((i for i in range(min(max_lines, h // 4)) if not uniform(arr[h - 1 - i])), min(max_lines, h // 4))
+    l_ = next((i for i in range(min(max_lines, w // 4)) if not uniform(arr[:, i])), min(max_lines, w // 4))
+    r = next((i for i in range(min(max_lines, w // 4)) if not uniform(arr[:, w - 1 - i])), min(max_lines, w // 4))
+    return t, h - b, l_, w - r
+
+
+def _content_box(arr: np.ndarray, tolerance: int, base: tuple[int, int, int, int]
+                 ) -> tuple[int, int, int, int] | None:
+    """Rows/columns (relative to the array ``base`` was cut from) that differ from the edge colour."""
+    h, w = arr.shape[:2]
+    if h < 8 or w < 8:
+        return None
     edge = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
-    bg = np.median(edge, axis=0)
-    differs = np.abs(arr - bg).max(axis=2) > tolerance
+    differs = np.abs(arr - np.median(edge, axis=0)).max(axis=2) > tolerance
     rows = np.flatnonzero(differs.sum(axis=1) > max(1, w // 100))
     cols = np.flatnonzero(differs.sum(axis=0) > max(1, h // 100))
     if rows.size == 0 or cols.size == 0:
         return None
-    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    if bottom - top < min_side or right - left < min_side:
-        return None
-    if (bottom - top) > 0.98 * h and (right - left) > 0.98 * w:
-        return None
-    return im.crop((int(left), int(top), int(right), int(bottom)))
+    return (base[0] + int(rows[0]), base[0] + int(rows[-1]) + 1, base[2] + int(cols[0]), base[2] + int(cols[-1]) + 1)

@@ -61,7 +61,7 @@ def fingerprint(data: bytes, all_transforms: bool = False) -> Fingerprint:
     thumb, thumb_size = thumbnail_jpeg(im)
     return Fingerprint(
         sha256=hashes.sha256(data), width=im.width, height=im.height, size=len(data), quality=quality,
-        matchable=quality >= hashes.MIN_QUALITY and not _featureless(im), hashes=variants,
+        matchable=not _featureless(im), hashes=variants,
         thumbnail=thumb, thumb_size=thumb_size,
     )
 

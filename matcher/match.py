@@ -24,15 +24,23 @@ MATCHER_VERSION = "match-1"
 
 @dataclass(frozen=True)
 class Thresholds:
-    """PDQ distance bands (FIELD.md: match at <= 31, review band up to about 52); see docs/matching.md.
+    """Distance bands for a tier, in PDQ bits (of 256) and pHash bits (of 64).
 
-    A review-band PDQ hit is kept only when the 64-bit pHash of the same variant agrees, which removes
-    unrelated objects shot in one house style.
+    Starting points are Meta's (FIELD.md: PDQ match at <= 31, review band up to about 52); the pHash of
+    the same variant must agree too, which removes unrelated objects shot in one house style. A rotated
+    or mirrored registry variant is one of 7 extra chances to collide per photo, so it needs closer
+    hashes; so does a PDQ hash of quality under 50, which PDQ itself calls unreliable.
+    docs/matching.md shows the distances these were calibrated on.
     """
 
     strong_pdq: int = 31
+    strong_phash: int = 16
     review_pdq: int = 52
-    review_phash: int = 22
+    review_phash: int = 10
+    turned_strong_pdq: int = 24
+    turned_review_pdq: int = 31
+    turned_phash: int = 8
+    low_quality_phash: int = 8
 
 
 @dataclass
@@ -45,12 +53,18 @@ class Hit:
     pdq: int
     phash: int
     dhash: int
+    quality: int = 100
     listing_image_id: int | None = None
     view: str = "full"
 
+    @property
+    def turned(self) -> bool:
+        """The registry variant is rotated or mirrored."""
+        return not self.variant.endswith("/r0")
+
     def evidence(self) -> dict:
         return {"pdq": self.pdq, "phash": self.phash, "dhash": self.dhash, "variant": self.variant,
-                "view": self.view, "registry_image_id": self.registry_image_id,
+                "view": self.view, "quality": self.quality, "registry_image_id": self.registry_image_id,
                 "listing_image_id": self.listing_image_id}
 
 
@@ -67,22 +81,22 @@ class RegistryIndex:
     def from_db(cls, db: Database) -> RegistryIndex:
         rows = list(db.query(
             """
-            SELECT h.pdq, h.phash, h.dhash, h.variant, ri.id AS registry_image_id, ri.object_id
+            SELECT h.pdq, h.phash, h.dhash, h.variant, h.quality, ri.id AS registry_image_id, ri.object_id
             FROM image_hashes h
             JOIN registry_images ri ON ri.sha256 = h.sha256
             JOIN registry_objects o ON o.id = ri.object_id
-            WHERE ri.error IS NULL AND ri.matchable = 1 AND h.quality >= ? AND h.hash_version = ?
+            WHERE ri.error IS NULL AND ri.matchable = 1 AND h.hash_version = ?
               AND COALESCE(o.status, '') NOT IN ('withdrawn')
             ORDER BY ri.id, h.variant
             """,
-            [hashes.MIN_QUALITY, hashes.HASH_VERSION],
+            [hashes.HASH_VERSION],
         ))
         return cls(rows)
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def search(self, pdq: str, phash: str, dhash: str, radius: int) -> dict[int, Hit]:
+    def search(self, pdq: str, phash: str, dhash: str, quality: int, radius: int) -> dict[int, Hit]:
         """Best hit per registry object within ``radius`` PDQ bits."""
         best: dict[int, Hit] = {}
         if not self.rows:
@@ -90,7 +104,8 @@ class RegistryIndex:
         for pos, dist in self.pdq.search(pdq, radius=radius):
             row = self.rows[int(pos)]
             hit = Hit(row["object_id"], row["registry_image_id"], row["variant"], int(dist),
-                      hamming(phash, self.phash[pos]), hamming(dhash, self.dhash[pos]))
+                      hamming(phash, self.phash[pos]), hamming(dhash, self.dhash[pos]),
+                      min(quality, row["quality"]))
             if _better(hit, best.get(hit.object_id)):
                 best[hit.object_id] = hit
         return best
@@ -98,7 +113,13 @@ class RegistryIndex:
 
 def tier(hit: Hit, t: Thresholds) -> str | None:
     """``strong``, ``review`` or None for one piece of evidence."""
-    if hit.pdq <= t.strong_pdq:
+    if hit.quality < hashes.MIN_QUALITY and hit.phash > t.low_quality_phash:
+        return None
+    if hit.turned:
+        if hit.phash > t.turned_phash:
+            return None
+        return "strong" if hit.pdq <= t.turned_strong_pdq else "review" if hit.pdq <= t.turned_review_pdq else None
+    if hit.pdq <= t.strong_pdq and hit.phash <= t.strong_phash:
         return "strong"
     if hit.pdq <= t.review_pdq and hit.phash <= t.review_phash:
         return "review"
@@ -114,9 +135,7 @@ def rank_photo(index: RegistryIndex, variants: dict[str, dict], t: Thresholds) -
     """Registry objects a photo may show, best first, from its hashed views (``{"full/r0": {...}}``)."""
     best: dict[int, Hit] = {}
     for name, h in variants.items():
-        if h.get("quality", 0) < hashes.MIN_QUALITY:
-            continue
-        for obj, hit in index.search(h["pdq"], h["phash"], h["dhash"], t.review_pdq).items():
+        for obj, hit in index.search(h["pdq"], h["phash"], h["dhash"], h["quality"], t.review_pdq).items():
             hit.view = name.split("/")[0]
             if tier(hit, t) and _better(hit, best.get(obj)):
                 best[obj] = hit
