@@ -38,10 +38,20 @@ def main(ctx: click.Context, config_path: str | None, db: str | None) -> None:
 
 
 @main.command()
-@click.option("--out", type=click.Path(file_okay=False), default="demo-output", show_default=True,
-              help="Folder for the demo's marketplace, database, report and summary.")
-@click.option("--size", type=click.Choice(["full", "small"]), default="full", show_default=True,
-              help="small: a reduced demo for quick checks.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="demo-output",
+    show_default=True,
+    help="Folder for the demo's marketplace, database, report and summary.",
+)
+@click.option(
+    "--size",
+    type=click.Choice(["full", "small"]),
+    default="full",
+    show_default=True,
+    help="small: a reduced demo for quick checks.",
+)
 def demo(out: str, size: str) -> None:
     """Run the whole pipeline on the bundled demo and print a summary."""
     from .demo import print_summary, run_demo
@@ -69,10 +79,14 @@ def registry_import(cfg, file: str, source: str | None) -> None:
     except RegistryFileError as exc:
         raise UsageProblem(str(exc)) from exc
     settings = project_settings(cfg.db, cfg.data_dir, **cfg.scrapy)
-    stats = run_stages(settings, [[("registry_file", {"path": str(Path(file).resolve()), "source": source})]])[0]
-    click.echo(f"{len(parsed.records)} records read, {len(parsed.errors)} refused; "
-               f"{stats.get('lootwatch/store/images', 0)} photos hashed, {stats.get('lootwatch/errors', 0)} errors "
-               f"(see the errors table in {cfg.db})")
+    stats = run_stages(
+        settings, [[("registry_file", {"path": str(Path(file).resolve()), "source": source})]]
+    )[0]
+    click.echo(
+        f"{len(parsed.records)} records read, {len(parsed.errors)} refused; "
+        f"{stats.get('lootwatch/store/images', 0)} photos hashed, {stats.get('lootwatch/errors', 0)} errors "
+        f"(see the errors table in {cfg.db})"
+    )
 
 
 @main.command()
@@ -96,8 +110,10 @@ def crawl(cfg, sites: tuple[str, ...], demo_url: str | None) -> None:
         raise UsageProblem("no site to crawl (the demo_* sites need --demo-url)")
     results = run_stages(settings, [[(s, {}) for s in chosen]])
     for name, stats in zip(chosen, results, strict=True):
-        click.echo(f"{name}: {stats.get('lootwatch/store/items', 0)} lots, "
-                   f"{stats.get('lootwatch/store/images', 0)} photos, {stats.get('lootwatch/errors', 0)} errors")
+        click.echo(
+            f"{name}: {stats.get('lootwatch/store/items', 0)} lots, "
+            f"{stats.get('lootwatch/store/images', 0)} photos, {stats.get('lootwatch/errors', 0)} errors"
+        )
 
 
 @main.command()
@@ -113,8 +129,10 @@ def match(cfg, rematch_all: bool) -> None:
     db = open_db(_existing(cfg.db))
     with bar("matching listings") as update:
         counts = match_listings(db, rematch_all=rematch_all, progress=update)
-    click.echo(f"{counts['listings']} listings matched against {counts['registry_variants']} registry "
-               f"photo variants; {counts['candidates']} candidates")
+    click.echo(
+        f"{counts['listings']} listings matched against {counts['registry_variants']} registry "
+        f"photo variants; {counts['candidates']} candidates"
+    )
 
 
 @main.command()
@@ -142,7 +160,9 @@ def check(cfg, images: tuple[str, ...], as_json: bool) -> None:
         else:
             click.echo(f"{path}: {len(result['candidates'])} candidates")
             for c in result["candidates"]:
-                click.echo(f"  {c['tier']:<6} {c['score']:>5}  {c['source']}:{c['source_id']}  {c['title'] or ''}")
+                click.echo(
+                    f"  {c['tier']:<6} {c['score']:>5}  {c['source']}:{c['source_id']}  {c['title'] or ''}"
+                )
 
 
 @main.command()
@@ -175,7 +195,9 @@ def report(cfg, day, dry_run: bool, out: str | None) -> None:
 
     db = open_db(_existing(cfg.db))
     when = day.date() if day else date.today()
-    rep = write_report(db, Path(out) if out else cfg.report_dir, cfg.review_url, cfg.mail_from, cfg.mail_to, when)
+    rep = write_report(
+        db, Path(out) if out else cfg.report_dir, cfg.review_url, cfg.mail_from, cfg.mail_to, when
+    )
     click.echo(f"{len(rep.candidates)} candidates; wrote {rep.html_path} and {rep.eml_path}")
 
 

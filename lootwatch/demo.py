@@ -39,24 +39,42 @@ def run_demo(out: Path, size: str = "full") -> dict[str, Any]:
         demo = build(out / "demo", **SIZES[size])
     db_path = out / "lootwatch.db"
     with serve(demo.market_dir) as server:
-        console.print(f"demo marketplace on {server.url}; importing the registry and crawling "
-                      f"{', '.join(DEMO_SITES)}")
+        console.print(
+            f"demo marketplace on {server.url}; importing the registry and crawling {', '.join(DEMO_SITES)}"
+        )
         settings = project_settings(
-            db_path, out / "data", LOOTWATCH_DEMO_URL=server.url, LOOTWATCH_ALLOW_PRIVATE=True,
-            DOWNLOAD_DELAY=0, AUTOTHROTTLE_ENABLED=False, CONCURRENT_REQUESTS_PER_DOMAIN=8, LOG_LEVEL="WARNING")
-        run_stages(settings, [[("registry_file", {"path": str(demo.registry_csv.resolve())})],
-                              [(site, {}) for site in DEMO_SITES]])
+            db_path,
+            out / "data",
+            LOOTWATCH_DEMO_URL=server.url,
+            LOOTWATCH_ALLOW_PRIVATE=True,
+            DOWNLOAD_DELAY=0,
+            AUTOTHROTTLE_ENABLED=False,
+            CONCURRENT_REQUESTS_PER_DOMAIN=8,
+            LOG_LEVEL="WARNING",
+        )
+        run_stages(
+            settings,
+            [
+                [("registry_file", {"path": str(demo.registry_csv.resolve())})],
+                [(site, {}) for site in DEMO_SITES],
+            ],
+        )
     db = open_db(db_path)
     with bar("matching listings") as update:
         counts = match_listings(db, progress=update)
     report = write_report(db, out / "reports", "http://127.0.0.1:8001", "lootwatch@localhost", [])
     scores = evaluate(db, demo.ground_truth)
     summary = {
-        "lots": db.table("listings").count, "images": db.table("listing_images").count,
-        "registry_objects": db.table("registry_objects").count, "registry_images": db.table("registry_images").count,
-        **scores, "listings_matched": counts["listings"],
+        "lots": db.table("listings").count,
+        "images": db.table("listing_images").count,
+        "registry_objects": db.table("registry_objects").count,
+        "registry_images": db.table("registry_images").count,
+        **scores,
+        "listings_matched": counts["listings"],
         "errors": db.execute("SELECT count(*) FROM errors").fetchone()[0],
-        "report_html": str(report.html_path), "report_eml": str(report.eml_path), "database": str(db_path),
+        "report_html": str(report.html_path),
+        "report_eml": str(report.eml_path),
+        "database": str(db_path),
         "review_command": f"lootwatch review {db_path}",
         "seconds": round(time.perf_counter() - started, 1),
     }

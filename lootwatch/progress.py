@@ -11,8 +11,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 @contextmanager
 def bar(label: str) -> Iterator[Callable[[int, int], None]]:
     """Yield ``update(done, total)`` driving one progress bar."""
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  transient=True) as progress:
+    with Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
+    ) as progress:
         task = progress.add_task(label, total=None)
 
         def update(done: int, total: int) -> None:

@@ -84,7 +84,9 @@ def to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def trim_border(im: Image.Image, tolerance: int = 24, min_side: int = 16, passes: int = 3) -> Image.Image | None:
+def trim_border(
+    im: Image.Image, tolerance: int = 24, min_side: int = 16, passes: int = 3
+) -> Image.Image | None:
     """Cut away uniform borders (white page, thin frame line, plain backdrop) around the picture.
 
     Each pass peels thin uniform lines off the edges (a frame drawn around a pasted photo), then crops to
@@ -96,7 +98,9 @@ def trim_border(im: Image.Image, tolerance: int = 24, min_side: int = 16, passes
     top, bottom, left, right = 0, arr.shape[0], 0, arr.shape[1]
     for _ in range(passes):
         box = _peel(arr[top:bottom, left:right], tolerance)
-        box = _content_box(arr[top + box[0]:top + box[1], left + box[2]:left + box[3]], tolerance, base=box)
+        box = _content_box(
+            arr[top + box[0] : top + box[1], left + box[2] : left + box[3]], tolerance, base=box
+        )
         if box is None:
             break
         t, b, l_, r = box
@@ -119,14 +123,19 @@ def _peel(arr: np.ndarray, tolerance: int, max_lines: int = 12) -> tuple[int, in
         return bool((np.abs(line - np.median(line, axis=0)).max(axis=-1) <= tolerance).mean() > 0.99)
 
     t = next((i for i in range(min(max_lines, h // 4)) if not uniform(arr[i])), min(max_lines, h // 4))
-    b = next((i for i in range(min(max_lines, h // 4)) if not uniform(arr[h - 1 - i])), min(max_lines, h // 4))
+    b = next(
+        (i for i in range(min(max_lines, h // 4)) if not uniform(arr[h - 1 - i])), min(max_lines, h // 4)
+    )
     l_ = next((i for i in range(min(max_lines, w // 4)) if not uniform(arr[:, i])), min(max_lines, w // 4))
-    r = next((i for i in range(min(max_lines, w // 4)) if not uniform(arr[:, w - 1 - i])), min(max_lines, w // 4))
+    r = next(
+        (i for i in range(min(max_lines, w // 4)) if not uniform(arr[:, w - 1 - i])), min(max_lines, w // 4)
+    )
     return t, h - b, l_, w - r
 
 
-def _content_box(arr: np.ndarray, tolerance: int, base: tuple[int, int, int, int]
-                 ) -> tuple[int, int, int, int] | None:
+def _content_box(
+    arr: np.ndarray, tolerance: int, base: tuple[int, int, int, int]
+) -> tuple[int, int, int, int] | None:
     """Rows/columns (relative to the array ``base`` was cut from) that differ from the edge colour."""
     h, w = arr.shape[:2]
     if h < 8 or w < 8:
@@ -137,4 +146,9 @@ def _content_box(arr: np.ndarray, tolerance: int, base: tuple[int, int, int, int
     cols = np.flatnonzero(differs.sum(axis=0) > max(1, h // 100))
     if rows.size == 0 or cols.size == 0:
         return None
-    return (base[0] + int(rows[0]), base[0] + int(rows[-1]) + 1, base[2] + int(cols[0]), base[2] + int(cols[-1]) + 1)
+    return (
+        base[0] + int(rows[0]),
+        base[0] + int(rows[-1]) + 1,
+        base[2] + int(cols[0]),
+        base[2] + int(cols[-1]) + 1,
+    )

@@ -60,9 +60,15 @@ def fingerprint(data: bytes, all_transforms: bool = False) -> Fingerprint:
     quality = variants["full/r0"]["quality"]
     thumb, thumb_size = thumbnail_jpeg(im)
     return Fingerprint(
-        sha256=hashes.sha256(data), width=im.width, height=im.height, size=len(data), quality=quality,
-        matchable=not _featureless(im), hashes=variants,
-        thumbnail=thumb, thumb_size=thumb_size,
+        sha256=hashes.sha256(data),
+        width=im.width,
+        height=im.height,
+        size=len(data),
+        quality=quality,
+        matchable=not _featureless(im),
+        hashes=variants,
+        thumbnail=thumb,
+        thumb_size=thumb_size,
     )
 
 

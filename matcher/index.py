@@ -64,4 +64,3 @@ class HammingIndex:
         if k is not None:
             order = order[:k]
         return np.stack([pos[order], dist[order]], axis=1)
-

@@ -63,9 +63,16 @@ class Hit:
         return not self.variant.endswith("/r0")
 
     def evidence(self) -> dict:
-        return {"pdq": self.pdq, "phash": self.phash, "dhash": self.dhash, "variant": self.variant,
-                "view": self.view, "quality": self.quality, "registry_image_id": self.registry_image_id,
-                "listing_image_id": self.listing_image_id}
+        return {
+            "pdq": self.pdq,
+            "phash": self.phash,
+            "dhash": self.dhash,
+            "variant": self.variant,
+            "view": self.view,
+            "quality": self.quality,
+            "registry_image_id": self.registry_image_id,
+            "listing_image_id": self.listing_image_id,
+        }
 
 
 class RegistryIndex:
@@ -79,8 +86,9 @@ class RegistryIndex:
 
     @classmethod
     def from_db(cls, db: Database) -> RegistryIndex:
-        rows = list(db.query(
-            """
+        rows = list(
+            db.query(
+                """
             SELECT h.pdq, h.phash, h.dhash, h.variant, h.quality, ri.id AS registry_image_id, ri.object_id
             FROM image_hashes h
             JOIN registry_images ri ON ri.sha256 = h.sha256
@@ -89,8 +97,9 @@ class RegistryIndex:
               AND COALESCE(o.status, '') NOT IN ('withdrawn')
             ORDER BY ri.id, h.variant
             """,
-            [hashes.HASH_VERSION],
-        ))
+                [hashes.HASH_VERSION],
+            )
+        )
         return cls(rows)
 
     def __len__(self) -> int:
@@ -103,9 +112,15 @@ class RegistryIndex:
             return best
         for pos, dist in self.pdq.search(pdq, radius=radius):
             row = self.rows[int(pos)]
-            hit = Hit(row["object_id"], row["registry_image_id"], row["variant"], int(dist),
-                      hamming(phash, self.phash[pos]), hamming(dhash, self.dhash[pos]),
-                      min(quality, row["quality"]))
+            hit = Hit(
+                row["object_id"],
+                row["registry_image_id"],
+                row["variant"],
+                int(dist),
+                hamming(phash, self.phash[pos]),
+                hamming(dhash, self.dhash[pos]),
+                min(quality, row["quality"]),
+            )
             if _better(hit, best.get(hit.object_id)):
                 best[hit.object_id] = hit
         return best
@@ -118,7 +133,13 @@ def tier(hit: Hit, t: Thresholds) -> str | None:
     if hit.turned:
         if hit.phash > t.turned_phash:
             return None
-        return "strong" if hit.pdq <= t.turned_strong_pdq else "review" if hit.pdq <= t.turned_review_pdq else None
+        return (
+            "strong"
+            if hit.pdq <= t.turned_strong_pdq
+            else "review"
+            if hit.pdq <= t.turned_review_pdq
+            else None
+        )
     if hit.pdq <= t.strong_pdq and hit.phash <= t.strong_phash:
         return "strong"
     if hit.pdq <= t.review_pdq and hit.phash <= t.review_phash:
@@ -142,8 +163,12 @@ def rank_photo(index: RegistryIndex, variants: dict[str, dict], t: Thresholds) -
     return sorted(best.values(), key=lambda x: (x.pdq, x.phash, x.object_id))
 
 
-def match_listings(db: Database, rematch_all: bool = False, t: Thresholds | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+def match_listings(
+    db: Database,
+    rematch_all: bool = False,
+    t: Thresholds | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
     """Match listing photos not yet matched by this matcher (all of them with ``rematch_all``).
 
     Candidates are keyed by (listing, registry object): re-running converges on the same rows, and a
@@ -152,9 +177,13 @@ def match_listings(db: Database, rematch_all: bool = False, t: Thresholds | None
     t = t or Thresholds()
     index = RegistryIndex.from_db(db)
     where = "1=1" if rematch_all else "COALESCE(li.matched_version, '') != :v"
-    listing_ids = [r["listing_id"] for r in db.query(
-        f"SELECT DISTINCT li.listing_id FROM listing_images li WHERE {where} ORDER BY li.listing_id",
-        {"v": MATCHER_VERSION})]
+    listing_ids = [
+        r["listing_id"]
+        for r in db.query(
+            f"SELECT DISTINCT li.listing_id FROM listing_images li WHERE {where} ORDER BY li.listing_id",
+            {"v": MATCHER_VERSION},
+        )
+    ]
     counts = {"listings": len(listing_ids), "registry_variants": len(index), "candidates": 0}
     for n, listing_id in enumerate(listing_ids, start=1):
         counts["candidates"] += _match_listing(db, index, listing_id, t)
@@ -164,11 +193,14 @@ def match_listings(db: Database, rematch_all: bool = False, t: Thresholds | None
 
 
 def _match_listing(db: Database, index: RegistryIndex, listing_id: int, t: Thresholds) -> int:
-    photos = list(db.query(
-        "SELECT li.id, li.sha256, h.variant, h.pdq, h.phash, h.dhash, h.quality FROM listing_images li "
-        "JOIN image_hashes h ON h.sha256 = li.sha256 AND h.hash_version = ? "
-        "WHERE li.listing_id = ? AND li.error IS NULL AND li.matchable = 1 AND h.variant LIKE '%/r0'",
-        [hashes.HASH_VERSION, listing_id]))
+    photos = list(
+        db.query(
+            "SELECT li.id, li.sha256, h.variant, h.pdq, h.phash, h.dhash, h.quality FROM listing_images li "
+            "JOIN image_hashes h ON h.sha256 = li.sha256 AND h.hash_version = ? "
+            "WHERE li.listing_id = ? AND li.error IS NULL AND li.matchable = 1 AND h.variant LIKE '%/r0'",
+            [hashes.HASH_VERSION, listing_id],
+        )
+    )
     by_image: dict[int, dict[str, dict]] = {}
     for p in photos:
         by_image.setdefault(p["id"], {})[p["variant"]] = p
@@ -180,26 +212,46 @@ def _match_listing(db: Database, index: RegistryIndex, listing_id: int, t: Thres
                 best[hit.object_id] = hit
     with db.atomic():
         written = _write_candidates(db, listing_id, best, t)
-        db.execute("UPDATE listing_images SET matched_version = ? WHERE listing_id = ?",
-                   [MATCHER_VERSION, listing_id])
+        db.execute(
+            "UPDATE listing_images SET matched_version = ? WHERE listing_id = ?",
+            [MATCHER_VERSION, listing_id],
+        )
     return written
 
 
 def _write_candidates(db: Database, listing_id: int, best: dict[int, Hit], t: Thresholds) -> int:
-    existing = {r["registry_object_id"]: r for r in db.table("candidates").rows_where(
-        "listing_id = ? AND kind = 'image'", [listing_id])}
+    existing = {
+        r["registry_object_id"]: r
+        for r in db.table("candidates").rows_where("listing_id = ? AND kind = 'image'", [listing_id])
+    }
     for obj_id, row in existing.items():
         if obj_id not in best and row["tier"] is not None:
             db.table("candidates").update(row["id"], {"tier": None, "updated_at": store.now()})
     for obj_id, hit in best.items():
-        fields = {"tier": tier(hit, t), "score": score(hit), "pdq_distance": hit.pdq,
-                  "phash_distance": hit.phash, "dhash_distance": hit.dhash, "variant": f"{hit.view}:{hit.variant}",
-                  "listing_image_id": hit.listing_image_id, "registry_image_id": hit.registry_image_id,
-                  "evidence_json": json.dumps(hit.evidence(), sort_keys=True), "matcher_version": MATCHER_VERSION}
+        fields = {
+            "tier": tier(hit, t),
+            "score": score(hit),
+            "pdq_distance": hit.pdq,
+            "phash_distance": hit.phash,
+            "dhash_distance": hit.dhash,
+            "variant": f"{hit.view}:{hit.variant}",
+            "listing_image_id": hit.listing_image_id,
+            "registry_image_id": hit.registry_image_id,
+            "evidence_json": json.dumps(hit.evidence(), sort_keys=True),
+            "matcher_version": MATCHER_VERSION,
+        }
         row = existing.get(obj_id)
         if row is None:
-            db.table("candidates").insert({"listing_id": listing_id, "registry_object_id": obj_id, "kind": "image",
-                                           "created_at": store.now(), "updated_at": store.now(), **fields})
+            db.table("candidates").insert(
+                {
+                    "listing_id": listing_id,
+                    "registry_object_id": obj_id,
+                    "kind": "image",
+                    "created_at": store.now(),
+                    "updated_at": store.now(),
+                    **fields,
+                }
+            )
         elif any(row[k] != v for k, v in fields.items()):
             db.table("candidates").update(row["id"], {**fields, "updated_at": store.now()})
     return len(best)

@@ -13,22 +13,55 @@ __all__ = ["migrations"]
 migrations = Migrations("lootwatch")
 
 OBJECT_ID_FIELDS = (
-    "object_type", "materials", "techniques", "measurements", "inscriptions", "distinguishing_features",
-    "title", "subject", "period", "maker", "description", "inventory_number", "place_of_origin",
+    "object_type",
+    "materials",
+    "techniques",
+    "measurements",
+    "inscriptions",
+    "distinguishing_features",
+    "title",
+    "subject",
+    "period",
+    "maker",
+    "description",
+    "inventory_number",
+    "place_of_origin",
     "related_material",
 )
 
 
 @migrations()
 def m001_registry(db: Database) -> None:
-    cols = {"id": int, "source": str, "source_id": str, **{f: str for f in OBJECT_ID_FIELDS},
-            "status": str, "source_url": str, "imported_at": str, "updated_at": str, "record_json": str}
+    cols = {
+        "id": int,
+        "source": str,
+        "source_id": str,
+        **{f: str for f in OBJECT_ID_FIELDS},
+        "status": str,
+        "source_url": str,
+        "imported_at": str,
+        "updated_at": str,
+        "record_json": str,
+    }
     db.table("registry_objects").create(cols, pk="id", not_null={"source", "source_id"})
     db.table("registry_objects").create_index(["source", "source_id"], unique=True)
     db.table("registry_images").create(
-        {"id": int, "object_id": int, "position": int, "url": str, "sha256": str, "width": int,
-         "height": int, "bytes": int, "quality": int, "matchable": int, "error": str, "added_at": str},
-        pk="id", foreign_keys=[("object_id", "registry_objects", "id")],
+        {
+            "id": int,
+            "object_id": int,
+            "position": int,
+            "url": str,
+            "sha256": str,
+            "width": int,
+            "height": int,
+            "bytes": int,
+            "quality": int,
+            "matchable": int,
+            "error": str,
+            "added_at": str,
+        },
+        pk="id",
+        foreign_keys=[("object_id", "registry_objects", "id")],
     )
     db.table("registry_images").create_index(["object_id", "url"], unique=True)
     db.table("registry_images").create_index(["sha256"])
@@ -37,18 +70,50 @@ def m001_registry(db: Database) -> None:
 @migrations()
 def m002_listings(db: Database) -> None:
     db.table("listings").create(
-        {"id": int, "site": str, "lot_id": str, "url": str, "title": str, "description": str,
-         "description_html": str, "provenance": str, "estimate_low": float, "estimate_high": float,
-         "currency": str, "price": float, "house": str, "seller": str, "sale_date": str,
-         "first_seen": str, "last_seen": str, "gone": int, "content_sha256": str},
-        pk="id", not_null={"site", "lot_id"}, defaults={"gone": 0},
+        {
+            "id": int,
+            "site": str,
+            "lot_id": str,
+            "url": str,
+            "title": str,
+            "description": str,
+            "description_html": str,
+            "provenance": str,
+            "estimate_low": float,
+            "estimate_high": float,
+            "currency": str,
+            "price": float,
+            "house": str,
+            "seller": str,
+            "sale_date": str,
+            "first_seen": str,
+            "last_seen": str,
+            "gone": int,
+            "content_sha256": str,
+        },
+        pk="id",
+        not_null={"site", "lot_id"},
+        defaults={"gone": 0},
     )
     db.table("listings").create_index(["site", "lot_id"], unique=True)
     db.table("listing_images").create(
-        {"id": int, "listing_id": int, "position": int, "url": str, "sha256": str, "width": int,
-         "height": int, "bytes": int, "quality": int, "matchable": int, "error": str,
-         "matched_version": str, "added_at": str},
-        pk="id", foreign_keys=[("listing_id", "listings", "id")],
+        {
+            "id": int,
+            "listing_id": int,
+            "position": int,
+            "url": str,
+            "sha256": str,
+            "width": int,
+            "height": int,
+            "bytes": int,
+            "quality": int,
+            "matchable": int,
+            "error": str,
+            "matched_version": str,
+            "added_at": str,
+        },
+        pk="id",
+        foreign_keys=[("listing_id", "listings", "id")],
     )
     db.table("listing_images").create_index(["listing_id", "url"], unique=True)
     db.table("listing_images").create_index(["sha256"])
@@ -59,8 +124,15 @@ def m003_hashes_and_thumbnails(db: Database) -> None:
     # Hashes belong to the bytes, not to the row that points at them: one photo used by two lots is
     # hashed once. ``variant`` is "<view>/<transform>", e.g. "full/r0", "trim/m90".
     db.table("image_hashes").create(
-        {"sha256": str, "variant": str, "pdq": str, "quality": int, "phash": str, "dhash": str,
-         "hash_version": str},
+        {
+            "sha256": str,
+            "variant": str,
+            "pdq": str,
+            "quality": int,
+            "phash": str,
+            "dhash": str,
+            "hash_version": str,
+        },
         pk=("sha256", "variant"),
     )
     db.table("thumbnails").create({"sha256": str, "jpeg": bytes, "width": int, "height": int}, pk="sha256")
@@ -69,18 +141,42 @@ def m003_hashes_and_thumbnails(db: Database) -> None:
 @migrations()
 def m004_candidates_and_reviews(db: Database) -> None:
     db.table("candidates").create(
-        {"id": int, "listing_id": int, "registry_object_id": int, "kind": str, "tier": str, "score": float,
-         "pdq_distance": int, "phash_distance": int, "dhash_distance": int, "variant": str,
-         "listing_image_id": int, "registry_image_id": int, "evidence_json": str, "reasons_json": str,
-         "matcher_version": str, "created_at": str, "updated_at": str},
+        {
+            "id": int,
+            "listing_id": int,
+            "registry_object_id": int,
+            "kind": str,
+            "tier": str,
+            "score": float,
+            "pdq_distance": int,
+            "phash_distance": int,
+            "dhash_distance": int,
+            "variant": str,
+            "listing_image_id": int,
+            "registry_image_id": int,
+            "evidence_json": str,
+            "reasons_json": str,
+            "matcher_version": str,
+            "created_at": str,
+            "updated_at": str,
+        },
         pk="id",
         foreign_keys=[("listing_id", "listings", "id"), ("registry_object_id", "registry_objects", "id")],
     )
     db.table("candidates").create_index(["listing_id", "registry_object_id", "kind"], unique=True)
     db.table("reviews").create(
-        {"id": int, "candidate_id": int, "listing_id": int, "registry_object_id": int, "verdict": str,
-         "note": str, "reviewer": str, "created_at": str},
-        pk="id", not_null={"candidate_id", "verdict", "reviewer", "created_at"},
+        {
+            "id": int,
+            "candidate_id": int,
+            "listing_id": int,
+            "registry_object_id": int,
+            "verdict": str,
+            "note": str,
+            "reviewer": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"candidate_id", "verdict", "reviewer", "created_at"},
     )
     # Verdicts are append-only: the database itself refuses to change or remove one.
     db.executescript(
@@ -96,21 +192,48 @@ def m004_candidates_and_reviews(db: Database) -> None:
 @migrations()
 def m005_runs_reports_evidence(db: Database) -> None:
     db.table("crawl_runs").create(
-        {"id": int, "spider": str, "kind": str, "started_at": str, "finished_at": str, "items": int,
-         "images": int, "errors": int, "status": str, "stats_json": str},
+        {
+            "id": int,
+            "spider": str,
+            "kind": str,
+            "started_at": str,
+            "finished_at": str,
+            "items": int,
+            "images": int,
+            "errors": int,
+            "status": str,
+            "stats_json": str,
+        },
         pk="id",
     )
     db.table("errors").create(
         {"id": int, "run_id": int, "stage": str, "url": str, "reason": str, "created_at": str}, pk="id"
     )
     db.table("reports").create(
-        {"id": int, "report_date": str, "created_at": str, "sent_at": str, "recipients": str,
-         "candidate_ids": str, "html_path": str, "eml_path": str, "mode": str},
+        {
+            "id": int,
+            "report_date": str,
+            "created_at": str,
+            "sent_at": str,
+            "recipients": str,
+            "candidate_ids": str,
+            "html_path": str,
+            "eml_path": str,
+            "mode": str,
+        },
         pk="id",
     )
     db.table("evidence").create(
-        {"id": int, "url": str, "captured_at": str, "sha256": str, "status": int, "content_type": str,
-         "warc_file": str, "warc_offset": int},
+        {
+            "id": int,
+            "url": str,
+            "captured_at": str,
+            "sha256": str,
+            "status": int,
+            "content_type": str,
+            "warc_file": str,
+            "warc_offset": int,
+        },
         pk="id",
     )
     db.table("evidence").create_index(["sha256"])

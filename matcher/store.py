@@ -17,9 +17,20 @@ from sqlite_utils import Database
 from .schema import OBJECT_ID_FIELDS, migrations
 
 __all__ = [
-    "open_db", "now", "upsert_registry_object", "upsert_registry_image", "upsert_listing",
-    "upsert_listing_image", "put_hashes", "put_thumbnail", "add_review", "start_run", "finish_run",
-    "record_error", "record_evidence", "VERDICTS",
+    "open_db",
+    "now",
+    "upsert_registry_object",
+    "upsert_registry_image",
+    "upsert_listing",
+    "upsert_listing_image",
+    "put_hashes",
+    "put_thumbnail",
+    "add_review",
+    "start_run",
+    "finish_run",
+    "record_error",
+    "record_evidence",
+    "VERDICTS",
 ]
 
 VERDICTS = ("confirmed", "dismissed", "escalated", "note")
@@ -46,9 +57,13 @@ def open_db(path: str | Path) -> Database:
 def upsert_registry_object(db: Database, record: dict[str, Any]) -> int:
     """Insert or update one registry object keyed by source + source_id; returns its id."""
     row = {k: _text(record.get(k)) for k in OBJECT_ID_FIELDS}
-    row.update(source=record["source"], source_id=str(record["source_id"]),
-               status=_text(record.get("status")) or "stolen", source_url=_text(record.get("source_url")),
-               record_json=json.dumps(record, sort_keys=True, default=str))
+    row.update(
+        source=record["source"],
+        source_id=str(record["source_id"]),
+        status=_text(record.get("status")) or "stolen",
+        source_url=_text(record.get("source_url")),
+        record_json=json.dumps(record, sort_keys=True, default=str),
+    )
     existing = _one(db, "registry_objects", "source = ? AND source_id = ?", [row["source"], row["source_id"]])
     if existing is None:
         row["imported_at"] = row["updated_at"] = now()
@@ -66,8 +81,21 @@ def upsert_registry_image(db: Database, object_id: int, url: str, position: int,
 
 def upsert_listing(db: Database, item: dict[str, Any]) -> tuple[int, bool]:
     """Insert or update one lot keyed by site + lot_id; returns (id, changed)."""
-    keys = ("url", "title", "description", "description_html", "provenance", "estimate_low",
-            "estimate_high", "currency", "price", "house", "seller", "sale_date", "content_sha256")
+    keys = (
+        "url",
+        "title",
+        "description",
+        "description_html",
+        "provenance",
+        "estimate_low",
+        "estimate_high",
+        "currency",
+        "price",
+        "house",
+        "seller",
+        "sale_date",
+        "content_sha256",
+    )
     row = {k: item.get(k) for k in keys}
     seen = now()
     existing = _one(db, "listings", "site = ? AND lot_id = ?", [item["site"], str(item["lot_id"])])
@@ -93,14 +121,17 @@ def put_hashes(db: Database, sha256: str, hashes: dict[str, dict[str, Any]], has
 
 def put_thumbnail(db: Database, sha256: str, jpeg: bytes, width: int, height: int) -> None:
     """Store a small JPEG of an image, once per SHA-256."""
-    db.table("thumbnails").upsert({"sha256": sha256, "jpeg": jpeg, "width": width, "height": height},
-                                  pk="sha256")
+    db.table("thumbnails").upsert(
+        {"sha256": sha256, "jpeg": jpeg, "width": width, "height": height}, pk="sha256"
+    )
 
 
 def has_hashes(db: Database, sha256: str, hash_version: str, variant: str = "full/r0") -> bool:
     """True when ``variant`` of the image is already hashed by this hashing code."""
-    row = db.execute("SELECT 1 FROM image_hashes WHERE sha256 = ? AND variant = ? AND hash_version = ?",
-                     [sha256, variant, hash_version]).fetchone()
+    row = db.execute(
+        "SELECT 1 FROM image_hashes WHERE sha256 = ? AND variant = ? AND hash_version = ?",
+        [sha256, variant, hash_version],
+    ).fetchone()
     return row is not None
 
 
@@ -112,44 +143,76 @@ def add_review(db: Database, candidate_id: int, verdict: str, reviewer: str, not
     if cand is None:
         raise ValueError(f"no candidate {candidate_id}")
     with db.atomic():
-        return db.table("reviews").insert(
-            {"candidate_id": candidate_id, "listing_id": cand["listing_id"],
-             "registry_object_id": cand["registry_object_id"], "verdict": verdict, "note": note,
-             "reviewer": reviewer, "created_at": now()}
-        ).last_pk
+        return (
+            db.table("reviews")
+            .insert(
+                {
+                    "candidate_id": candidate_id,
+                    "listing_id": cand["listing_id"],
+                    "registry_object_id": cand["registry_object_id"],
+                    "verdict": verdict,
+                    "note": note,
+                    "reviewer": reviewer,
+                    "created_at": now(),
+                }
+            )
+            .last_pk
+        )
 
 
 def start_run(db: Database, spider: str, kind: str) -> int:
     """Open a crawl_runs row for one spider run."""
-    return db.table("crawl_runs").insert(
-        {"spider": spider, "kind": kind, "started_at": now(), "status": "running", "items": 0, "images": 0,
-         "errors": 0}
-    ).last_pk
+    return (
+        db.table("crawl_runs")
+        .insert(
+            {
+                "spider": spider,
+                "kind": kind,
+                "started_at": now(),
+                "status": "running",
+                "items": 0,
+                "images": 0,
+                "errors": 0,
+            }
+        )
+        .last_pk
+    )
 
 
 def finish_run(db: Database, run_id: int, status: str, stats: dict[str, Any]) -> None:
     """Close a crawl_runs row with the spider's counts."""
-    db.table("crawl_runs").update(run_id, {
-        "finished_at": now(), "status": status,
-        "items": stats.get("lootwatch/store/items", 0), "images": stats.get("lootwatch/store/images", 0),
-        "errors": stats.get("lootwatch/errors", 0), "stats_json": json.dumps(stats, sort_keys=True, default=str),
-    })
+    db.table("crawl_runs").update(
+        run_id,
+        {
+            "finished_at": now(),
+            "status": status,
+            "items": stats.get("lootwatch/store/items", 0),
+            "images": stats.get("lootwatch/store/images", 0),
+            "errors": stats.get("lootwatch/errors", 0),
+            "stats_json": json.dumps(stats, sort_keys=True, default=str),
+        },
+    )
 
 
 def record_error(db: Database, run_id: int | None, stage: str, url: str | None, reason: str) -> None:
     """Keep one bad input's reason; nothing bad is dropped silently."""
-    db.table("errors").insert({"run_id": run_id, "stage": stage, "url": url, "reason": reason[:500],
-                               "created_at": now()})
+    db.table("errors").insert(
+        {"run_id": run_id, "stage": stage, "url": url, "reason": reason[:500], "created_at": now()}
+    )
 
 
-def record_evidence(db: Database, url: str, sha256: str, status: int | None, content_type: str | None) -> None:
+def record_evidence(
+    db: Database, url: str, sha256: str, status: int | None, content_type: str | None
+) -> None:
     """Record that a response was captured, with the SHA-256 of its bytes."""
-    db.table("evidence").insert({"url": url, "captured_at": now(), "sha256": sha256, "status": status,
-                                 "content_type": content_type})
+    db.table("evidence").insert(
+        {"url": url, "captured_at": now(), "sha256": sha256, "status": status, "content_type": content_type}
+    )
 
 
-def _upsert_image(db: Database, table: str, owner_col: str, owner_id: int, url: str, position: int,
-                  fields: dict[str, Any]) -> int:
+def _upsert_image(
+    db: Database, table: str, owner_col: str, owner_id: int, url: str, position: int, fields: dict[str, Any]
+) -> int:
     existing = _one(db, table, f"{owner_col} = ? AND url = ?", [owner_id, url])
     row = {"position": position, **fields}
     if existing is None:

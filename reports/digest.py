@@ -51,8 +51,9 @@ def new_candidates(db: Database) -> list[dict[str, Any]]:
     sent: set[int] = set()
     for r in db.table("reports").rows_where("mode = 'sent'"):
         sent.update(json.loads(r["candidate_ids"] or "[]"))
-    rows = list(db.query(
-        """
+    rows = list(
+        db.query(
+            """
         SELECT c.id, c.tier, c.score, c.pdq_distance, c.phash_distance, c.dhash_distance, c.variant,
                l.title AS listing_title, l.site, l.url AS listing_url, l.sale_date, l.seller,
                o.source, o.source_id, o.title AS registry_title, o.status AS registry_status,
@@ -63,13 +64,22 @@ def new_candidates(db: Database) -> list[dict[str, Any]]:
         LEFT JOIN listing_images li ON li.id = c.listing_image_id
         LEFT JOIN registry_images ri ON ri.id = c.registry_image_id
         WHERE c.tier IS NOT NULL
-        ORDER BY CASE c.tier WHEN 'strong' THEN 0 ELSE 1 END, COALESCE(l.sale_date, '9999'), c.score DESC, c.id
-        """))
+        ORDER BY CASE c.tier WHEN 'strong' THEN 0 ELSE 1 END, COALESCE(l.sale_date, '9999'),
+                 c.score DESC, c.id
+        """
+        )
+    )
     return [r for r in rows if r["id"] not in sent]
 
 
-def build_message(db: Database, candidates: list[dict[str, Any]], day: str, review_url: str,
-                  sender: str, recipients: list[str]) -> tuple[EmailMessage, str]:
+def build_message(
+    db: Database,
+    candidates: list[dict[str, Any]],
+    day: str,
+    review_url: str,
+    sender: str,
+    recipients: list[str],
+) -> tuple[EmailMessage, str]:
     """The digest e-mail and its HTML body."""
     thumbs: dict[str, str] = {}
     images: dict[str, bytes] = {}
@@ -81,10 +91,16 @@ def build_message(db: Database, candidates: list[dict[str, Any]], day: str, revi
                 if row:
                     cid = make_msgid(domain="lootwatch.local")
                     thumbs[sha], images[cid] = cid[1:-1], row[0]
-    context = {"day": day, "candidates": candidates, "thumbs": thumbs, "review_url": review_url.rstrip("/"),
-               "safe_url": safe_url, "quote": quote,
-               "strong": sum(1 for c in candidates if c["tier"] == "strong"),
-               "review": sum(1 for c in candidates if c["tier"] == "review")}
+    context = {
+        "day": day,
+        "candidates": candidates,
+        "thumbs": thumbs,
+        "review_url": review_url.rstrip("/"),
+        "safe_url": safe_url,
+        "quote": quote,
+        "strong": sum(1 for c in candidates if c["tier"] == "strong"),
+        "review": sum(1 for c in candidates if c["tier"] == "review"),
+    }
     html = _env.get_template("digest.html").render(**context)
     msg = EmailMessage()
     msg["Subject"] = f"lootwatch {day}: {context['strong']} strong, {context['review']} to review"
@@ -96,13 +112,15 @@ def build_message(db: Database, candidates: list[dict[str, Any]], day: str, revi
     html_part = msg.get_payload()[1]
     for cid, data in images.items():
         html_part.add_related(data, "image", "jpeg", cid=cid)
-    msg.add_attachment(_csv(candidates).encode("utf-8"), maintype="text", subtype="csv",
-                       filename=f"lootwatch-{day}.csv")
+    msg.add_attachment(
+        _csv(candidates).encode("utf-8"), maintype="text", subtype="csv", filename=f"lootwatch-{day}.csv"
+    )
     return msg, html
 
 
-def write_report(db: Database, out_dir: Path, review_url: str, sender: str, recipients: list[str],
-                 day: date | None = None) -> Report:
+def write_report(
+    db: Database, out_dir: Path, review_url: str, sender: str, recipients: list[str], day: date | None = None
+) -> Report:
     """Write today's digest as an HTML file and an .eml, and record it (mode ``dry-run``)."""
     day_s = (day or date.today()).isoformat()
     candidates = new_candidates(db)
@@ -111,16 +129,41 @@ def write_report(db: Database, out_dir: Path, review_url: str, sender: str, reci
     html_path, eml_path = out_dir / f"lootwatch-{day_s}.html", out_dir / f"lootwatch-{day_s}.eml"
     html_path.write_text(html, encoding="utf-8")
     eml_path.write_bytes(bytes(msg))
-    report_id = db.table("reports").insert({
-        "report_date": day_s, "created_at": now(), "recipients": ", ".join(recipients),
-        "candidate_ids": json.dumps([c["id"] for c in candidates]), "html_path": str(html_path),
-        "eml_path": str(eml_path), "mode": "dry-run"}).last_pk
+    report_id = (
+        db.table("reports")
+        .insert(
+            {
+                "report_date": day_s,
+                "created_at": now(),
+                "recipients": ", ".join(recipients),
+                "candidate_ids": json.dumps([c["id"] for c in candidates]),
+                "html_path": str(html_path),
+                "eml_path": str(eml_path),
+                "mode": "dry-run",
+            }
+        )
+        .last_pk
+    )
     return Report(day_s, candidates, html_path, eml_path, report_id)
 
 
 def _csv(candidates: list[dict[str, Any]]) -> str:
-    cols = ["id", "tier", "score", "pdq_distance", "phash_distance", "site", "listing_title", "listing_url",
-            "sale_date", "seller", "source", "source_id", "registry_title", "registry_status"]
+    cols = [
+        "id",
+        "tier",
+        "score",
+        "pdq_distance",
+        "phash_distance",
+        "site",
+        "listing_title",
+        "listing_url",
+        "sale_date",
+        "seller",
+        "source",
+        "source_id",
+        "registry_title",
+        "registry_status",
+    ]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
     writer.writeheader()

@@ -23,5 +23,19 @@ def review_metadata(db: Path) -> dict:
 def datasette_command(db: Path, metadata_path: Path, host: str = "127.0.0.1", port: int = 8001) -> list[str]:
     """Write the metadata beside the database and return the command line that serves it for review."""
     metadata_path.write_text(json.dumps(review_metadata(db), indent=1), encoding="utf-8")
-    return [sys.executable, "-m", "datasette", "serve", str(db), "--metadata", str(metadata_path),
-            "--host", host, "--port", str(port), "--setting", "sql_time_limit_ms", "3000"]
+    return [
+        sys.executable,
+        "-m",
+        "datasette",
+        "serve",
+        str(db),
+        "--metadata",
+        str(metadata_path),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--setting",
+        "sql_time_limit_ms",
+        "3000",
+    ]

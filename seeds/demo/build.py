@@ -42,16 +42,31 @@ class Demo:
     per_edit: dict[str, int] = field(default_factory=dict)
 
 
-def build(out: Path, objects: int = 64, per_edit: int = 17, flag_only: int = 30, distractors: int = 200,
-          seed: int = 2199, today: date | None = None, workers: int | None = None) -> Demo:
+def build(
+    out: Path,
+    objects: int = 64,
+    per_edit: int = 17,
+    flag_only: int = 30,
+    distractors: int = 200,
+    seed: int = 2199,
+    today: date | None = None,
+    workers: int | None = None,
+) -> Demo:
     """Write the demo registry, marketplace pages and ground truth under ``out``.
 
     A folder already built with the same arguments is reused as it is.
     """
     today = today or date.today()
     out = Path(out)
-    params = {"objects": objects, "per_edit": per_edit, "flag_only": flag_only, "distractors": distractors,
-              "seed": seed, "today": today.isoformat(), "version": VERSION}
+    params = {
+        "objects": objects,
+        "per_edit": per_edit,
+        "flag_only": flag_only,
+        "distractors": distractors,
+        "seed": seed,
+        "today": today.isoformat(),
+        "version": VERSION,
+    }
     gt = out / "ground_truth.json"
     if gt.exists() and json.loads(gt.read_text()).get("params") == params:
         return _demo(out, json.loads(gt.read_text()))
@@ -79,8 +94,15 @@ def build(out: Path, objects: int = 64, per_edit: int = 17, flag_only: int = 30,
 
 def _demo(out: Path, truth: dict) -> Demo:
     counts = {e: sum(1 for t in truth["lots"] if t.get("edit") == e) for e in edits.EDITS}
-    return Demo(out, out / "registry" / "registry.csv", out / "market", out / "ground_truth.json",
-                truth["params"]["objects"], len(truth["lots"]), counts)
+    return Demo(
+        out,
+        out / "registry" / "registry.csv",
+        out / "market",
+        out / "ground_truth.json",
+        truth["params"]["objects"],
+        len(truth["lots"]),
+        counts,
+    )
 
 
 def _registry_object(job: tuple[Path, int, int]) -> dict:
@@ -99,14 +121,32 @@ def _registry_object(job: tuple[Path, int, int]) -> dict:
         draw.photo(obj, backdrop, sprite_seed * 10 + p).save(folder / name, "JPEG", quality=92)
         names.append(name)
     record = texts.registry_record(kind, material, rng, i + 1)
-    record.update(source=SOURCE, source_id=source_id, images="|".join(names),
-                  source_url=f"https://registry.example/objects/{source_id}")
+    record.update(
+        source=SOURCE,
+        source_id=source_id,
+        images="|".join(names),
+        source_url=f"https://registry.example/objects/{source_id}",
+    )
     return {"record": record, "kind": kind, "material": material, "sprite_seed": sprite_seed, "photos": names}
 
 
 def _write_registry_csv(folder: Path, registry: list[dict]) -> None:
-    cols = ["source", "source_id", "object_type", "materials", "period", "measurements", "inscriptions",
-            "title", "description", "place_of_origin", "inventory_number", "status", "source_url", "images"]
+    cols = [
+        "source",
+        "source_id",
+        "object_type",
+        "materials",
+        "period",
+        "measurements",
+        "inscriptions",
+        "title",
+        "description",
+        "place_of_origin",
+        "inventory_number",
+        "status",
+        "source_url",
+        "images",
+    ]
     with open(folder / "registry.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=cols)
         writer.writeheader()
@@ -114,14 +154,21 @@ def _write_registry_csv(folder: Path, registry: list[dict]) -> None:
             writer.writerow({c: r["record"].get(c, "") for c in cols})
 
 
-def _lot_specs(registry: list[dict], per_edit: int, flag_only: int, distractors: int,
-               rng: np.random.Generator) -> list[dict]:
+def _lot_specs(
+    registry: list[dict], per_edit: int, flag_only: int, distractors: int, rng: np.random.Generator
+) -> list[dict]:
     specs = []
     for edit in edits.EDITS:
         for _ in range(per_edit):
             obj = int(rng.integers(len(registry)))
-            specs.append({"kind": "registry_edit", "edit": edit, "object": obj,
-                          "photo": int(rng.integers(len(registry[obj]["photos"])))})
+            specs.append(
+                {
+                    "kind": "registry_edit",
+                    "edit": edit,
+                    "object": obj,
+                    "photo": int(rng.integers(len(registry[obj]["photos"]))),
+                }
+            )
     specs += [{"kind": "flag_only"} for _ in range(flag_only)]
     specs += [{"kind": "distractor"} for _ in range(distractors)]
     order = rng.permutation(len(specs))
@@ -149,8 +196,9 @@ def _make_lot(job: tuple) -> tuple[dict, dict]:
         if rng.random() < 0.3:  # the dealer's own new photo of the same object: no copy of a registry photo
             obj = draw.sprite(kind, material, reg["sprite_seed"])
             images.append(_jpeg(draw.photo(obj, backdrop, photo_seed * 10 + 7), 88))
-        entry.update(edit=edit, source=SOURCE, source_id=reg["record"]["source_id"],
-                     registry_photo=spec["photo"] + 1)
+        entry.update(
+            edit=edit, source=SOURCE, source_id=reg["record"]["source_id"], registry_photo=spec["photo"] + 1
+        )
         text = texts.lot_text(kind, material, rng, flagged=rng.random() < 0.3)
     else:
         pic, kind, material = _fresh_photo(rng, backdrop, photo_seed * 10)
@@ -159,9 +207,16 @@ def _make_lot(job: tuple) -> tuple[dict, dict]:
             images.append(_jpeg(_fresh_photo(rng, backdrop, photo_seed * 10 + 3 + k)[0], 85))
         text = texts.lot_text(kind, material, rng, flagged=spec["kind"] == "flag_only")
     low = float(int(rng.integers(2, 60)) * 50)
-    lot = {"lot_id": lot_id, **text, "estimate_low": low, "estimate_high": low * 1.5, "currency": "EUR",
-           "sale_date": (today + timedelta(days=int(rng.integers(2, 30)))).isoformat(),
-           "seller": f"dealer{int(rng.integers(1, 40)):02d}", "images": images}
+    lot = {
+        "lot_id": lot_id,
+        **text,
+        "estimate_low": low,
+        "estimate_high": low * 1.5,
+        "currency": "EUR",
+        "sale_date": (today + timedelta(days=int(rng.integers(2, 30)))).isoformat(),
+        "seller": f"dealer{int(rng.integers(1, 40)):02d}",
+        "images": images,
+    }
     return lot, entry
 
 

@@ -17,9 +17,15 @@ TYPES = ("vessel", "coin", "tablet", "figurine", "relief", "seal", "lamp")
 SPRITE = 512
 PHOTO = (720, 576)
 MATERIALS = {
-    "terracotta": (184, 108, 70), "bronze": (96, 112, 84), "gold": (204, 168, 76),
-    "alabaster": (226, 214, 192), "clay": (156, 124, 92), "basalt": (74, 74, 78),
-    "silver": (172, 172, 178), "faience": (74, 150, 148), "limestone": (200, 190, 168),
+    "terracotta": (184, 108, 70),
+    "bronze": (96, 112, 84),
+    "gold": (204, 168, 76),
+    "alabaster": (226, 214, 192),
+    "clay": (156, 124, 92),
+    "basalt": (74, 74, 78),
+    "silver": (172, 172, 178),
+    "faience": (74, 150, 148),
+    "limestone": (200, 190, 168),
 }
 TYPE_MATERIALS = {
     "vessel": ("terracotta", "clay", "faience", "alabaster"),
@@ -70,8 +76,13 @@ def photo(obj: Image.Image, backdrop: str, seed: int) -> Image.Image:
     return canvas
 
 
-def _colour(rng: np.random.Generator, mask: Image.Image, carve: Image.Image, rgb: tuple[int, int, int],
-            round_body: bool) -> Image.Image:
+def _colour(
+    rng: np.random.Generator,
+    mask: Image.Image,
+    carve: Image.Image,
+    rgb: tuple[int, int, int],
+    round_body: bool,
+) -> Image.Image:
     m = np.asarray(mask.filter(ImageFilter.GaussianBlur(1.2)), dtype=np.float32) / 255
     tint = np.array(rgb, dtype=np.float32) * rng.uniform(0.9, 1.1) * rng.uniform(0.96, 1.04, 3)
     tex = _noise(rng, 6) * 0.6 + _noise(rng, 24) * 0.3 + _noise(rng, 96) * 0.1
@@ -116,15 +127,21 @@ def _vessel(rng, mask, carve) -> None:
     t = (ys - top) / (bottom - top)
     r = np.interp(t, at, knots)
     r = np.convolve(np.pad(r, 4, mode="edge"), np.ones(9) / 9, mode="valid")
-    pts = [(c + ri, y) for ri, y in zip(r, ys, strict=True)] + [(c - ri, y) for ri, y in zip(r[::-1], ys[::-1],
-                                                                                            strict=True)]
+    pts = [(c + ri, y) for ri, y in zip(r, ys, strict=True)] + [
+        (c - ri, y) for ri, y in zip(r[::-1], ys[::-1], strict=True)
+    ]
     mask.polygon(pts, fill=255)
     if rng.random() < 0.6:
         yh = top + (bottom - top) * _u(rng, 0.1, 0.3)
         for side in (-1, 1):
             x0 = c + side * knots[1]
-            mask.arc([min(x0, x0 + side * 70), yh, max(x0, x0 + side * 70), yh + _u(rng, 60, 140)],
-                     -90 if side > 0 else 90, 90 if side > 0 else 270, fill=255, width=14)
+            mask.arc(
+                [min(x0, x0 + side * 70), yh, max(x0, x0 + side * 70), yh + _u(rng, 60, 140)],
+                -90 if side > 0 else 90,
+                90 if side > 0 else 270,
+                fill=255,
+                width=14,
+            )
     for _ in range(int(rng.integers(1, 4))):
         y = top + (bottom - top) * _u(rng, 0.3, 0.8)
         width = int(np.interp((y - top) / (bottom - top), at, knots))
@@ -151,12 +168,20 @@ def _coin(rng, mask, carve) -> None:
     c, r = SPRITE / 2, _u(rng, 190, 240)
     ang = np.linspace(0, 2 * math.pi, 90, endpoint=False)
     rad = r * (1 + 0.02 * rng.standard_normal(90).cumsum() / 6)
-    mask.polygon([(c + ri * math.cos(a), c + ri * math.sin(a)) for ri, a in zip(rad, ang, strict=True)], fill=255)
+    mask.polygon(
+        [(c + ri * math.cos(a), c + ri * math.sin(a)) for ri, a in zip(rad, ang, strict=True)], fill=255
+    )
     carve.ellipse([c - r + 18, c - r + 18, c + r - 18, c + r - 18], outline=255, width=5)
     hx, hy, hr = c + _u(rng, -30, 30), c + _u(rng, -20, 20), _u(rng, 60, 110)
     carve.ellipse([hx - hr * 0.8, hy - hr, hx + hr * 0.8, hy + hr], fill=255)
-    carve.polygon([(hx - hr * 0.8, hy), (hx - hr * _u(rng, 1.0, 1.3), hy + _u(rng, 5, 30)),
-                   (hx - hr * 0.7, hy + hr * 0.3)], fill=255)
+    carve.polygon(
+        [
+            (hx - hr * 0.8, hy),
+            (hx - hr * _u(rng, 1.0, 1.3), hy + _u(rng, 5, 30)),
+            (hx - hr * 0.7, hy + hr * 0.3),
+        ],
+        fill=255,
+    )
     carve.rectangle([hx - hr * 0.4, hy + hr * 0.8, hx + hr * 0.4, hy + hr * 1.5], fill=255)
     for a in np.linspace(0, 2 * math.pi, int(rng.integers(8, 20)), endpoint=False) + _u(rng, 0, 1):
         x, y = c + (r - 45) * math.cos(a), c + (r - 45) * math.sin(a)
@@ -180,8 +205,10 @@ def _tablet(rng, mask, carve) -> None:
                 carve.polygon([(x, y + 4), (x + s, y + 4), (x + s / 2, y + 4 + s)], fill=255)
                 carve.line([(x + s / 2, y + 4 + s), (x + s / 2, y + row_h - 4)], fill=255, width=2)
             else:
-                carve.polygon([(x, y + row_h / 2), (x + s, y + row_h / 2 - s / 2), (x + s, y + row_h / 2 + s / 2)],
-                              fill=255)
+                carve.polygon(
+                    [(x, y + row_h / 2), (x + s, y + row_h / 2 - s / 2), (x + s, y + row_h / 2 + s / 2)],
+                    fill=255,
+                )
             x += s + _u(rng, 4, 16)
 
 
@@ -192,13 +219,29 @@ def _figurine(rng, mask, carve) -> None:
     sh, hip, waist = _u(rng, 60, 120), _u(rng, 80, 170), _u(rng, 40, 80)
     bottom = _u(rng, 420, 495)
     mid = (neck + bottom) / 2 + _u(rng, -30, 30)
-    mask.polygon([(c - sh, neck + 10), (c + sh, neck + 10), (c + waist, mid - 30), (c + hip, mid + 30),
-                  (c + hip * 0.6, bottom), (c - hip * 0.6, bottom), (c - hip, mid + 30), (c - waist, mid - 30)],
-                 fill=255)
+    mask.polygon(
+        [
+            (c - sh, neck + 10),
+            (c + sh, neck + 10),
+            (c + waist, mid - 30),
+            (c + hip, mid + 30),
+            (c + hip * 0.6, bottom),
+            (c - hip * 0.6, bottom),
+            (c - hip, mid + 30),
+            (c - waist, mid - 30),
+        ],
+        fill=255,
+    )
     for side in (-1, 1):
         ang = _u(rng, 0.3, 1.3)
-        mask.line([(c + side * sh, neck + 20), (c + side * (sh + 90 * math.sin(ang)), neck + 20 + 90 * math.cos(ang))],
-                  fill=255, width=int(_u(rng, 18, 32)))
+        mask.line(
+            [
+                (c + side * sh, neck + 20),
+                (c + side * (sh + 90 * math.sin(ang)), neck + 20 + 90 * math.cos(ang)),
+            ],
+            fill=255,
+            width=int(_u(rng, 18, 32)),
+        )
     carve.ellipse([c - 18, neck - head * 1.2, c - 8, neck - head * 1.2 + 8], fill=255)
     carve.ellipse([c + 8, neck - head * 1.2, c + 18, neck - head * 1.2 + 8], fill=255)
     for _ in range(int(rng.integers(2, 7))):
@@ -209,8 +252,12 @@ def _figurine(rng, mask, carve) -> None:
 def _relief(rng, mask, carve) -> None:
     w, h = _u(rng, 360, 490), _u(rng, 260, 460)
     x0, y0 = (SPRITE - w) / 2, (SPRITE - h) / 2
-    pts = [(x0 + _u(rng, -8, 8), y0 + _u(rng, -8, 8)), (x0 + w + _u(rng, -8, 8), y0 + _u(rng, -8, 8)),
-           (x0 + w + _u(rng, -15, 8), y0 + h + _u(rng, -15, 8)), (x0 + _u(rng, -8, 15), y0 + h + _u(rng, -8, 8))]
+    pts = [
+        (x0 + _u(rng, -8, 8), y0 + _u(rng, -8, 8)),
+        (x0 + w + _u(rng, -8, 8), y0 + _u(rng, -8, 8)),
+        (x0 + w + _u(rng, -15, 8), y0 + h + _u(rng, -15, 8)),
+        (x0 + _u(rng, -8, 15), y0 + h + _u(rng, -8, 8)),
+    ]
     mask.polygon(pts, fill=255)
     carve.rectangle([x0 + 14, y0 + 14, x0 + w - 14, y0 + h - 14], outline=200, width=4)
     n = int(rng.integers(1, 4))
@@ -219,9 +266,18 @@ def _relief(rng, mask, carve) -> None:
         fh = h * _u(rng, 0.55, 0.8)
         base = y0 + h - 25
         carve.ellipse([fx - 18, base - fh, fx + 18, base - fh + 36], fill=255)
-        carve.polygon([(fx - 30, base - fh + 40), (fx + 30, base - fh + 40), (fx + _u(rng, 20, 45), base),
-                       (fx - _u(rng, 20, 45), base)], fill=255)
-        carve.line([(fx, base - fh + 60), (fx + _u(rng, -70, 70), base - fh + _u(rng, 60, 140))], fill=255, width=10)
+        carve.polygon(
+            [
+                (fx - 30, base - fh + 40),
+                (fx + 30, base - fh + 40),
+                (fx + _u(rng, 20, 45), base),
+                (fx - _u(rng, 20, 45), base),
+            ],
+            fill=255,
+        )
+        carve.line(
+            [(fx, base - fh + 60), (fx + _u(rng, -70, 70), base - fh + _u(rng, 60, 140))], fill=255, width=10
+        )
 
 
 def _seal(rng, mask, carve) -> None:
@@ -231,22 +287,39 @@ def _seal(rng, mask, carve) -> None:
     mask.ellipse([x0, y0, x0 + w, y0 + 40], fill=255)
     mask.ellipse([x0, y0 + h - 40, x0 + w, y0 + h], fill=255)
     for _ in range(int(rng.integers(6, 16))):
-        a, b = (x0 + _u(rng, 10, w - 10), y0 + _u(rng, 40, h - 40)), (x0 + _u(rng, 10, w - 10), y0 + _u(rng, 40, h - 40))
+        a, b = (
+            (x0 + _u(rng, 10, w - 10), y0 + _u(rng, 40, h - 40)),
+            (x0 + _u(rng, 10, w - 10), y0 + _u(rng, 40, h - 40)),
+        )
         carve.line([a, b], fill=255, width=int(rng.integers(3, 7)))
     if rng.random() < 0.5:  # a modern impression rolled out beside the seal
         ix = x0 + w + 30
         mask.rectangle([ix, y0 + 40, min(SPRITE - 10, ix + 200), y0 + 40 + w], fill=255)
         for _ in range(int(rng.integers(4, 10))):
-            carve.line([(ix + _u(rng, 10, 180), y0 + _u(rng, 50, 30 + w)),
-                        (ix + _u(rng, 10, 180), y0 + _u(rng, 50, 30 + w))], fill=200, width=5)
+            carve.line(
+                [
+                    (ix + _u(rng, 10, 180), y0 + _u(rng, 50, 30 + w)),
+                    (ix + _u(rng, 10, 180), y0 + _u(rng, 50, 30 + w)),
+                ],
+                fill=200,
+                width=5,
+            )
 
 
 def _lamp(rng, mask, carve) -> None:
     c, r = SPRITE / 2 - _u(rng, 0, 40), _u(rng, 110, 170)
     mask.ellipse([c - r, c - r, c + r, c + r], fill=255)
     nl, nw = _u(rng, 90, 160), _u(rng, 35, 60)
-    mask.polygon([(c + r * 0.6, c - nw), (c + r + nl, c - nw * 0.6), (c + r + nl + 20, c),
-                  (c + r + nl, c + nw * 0.6), (c + r * 0.6, c + nw)], fill=255)
+    mask.polygon(
+        [
+            (c + r * 0.6, c - nw),
+            (c + r + nl, c - nw * 0.6),
+            (c + r + nl + 20, c),
+            (c + r + nl, c + nw * 0.6),
+            (c + r * 0.6, c + nw),
+        ],
+        fill=255,
+    )
     if rng.random() < 0.7:
         mask.ellipse([c - r - 60, c - 25, c - r + 20, c + 25], fill=255)
     carve.ellipse([c - r * 0.55, c - r * 0.55, c + r * 0.55, c + r * 0.55], outline=255, width=5)
@@ -254,9 +327,22 @@ def _lamp(rng, mask, carve) -> None:
     petals = int(rng.integers(5, 14))
     for k in range(petals):
         a = 2 * math.pi * k / petals + _u(rng, 0, 0.3)
-        carve.line([(c + 15 * math.cos(a), c + 15 * math.sin(a)),
-                    (c + r * 0.5 * math.cos(a), c + r * 0.5 * math.sin(a))], fill=255, width=6)
+        carve.line(
+            [
+                (c + 15 * math.cos(a), c + 15 * math.sin(a)),
+                (c + r * 0.5 * math.cos(a), c + r * 0.5 * math.sin(a)),
+            ],
+            fill=255,
+            width=6,
+        )
 
 
-DRAWERS = {"vessel": _vessel, "coin": _coin, "tablet": _tablet, "figurine": _figurine, "relief": _relief,
-           "seal": _seal, "lamp": _lamp}
+DRAWERS = {
+    "vessel": _vessel,
+    "coin": _coin,
+    "tablet": _tablet,
+    "figurine": _figurine,
+    "relief": _relief,
+    "seal": _seal,
+    "lamp": _lamp,
+}

@@ -14,8 +14,14 @@ Edit = Callable[[Image.Image, np.random.Generator], Image.Image]
 
 __all__ = ["EDITS", "jpeg_quality"]
 
-WATERMARKS = ("© Galerie Antika", "ANCIENT-ART.EXAMPLE", "Collection privée", "© www.dealer.example",
-              "SOLD AS SEEN", "Kunsthandel")
+WATERMARKS = (
+    "© Galerie Antika",
+    "ANCIENT-ART.EXAMPLE",
+    "Collection privée",
+    "© www.dealer.example",
+    "SOLD AS SEEN",
+    "Kunsthandel",
+)
 
 
 def resize(im: Image.Image, rng: np.random.Generator) -> Image.Image:
@@ -44,8 +50,9 @@ def pad(im: Image.Image, rng: np.random.Generator) -> Image.Image:
     page = Image.new("RGB", (im.width + 2 * mx, im.height + 2 * my), (255, 255, 255))
     page.paste(im, (mx, my))
     if rng.random() < 0.5:
-        ImageDraw.Draw(page).rectangle([mx - 6, my - 6, mx + im.width + 5, my + im.height + 5],
-                                       outline=(120, 120, 120), width=2)
+        ImageDraw.Draw(page).rectangle(
+            [mx - 6, my - 6, mx + im.width + 5, my + im.height + 5], outline=(120, 120, 120), width=2
+        )
     return page
 
 
@@ -78,7 +85,9 @@ def rotate(im: Image.Image, rng: np.random.Generator) -> Image.Image:
     return im.transpose(Image.Transpose.ROTATE_90 if rng.random() < 0.5 else Image.Transpose.ROTATE_270)
 
 
-def collage(im: Image.Image, rng: np.random.Generator, others: list[Image.Image] | None = None) -> Image.Image:
+def collage(
+    im: Image.Image, rng: np.random.Generator, others: list[Image.Image] | None = None
+) -> Image.Image:
     """The photo as one tile of a 2x2 or 1x3 sheet with other objects' photos."""
     others = others or []
     cols, rows = (2, 2) if rng.random() < 0.5 else (3, 1)
@@ -99,5 +108,13 @@ def jpeg_quality(edit: str, rng: np.random.Generator) -> int:
     return int(rng.integers(12, 35)) if edit == "recompress" else int(rng.integers(70, 93))
 
 
-EDITS: dict[str, Edit] = {"resize": resize, "recompress": recompress, "crop": crop, "pad": pad,
-                          "watermark": watermark, "mirror": mirror, "rotate": rotate, "collage": collage}
+EDITS: dict[str, Edit] = {
+    "resize": resize,
+    "recompress": recompress,
+    "crop": crop,
+    "pad": pad,
+    "watermark": watermark,
+    "mirror": mirror,
+    "rotate": rotate,
+    "collage": collage,
+}

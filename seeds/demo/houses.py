@@ -44,7 +44,7 @@ def _write(path: Path, template: str, **context) -> None:
 
 
 def _pages(lots: list[dict]) -> list[list[dict]]:
-    return [lots[i:i + PAGE_SIZE] for i in range(0, len(lots), PAGE_SIZE)] or [[]]
+    return [lots[i : i + PAGE_SIZE] for i in range(0, len(lots), PAGE_SIZE)] or [[]]
 
 
 def _aurora(folder: Path, lots: list[dict]) -> None:
@@ -55,13 +55,23 @@ def _aurora(folder: Path, lots: list[dict]) -> None:
         _write(folder / f"sale-{n}.html", "aurora_sale.html", n=n, lots=sale)
     for lot in lots:
         product = {
-            "@context": "https://schema.org", "@type": "Product", "sku": lot["lot_id"], "name": lot["title"],
-            "description": lot["description_html"], "image": lot["image_urls"],
-            "additionalProperty": [{"@type": "PropertyValue", "name": "Provenance", "value": lot["provenance"]}],
-            "offers": {"@type": "Offer", "priceCurrency": lot["currency"], "price": lot["estimate_low"],
-                       "priceSpecification": {"minPrice": lot["estimate_low"], "maxPrice": lot["estimate_high"]},
-                       "availabilityEnds": lot["sale_date"], "seller": {"@type": "Organization",
-                                                                         "name": lot["seller"]}},
+            "@context": "https://schema.org",
+            "@type": "Product",
+            "sku": lot["lot_id"],
+            "name": lot["title"],
+            "description": lot["description_html"],
+            "image": lot["image_urls"],
+            "additionalProperty": [
+                {"@type": "PropertyValue", "name": "Provenance", "value": lot["provenance"]}
+            ],
+            "offers": {
+                "@type": "Offer",
+                "priceCurrency": lot["currency"],
+                "price": lot["estimate_low"],
+                "priceSpecification": {"minPrice": lot["estimate_low"], "maxPrice": lot["estimate_high"]},
+                "availabilityEnds": lot["sale_date"],
+                "seller": {"@type": "Organization", "name": lot["seller"]},
+            },
         }
         _write(folder / f"lot-{lot['lot_id']}.html", "aurora_lot.html", lot=lot, jsonld=json.dumps(product))
 
@@ -69,26 +79,65 @@ def _aurora(folder: Path, lots: list[dict]) -> None:
 def _meridian(folder: Path, lots: list[dict]) -> None:
     pages = _pages(lots)
     for n, page in enumerate(pages, start=1):
-        data = {"props": {"pageProps": {"auction": {"id": n, "title": f"Antiquities {n}", "lots": [
-            {"id": int(lot["lot_id"]), "url": f"/demo_meridian/l/{lot['lot_id']}-{lot['slug']}.html"} for lot in page],
-            "next": f"/demo_meridian/auction/{n + 1}.html" if n < len(pages) else None}}}, "page": "/a/[id]"}
+        data = {
+            "props": {
+                "pageProps": {
+                    "auction": {
+                        "id": n,
+                        "title": f"Antiquities {n}",
+                        "lots": [
+                            {
+                                "id": int(lot["lot_id"]),
+                                "url": f"/demo_meridian/l/{lot['lot_id']}-{lot['slug']}.html",
+                            }
+                            for lot in page
+                        ],
+                        "next": f"/demo_meridian/auction/{n + 1}.html" if n < len(pages) else None,
+                    }
+                }
+            },
+            "page": "/a/[id]",
+        }
         _write(folder / "auction" / f"{n}.html", "meridian_page.html", title=f"Auction {n}", data=data)
     for lot in lots:
-        data = {"props": {"pageProps": {"lotDetailsData": {
-            "id": int(lot["lot_id"]), "title": lot["title"], "description": lot["description_html"],
-            "specifications": [{"name": "Provenance", "value": lot["provenance"]}],
-            "images": [{"url": u, "width": 800} for u in lot["image_urls"]],
-            "expertEstimate": {"min": lot["estimate_low"], "max": lot["estimate_high"], "currency": lot["currency"]},
-            "biddingEndTime": f"{lot['sale_date']}T18:00:00Z", "seller": {"name": lot["seller"]}}}},
-            "page": "/l/[id]"}
-        _write(folder / "l" / f"{lot['lot_id']}-{lot['slug']}.html", "meridian_page.html", title=lot["title"],
-               data=data)
+        data = {
+            "props": {
+                "pageProps": {
+                    "lotDetailsData": {
+                        "id": int(lot["lot_id"]),
+                        "title": lot["title"],
+                        "description": lot["description_html"],
+                        "specifications": [{"name": "Provenance", "value": lot["provenance"]}],
+                        "images": [{"url": u, "width": 800} for u in lot["image_urls"]],
+                        "expertEstimate": {
+                            "min": lot["estimate_low"],
+                            "max": lot["estimate_high"],
+                            "currency": lot["currency"],
+                        },
+                        "biddingEndTime": f"{lot['sale_date']}T18:00:00Z",
+                        "seller": {"name": lot["seller"]},
+                    }
+                }
+            },
+            "page": "/l/[id]",
+        }
+        _write(
+            folder / "l" / f"{lot['lot_id']}-{lot['slug']}.html",
+            "meridian_page.html",
+            title=lot["title"],
+            data=data,
+        )
 
 
 def _bazaar(folder: Path, lots: list[dict]) -> None:
     pages = _pages(lots)
     for n, page in enumerate(pages, start=1):
-        _write(folder / "catalogue" / f"page-{n}.html", "bazaar_catalogue.html", n=n, lots=page,
-               has_next=n < len(pages))
+        _write(
+            folder / "catalogue" / f"page-{n}.html",
+            "bazaar_catalogue.html",
+            n=n,
+            lots=page,
+            has_next=n < len(pages),
+        )
     for lot in lots:
         _write(folder / "item" / f"{lot['lot_id']}.html", "bazaar_item.html", lot=lot)

@@ -15,9 +15,18 @@ NAMES = {
     "seal": ("cylinder seal", "stamp seal", "seal with impression"),
     "lamp": ("oil lamp", "lamp with discus", "lamp with nozzle"),
 }
-PERIODS = ("Old Babylonian, c. 1900-1600 BC", "Neo-Assyrian, 9th-7th century BC", "Achaemenid, 5th century BC",
-           "Hellenistic, 3rd-1st century BC", "Roman Imperial, 2nd century AD", "Parthian, 1st century AD",
-           "Ur III, c. 2100-2000 BC", "Halaf, c. 5500 BC", "Sabaean, 1st millennium BC", "Byzantine, 6th century AD")
+PERIODS = (
+    "Old Babylonian, c. 1900-1600 BC",
+    "Neo-Assyrian, 9th-7th century BC",
+    "Achaemenid, 5th century BC",
+    "Hellenistic, 3rd-1st century BC",
+    "Roman Imperial, 2nd century AD",
+    "Parthian, 1st century AD",
+    "Ur III, c. 2100-2000 BC",
+    "Halaf, c. 5500 BC",
+    "Sabaean, 1st millennium BC",
+    "Byzantine, 6th century AD",
+)
 PLACES = ("Iraq", "Syria", "Yemen", "Libya", "Afghanistan", "Egypt", "Lebanon")
 STATUSES = ("stolen", "looted", "missing")
 HOUSE_WORDS = ("Fine", "Rare", "Attractive", "Superb", "Interesting", "Nice")
@@ -50,13 +59,19 @@ def registry_record(kind: str, material: str, rng: np.random.Generator, n: int) 
     name = _pick(rng, NAMES[kind])
     period = _pick(rng, PERIODS)
     return {
-        "object_type": name, "materials": material, "period": period, "measurements": _measure(rng),
-        "inscriptions": "cuneiform text, 12 lines" if kind == "tablet" else ("legend around rim" if kind == "coin"
-                                                                             else ""),
-        "title": f"{material.capitalize()} {name}", "place_of_origin": place, "status": _pick(rng, STATUSES),
+        "object_type": name,
+        "materials": material,
+        "period": period,
+        "measurements": _measure(rng),
+        "inscriptions": "cuneiform text, 12 lines"
+        if kind == "tablet"
+        else ("legend around rim" if kind == "coin" else ""),
+        "title": f"{material.capitalize()} {name}",
+        "place_of_origin": place,
+        "status": _pick(rng, STATUSES),
         "inventory_number": f"IM {int(rng.integers(10000, 99999))}" if place == "Iraq" else f"INV-{n:05d}",
         "description": f"{material.capitalize()} {name}, {period}. Reported {_pick(rng, STATUSES)} from a "
-                       f"museum store in {place}. Surface wear and old inventory number in ink.",
+        f"museum store in {place}. Surface wear and old inventory number in ink.",
     }
 
 
@@ -72,6 +87,8 @@ def lot_text(kind: str, material: str, rng: np.random.Generator, flagged: bool) 
     else:
         title = f"{adjective} {material} {name}"
         provenance = _pick(rng, CLEAN_PROVENANCE).format(n=int(rng.integers(10000, 99999)))
-    description = (f"<p>{adjective} {material} {name}, {period}.</p><p>{_measure(rng)}. "
-                   f"Good condition for age, minor chips.</p>")
+    description = (
+        f"<p>{adjective} {material} {name}, {period}.</p><p>{_measure(rng)}. "
+        f"Good condition for age, minor chips.</p>"
+    )
     return {"title": title, "description_html": description, "provenance": provenance}

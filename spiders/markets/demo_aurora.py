@@ -24,13 +24,24 @@ class DemoAuroraSpider(DemoSpider):
             return
         p = products[0]
         offer = p.get("offers") if isinstance(p.get("offers"), dict) else {}
-        provenance = [x.get("value") for x in p.get("additionalProperty") or []
-                      if isinstance(x, dict) and str(x.get("name", "")).lower() == "provenance"]
-        yield from self.finish({
-            "lot_id": str(p.get("sku") or ""), "title": p.get("name"), "description_html": p.get("description"),
-            "provenance": provenance[0] if provenance else None, "image_urls": image_list(p.get("image")),
-            "estimate_low": number(dig(offer, "priceSpecification", "minPrice")),
-            "estimate_high": number(dig(offer, "priceSpecification", "maxPrice")),
-            "currency": offer.get("priceCurrency"), "sale_date": iso_date(offer.get("availabilityEnds")),
-            "seller": dig(offer, "seller", "name"), "house": "Aurora Fine Art Auctions",
-        }, response)
+        provenance = [
+            x.get("value")
+            for x in p.get("additionalProperty") or []
+            if isinstance(x, dict) and str(x.get("name", "")).lower() == "provenance"
+        ]
+        yield from self.finish(
+            {
+                "lot_id": str(p.get("sku") or ""),
+                "title": p.get("name"),
+                "description_html": p.get("description"),
+                "provenance": provenance[0] if provenance else None,
+                "image_urls": image_list(p.get("image")),
+                "estimate_low": number(dig(offer, "priceSpecification", "minPrice")),
+                "estimate_high": number(dig(offer, "priceSpecification", "maxPrice")),
+                "currency": offer.get("priceCurrency"),
+                "sale_date": iso_date(offer.get("availabilityEnds")),
+                "seller": dig(offer, "seller", "name"),
+                "house": "Aurora Fine Art Auctions",
+            },
+            response,
+        )

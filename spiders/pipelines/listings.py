@@ -17,7 +17,7 @@ from .photos import store_photos
 
 
 class StoreListingPipeline:
-    """Upsert the listing, then one ``listing_images`` row per photo (bad photos are kept with their error)."""
+    """Upsert the listing, then one ``listing_images`` row per photo (bad ones kept with their error)."""
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
@@ -49,7 +49,17 @@ def clean_text(html: str | None) -> str | None:
 
 def content_hash(listing: dict[str, Any]) -> str:
     """SHA-256 of what a lot says and shows, to tell a changed lot from an unchanged one."""
-    keys = ("title", "description_html", "provenance", "estimate_low", "estimate_high", "currency", "price",
-            "seller", "sale_date", "image_urls")
+    keys = (
+        "title",
+        "description_html",
+        "provenance",
+        "estimate_low",
+        "estimate_high",
+        "currency",
+        "price",
+        "seller",
+        "sale_date",
+        "image_urls",
+    )
     blob = json.dumps({k: listing.get(k) for k in keys}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
@@ -26,8 +26,9 @@ def stored_photos(item: Any, files_store: str) -> list[tuple[str, bytes | None, 
     return out
 
 
-def store_photos(crawler: Any, item: Any, owner_id: int, upsert: Callable[..., int],
-                 all_transforms: bool) -> None:
+def store_photos(
+    crawler: Any, item: Any, owner_id: int, upsert: Callable[..., int], all_transforms: bool
+) -> None:
     """Hash and store every photo of ``item`` with ``upsert(db, owner_id, url, position, **fields)``.
 
     A photo that failed to download or decode is stored with its error, recorded and counted.
@@ -60,15 +61,23 @@ def hash_photo(db: Database, data: bytes, all_transforms: bool) -> dict[str, Any
     with db.atomic():
         store.put_hashes(db, fp.sha256, fp.hashes, hashes.HASH_VERSION)
         store.put_thumbnail(db, fp.sha256, fp.thumbnail, *fp.thumb_size)
-    return {"sha256": fp.sha256, "width": fp.width, "height": fp.height, "bytes": fp.size,
-            "quality": fp.quality, "matchable": int(fp.matchable), "error": None}
+    return {
+        "sha256": fp.sha256,
+        "width": fp.width,
+        "height": fp.height,
+        "bytes": fp.size,
+        "quality": fp.quality,
+        "matchable": int(fp.matchable),
+        "error": None,
+    }
 
 
 def _known(db: Database, digest: str) -> dict[str, Any] | None:
     for table in ("listing_images", "registry_images"):
         for row in db.table(table).rows_where("sha256 = ? AND error IS NULL", [digest], limit=1):
             return {k: row[k] for k in ("sha256", "width", "height", "bytes", "quality", "matchable")} | {
-                "error": None}
+                "error": None
+            }
     return None
 
 
