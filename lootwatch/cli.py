@@ -99,7 +99,9 @@ def crawl(cfg, sites: tuple[str, ...], demo_url: str | None) -> None:
 
     overrides = dict(cfg.scrapy)
     if demo_url:
-        overrides.update(LOOTWATCH_DEMO_URL=demo_url, LOOTWATCH_ALLOW_PRIVATE=True)
+        from .demo import DEMO_CRAWL
+
+        overrides.update(LOOTWATCH_DEMO_URL=demo_url, LOOTWATCH_ALLOW_PRIVATE=True, **DEMO_CRAWL)
     settings = project_settings(cfg.db, cfg.data_dir, **overrides)
     known = spider_names(settings, kind="market")
     unknown = [s for s in sites if s not in known]

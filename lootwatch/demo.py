@@ -27,6 +27,8 @@ SIZES = {
     "small": {"objects": 14, "per_edit": 3, "flag_only": 4, "distractors": 16},
 }
 DEMO_SITES = ("demo_aurora", "demo_meridian", "demo_bazaar")
+# The demo marketplace is our own server on loopback: no need to be polite to it.
+DEMO_CRAWL = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS_PER_DOMAIN": 8}
 
 
 def run_demo(out: Path, size: str = "full") -> dict[str, Any]:
@@ -47,10 +49,8 @@ def run_demo(out: Path, size: str = "full") -> dict[str, Any]:
             out / "data",
             LOOTWATCH_DEMO_URL=server.url,
             LOOTWATCH_ALLOW_PRIVATE=True,
-            DOWNLOAD_DELAY=0,
-            AUTOTHROTTLE_ENABLED=False,
-            CONCURRENT_REQUESTS_PER_DOMAIN=8,
             LOG_LEVEL="WARNING",
+            **DEMO_CRAWL,
         )
         run_stages(
             settings,

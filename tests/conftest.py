@@ -41,8 +41,9 @@ def make_spider(cls, **kwargs):
 def run_cli(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """Run ``lootwatch ARGS`` in a subprocess (each needs its own Twisted reactor)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"}
-    proc = subprocess.run([*LOOTWATCH, *args], cwd=cwd or ROOT, env=env, capture_output=True, text=True,
-                          timeout=900)
+    proc = subprocess.run(
+        [*LOOTWATCH, *args], cwd=cwd or ROOT, env=env, capture_output=True, text=True, timeout=900
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"lootwatch {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return proc

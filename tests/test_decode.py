@@ -66,8 +66,14 @@ def test_animated_gif_first_frame():
     assert decode(buf.getvalue()).getpixel((20, 20))[0] > 200
 
 
-@pytest.mark.parametrize("data, reason", [(b"", "empty"), (b"<html>not an image</html>", "not a decodable"),
-                                          (b"\xff\xd8\xff\xe0" + b"\0" * 50, "image")])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"", "empty"),
+        (b"<html>not an image</html>", "not a decodable"),
+        (b"\xff\xd8\xff\xe0" + b"\0" * 50, "image"),
+    ],
+)
 def test_bad_bytes_raise_decode_error(data, reason):
     with pytest.raises(DecodeError, match=reason):
         decode(data)

@@ -68,7 +68,11 @@ def _reference_rows(shared):
     base = shared / "images/pdq"
     for row in csv.DictReader(open(base / "expected_hashes.csv", encoding="utf-8")):
         path = base / row["image_path_relative_to_this_dir"]
-        if row["implementation"].startswith("cpp-reference") and "exif-rotn" not in path.name and path.exists():
+        if (
+            row["implementation"].startswith("cpp-reference")
+            and "exif-rotn" not in path.name
+            and path.exists()
+        ):
             yield path, row["pdq_hex"]
 
 

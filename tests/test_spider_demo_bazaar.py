@@ -28,7 +28,9 @@ def test_description_html(item):
 
 
 def test_provenance(item):
-    assert item["provenance"].startswith("Ex collection of Dr. H. M., acquired at Sotheby's London, 12 May 1962")
+    assert item["provenance"].startswith(
+        "Ex collection of Dr. H. M., acquired at Sotheby's London, 12 May 1962"
+    )
 
 
 def test_images(item):

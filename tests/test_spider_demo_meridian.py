@@ -51,7 +51,11 @@ def test_seller(item):
 
 def test_auction_page_follows_lots_and_next_page():
     spider = make_spider(DemoMeridianSpider)
-    reqs = list(spider.parse(response("demo_meridian_auction.html", "http://127.0.0.1:8000/demo_meridian/auction/1.html")))
+    reqs = list(
+        spider.parse(
+            response("demo_meridian_auction.html", "http://127.0.0.1:8000/demo_meridian/auction/1.html")
+        )
+    )
     urls = [r.url for r in reqs]
     assert urls[:3] == [
         "http://127.0.0.1:8000/demo_meridian/l/101-nice-bronze-drachm.html",

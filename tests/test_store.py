@@ -41,9 +41,11 @@ def test_registry_object_keyed_by_source(db):
 def candidate(db):
     lid, _ = store.upsert_listing(db, listing())
     oid = store.upsert_registry_object(db, {"source": "demo", "source_id": "X1"})
-    return db.table("candidates").insert(
-        {"listing_id": lid, "registry_object_id": oid, "kind": "image", "tier": "strong"}
-    ).last_pk
+    return (
+        db.table("candidates")
+        .insert({"listing_id": lid, "registry_object_id": oid, "kind": "image", "tier": "strong"})
+        .last_pk
+    )
 
 
 def test_reviews_are_append_only(db):

@@ -1,0 +1,66 @@
+"""The whole pipeline over HTTP on loopback, on the reduced demo, scored against its ground truth."""
+
+import json
+import sqlite3
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REQUIRED_KEYS = {
+    "lots",
+    "images",
+    "candidates_strong",
+    "candidates_review",
+    "precision",
+    "recall",
+    "recall_by_edit",
+    "seconds",
+}
+
+
+def test_summary_has_the_promised_keys(small_demo):
+    assert REQUIRED_KEYS <= set(small_demo["summary"])
+
+
+def test_every_lot_and_photo_crawled(small_demo):
+    truth = json.loads((small_demo["out"] / "demo/ground_truth.json").read_text())
+    assert small_demo["summary"]["lots"] == len(truth["lots"])
+    assert small_demo["summary"]["errors"] == 0
+    db = sqlite3.connect(small_demo["db"])
+    assert db.execute("SELECT count(*) FROM listing_images WHERE sha256 IS NULL").fetchone()[0] == 0
+    assert {r[0] for r in db.execute("SELECT DISTINCT site FROM listings")} == {
+        "demo_aurora",
+        "demo_meridian",
+        "demo_bazaar",
+    }
+
+
+def test_precision(small_demo):
+    assert small_demo["summary"]["precision"] >= 0.9
+
+
+@pytest.mark.parametrize("edit", ["resize", "recompress", "watermark", "pad", "mirror", "rotate"])
+def test_recall_on_edits_global_hashes_survive(small_demo, edit):
+    assert small_demo["summary"]["recall_by_edit"][edit] >= 0.9
+
+
+def test_originals_kept_by_sha256(small_demo):
+    db = sqlite3.connect(small_demo["db"])
+    sha = db.execute("SELECT sha256 FROM listing_images LIMIT 1").fetchone()[0]
+    original = small_demo["out"] / "data/originals" / sha[:2] / sha
+    import hashlib
+
+    assert hashlib.sha256(original.read_bytes()).hexdigest() == sha
+
+
+def test_report_written(small_demo):
+    assert (small_demo["out"] / "reports").is_dir()
+    assert list((small_demo["out"] / "reports").glob("*.eml"))
+
+
+def test_crawl_runs_recorded(small_demo):
+    db = sqlite3.connect(small_demo["db"])
+    rows = db.execute("SELECT spider, status, items FROM crawl_runs ORDER BY spider").fetchall()
+    assert {r[0] for r in rows} == {"registry_file", "demo_aurora", "demo_meridian", "demo_bazaar"}
+    assert all(status == "finished" and items > 0 for _, status, items in rows)
