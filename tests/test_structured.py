@@ -10,7 +10,8 @@ def page(body: str) -> HtmlResponse:
 def test_json_ld_graph_lists_and_broken_scripts():
     r = page(
         '<script type="application/ld+json">{broken</script>'
-        '<script type="application/ld+json">{"@graph": [{"@type": "WebPage"}, {"@type": ["Product", "Thing"], "sku": "7"}]}</script>'
+        '<script type="application/ld+json">'
+        '{"@graph": [{"@type": "WebPage"}, {"@type": ["Product", "Thing"], "sku": "7"}]}</script>'
         '<script type="application/ld+json">[{"@type": "VisualArtwork", "name": "Stele"}]</script>'
     )
     assert [n.get("sku") or n.get("name") for n in json_ld(r, ("Product", "VisualArtwork"))] == ["7", "Stele"]
