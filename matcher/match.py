@@ -11,7 +11,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 from sqlite_utils import Database
 
 from . import hashes, store
@@ -160,7 +159,7 @@ def rank_photo(index: RegistryIndex, variants: dict[str, dict], t: Thresholds) -
             hit.view = name.split("/")[0]
             if tier(hit, t) and _better(hit, best.get(obj)):
                 best[obj] = hit
-    return sorted(best.values(), key=lambda x: (x.pdq, x.phash, x.object_id))
+    return sorted(best.values(), key=lambda x: (*_rank(x), x.object_id))
 
 
 def match_listings(
@@ -197,7 +196,8 @@ def _match_listing(db: Database, index: RegistryIndex, listing_id: int, t: Thres
         db.query(
             "SELECT li.id, li.sha256, h.variant, h.pdq, h.phash, h.dhash, h.quality FROM listing_images li "
             "JOIN image_hashes h ON h.sha256 = li.sha256 AND h.hash_version = ? "
-            "WHERE li.listing_id = ? AND li.error IS NULL AND li.matchable = 1 AND h.variant LIKE '%/r0'",
+            "WHERE li.listing_id = ? AND li.error IS NULL AND li.matchable = 1 AND h.variant LIKE '%/r0' "
+            "ORDER BY li.id, h.variant",
             [hashes.HASH_VERSION, listing_id],
         )
     )
@@ -258,10 +258,17 @@ def _write_candidates(db: Database, listing_id: int, best: dict[int, Hit], t: Th
 
 
 def _better(hit: Hit, other: Hit | None) -> bool:
-    return other is None or (hit.pdq, hit.phash) < (other.pdq, other.phash)
+    # A total order, so equal distances pick the same evidence on every run.
+    return other is None or _rank(hit) < _rank(other)
 
 
-def distances_matrix(a: list[str], b: list[str]) -> np.ndarray:
-    """All PDQ distances between two lists of hashes (for calibration scripts)."""
-    index = HammingIndex(b, 256)
-    return np.stack([index.distances(h) for h in a]) if a else np.zeros((0, len(b)), dtype=np.int32)
+def _rank(hit: Hit) -> tuple:
+    return (
+        hit.pdq,
+        hit.phash,
+        hit.dhash,
+        hit.view != "full",
+        hit.variant,
+        hit.registry_image_id,
+        hit.listing_image_id or 0,
+    )

@@ -63,7 +63,7 @@ def m001_registry(db: Database) -> None:
         pk="id",
         foreign_keys=[("object_id", "registry_objects", "id")],
     )
-    db.table("registry_images").create_index(["object_id", "url"], unique=True)
+    db.table("registry_images").create_index(["object_id", "position"], unique=True)
     db.table("registry_images").create_index(["sha256"])
 
 
@@ -115,7 +115,7 @@ def m002_listings(db: Database) -> None:
         pk="id",
         foreign_keys=[("listing_id", "listings", "id")],
     )
-    db.table("listing_images").create_index(["listing_id", "url"], unique=True)
+    db.table("listing_images").create_index(["listing_id", "position"], unique=True)
     db.table("listing_images").create_index(["sha256"])
 
 

@@ -29,7 +29,6 @@ __all__ = [
     "start_run",
     "finish_run",
     "record_error",
-    "record_evidence",
     "VERDICTS",
 ]
 
@@ -75,7 +74,7 @@ def upsert_registry_object(db: Database, record: dict[str, Any]) -> int:
 
 
 def upsert_registry_image(db: Database, object_id: int, url: str, position: int, **fields: Any) -> int:
-    """Insert or update one registry photo keyed by object + URL; returns its id."""
+    """Insert or update the photo at ``position`` of a registry object; returns its id."""
     return _upsert_image(db, "registry_images", "object_id", object_id, url, position, fields)
 
 
@@ -109,7 +108,7 @@ def upsert_listing(db: Database, item: dict[str, Any]) -> tuple[int, bool]:
 
 
 def upsert_listing_image(db: Database, listing_id: int, url: str, position: int, **fields: Any) -> int:
-    """Insert or update one lot photo keyed by listing + URL; returns its id."""
+    """Insert or update the photo at ``position`` of a lot; returns its id."""
     return _upsert_image(db, "listing_images", "listing_id", listing_id, url, position, fields)
 
 
@@ -201,23 +200,21 @@ def record_error(db: Database, run_id: int | None, stage: str, url: str | None, 
     )
 
 
-def record_evidence(
-    db: Database, url: str, sha256: str, status: int | None, content_type: str | None
-) -> None:
-    """Record that a response was captured, with the SHA-256 of its bytes."""
-    db.table("evidence").insert(
-        {"url": url, "captured_at": now(), "sha256": sha256, "status": status, "content_type": content_type}
-    )
-
-
 def _upsert_image(
     db: Database, table: str, owner_col: str, owner_id: int, url: str, position: int, fields: dict[str, Any]
 ) -> int:
-    existing = _one(db, table, f"{owner_col} = ? AND url = ?", [owner_id, url])
-    row = {"position": position, **fields}
+    # Keyed by position, not URL: image URLs change (CDN parameters, hosts) while the photo stays the same.
+    existing = _one(db, table, f"{owner_col} = ? AND position = ?", [owner_id, position])
+    row = {"url": url, **fields}
     if existing is None:
-        return db.table(table).insert({owner_col: owner_id, "url": url, "added_at": now(), **row}).last_pk
+        return (
+            db.table(table)
+            .insert({owner_col: owner_id, "position": position, "added_at": now(), **row})
+            .last_pk
+        )
     if any(existing.get(k) != v for k, v in row.items()):
+        if "matched_version" in existing and existing.get("sha256") != row.get("sha256"):
+            row["matched_version"] = None  # a different photo: match it again
         db.table(table).update(existing["id"], row)
     return existing["id"]
 

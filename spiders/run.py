@@ -50,7 +50,6 @@ def run_stages(settings: Settings, stages: list[list[tuple[str, dict[str, Any]]]
                     runs.append(process.crawl(crawler, **kwargs))
                 yield defer.DeferredList(runs)
         finally:
-            process.stop() if process.crawlers else None
             _stop_reactor()
 
     chain()

@@ -72,3 +72,14 @@ def test_review_queue_status_is_latest_verdict(db):
     store.add_review(db, cid, "confirmed", "b")
     row = next(db.query("SELECT status FROM review_queue WHERE candidate_id = ?", [cid]))
     assert row["status"] == "confirmed"
+
+
+def test_listing_image_keyed_by_position(db):
+    lid, _ = store.upsert_listing(db, listing())
+    a = store.upsert_listing_image(db, lid, "http://cdn1.example/1.jpg?w=800", 0, sha256="a" * 64)
+    db.execute("UPDATE listing_images SET matched_version = 'm' WHERE id = ?", [a])
+    b = store.upsert_listing_image(db, lid, "http://cdn2.example/1.jpg", 0, sha256="a" * 64)
+    assert a == b
+    assert db.table("listing_images").get(a)["matched_version"] == "m"  # same photo, new URL
+    store.upsert_listing_image(db, lid, "http://cdn2.example/1.jpg", 0, sha256="b" * 64)
+    assert db.table("listing_images").get(a)["matched_version"] is None  # new photo: match again

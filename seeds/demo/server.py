@@ -43,3 +43,18 @@ class DemoServer:
 def serve(root: Path, port: int = 0) -> DemoServer:
     """Start serving ``root`` (the demo's ``market`` folder) and return the running server."""
     return DemoServer(Path(root), port)
+
+
+if __name__ == "__main__":
+    import sys
+    import time
+
+    if len(sys.argv) < 2:
+        sys.exit("usage: python -m seeds.demo.server MARKET_DIR [PORT]")
+    server = serve(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 0)
+    print(f"demo marketplace on {server.url} (Ctrl-C to stop)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.close()
