@@ -1,9 +1,16 @@
 import json
+import os
+import socket
+import sqlite3
+import subprocess
+import time
+import urllib.request
 
+import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import run_cli
+from .conftest import LOOTWATCH, ROOT, run_cli
 
 COMMANDS = [["demo"], ["registry", "import"], ["crawl"], ["match"], ["check"], ["review"], ["report"]]
 
@@ -68,3 +75,59 @@ def test_report_dry_run_and_review_command(small_demo, tmp_path):
     assert (out / "lootwatch-2026-12-01.html").exists()
     cmd = run_cli("review", str(small_demo["db"]), "--print-command").stdout
     assert "datasette" in cmd and str(small_demo["db"]) in cmd
+
+
+def test_registry_import_csv(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(5)
+    for name in ("a", "b"):
+        arr = (rng.random((30, 40, 3)) * 255).astype(np.uint8)
+        Image.fromarray(arr).resize((400, 300)).save(photos / f"{name}.jpg")
+    (tmp_path / "r.csv").write_text(
+        "source,source_id,title,images\n"
+        "bulletin,1,Stele,photos/a.jpg|photos/b.jpg\n"
+        "bulletin,2,Lamp,photos/missing.jpg\n"
+        ",3,No source,\n"
+    )
+    db = tmp_path / "l.db"
+    proc = run_cli("--db", str(db), "registry", "import", str(tmp_path / "r.csv"))
+    assert "2 records read, 2 refused; 2 photos hashed" in proc.stdout
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM registry_objects").fetchone()[0] == 2
+    assert con.execute("SELECT count(*) FROM registry_images WHERE sha256 IS NOT NULL").fetchone()[0] == 2
+    # 2 photos x 8 rotations/mirror images; noise has no border, so no trimmed view
+    assert con.execute("SELECT count(*) FROM image_hashes").fetchone()[0] == 16
+    assert con.execute("SELECT count(*) FROM errors WHERE stage = 'registry'").fetchone()[0] == 2
+    # Importing again changes nothing.
+    run_cli("--db", str(db), "registry", "import", str(tmp_path / "r.csv"))
+    assert con.execute("SELECT count(*) FROM registry_images").fetchone()[0] == 2
+
+
+@pytest.mark.slow
+def test_review_serves_datasette_over_http(small_demo):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [*LOOTWATCH, "review", str(small_demo["db"]), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/lootwatch/review_queue"
+        for _ in range(100):
+            try:
+                html = urllib.request.urlopen(url, timeout=2).read().decode()
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("Datasette did not start")
+        assert "Review queue" in html
+        assert html.count('src="data:image/jpeg;base64,') >= 2
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
