@@ -6,8 +6,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from .evidence import Thresholds, score, tier
 from .fingerprint import fingerprint
-from .match import RegistryIndex, Thresholds, rank_photo, score, tier
+from .registry_index import RegistryIndex, rank_photo
 
 __all__ = ["check_photo"]
 
@@ -20,19 +21,17 @@ def check_photo(
     fp = fingerprint(data)
     if not fp.matchable:
         return []
-    hits = rank_photo(index, fp.hashes, t)[:limit]
-    refs = (
-        {
-            r["id"]: r
-            for r in db.query(
-                f"SELECT id, source, source_id, title, status FROM registry_objects WHERE id IN "
-                f"({','.join('?' * len(hits))})",
-                [h.object_id for h in hits],
-            )
-        }
-        if hits
-        else {}
-    )
+    hits = [h for h in rank_photo(index, fp.hashes, fp.features, t) if tier(h, t)][:limit]
+    if not hits:
+        return []
+    marks = ",".join("?" * len(hits))
+    refs = {
+        r["id"]: r
+        for r in db.query(
+            f"SELECT id, source, source_id, title, status FROM registry_objects WHERE id IN ({marks})",
+            [h.object_id for h in hits],
+        )
+    }
     return [
         {
             "source": refs[h.object_id]["source"],

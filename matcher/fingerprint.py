@@ -1,4 +1,5 @@
-"""From image bytes to everything lootwatch keeps about an image: SHA-256, hashes, thumbnail.
+"""From image bytes to everything lootwatch keeps about an image: SHA-256, hashes, local features,
+colour signature, thumbnail.
 
 The image is decoded once (``decode.decode``); every view and variant is derived from that decode.
 Listing photos are hashed as they are ("full") and with any uniform border trimmed ("trim"); registry
@@ -15,6 +16,7 @@ from PIL import Image
 
 from . import hashes
 from .decode import decode, trim_border
+from .features import Features, colour_signature, orb
 
 __all__ = ["Fingerprint", "fingerprint", "thumbnail_jpeg", "THUMB_SIDE"]
 
@@ -32,6 +34,8 @@ class Fingerprint:
     quality: int
     matchable: bool
     hashes: dict[str, dict] = field(default_factory=dict)
+    features: Features | None = None
+    colour: str = ""
     thumbnail: bytes = b""
     thumb_size: tuple[int, int] = (0, 0)
 
@@ -53,7 +57,8 @@ def fingerprint(data: bytes, all_transforms: bool = False) -> Fingerprint:
     """
     im = decode(data)
     variants: dict[str, dict] = {}
-    for view, pic in views(im).items():
+    pictures = views(im)
+    for view, pic in pictures.items():
         transforms = hashes.dihedral(pic) if all_transforms else [("r0", pic)]
         for name, t in transforms:
             variants[f"{view}/{name}"] = hashes.signals(t).as_dict()
@@ -67,6 +72,8 @@ def fingerprint(data: bytes, all_transforms: bool = False) -> Fingerprint:
         quality=quality,
         matchable=not _featureless(im),
         hashes=variants,
+        features=orb(im),
+        colour=colour_signature(pictures.get("trim", im)),
         thumbnail=thumb,
         thumb_size=thumb_size,
     )

@@ -22,7 +22,7 @@ from PIL import Image
 
 __all__ = ["HASH_VERSION", "MIN_QUALITY", "Signals", "sha256", "pdq", "phash", "dhash", "signals", "dihedral"]
 
-HASH_VERSION = f"lw2;pdqhash={version('pdqhash')};imagehash={version('imagehash')}"
+HASH_VERSION = f"lw3;pdqhash={version('pdqhash')};imagehash={version('imagehash')}"
 MIN_QUALITY = 50  # PDQ's own advice: hashes below this quality are too featureless to match on
 
 

@@ -151,6 +151,7 @@ def m004_candidates_and_reviews(db: Database) -> None:
             "pdq_distance": int,
             "phash_distance": int,
             "dhash_distance": int,
+            "inliers": int,
             "variant": str,
             "listing_image_id": int,
             "registry_image_id": int,
@@ -251,7 +252,7 @@ def m006_review_queue_view(db: Database) -> None:
                l.title AS listing_title, l.site, l.sale_date, l.url AS listing_url,
                o.source || ':' || o.source_id AS registry_record, o.title AS registry_title,
                o.status AS registry_status, o.source_url AS registry_url,
-               c.pdq_distance, c.phash_distance, c.dhash_distance, c.variant, c.listing_id,
+               c.pdq_distance, c.phash_distance, c.dhash_distance, c.inliers, c.variant, c.listing_id,
                c.registry_object_id
         FROM candidates c
         JOIN listings l ON l.id = c.listing_id
@@ -264,4 +265,13 @@ def m006_review_queue_view(db: Database) -> None:
         ORDER BY CASE c.tier WHEN 'strong' THEN 0 ELSE 1 END,
                  COALESCE(l.sale_date, '9999'), c.score DESC
         """,
+    )
+
+
+@migrations()
+def m007_image_features(db: Database) -> None:
+    # ORB keypoints/descriptors and a colour signature per image bytes, for geometric verification.
+    db.table("image_features").create(
+        {"sha256": str, "n": int, "xy": bytes, "desc": bytes, "colour": str, "feature_version": str},
+        pk="sha256",
     )

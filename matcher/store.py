@@ -24,6 +24,7 @@ __all__ = [
     "upsert_listing",
     "upsert_listing_image",
     "put_hashes",
+    "put_features",
     "put_thumbnail",
     "add_review",
     "start_run",
@@ -118,6 +119,16 @@ def put_hashes(db: Database, sha256: str, hashes: dict[str, dict[str, Any]], has
     db.table("image_hashes").upsert_all(rows, pk=("sha256", "variant"))
 
 
+def put_features(
+    db: Database, sha256: str, xy: bytes, desc: bytes, n: int, colour: str, version: str
+) -> None:
+    """Store one image's local features and colour signature."""
+    db.table("image_features").upsert(
+        {"sha256": sha256, "n": n, "xy": xy, "desc": desc, "colour": colour, "feature_version": version},
+        pk="sha256",
+    )
+
+
 def put_thumbnail(db: Database, sha256: str, jpeg: bytes, width: int, height: int) -> None:
     """Store a small JPEG of an image, once per SHA-256."""
     db.table("thumbnails").upsert(
@@ -125,11 +136,14 @@ def put_thumbnail(db: Database, sha256: str, jpeg: bytes, width: int, height: in
     )
 
 
-def has_hashes(db: Database, sha256: str, hash_version: str, variant: str = "full/r0") -> bool:
-    """True when ``variant`` of the image is already hashed by this hashing code."""
+def has_hashes(
+    db: Database, sha256: str, hash_version: str, feature_version: str, variant: str = "full/r0"
+) -> bool:
+    """True when ``variant`` of the image is hashed, and its features computed, by this code."""
     row = db.execute(
-        "SELECT 1 FROM image_hashes WHERE sha256 = ? AND variant = ? AND hash_version = ?",
-        [sha256, variant, hash_version],
+        "SELECT 1 FROM image_hashes h JOIN image_features f ON f.sha256 = h.sha256 "
+        "WHERE h.sha256 = ? AND h.variant = ? AND h.hash_version = ? AND f.feature_version = ?",
+        [sha256, variant, hash_version, feature_version],
     ).fetchone()
     return row is not None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,10 @@ from sqlite_utils import Database
 
 from matcher import hashes, store
 from matcher.decode import DecodeError
+from matcher.features import FEATURE_VERSION
 from matcher.fingerprint import fingerprint
+
+logger = logging.getLogger(__name__)
 
 
 def stored_photos(item: Any, files_store: str) -> list[tuple[str, bytes | None, str | None]]:
@@ -42,6 +46,9 @@ def store_photos(
                 crawler.stats.inc_value("lootwatch/store/images")
             except DecodeError as exc:
                 fields = {"error": str(exc)}
+            except Exception as exc:  # a bug must not lose the photo's row: record it and go on
+                logger.exception("hashing %s failed", url)
+                fields = {"error": f"internal error: {type(exc).__name__}: {exc}"}
         if fields.get("error"):
             run.error("photo", url, fields["error"])
         upsert(run.db, owner_id, url, position, **fields)
@@ -54,12 +61,16 @@ def hash_photo(db: Database, data: bytes, all_transforms: bool) -> dict[str, Any
     """
     digest = hashes.sha256(data)
     variant = "full/r90" if all_transforms else "full/r0"
-    row = _known(db, digest) if store.has_hashes(db, digest, hashes.HASH_VERSION, variant) else None
+    known = store.has_hashes(db, digest, hashes.HASH_VERSION, FEATURE_VERSION, variant)
+    row = _known(db, digest) if known else None
     if row is not None:
         return row
     fp = fingerprint(data, all_transforms=all_transforms)
     with db.atomic():
         store.put_hashes(db, fp.sha256, fp.hashes, hashes.HASH_VERSION)
+        store.put_features(
+            db, fp.sha256, *fp.features.to_blobs(), len(fp.features), fp.colour, FEATURE_VERSION
+        )
         store.put_thumbnail(db, fp.sha256, fp.thumbnail, *fp.thumb_size)
     return {
         "sha256": fp.sha256,

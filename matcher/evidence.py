@@ -1,0 +1,149 @@
+"""What one piece of evidence is, and which tier it earns.
+
+A ``Hit`` says how alike one lot photo and one registry photo are: PDQ, pHash and dHash distances of
+their closest views/variants, the PDQ quality, and the result of geometric verification (inliers of the
+best similarity transform, and the best inlier count of any *other* registry object, which tells a
+distinctive match from a generic one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .hashes import MIN_QUALITY
+
+__all__ = ["Thresholds", "Hit", "tier", "hash_tier", "verified", "score", "better", "rank_key"]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Bands in PDQ bits (of 256), pHash bits (of 64) and RANSAC inliers; docs/matching.md shows the
+    distances they were read from.
+
+    Hashes: Meta's PDQ bands (match <= 31, review up to about 52), with the pHash of the same variant
+    agreeing; rotated/mirrored variants (7 more chances per photo to collide) and PDQ quality under 50
+    need closer hashes. Verification: ``min_inliers`` distinct keypoints in one similarity transform, at least
+    ``min_overlap`` of the query keypoints that fall inside the registry photo, and ``distinct`` times
+    more inliers than any other registry object gets.
+    """
+
+    strong_pdq: int = 31
+    strong_phash: int = 16
+    review_pdq: int = 52
+    review_phash: int = 10
+    turned_strong_pdq: int = 24
+    turned_review_pdq: int = 31
+    turned_phash: int = 8
+    low_quality_phash: int = 8
+    min_inliers: int = 10
+    strong_inliers: int = 30
+    distinct: float = 2.0
+    min_overlap: float = 0.1
+
+
+@dataclass
+class Hit:
+    """How alike one lot photo and one registry photo are."""
+
+    object_id: int
+    registry_image_id: int
+    variant: str
+    pdq: int
+    phash: int
+    dhash: int
+    quality: int = 100
+    view: str = "full"
+    inliers: int | None = None
+    overlap: float = 0.0
+    other_inliers: int = 0
+    votes: int = 0
+    listing_image_id: int | None = None
+
+    @property
+    def turned(self) -> bool:
+        """The registry variant is rotated or mirrored."""
+        return not self.variant.endswith("/r0")
+
+    def evidence(self) -> dict:
+        return asdict(self)
+
+
+def hash_tier(hit: Hit, t: Thresholds) -> str | None:
+    """The tier the hashes alone earn."""
+    if hit.quality < MIN_QUALITY and hit.phash > t.low_quality_phash:
+        return None
+    if hit.turned:
+        if hit.phash > t.turned_phash:
+            return None
+        return (
+            "strong"
+            if hit.pdq <= t.turned_strong_pdq
+            else "review"
+            if hit.pdq <= t.turned_review_pdq
+            else None
+        )
+    if hit.pdq <= t.strong_pdq and hit.phash <= t.strong_phash:
+        return "strong"
+    if hit.pdq <= t.review_pdq and hit.phash <= t.review_phash:
+        return "review"
+    return None
+
+
+def verified(hit: Hit, t: Thresholds) -> bool:
+    """Enough local features agree, a fair share of those where the photos overlap, and clearly more
+    than with any other registry object."""
+    return (
+        hit.inliers is not None
+        and hit.inliers >= max(t.min_inliers, t.distinct * hit.other_inliers)
+        and hit.overlap >= t.min_overlap
+    )
+
+
+def tier(hit: Hit, t: Thresholds) -> str | None:
+    """``strong``, ``review`` or None for one piece of evidence.
+
+    Verification promotes (a crop, a collage tile, a weak hash match) and demotes: a hash match the
+    local features contradict drops a tier. ORB is not mirror-invariant, so a mirrored hash match and a
+    photo without features (``inliers`` None) keep the hashes' word.
+    """
+    by_hash = hash_tier(hit, t)
+    if verified(hit, t) and hit.inliers >= t.strong_inliers:
+        return "strong"
+    checkable = hit.inliers is not None and not hit.variant.split("/")[-1].startswith("m")
+    if by_hash == "strong":
+        return (
+            "review" if checkable and not verified(hit, t) and hit.inliers < t.min_inliers / 2 else "strong"
+        )
+    if by_hash == "review":
+        return "review" if verified(hit, t) or not checkable else None
+    return "review" if verified(hit, t) else None
+
+
+def score(hit: Hit) -> float:
+    """0-100, higher is more alike: PDQ bits agreeing beyond chance, or verified inliers if more."""
+    by_hash = max(0.0, 100.0 * (128 - hit.pdq) / 128)
+    by_features = (
+        min(100.0, 2.0 * (hit.inliers or 0)) if hit.inliers and hit.inliers > hit.other_inliers else 0
+    )
+    return round(max(by_hash, by_features), 1)
+
+
+def better(hit: Hit, other: Hit | None, t: Thresholds) -> bool:
+    """Is ``hit`` better evidence than ``other``? A total order, so ties resolve the same on every run."""
+    return other is None or rank_key(hit, t) < rank_key(other, t)
+
+
+def rank_key(hit: Hit, t: Thresholds) -> tuple:
+    """Sort key of evidence, best first: tier, verified inliers, then hash distances."""
+    order = {"strong": 0, "review": 1, None: 2}[tier(hit, t)]
+    return (
+        order,
+        -(hit.inliers or 0),
+        hit.pdq,
+        hit.phash,
+        hit.dhash,
+        hit.view != "full",
+        hit.variant,
+        hit.registry_image_id,
+        hit.listing_image_id or 0,
+    )

@@ -1,0 +1,70 @@
+"""Local features for geometric verification: ORB keypoints and descriptors, and a colour signature.
+
+ORB (Rublee et al., ICCV 2011; OpenCV's implementation) finds the same object parts in a cropped,
+padded, rotated, recompressed or collaged copy of a photo, where a global hash of the whole picture
+no longer agrees. The colour signature is a coarse histogram used only as a filter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+__all__ = ["FEATURE_VERSION", "Features", "orb", "colour_signature", "colour_similarity"]
+
+ORB_FEATURES = 400
+FEATURE_VERSION = f"orb{ORB_FEATURES}-f10;opencv={cv2.__version__}"
+_orb = cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=10, edgeThreshold=15, patchSize=15)
+
+
+@dataclass
+class Features:
+    """Keypoint positions (n, 2) float32 and their ORB descriptors (n, 32) uint8."""
+
+    xy: np.ndarray
+    desc: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.xy.shape[0])
+
+    def to_blobs(self) -> tuple[bytes, bytes]:
+        return self.xy.astype(np.float16).tobytes(), self.desc.tobytes()
+
+    @classmethod
+    def from_blobs(cls, xy: bytes, desc: bytes) -> Features:
+        d = np.frombuffer(desc, dtype=np.uint8).reshape(-1, 32)
+        return cls(np.frombuffer(xy, dtype=np.float16).astype(np.float32).reshape(-1, 2), d)
+
+    def mirrored(self, width: int) -> Features:
+        """Positions of the same keypoints in the left-right mirror image (descriptors are recomputed
+        by the caller when needed; ORB descriptors are not mirror-invariant)."""
+        xy = self.xy.copy()
+        xy[:, 0] = width - 1 - xy[:, 0]
+        return Features(xy, self.desc)
+
+
+def orb(im: Image.Image) -> Features:
+    """ORB keypoints and descriptors of a decoded picture (grey levels)."""
+    grey = np.asarray(im.convert("L"))
+    keypoints, desc = _orb.detectAndCompute(grey, None)
+    if desc is None or not keypoints:
+        return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8))
+    return Features(np.array([k.pt for k in keypoints], dtype=np.float32), desc)
+
+
+def colour_signature(im: Image.Image) -> str:
+    """A 64-bin RGB histogram (4 levels per channel) of the picture, each bin 0-255, as hex."""
+    arr = np.asarray(im.convert("RGB").resize((64, 64)), dtype=np.uint8) >> 6
+    bins = (arr[..., 0].astype(np.int32) * 16 + arr[..., 1] * 4 + arr[..., 2]).ravel()
+    hist = np.bincount(bins, minlength=64).astype(np.float64)
+    return np.round(255 * hist / hist.sum()).astype(np.uint8).tobytes().hex()
+
+
+def colour_similarity(a: str, b: str) -> float:
+    """Histogram intersection of two colour signatures: 1.0 for the same colours, 0.0 for disjoint ones."""
+    ha = np.frombuffer(bytes.fromhex(a), dtype=np.uint8).astype(np.int32)
+    hb = np.frombuffer(bytes.fromhex(b), dtype=np.uint8).astype(np.int32)
+    return float(np.minimum(ha, hb).sum()) / max(1, min(ha.sum(), hb.sum()))

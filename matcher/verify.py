@@ -1,0 +1,76 @@
+"""Geometric verification: do two photos share enough local features in one consistent geometry?
+
+Descriptors are matched with a brute-force Hamming matcher and Lowe's ratio test (each reference
+keypoint used once), then a similarity transform (rotation, scale, shift) is fitted with RANSAC
+(OpenCV ``estimateAffinePartial2D``). Inliers are the distinct query keypoints that agree with it. A copy
+of one photo, even as a tile of a collage, shares dozens; different objects shot in one house style share
+a handful. A transform that collapses the picture (scale under 0.1 or over 10) or turns it by an angle
+more than ``MAX_TILT`` degrees from a quarter turn counts as no match.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+
+from .features import Features
+
+__all__ = ["Verification", "verify", "RATIO", "REPROJECTION_PX"]
+
+RATIO = 0.8
+REPROJECTION_PX = 4.0
+MIN_MATCHES = 6
+# A reused photo is turned by quarter turns at most, and a re-photographed print by a few degrees; a
+# transform at an arbitrary angle is chance agreement between unrelated pictures.
+MAX_TILT = 12.0
+_matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+
+
+class Verification(NamedTuple):
+    """``inliers``: distinct query keypoints that agree with the best transform; ``overlap``: their share of
+    all query keypoints that the transform puts inside the reference photo."""
+
+    inliers: int
+    overlap: float
+
+
+NONE = Verification(0, 0.0)
+
+
+def verify(query: Features, reference: Features) -> Verification:
+    """Match two feature sets and fit one similarity transform with RANSAC."""
+    if len(query) < MIN_MATCHES or len(reference) < MIN_MATCHES:
+        return NONE
+    best: dict[int, cv2.DMatch] = {}
+    for pair in _matcher.knnMatch(query.desc, reference.desc, k=2):
+        if len(pair) == 2 and pair[0].distance < RATIO * pair[1].distance:
+            m = pair[0]
+            if m.trainIdx not in best or m.distance < best[m.trainIdx].distance:
+                best[m.trainIdx] = m
+    if len(best) < MIN_MATCHES:
+        return NONE
+    good = list(best.values())
+    src = query.xy[[m.queryIdx for m in good]]
+    dst = reference.xy[[m.trainIdx for m in good]]
+    model, mask = cv2.estimateAffinePartial2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=REPROJECTION_PX, maxIters=2000, confidence=0.995
+    )
+    if model is None or mask is None:
+        return NONE
+    scale = float(np.sqrt(abs(np.linalg.det(model[:2, :2]))))
+    angle = float(np.degrees(np.arctan2(model[1, 0], model[0, 0])))
+    if not 0.1 < scale < 10 or _off_axis(angle) > MAX_TILT:
+        return NONE
+    kept = len(np.unique(np.round(src[mask.ravel().astype(bool)]), axis=0))
+    # The reference frame is approximated by the box of its keypoints (sizes are not stored).
+    mapped = query.xy @ model[:, :2].T + model[:, 2]
+    lo, hi = reference.xy.min(axis=0), reference.xy.max(axis=0)
+    inside = int(np.all((mapped >= lo) & (mapped <= hi), axis=1).sum())
+    return Verification(kept, round(kept / max(inside, kept, 1), 3))
+
+
+def _off_axis(angle: float) -> float:
+    """Degrees from the nearest quarter turn."""
+    return abs((angle + 45) % 90 - 45)
