@@ -1,0 +1,113 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from matcher.decode import decode
+from matcher.descindex import DescriptorIndex
+from matcher.evidence import Hit, Thresholds, tier, verified
+from matcher.features import Features, colour_signature, colour_similarity, orb
+from matcher.verify import verify
+from seeds.demo import draw
+
+
+def photo(kind: str, seed: int) -> Image.Image:
+    return draw.photo(draw.sprite(kind, draw.TYPE_MATERIALS[kind][0], seed), "white", seed)
+
+
+def decoded(im: Image.Image, quality: int = 85) -> Image.Image:
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality)
+    return decode(buf.getvalue())
+
+
+@pytest.fixture(scope="module")
+def pictures():
+    return {n: photo(kind, n) for n, kind in enumerate(["tablet", "coin", "relief", "tablet"])}
+
+
+def test_features_round_trip(pictures):
+    f = orb(decoded(pictures[0]))
+    assert len(f) > 50
+    g = Features.from_blobs(*f.to_blobs())
+    assert np.array_equal(f.desc, g.desc) and np.allclose(f.xy, g.xy, atol=0.5)
+
+
+def test_copy_as_collage_tile_verifies(pictures):
+    sheet = Image.new("RGB", (pictures[0].width * 2 + 30, pictures[0].height + 20), "white")
+    sheet.paste(pictures[1], (10, 10))
+    sheet.paste(pictures[0], (pictures[0].width + 20, 10))
+    query = orb(decoded(sheet))
+    v = verify(query, orb(decoded(pictures[0])))
+    assert v.inliers >= 10 and v.overlap >= 0.1
+
+
+def test_quarter_turn_and_crop_verify(pictures):
+    ref = orb(decoded(pictures[0]))
+    turned = pictures[0].transpose(Image.Transpose.ROTATE_90)
+    w, h = pictures[0].size
+    cropped = pictures[0].crop((int(w * 0.1), int(h * 0.1), w, h))
+    assert verify(orb(decoded(turned)), ref).inliers >= 30
+    assert verify(orb(decoded(cropped)), ref).inliers >= 30
+
+
+def test_different_objects_of_one_type_do_not_verify(pictures):
+    # Two tablets drawn in the same house style: shapes alike, surfaces different.
+    v = verify(orb(decoded(pictures[3])), orb(decoded(pictures[0])))
+    assert v.inliers < 10 or v.overlap < 0.1
+
+
+def test_descriptor_votes_rank_the_source_first(pictures):
+    index = DescriptorIndex({n: orb(decoded(p)) for n, p in pictures.items()})
+    query = orb(decoded(pictures[2].resize((400, 320)), quality=40))
+    assert index.votes(query)[0][0] == 2
+
+
+def test_colour_signature():
+    red, blue = Image.new("RGB", (50, 50), (200, 30, 30)), Image.new("RGB", (50, 50), (30, 30, 200))
+    assert colour_similarity(colour_signature(red), colour_signature(red)) == pytest.approx(1.0)
+    assert colour_similarity(colour_signature(red), colour_signature(blue)) < 0.1
+
+
+def hit(**kw) -> Hit:
+    base = {
+        "object_id": 1,
+        "registry_image_id": 1,
+        "variant": "full/r0",
+        "pdq": 100,
+        "phash": 30,
+        "dhash": 30,
+    }
+    return Hit(**{**base, **kw})
+
+
+T = Thresholds()
+
+
+@pytest.mark.parametrize(
+    "kw, expected",
+    [
+        ({"pdq": 10, "phash": 2}, "strong"),
+        ({"pdq": 10, "phash": 2, "inliers": 0, "overlap": 0.0}, "review"),  # features contradict
+        ({"pdq": 10, "phash": 2, "variant": "full/m0", "inliers": 0}, "strong"),  # ORB can't see mirrors
+        ({"pdq": 45, "phash": 6}, "review"),
+        ({"pdq": 45, "phash": 6, "inliers": 3, "overlap": 0.02}, None),  # house-style look-alike
+        ({"pdq": 45, "phash": 20}, None),
+        ({"pdq": 28, "phash": 4, "variant": "full/r90"}, "review"),
+        ({"inliers": 15, "overlap": 0.3}, "review"),  # collage tile
+        ({"inliers": 45, "overlap": 0.3}, "strong"),
+        ({"inliers": 15, "overlap": 0.3, "other_inliers": 12}, None),  # not distinctive
+        ({"inliers": 15, "overlap": 0.05}, None),
+        ({"pdq": 20, "phash": 4, "quality": 30}, "strong"),
+        ({"pdq": 20, "phash": 12, "quality": 30}, None),  # low PDQ quality needs pHash agreement
+    ],
+)
+def test_tiers(kw, expected):
+    assert tier(hit(**kw), T) == expected
+
+
+def test_verified_needs_all_three():
+    assert verified(hit(inliers=12, overlap=0.2), T)
+    assert not verified(hit(inliers=9, overlap=0.9), T)
+    assert not verified(hit(), T)
