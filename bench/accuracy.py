@@ -1,0 +1,315 @@
+"""Accuracy of the matcher on a transform suite, against a registry padded with distractors.
+
+    python bench/accuracy.py [--distractors 10000] [--negatives 300] [--photos DIR ...] [--no-shared]
+
+Registry: the demo registry's photos (drawn by seeds/demo), plus the real photos in ../shared/images when
+present, plus N distractor photos drawn in the same house style. Positive queries: every registry photo
+(not the distractors) under every transform of bench/transforms.py. Negative queries: photos of objects
+that are in no registry, under a subset of the transforms, and a "twin" of every demo registry object
+(same type, material, backdrop, pose and light; a different object). A false positive is any candidate
+(strong or review) for an object the query does not show.
+
+Baseline, measured in the same run: imagehash.phash (64 bits) of the photo as opened, against the
+registry photos as opened, a match at Hamming distance <= 10 (its customary threshold).
+Multiview: object-level top-1 / top-10 on ../shared/images/multiview (different photos of one object).
+Writes its tables into docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import multiprocessing
+import os
+import pickle
+import sys
+import time
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+import imagehash
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import transforms  # noqa: E402
+from matcher.evidence import Thresholds, rank_key, tier  # noqa: E402
+from matcher.fingerprint import fingerprint  # noqa: E402
+from matcher.registry_index import RegistryIndex, rank_photo  # noqa: E402
+from seeds.demo import draw  # noqa: E402
+from seeds.demo.build import build  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "images"
+CACHE = ROOT / "bench" / ".cache"
+DOC = ROOT / "docs" / "benchmarks.md"
+MARK = "<!-- bench/accuracy.py -->"
+BASELINE_RADIUS = 10
+NEGATIVE_TRANSFORMS = (
+    "jpeg q50",
+    "resize 0.5x",
+    "crop 10%",
+    "pad 30% white",
+    "text watermark",
+    "mirror",
+    "rotate 90",
+    "collage of 4",
+    "screenshot",
+)
+VERSION = 1
+
+
+def drawn(seed: int) -> bytes:
+    """A photo of an object in no registry, in the demo's house style."""
+    rng = np.random.default_rng(seed)
+    kind = draw.TYPES[int(rng.integers(len(draw.TYPES)))]
+    material = draw.TYPE_MATERIALS[kind][int(rng.integers(len(draw.TYPE_MATERIALS[kind])))]
+    backdrop = list(draw.BACKDROPS)[int(rng.integers(3))]
+    return _jpeg(draw.photo(draw.sprite(kind, material, seed), backdrop, seed), 90)
+
+
+def _jpeg(im: Image.Image, quality: int = 90) -> bytes:
+    buf = io.BytesIO()
+    im.convert("RGB").save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def _signature(data: bytes) -> dict:
+    fp = fingerprint(data, all_transforms=True)
+    return {"hashes": fp.hashes, "features": fp.features.to_blobs(), "naive_phash": _naive_phash(data)}
+
+
+def _distractor(seed: int) -> dict:
+    return _signature(drawn(seed))
+
+
+def _naive_phash(data: bytes) -> int:
+    return int(str(imagehash.phash(Image.open(io.BytesIO(data)))), 16)
+
+
+def distractors(n: int) -> list[dict]:
+    """Hashes and features of ``n`` drawn distractors, cached under bench/.cache."""
+    path = CACHE / f"distractors-{n}-v{VERSION}.pkl"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    CACHE.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with multiprocessing.get_context("spawn").Pool(os.cpu_count() or 1) as pool:
+        out = []
+        for i, sig in enumerate(pool.imap(_distractor, range(50_000_000, 50_000_000 + n), chunksize=16), 1):
+            out.append(sig)
+            if i % 500 == 0:
+                print(f"  distractors {i}/{n} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    path.write_bytes(pickle.dumps(out))
+    return out
+
+
+def registry_photos(no_shared: bool, extra: list[str]) -> list[tuple[str, bytes]]:
+    """(object key, bytes) of every photo the registry holds besides distractors."""
+    demo = build(CACHE / "demo")
+    photos = [
+        (p.name.rsplit("_", 1)[0], p.read_bytes())
+        for p in sorted((demo.root / "registry" / "photos").glob("*.jpg"))
+    ]
+    folders = [Path(e) for e in extra]
+    if not no_shared and SHARED.is_dir():
+        folders += [
+            SHARED / "perception/perception/testing/images",
+            SHARED / "imagededup/tests/data/base_images",
+        ]
+    for folder in folders:
+        photos += [(f"{folder.name}/{p.name}", p.read_bytes()) for p in sorted(folder.glob("*.jpg"))]
+    return photos
+
+
+class Registry:
+    """An in-memory registry: a RegistryIndex plus the naive pHashes of the baseline."""
+
+    def __init__(self, signatures: list[tuple[str, dict]]):
+        from matcher.features import Features
+
+        self.keys: list[str] = []
+        rows, features, naive = [], {}, []
+        for image_id, (key, sig) in enumerate(signatures):
+            self.keys.append(key)
+            for variant, h in sig["hashes"].items():
+                rows.append({**h, "variant": variant, "registry_image_id": image_id, "object_id": image_id})
+            features[image_id] = Features.from_blobs(*sig["features"])
+            naive.append(sig["naive_phash"])
+        self.index = RegistryIndex(rows, features)
+        self.naive = np.array(naive, dtype=np.uint64)
+
+    def ours(self, data: bytes, t: Thresholds) -> list[tuple[str, str | None]]:
+        """(object key, tier) of every ranked hit for a query, best first."""
+        fp = fingerprint(data)
+        if not fp.matchable:
+            return []
+        return [
+            (self.keys[h.object_id], tier(h, t)) for h in rank_photo(self.index, fp.hashes, fp.features, t)
+        ]
+
+    def baseline(self, data: bytes) -> set[str]:
+        q = np.uint64(_naive_phash(data))
+        near = np.flatnonzero(np.bitwise_count(self.naive ^ q) <= BASELINE_RADIUS)
+        return {self.keys[i] for i in near}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--distractors", type=int, default=10_000)
+    ap.add_argument("--negatives", type=int, default=300)
+    ap.add_argument("--photos", nargs="*", default=[], help="more folders of registry photos (*.jpg)")
+    ap.add_argument("--no-shared", action="store_true", help="leave out ../shared/images")
+    args = ap.parse_args()
+    t = Thresholds()
+    started = time.perf_counter()
+    photos = registry_photos(args.no_shared, args.photos)
+    print(
+        f"{len(photos)} registry photos; drawing and hashing {args.distractors} distractors", file=sys.stderr
+    )
+    sigs = [(key, _signature(data)) for key, data in photos]
+    sigs += [(f"distractor/{i}", s) for i, s in enumerate(distractors(args.distractors))]
+    multiview = _multiview_registry()
+    sigs += [(key, _signature(data)) for key, data in multiview["registry"]]
+    registry = Registry(sigs)
+    print(
+        f"registry ready: {len(registry.keys)} photos ({time.perf_counter() - started:.0f} s)",
+        file=sys.stderr,
+    )
+
+    others = [Image.open(io.BytesIO(drawn(70_000_000 + i))).convert("RGB") for i in range(3)]
+    logo_path = SHARED / "perception/perception/testing/logos/logoipsum.png"
+    logo = Image.open(logo_path) if logo_path.exists() else None
+    suite = transforms.suite(logo, others)
+    rng = np.random.default_rng(0)
+    ours: dict[str, list[int]] = defaultdict(list)
+    base: dict[str, list[int]] = defaultdict(list)
+    false_pos = {"ours": 0, "baseline": 0, "queries": 0}
+    for n, (key, data) in enumerate(photos):
+        im = Image.open(io.BytesIO(data)).convert("RGB")
+        for name, fn in suite.items():
+            q = _jpeg(fn(im, rng), 90)
+            ranked = [(k, tr) for k, tr in registry.ours(q, t) if tr]
+            ours[name].append(int(any(k == key for k, _ in ranked)))
+            found = registry.baseline(q)
+            base[name].append(int(key in found))
+            false_pos["ours"] += int(any(k != key for k, _ in ranked))
+            false_pos["baseline"] += int(bool(found - {key}))
+            false_pos["queries"] += 1
+        print(f"  positives {n + 1}/{len(photos)} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    neg = _negatives(registry, suite, args.negatives, t, rng)
+    mv = _multiview_scores(registry, multiview["queries"], t)
+    _report(photos, args, ours, base, false_pos, neg, mv, time.perf_counter() - started)
+
+
+def _negatives(registry: Registry, suite: dict, n: int, t: Thresholds, rng) -> dict:
+    """Queries that show no registry object: drawn outsiders under some transforms, and house-style twins."""
+    counts = {
+        "queries": 0,
+        "ours": 0,
+        "baseline": 0,
+        "ours_strong": 0,
+        "twins": 0,
+        "twins_ours": 0,
+        "twins_strong": 0,
+    }
+    for i in range(n):
+        im = Image.open(io.BytesIO(drawn(60_000_000 + i))).convert("RGB")
+        for name in NEGATIVE_TRANSFORMS:
+            q = _jpeg(suite[name](im, rng), 90)
+            tiers = [tr for _, tr in registry.ours(q, t) if tr]
+            counts["queries"] += 1
+            counts["ours"] += int(bool(tiers))
+            counts["ours_strong"] += int("strong" in tiers)
+            counts["baseline"] += int(bool(registry.baseline(q)))
+    demo = build(CACHE / "demo")
+    import csv
+
+    for row in csv.DictReader(open(demo.registry_csv, encoding="utf-8")):
+        n = int(row["source_id"].rsplit("-", 1)[1]) - 1
+        kind = draw.TYPES[n % len(draw.TYPES)]
+        twin = draw.sprite(kind, row["materials"], 80_000_000 + n)
+        for p, _ in enumerate(row["images"].split("|")):
+            # Same backdrop, pose and light as the registry photo (same photo seed); a different object.
+            seed = (2199 * 1000 + n) * 10 + p
+            backdrop = _backdrop_of(demo.root / "registry" / row["images"].split("|")[p])
+            q = _jpeg(draw.photo(twin, backdrop, seed), 90)
+            tiers = [tr for k, tr in registry.ours(q, t) if tr]
+            counts["twins"] += 1
+            counts["twins_ours"] += int(bool(tiers))
+            counts["twins_strong"] += int("strong" in tiers)
+    return counts
+
+
+def _backdrop_of(path: Path) -> str:
+    corner = np.asarray(Image.open(path).convert("L"))[:20, :20].mean()
+    return "white" if corner > 200 else "black" if corner < 60 else "grey"
+
+
+def _multiview_registry() -> dict:
+    folder = SHARED / "multiview" / "ukbench"
+    if not folder.is_dir():
+        return {"registry": [], "queries": []}
+    files = sorted(folder.glob("ukbench*.jpg"))
+    groups = defaultdict(list)
+    for f in files:
+        groups[int(f.stem[7:]) // 4].append(f)
+    registry = [(f"ukbench/{g}", fs[0].read_bytes()) for g, fs in groups.items()]
+    queries = [(f"ukbench/{g}", f.read_bytes()) for g, fs in groups.items() for f in fs[1:]]
+    holidays = sorted((SHARED / "multiview" / "holidays").glob("*.jpg"))
+    if len(holidays) > 1:
+        registry.append(("holidays/1000", holidays[0].read_bytes()))
+        queries += [("holidays/1000", f.read_bytes()) for f in holidays[1:]]
+    return {"registry": registry, "queries": queries}
+
+
+def _multiview_scores(registry: Registry, queries: list, t: Thresholds) -> dict:
+    top1 = top10 = 0
+    for key, data in queries:
+        fp = fingerprint(data)
+        ranked = sorted(rank_photo(registry.index, fp.hashes, fp.features, t), key=lambda h: rank_key(h, t))
+        keys = [registry.keys[h.object_id] for h in ranked]
+        top1 += int(keys[:1] == [key])
+        top10 += int(key in keys[:10])
+    return {"queries": len(queries), "top1": top1, "top10": top10}
+
+
+def _report(photos, args, ours, base, fp, neg, mv, seconds) -> None:
+    lines = [
+        f"`python bench/accuracy.py --distractors {args.distractors} --negatives {args.negatives}` "
+        f"({date.today()}, {os.cpu_count()} cores, {seconds / 60:.0f} min): {len(photos)} registry photos "
+        f"under {len(ours)} transforms, in a registry padded with {args.distractors:,} distractor photos "
+        f"drawn in the same house style.",
+        "",
+        "| transform | lootwatch recall | pHash <= 10 recall |",
+        "|---|---|---|",
+        *[f"| {name} | {np.mean(v):.3f} | {np.mean(base[name]):.3f} |" for name, v in ours.items()],
+        "",
+        f"False positives on the positive queries (a candidate for another object): lootwatch {fp['ours']} "
+        f"of {fp['queries']}, pHash {fp['baseline']} of {fp['queries']}.",
+        f"Negative queries (objects in no registry, {len(NEGATIVE_TRANSFORMS)} transforms each): lootwatch "
+        f"{neg['ours']} of {neg['queries']} with a candidate ({neg['ours_strong']} strong); "
+        f"pHash {neg['baseline']} of {neg['queries']}.",
+        f"House-style twins (same type, material, backdrop, pose and light; another object): lootwatch "
+        f"{neg['twins_ours']} of {neg['twins']} with a candidate, {neg['twins_strong']} strong.",
+    ]
+    if mv["queries"]:
+        lines.append(
+            f"Multiview (different photos of one object, ../shared/images/multiview): top-1 "
+            f"{mv['top1']} of {mv['queries']}, top-10 {mv['top10']} of {mv['queries']}."
+        )
+    print("\n".join(lines))
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    block = "\n".join([MARK, *lines, MARK])
+    if MARK in text:
+        head, _, rest = text.partition(MARK)
+        text = head + block + rest.partition(MARK)[2]
+    else:
+        text = text.rstrip() + "\n\n## Matcher accuracy\n\n" + block + "\n"
+    DOC.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
