@@ -130,12 +130,19 @@ class Registry:
     def __init__(self, signatures: list[tuple[str, dict]]):
         from matcher.features import Features
 
-        self.keys: list[str] = []
+        self.keys: list[str] = []  # object id -> key; photos of one object share a key
+        object_of: dict[str, int] = {}
+        self.photo_keys: list[str] = []
         rows, features, naive = [], {}, []
         for image_id, (key, sig) in enumerate(signatures):
-            self.keys.append(key)
+            if key not in object_of:
+                object_of[key] = len(self.keys)
+                self.keys.append(key)
+            self.photo_keys.append(key)
             for variant, h in sig["hashes"].items():
-                rows.append({**h, "variant": variant, "registry_image_id": image_id, "object_id": image_id})
+                rows.append(
+                    {**h, "variant": variant, "registry_image_id": image_id, "object_id": object_of[key]}
+                )
             features[image_id] = Features.from_blobs(*sig["features"])
             naive.append(sig["naive_phash"])
         self.index = RegistryIndex(rows, features)
@@ -153,7 +160,7 @@ class Registry:
     def baseline(self, data: bytes) -> set[str]:
         q = np.uint64(_naive_phash(data))
         near = np.flatnonzero(np.bitwise_count(self.naive ^ q) <= BASELINE_RADIUS)
-        return {self.keys[i] for i in near}
+        return {self.photo_keys[i] for i in near}
 
 
 def main() -> None:
