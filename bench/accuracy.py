@@ -145,7 +145,7 @@ class Registry:
                 )
             features[image_id] = Features.from_blobs(*sig["features"])
             naive.append(sig["naive_phash"])
-        self.index = RegistryIndex(rows, features)
+        self.index = RegistryIndex.from_rows(rows, features)
         self.naive = np.array(naive, dtype=np.uint64)
 
     def ours(self, data: bytes, t: Thresholds) -> list[tuple[str, str | None]]:

@@ -123,14 +123,22 @@ def crawl(cfg, sites: tuple[str, ...], demo_url: str | None) -> None:
 @click.pass_obj
 def match(cfg, rematch_all: bool) -> None:
     """Match new listing photos against the registry and write candidates."""
+    from matcher.ingest import refresh
     from matcher.match import match_listings
     from matcher.store import open_db
 
     from .progress import bar
 
     db = open_db(_existing(cfg.db))
+    with bar("updating hashes of stored photos") as update:
+        fresh = refresh(db, Path(cfg.data_dir) / "originals", progress=update)
+    if fresh["stale"]:
+        click.echo(
+            f"{fresh['refreshed']} stored photos re-hashed by the current code "
+            f"({fresh['missing']} originals missing, {fresh['failed']} undecodable)"
+        )
     with bar("matching listings") as update:
-        counts = match_listings(db, rematch_all=rematch_all, progress=update)
+        counts = match_listings(db, rematch_all=rematch_all or fresh["refreshed"] > 0, progress=update)
     click.echo(
         f"{counts['listings']} listings matched against {counts['registry_variants']} registry "
         f"photo variants; {counts['candidates']} candidates"

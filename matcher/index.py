@@ -39,23 +39,37 @@ class HammingIndex:
     def __init__(self, hexes: Sequence[str], bits: int):
         if bits <= 0 or bits % 64:
             raise ValueError("bits must be a positive multiple of 64")
-        self.bits = bits
-        words = hex_to_words(list(hexes), bits)
+        self._set(hex_to_words(list(hexes), bits))
+
+    @classmethod
+    def from_words(cls, words: np.ndarray) -> HammingIndex:
+        """An index over an (n, bits/64) uint64 array of already packed hashes."""
+        index = cls.__new__(cls)
+        index._set(np.asarray(words, dtype=np.uint64).reshape(len(words), -1))
+        return index
+
+    def _set(self, words: np.ndarray) -> None:
+        self.bits = 64 * words.shape[1]
         # One contiguous array per 64-bit word: XOR and popcount then stream through memory once,
         # about 5x faster than XOR over the (n, words) matrix row by row (bench/index.py).
-        self._cols = [np.ascontiguousarray(words[:, i]) for i in range(bits // 64)]
+        self._cols = [np.ascontiguousarray(words[:, i]) for i in range(words.shape[1])]
         self._n = words.shape[0]
 
     def __len__(self) -> int:
         return self._n
 
-    def distances(self, query: str) -> np.ndarray:
-        """Hamming distance from ``query`` to every stored hash, in insertion order."""
+    def distances(self, query: str, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Hamming distance from ``query`` to every stored hash (or those in ``start:stop``), in order."""
         q = hex_to_words([query], self.bits)[0]
-        dist = np.zeros(self._n, dtype=np.int32)
+        stop = self._n if stop is None else stop
+        dist = np.zeros(max(0, stop - start), dtype=np.int32)
         for col, word in zip(self._cols, q, strict=True):
-            dist += np.bitwise_count(col ^ word)
+            dist += np.bitwise_count(col[start:stop] ^ word)
         return dist
+
+    @property
+    def nbytes(self) -> int:
+        return sum(c.nbytes for c in self._cols)
 
     def search(self, query: str, radius: int | None = None, k: int | None = None) -> np.ndarray:
         """Rows ``[position, distance]`` of stored hashes within ``radius`` and/or the ``k`` nearest.

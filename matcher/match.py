@@ -19,7 +19,8 @@ from .registry_index import RegistryIndex, rank_photo
 
 __all__ = ["MATCHER_VERSION", "Thresholds", "RegistryIndex", "match_listings", "rank_photo", "tier", "score"]
 
-MATCHER_VERSION = "match-2"
+# Changing the matcher, the hashes or the features makes every listing photo due for matching again.
+MATCHER_VERSION = f"match-2;{hashes.HASH_VERSION};{FEATURE_VERSION}"
 
 
 def match_listings(
@@ -31,7 +32,8 @@ def match_listings(
     """Match listing photos not yet matched by this matcher (all of them with ``rematch_all``).
 
     Candidates are keyed by (listing, registry object): re-running converges on the same rows, and a
-    candidate that no longer holds keeps its row (and its verdicts) with ``tier`` NULL.
+    candidate that no longer holds keeps its row (and its verdicts) with ``tier`` NULL. Photos whose
+    hashes predate the current code are skipped here; ``ingest.refresh`` brings them up to date first.
     """
     t = t or Thresholds()
     index = RegistryIndex.from_db(db)

@@ -1,21 +1,23 @@
 """Everything known about the registry's photos, in memory, and the search of one photo against it.
 
-Built once per process from the database: the PDQ hashes of every registry photo variant (exact Hamming
-search, ``index.HammingIndex``) and the ORB descriptors of every registry photo (``DescriptorIndex``).
-``rank_photo`` takes one photo's hashes and features to ranked, verified evidence per registry object.
+Built once per process from the database: the PDQ, pHash and dHash of every registry photo variant as
+numpy columns (exact Hamming search, ``index.HammingIndex``) and the ORB descriptors of every registry
+photo (``DescriptorIndex``). ``rank_photo`` takes one photo's hashes and features to ranked, verified
+evidence per registry object.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Iterable
 
+import numpy as np
 from sqlite_utils import Database
 
 from . import hashes
 from .descindex import DescriptorIndex
 from .evidence import Hit, Thresholds, better, rank_key
 from .features import FEATURE_VERSION, Features
-from .index import HammingIndex, hamming
+from .index import HammingIndex, hex_to_words
 from .verify import verify
 
 __all__ = ["RegistryIndex", "rank_photo", "HASH_SHORTLIST", "VOTE_SHORTLIST"]
@@ -23,29 +25,38 @@ __all__ = ["RegistryIndex", "rank_photo", "HASH_SHORTLIST", "VOTE_SHORTLIST"]
 HASH_SHORTLIST = 5  # registry photos closest by PDQ that go on to verification
 VOTE_SHORTLIST = 5  # registry photos with most shared descriptors that go on to verification
 SEARCH_RADIUS = 90  # PDQ bits: beyond this a hash says nothing
+_CHUNK = 50_000
 
 
 class RegistryIndex:
-    """Hashes and local features of every matchable registry photo."""
+    """Hashes (one row per registry photo variant, sorted by photo) and local features of every photo."""
 
-    def __init__(self, rows: list[dict], features: dict[int, Features]):
-        self.rows = rows
-        self.pdq = HammingIndex([r["pdq"] for r in rows], 256)
-        self.image_rows: dict[int, list[int]] = defaultdict(list)
-        self.object_of: dict[int, int] = {}
-        for pos, r in enumerate(rows):
-            self.image_rows[r["registry_image_id"]].append(pos)
-            self.object_of[r["registry_image_id"]] = r["object_id"]
+    def __init__(self, columns: dict[str, np.ndarray], variants: list[str], features: dict[int, Features]):
+        self.pdq = HammingIndex.from_words(columns["pdq"])
+        self.phash, self.dhash = columns["phash"], columns["dhash"]
+        self.quality, self.variant = columns["quality"], columns["variant"]
+        self.image, self.object = columns["image"], columns["object"]
+        self.variants = variants
+        ids, starts = np.unique(self.image, return_index=True)
+        ends = np.append(starts[1:], len(self.image))
+        self._span = {int(i): (int(s), int(e)) for i, s, e in zip(ids, starts, ends, strict=True)}
         self.features = features
         self.descriptors = DescriptorIndex(features)
 
     @classmethod
+    def from_rows(cls, rows: Iterable[dict], features: dict[int, Features]) -> RegistryIndex:
+        """Build from dicts with pdq, phash, dhash (hex), quality, variant, registry_image_id, object_id."""
+        builder = _Columns()
+        for r in rows:
+            builder.add(r)
+        return cls(*builder.finish(), features)
+
+    @classmethod
     def from_db(cls, db: Database) -> RegistryIndex:
-        """Load every matchable registry photo (withdrawn records excluded)."""
-        rows = list(
-            db.query(
-                """
-            SELECT h.pdq, h.phash, h.dhash, h.variant, h.quality, ri.id AS registry_image_id, ri.object_id
+        """Load every matchable registry photo (withdrawn records excluded), streaming rows into arrays."""
+        cursor = db.execute(
+            """
+            SELECT h.pdq, h.phash, h.dhash, h.quality, h.variant, ri.id, ri.object_id
             FROM image_hashes h
             JOIN registry_images ri ON ri.sha256 = h.sha256
             JOIN registry_objects o ON o.id = ri.object_id
@@ -53,44 +64,63 @@ class RegistryIndex:
               AND COALESCE(o.status, '') NOT IN ('withdrawn')
             ORDER BY ri.id, h.variant
             """,
-                [hashes.HASH_VERSION],
-            )
+            [hashes.HASH_VERSION],
         )
-        ids = {r["registry_image_id"] for r in rows}
+        builder = _Columns()
+        while batch := cursor.fetchmany(_CHUNK):
+            for pdq, phash, dhash, quality, variant, image, obj in batch:
+                builder.add(
+                    {
+                        "pdq": pdq,
+                        "phash": phash,
+                        "dhash": dhash,
+                        "quality": quality,
+                        "variant": variant,
+                        "registry_image_id": image,
+                        "object_id": obj,
+                    }
+                )
+        columns, variants = builder.finish()
+        wanted = set(np.unique(columns["image"]).tolist())
         features = {}
-        for r in db.query(
+        for image, xy, desc in db.execute(
             "SELECT ri.id, f.xy, f.desc FROM registry_images ri "
-            "JOIN image_features f ON f.sha256 = ri.sha256 "
-            "WHERE f.feature_version = ? ORDER BY ri.id",
+            "JOIN image_features f ON f.sha256 = ri.sha256 WHERE f.feature_version = ? ORDER BY ri.id",
             [FEATURE_VERSION],
         ):
-            if r["id"] in set(ids):
-                features[r["id"]] = Features.from_blobs(r["xy"], r["desc"])
-        return cls(rows, features)
+            if image in wanted:
+                features[image] = Features.from_blobs(xy, desc)
+        return cls(columns, variants, features)
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.image)
 
-    def hit(self, registry_image_id: int, views: dict[str, dict]) -> Hit:
+    def hit(self, registry_image_id: int, views: dict[str, dict]) -> Hit | None:
         """Hash distances between a photo's views and one registry photo's closest variant."""
+        span = self._span.get(registry_image_id)
+        if span is None:
+            return None
+        lo, hi = span
         best: Hit | None = None
         for name, h in views.items():
-            for pos in self.image_rows[registry_image_id]:
-                row = self.rows[pos]
+            pdq = self.pdq.distances(h["pdq"], lo, hi)
+            ph = np.bitwise_count(self.phash[lo:hi] ^ np.uint64(int(h["phash"], 16))).astype(np.int32)
+            dh = np.bitwise_count(self.dhash[lo:hi] ^ np.uint64(int(h["dhash"], 16))).astype(np.int32)
+            for k in np.lexsort((ph, pdq))[:1]:
                 cand = Hit(
-                    row["object_id"],
+                    int(self.object[lo + k]),
                     registry_image_id,
-                    row["variant"],
-                    hamming(h["pdq"], row["pdq"]),
-                    hamming(h["phash"], row["phash"]),
-                    hamming(h["dhash"], row["dhash"]),
-                    min(h["quality"], row["quality"]),
+                    self.variants[self.variant[lo + k]],
+                    int(pdq[k]),
+                    int(ph[k]),
+                    int(dh[k]),
+                    min(int(h["quality"]), int(self.quality[lo + k])),
                     name.split("/")[0],
                 )
-                if best is None or (cand.pdq, cand.phash, cand.variant) < (
+                if best is None or (cand.pdq, cand.phash, cand.view != "full") < (
                     best.pdq,
                     best.phash,
-                    best.variant,
+                    best.view != "full",
                 ):
                     best = cand
         return best
@@ -100,7 +130,7 @@ class RegistryIndex:
         closest: dict[int, int] = {}
         for h in views.values():
             for pos, dist in self.pdq.search(h["pdq"], radius=SEARCH_RADIUS):
-                image = self.rows[int(pos)]["registry_image_id"]
+                image = int(self.image[pos])
                 if image not in closest or dist < closest[image]:
                     closest[image] = int(dist)
         return sorted(closest, key=lambda i: (closest[i], i))[:limit]
@@ -110,12 +140,12 @@ def rank_photo(
     index: RegistryIndex, views: dict[str, dict], features: Features | None, t: Thresholds
 ) -> list[Hit]:
     """The best evidence per registry object for one photo, best first (including hits with no tier)."""
-    if not index.rows:
+    if not len(index):
         return []
     images = set(index.shortlist(views, HASH_SHORTLIST))
     votes = dict(index.descriptors.votes(features, top=VOTE_SHORTLIST)) if features is not None else {}
     images |= set(votes)
-    hits = [index.hit(i, views) for i in sorted(images) if index.image_rows.get(i)]
+    hits = [h for h in (index.hit(i, views) for i in sorted(images)) if h is not None]
     for h in hits:
         h.votes = votes.get(h.registry_image_id, 0)
         ref = index.features.get(h.registry_image_id)
@@ -128,3 +158,47 @@ def rank_photo(
         if better(h, best.get(h.object_id), t):
             best[h.object_id] = h
     return sorted(best.values(), key=lambda h: (*rank_key(h, t), h.object_id))
+
+
+class _Columns:
+    """Accumulates variant rows and packs them into numpy columns, sorted by registry photo."""
+
+    def __init__(self):
+        self.pdq: list[str] = []
+        self.phash: list[int] = []
+        self.dhash: list[int] = []
+        self.quality: list[int] = []
+        self.variant: list[int] = []
+        self.image: list[int] = []
+        self.object: list[int] = []
+        self.codes: dict[str, int] = {}
+
+    def add(self, r: dict) -> None:
+        self.pdq.append(r["pdq"])
+        self.phash.append(int(r["phash"], 16))
+        self.dhash.append(int(r["dhash"], 16))
+        self.quality.append(int(r["quality"] or 0))
+        self.variant.append(self.codes.setdefault(r["variant"], len(self.codes)))
+        self.image.append(int(r["registry_image_id"]))
+        self.object.append(int(r["object_id"]))
+
+    def finish(self) -> tuple[dict[str, np.ndarray], list[str]]:
+        image = np.array(self.image, dtype=np.int64)
+        order = np.argsort(image, kind="stable")
+        words = (
+            np.concatenate(
+                [hex_to_words(self.pdq[i : i + _CHUNK], 256) for i in range(0, len(self.pdq), _CHUNK)]
+            )
+            if self.pdq
+            else np.zeros((0, 4), np.uint64)
+        )
+        columns = {
+            "pdq": words[order],
+            "phash": np.array(self.phash, dtype=np.uint64)[order],
+            "dhash": np.array(self.dhash, dtype=np.uint64)[order],
+            "quality": np.array(self.quality, dtype=np.uint8)[order],
+            "variant": np.array(self.variant, dtype=np.uint8)[order],
+            "image": image[order],
+            "object": np.array(self.object, dtype=np.int64)[order],
+        }
+        return columns, sorted(self.codes, key=self.codes.get)

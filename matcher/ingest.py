@@ -1,0 +1,100 @@
+"""Compute and store everything lootwatch keeps about image bytes, once per SHA-256 and code version.
+
+Used by the crawler's pipelines for every new photo, and by ``refresh`` to bring stored photos up to
+the current hashing and feature code from the kept originals (``data/originals/<sha[:2]>/<sha>``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from . import hashes, store
+from .decode import DecodeError
+from .features import FEATURE_VERSION
+from .fingerprint import fingerprint
+
+__all__ = ["hash_and_store", "refresh", "original_path"]
+
+ROW_FIELDS = ("sha256", "width", "height", "bytes", "quality", "matchable")
+
+
+def original_path(originals: Path, sha256: str) -> Path:
+    """Where the crawler keeps the original bytes of an image."""
+    return Path(originals) / sha256[:2] / sha256
+
+
+def hash_and_store(db: Database, data: bytes, all_transforms: bool) -> dict[str, Any]:
+    """Fingerprint ``data`` unless this code already did, and return the image row's fields.
+
+    ``all_transforms`` (registry photos) also hashes the 8 rotations/mirror images.
+    Raises DecodeError for bytes that are not a usable image.
+    """
+    digest = hashes.sha256(data)
+    variant = "full/r90" if all_transforms else "full/r0"
+    if store.has_hashes(db, digest, hashes.HASH_VERSION, FEATURE_VERSION, variant):
+        for table in ("listing_images", "registry_images"):
+            for row in db.table(table).rows_where("sha256 = ? AND error IS NULL", [digest], limit=1):
+                return {k: row[k] for k in ROW_FIELDS} | {"error": None}
+    fp = fingerprint(data, all_transforms=all_transforms)
+    with db.atomic():
+        db.execute("DELETE FROM image_hashes WHERE sha256 = ?", [fp.sha256])  # drop other code versions
+        store.put_hashes(db, fp.sha256, fp.hashes, hashes.HASH_VERSION)
+        blobs = fp.features.to_blobs()
+        store.put_features(db, fp.sha256, *blobs, len(fp.features), fp.colour, FEATURE_VERSION)
+        store.put_thumbnail(db, fp.sha256, fp.thumbnail, *fp.thumb_size)
+    return {
+        "sha256": fp.sha256,
+        "width": fp.width,
+        "height": fp.height,
+        "bytes": fp.size,
+        "quality": fp.quality,
+        "matchable": int(fp.matchable),
+        "error": None,
+    }
+
+
+def stale(db: Database) -> list[tuple[str, bool]]:
+    """(sha256, is registry photo) of stored photos not hashed or featured by the current code."""
+    rows = db.query(
+        """
+        SELECT sha256, MAX(registry) AS registry FROM (
+          SELECT sha256, 1 AS registry FROM registry_images WHERE error IS NULL AND sha256 IS NOT NULL
+          UNION ALL
+          SELECT sha256, 0 FROM listing_images WHERE error IS NULL AND sha256 IS NOT NULL)
+        WHERE sha256 NOT IN (SELECT sha256 FROM image_features WHERE feature_version = :f)
+           OR sha256 NOT IN (SELECT sha256 FROM image_hashes WHERE hash_version = :h AND variant = 'full/r0')
+           OR (registry = 1 AND sha256 NOT IN (
+               SELECT sha256 FROM image_hashes WHERE hash_version = :h AND variant = 'full/r90'))
+        GROUP BY sha256 ORDER BY sha256
+        """,
+        {"f": FEATURE_VERSION, "h": hashes.HASH_VERSION},
+    )
+    return [(r["sha256"], bool(r["registry"])) for r in rows]
+
+
+def refresh(
+    db: Database, originals: Path, progress: Callable[[int, int], None] | None = None
+) -> dict[str, int]:
+    """Re-fingerprint every stored photo whose hashes or features predate the current code.
+
+    Returns counts; a missing or undecodable original is counted, and its photo stays as it was.
+    """
+    todo = stale(db)
+    counts = {"stale": len(todo), "refreshed": 0, "missing": 0, "failed": 0}
+    for n, (sha, registry) in enumerate(todo, start=1):
+        path = original_path(originals, sha)
+        if not path.is_file():
+            counts["missing"] += 1
+        else:
+            try:
+                hash_and_store(db, path.read_bytes(), all_transforms=registry)
+                counts["refreshed"] += 1
+            except DecodeError:
+                counts["failed"] += 1
+        if progress:
+            progress(n, len(todo))
+    return counts
