@@ -81,7 +81,9 @@ def _empty() -> Features:
 
 def colour_signature(im: Image.Image) -> str:
     """A 64-bin RGB histogram (4 levels per channel) of the picture, each bin 0-255, as hex."""
-    arr = np.asarray(im.convert("RGB").resize((64, 64)), dtype=np.uint8) >> 6
+    small = im.convert("RGB")
+    small = small.reduce(max(1, max(small.size) // 64))
+    arr = np.asarray(small, dtype=np.uint8) >> 6
     bins = (arr[..., 0].astype(np.int32) * 16 + arr[..., 1] * 4 + arr[..., 2]).ravel()
     hist = np.bincount(bins, minlength=64).astype(np.float64)
     return np.round(255 * hist / hist.sum()).astype(np.uint8).tobytes().hex()

@@ -100,7 +100,9 @@ def test_trim_border_removes_white_page_and_frame():
     page = Image.new("RGB", (520, 420), "white")
     page.paste(photo, (60, 60))
     ImageDraw.Draw(page).rectangle([54, 54, 465, 365], outline=(120, 120, 120), width=2)
-    assert trim_border(page).size == trim_border(photo).size == (121, 121)
+    # The border is found on a reduced copy, so the box is exact to a few pixels.
+    for trimmed in (trim_border(page), trim_border(photo)):
+        assert all(abs(side - 121) <= 4 for side in trimmed.size), trimmed.size
 
 
 def test_trim_border_none_without_border():

@@ -1,0 +1,205 @@
+"""Speed of hashing, of the hash index and of the whole check path, and memory per registry photo.
+
+    python bench/speed.py [--registry 100000] [--index-sizes 10000 100000 1000000]
+
+Every speed is quoted beside a baseline measured in the same run:
+- hashing: lootwatch's whole signal set for a lot photo (canonical decode, PDQ/pHash/dHash of two views,
+  ORB features, colour signature, thumbnail) against the naive ``imagehash.phash(Image.open(path))``,
+  on photos of 1 megapixel and more (../shared/images/pdq) and on ~600 px photos (the demo registry);
+- hash search: ``HammingIndex`` against a pure-Python loop and ``pybktree`` at each index size;
+- check path: ``rank_photo`` (hash search, descriptor votes, RANSAC verification) against a registry of
+  ``--registry`` photos whose hashes and descriptors are random (the cost does not depend on content).
+Writes its tables into docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import time
+import tracemalloc
+from datetime import date
+from pathlib import Path
+
+import imagehash
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from matcher.evidence import Thresholds  # noqa: E402
+from matcher.features import ORB_FEATURES, Features  # noqa: E402
+from matcher.fingerprint import fingerprint  # noqa: E402
+from matcher.index import HammingIndex  # noqa: E402
+from matcher.registry_index import RegistryIndex, rank_photo  # noqa: E402
+from seeds.demo.build import build  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "images"
+DOC = ROOT / "docs" / "benchmarks.md"
+MARK = "<!-- bench/speed.py -->"
+VARIANTS_PER_PHOTO = 16  # 2 views x 8 rotations/mirror images
+
+
+def rate(fn, items, repeat: int = 1) -> float:
+    """Items per second."""
+    start = time.perf_counter()
+    for _ in range(repeat):
+        for x in items:
+            fn(x)
+    return repeat * len(items) / (time.perf_counter() - start)
+
+
+def hashing_rows() -> list[str]:
+    big = sorted((SHARED / "pdq/pdq/data/reg-test-input").rglob("*.jpg")) if SHARED.is_dir() else []
+    big = [p for p in big if Image.open(p).width * Image.open(p).height >= 1_000_000]
+    small = sorted((build(ROOT / "bench" / ".cache" / "demo").root / "registry" / "photos").glob("*.jpg"))[
+        :60
+    ]
+    rows = []
+    for label, files in (("photos >= 1 MP", big), ("~600 px photos (demo registry)", small)):
+        if not files:
+            rows.append(f"| {label} | not run (../shared/images absent) | | |")
+            continue
+        data = [f.read_bytes() for f in files]
+        naive = rate(lambda d: imagehash.phash(Image.open(io.BytesIO(d))), data)
+        ours = rate(lambda d: fingerprint(d), data)
+        reg = rate(lambda d: fingerprint(d, all_transforms=True), data)
+        mp = np.mean([Image.open(f).width * Image.open(f).height for f in files]) / 1e6
+        rows.append(
+            f"| {label} ({len(files)} files, mean {mp:.1f} MP) | {naive:.1f} "
+            f"| {ours:.1f} ({ours / naive:.2f}x) | {reg:.1f} ({reg / naive:.2f}x) |"
+        )
+    return [
+        "| photos | naive pHash, images/s | lot photo signal set, images/s | registry photo (16 variants), "
+        "images/s |",
+        "|---|---|---|---|",
+        *rows,
+    ]
+
+
+def index_rows(sizes: list[int]) -> list[str]:
+    import pybktree
+
+    rng = np.random.default_rng(0)
+    rows = [
+        "| registry hashes | lootwatch (numpy) ms/query | pure-Python loop ms/query | pybktree ms/query |",
+        "|---|---|---|---|",
+    ]
+    for n in sizes:
+        raw = rng.integers(0, 256, size=(n, 32), dtype=np.uint8)
+        hexes = [r.tobytes().hex() for r in raw]
+        index = HammingIndex(hexes, 256)
+        queries = hexes[:: max(1, n // 20)][:20]
+        ours = 1000 / rate(lambda q, index=index: index.search(q, radius=31), queries)
+        ints = [int(h, 16) for h in hexes]
+        loop_q = queries[:3]
+        loop = 1000 / rate(
+            lambda q, ints=ints: [i for i, v in enumerate(ints) if (v ^ int(q, 16)).bit_count() <= 31], loop_q
+        )
+        if n <= 100_000:
+            tree = pybktree.BKTree(lambda a, b: (a ^ b).bit_count(), ints)
+            bk = f"{1000 / rate(lambda q, tree=tree: tree.find(int(q, 16), 31), loop_q):.1f}"
+        else:
+            bk = "not run (tree build too slow)"
+        rows.append(f"| {n:,} | {ours:.2f} | {loop:.1f} ({loop / ours:.0f}x) | {bk} |")
+    return rows
+
+
+def random_registry(n: int, seed: int = 0) -> RegistryIndex:
+    """A registry of ``n`` photos with random hashes (16 variants each) and random ORB descriptors."""
+    rng = np.random.default_rng(seed)
+    rows = VARIANTS_PER_PHOTO * n
+    columns = {
+        "pdq": rng.integers(0, 2**63, size=(rows, 4), dtype=np.uint64),
+        "phash": rng.integers(0, 2**63, size=rows, dtype=np.uint64),
+        "dhash": rng.integers(0, 2**63, size=rows, dtype=np.uint64),
+        "quality": np.full(rows, 100, np.uint8),
+        "variant": np.tile(np.arange(16, dtype=np.uint8), n),
+        "image": np.repeat(np.arange(n, dtype=np.int64), VARIANTS_PER_PHOTO),
+        "object": np.repeat(np.arange(n, dtype=np.int64), VARIANTS_PER_PHOTO),
+    }
+    variants = [
+        f"{v}/{t}"
+        for v in ("full", "trim")
+        for t in ("r0", "r90", "r180", "r270", "m0", "m90", "m180", "m270")
+    ]
+    features = {
+        i: Features(
+            rng.uniform(0, 512, (ORB_FEATURES, 2)).astype(np.float32),
+            rng.integers(0, 256, (ORB_FEATURES, 32), dtype=np.uint8),
+        )
+        for i in range(n)
+    }
+    return RegistryIndex(columns, variants, features)
+
+
+def check_rows(n: int) -> list[str]:
+    tracemalloc.start()
+    started = time.perf_counter()
+    index = random_registry(n)
+    built = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    hash_bytes = index.pdq.nbytes + sum(
+        a.nbytes for a in (index.phash, index.dhash, index.quality, index.variant, index.image, index.object)
+    )
+    feature_bytes = sum(f.desc.nbytes + f.xy.nbytes for f in index.features.values())
+    faiss_bytes = index.descriptors.index.ntotal * (32 + 8)
+    photos = sorted((build(ROOT / "bench" / ".cache" / "demo").root / "registry" / "photos").glob("*.jpg"))[
+        :30
+    ]
+    prints = [fingerprint(p.read_bytes()) for p in photos]
+    t = Thresholds()
+    qps_rank = rate(lambda fp: rank_photo(index, fp.hashes, fp.features, t), prints)
+    qps_all = rate(
+        lambda p: (lambda fp: rank_photo(index, fp.hashes, fp.features, t))(fingerprint(p.read_bytes())),
+        photos,
+    )
+    scale = 1_000_000 / n
+    return [
+        f"Check path against {n:,} registry photos (random hashes, {ORB_FEATURES} random descriptors each; "
+        f"index built in {built:.0f} s, peak traced memory {peak / 2**30:.2f} GiB):",
+        "",
+        "| what | figure |",
+        "|---|---|",
+        f"| rank_photo (hash search, descriptor votes, verification) | {qps_rank:.1f} queries/s |",
+        f"| whole check path incl. decoding and hashing the query | {qps_all:.1f} queries/s |",
+        f"| hash columns, per million registry photos | {hash_bytes * scale / 2**30:.2f} GiB |",
+        f"| ORB keypoints and descriptors, per million photos | {feature_bytes * scale / 2**30:.2f} GiB |",
+        f"| FAISS index (codes + ids), per million photos | {faiss_bytes * scale / 2**30:.2f} GiB |",
+    ]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--registry", type=int, default=100_000)
+    ap.add_argument("--index-sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
+    args = ap.parse_args()
+    head = f"`python bench/speed.py` ({date.today()}, {os.cpu_count()} cores, one process):"
+    lines = [
+        head,
+        "",
+        *hashing_rows(),
+        "",
+        "Exact PDQ search, radius 31:",
+        "",
+        *index_rows(args.index_sizes),
+        "",
+        *check_rows(args.registry),
+    ]
+    print("\n".join(lines))
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    block = "\n".join([MARK, *lines, MARK])
+    if MARK in text:
+        head_, _, rest = text.partition(MARK)
+        text = head_ + block + rest.partition(MARK)[2]
+    else:
+        text = text.rstrip() + "\n\n## Speed and memory\n\n" + block + "\n"
+    DOC.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
