@@ -18,6 +18,7 @@ Writes its tables into docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import multiprocessing
 import os
@@ -37,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench import transforms  # noqa: E402
 from matcher.evidence import Thresholds, rank_key, tier  # noqa: E402
+from matcher.features import FEATURE_VERSION  # noqa: E402
+from matcher.hashes import HASH_VERSION  # noqa: E402
 from matcher.fingerprint import fingerprint  # noqa: E402
 from matcher.registry_index import RegistryIndex, rank_photo  # noqa: E402
 from seeds.demo import draw  # noqa: E402
@@ -91,7 +94,8 @@ def _naive_phash(data: bytes) -> int:
 
 def distractors(n: int) -> list[dict]:
     """Hashes and features of ``n`` drawn distractors, cached under bench/.cache."""
-    path = CACHE / f"distractors-{n}-v{VERSION}.pkl"
+    code = hashlib.sha256(f"{VERSION};{HASH_VERSION};{FEATURE_VERSION}".encode()).hexdigest()[:12]
+    path = CACHE / f"distractors-{n}-{code}.pkl"  # hashes from older code are never reused
     if path.exists():
         return pickle.loads(path.read_bytes())
     CACHE.mkdir(parents=True, exist_ok=True)
