@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 from bench import transforms  # noqa: E402
 from matcher.evidence import Thresholds, rank_key, tier  # noqa: E402
 from matcher.features import FEATURE_VERSION  # noqa: E402
-from matcher.hashes import HASH_VERSION  # noqa: E402
 from matcher.fingerprint import fingerprint  # noqa: E402
+from matcher.hashes import HASH_VERSION  # noqa: E402
 from matcher.registry_index import RegistryIndex, rank_photo  # noqa: E402
 from seeds.demo import draw  # noqa: E402
 from seeds.demo.build import build  # noqa: E402
