@@ -14,8 +14,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from matcher.evidence import Hit, Thresholds, hash_tier
 from matcher.index import hamming
-from matcher.match import Hit, RegistryIndex, Thresholds, tier
+from matcher.registry_index import RegistryIndex
 from matcher.store import open_db
 
 BANDS = [(0, 24), (25, 31), (32, 40), (41, 52), (53, 70)]
@@ -37,26 +38,19 @@ def pairs(out: Path) -> list[dict]:
     best: dict[tuple, dict] = {}
     for r in rows:
         for pos, d in index.pdq.search(r["pdq"], radius=70):
-            reg = index.rows[int(pos)]
-            turned = not reg["variant"].endswith("/r0")
-            key = (r["id"], reg["object_id"], turned)
-            ph = hamming(r["phash"], index.phash[pos])
+            variant = index.variants[index.variant[pos]]
+            obj, turned = int(index.object[pos]), not variant.endswith("/r0")
+            key = (r["id"], obj, turned)
+            ph = hamming(r["phash"], f"{int(index.phash[pos]):016x}")
             if key not in best or (d, ph) < (best[key]["pdq"], best[key]["phash"]):
-                hit = Hit(
-                    reg["object_id"],
-                    reg["registry_image_id"],
-                    reg["variant"],
-                    int(d),
-                    ph,
-                    0,
-                    min(r["quality"], reg["quality"]),
-                )
+                quality = min(r["quality"], int(index.quality[pos]))
+                hit = Hit(obj, int(index.image[pos]), variant, int(d), ph, 0, quality)
                 best[key] = {
                     "pdq": int(d),
                     "phash": ph,
                     "turned": turned,
                     "hit": hit,
-                    "true": expected.get((r["site"], r["lot_id"])) == source_id[reg["object_id"]],
+                    "true": expected.get((r["site"], r["lot_id"])) == source_id[obj],
                 }
     return list(best.values())
 
@@ -78,9 +72,9 @@ def main() -> None:
     ):
         print(f"| {kind} | {band} | {t} | {f} | {min(ph) if ph else '-'} |")
     t = Thresholds()
-    kept = [p for p in found if tier(p["hit"], t)]
+    kept = [p for p in found if hash_tier(p["hit"], t)]
     print(
-        f"\nWith the current thresholds: {sum(p['true'] for p in kept)} true and "
+        f"\nWith the current hash bands alone: {sum(p['true'] for p in kept)} true and "
         f"{sum(not p['true'] for p in kept)} false (photo, object) pairs kept, of "
         f"{sum(p['true'] for p in found)} true pairs within PDQ 70."
     )

@@ -45,7 +45,8 @@ class HammingIndex:
     def from_words(cls, words: np.ndarray) -> HammingIndex:
         """An index over an (n, bits/64) uint64 array of already packed hashes."""
         index = cls.__new__(cls)
-        index._set(np.asarray(words, dtype=np.uint64).reshape(len(words), -1))
+        words = np.asarray(words, dtype=np.uint64)
+        index._set(words if words.ndim == 2 else words.reshape(len(words), -1))
         return index
 
     def _set(self, words: np.ndarray) -> None:

@@ -37,3 +37,12 @@ def test_empty_index():
 def test_rejects_odd_bit_counts():
     with pytest.raises(ValueError):
         HammingIndex(["00"], 8)
+
+
+def test_from_words_and_slices():
+    stored = random_hashes(50, 256, seed=3)
+    index = HammingIndex.from_words(hex_to_words(stored, 256))
+    full = HammingIndex(stored, 256).distances(stored[7])
+    assert np.array_equal(index.distances(stored[7]), full)
+    assert np.array_equal(index.distances(stored[7], 5, 10), full[5:10])
+    assert len(HammingIndex.from_words(np.zeros((0, 4), np.uint64))) == 0

@@ -46,3 +46,13 @@ def test_refresh_brings_old_hashes_up_to_date(tmp_path):
     assert {r[0] for r in db.execute("SELECT DISTINCT hash_version FROM image_hashes")} == {
         hashes.HASH_VERSION
     }
+
+
+def test_match_with_an_empty_registry(tmp_path):
+    from matcher.match import match_listings
+
+    db = store.open_db(tmp_path / "l.db")
+    fields = hash_and_store(db, jpeg_bytes(3), all_transforms=False)
+    lid, _ = store.upsert_listing(db, {"site": "s", "lot_id": "1"})
+    store.upsert_listing_image(db, lid, "u", 0, **fields)
+    assert match_listings(db)["candidates"] == 0
