@@ -38,7 +38,7 @@ class RegistryIndex:
         self.image, self.object = columns["image"], columns["object"]
         self.variants = variants
         ids, starts = np.unique(self.image, return_index=True)
-        ends = np.append(starts[1:], len(self.image))
+        ends = np.append(starts[1:], len(self.image))[: len(starts)]
         self._span = {int(i): (int(s), int(e)) for i, s, e in zip(ids, starts, ends, strict=True)}
         self.features = features
         self.descriptors = DescriptorIndex(features)
