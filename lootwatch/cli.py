@@ -153,7 +153,7 @@ def check(cfg, images: tuple[str, ...], as_json: bool) -> None:
     """Rank registry objects that these photos may show."""
     from matcher.check import check_photo
     from matcher.decode import DecodeError
-    from matcher.match import RegistryIndex
+    from matcher.registry_index import RegistryIndex
     from matcher.store import open_db
 
     db = open_db(_existing(cfg.db))

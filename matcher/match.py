@@ -17,7 +17,7 @@ from .evidence import Hit, Thresholds, better, score, tier
 from .features import FEATURE_VERSION, Features
 from .registry_index import RegistryIndex, rank_photo
 
-__all__ = ["MATCHER_VERSION", "Thresholds", "RegistryIndex", "match_listings", "rank_photo", "tier", "score"]
+__all__ = ["MATCHER_VERSION", "match_listings"]
 
 # Changing the matcher, the hashes or the features makes every listing photo due for matching again.
 MATCHER_VERSION = f"match-2;{hashes.HASH_VERSION};{FEATURE_VERSION}"
