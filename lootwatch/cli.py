@@ -125,6 +125,7 @@ def match(cfg, rematch_all: bool) -> None:
     """Match new listing photos against the registry and write candidates."""
     from matcher.ingest import refresh
     from matcher.match import match_listings
+    from matcher.screen import screen_listings
     from matcher.store import open_db
 
     from .progress import bar
@@ -139,6 +140,11 @@ def match(cfg, rematch_all: bool) -> None:
         )
     with bar("matching listings") as update:
         counts = match_listings(db, rematch_all=rematch_all or fresh["refreshed"] > 0, progress=update)
+    with bar("screening listing text") as update:
+        flags = screen_listings(db, rescreen_all=rematch_all, progress=update)
+    click.echo(
+        f"{flags['screened']} listings screened for red flags, {flags['flagged']} at or above the threshold"
+    )
     click.echo(
         f"{counts['listings']} listings matched against {counts['registry_variants']} registry "
         f"photo variants; {counts['candidates']} candidates"
@@ -173,6 +179,43 @@ def check(cfg, images: tuple[str, ...], as_json: bool) -> None:
                 click.echo(
                     f"  {c['tier']:<6} {c['score']:>5}  {c['source']}:{c['source_id']}  {c['title'] or ''}"
                 )
+
+
+@main.command()
+@click.argument("source")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per listing per line.")
+@click.option("--threshold", type=int, default=50, show_default=True, help="Score from which to review.")
+def flags(source: str, as_json: bool, threshold: int) -> None:
+    """Red-flag listing text: SOURCE is a text, - for standard input, or a .csv / .jsonl of listings
+    (columns id, title, description, provenance)."""
+    from matcher.flags import default_engine
+    from matcher.listing_input import ListingInputError, read_listings
+
+    engine = default_engine()
+    stdin = sys.stdin.read() if source == "-" else None
+    try:
+        listings = list(read_listings(source, stdin))
+    except ListingInputError as exc:
+        raise UsageProblem(str(exc)) from exc
+    for listing in listings:
+        result = engine.screen(listing["title"], listing["description"], listing["provenance"])
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "id": listing["id"],
+                        "score": result.score,
+                        "review": result.score >= threshold,
+                        "reasons": [r.as_dict() for r in result.reasons],
+                    },
+                    ensure_ascii=False,
+                )
+            )
+            continue
+        mark = "REVIEW" if result.score >= threshold else "ok"
+        click.echo(f"{listing['id']}\t{result.score:>3}  {mark}")
+        for r in result.reasons:
+            click.echo(f'    {r.weight:+4d}  {r.rule:<32} "{r.text}"  {r.why}')
 
 
 @main.command()

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from matcher.match import match_listings
+from matcher.screen import screen_listings
 from matcher.store import open_db
 from reports.digest import write_report
 from seeds.demo.build import build
@@ -62,6 +63,8 @@ def run_demo(out: Path, size: str = "full") -> dict[str, Any]:
     db = open_db(db_path)
     with bar("matching listings") as update:
         counts = match_listings(db, progress=update)
+    with bar("screening listing text") as update:
+        screen_listings(db, progress=update)
     report = write_report(db, out / "reports", "http://127.0.0.1:8001", "lootwatch@localhost", [])
     scores = evaluate(db, demo.ground_truth)
     summary = {
@@ -94,6 +97,10 @@ def print_summary(s: dict[str, Any]) -> None:
     table.add_row("recall (strong + review)", _pct(s["recall"]))
     for edit, r in s["recall_by_edit"].items():
         table.add_row(f"  recall, {edit}", f"{_pct(r)} of {s['lots_by_edit'][edit]} lots")
+    table.add_row(
+        "red-flag candidates (text only)",
+        f"{s['candidates_flags']}: precision {_pct(s['flags_precision'])}, recall {_pct(s['flags_recall'])}",
+    )
     table.add_row("errors recorded", str(s["errors"]))
     table.add_row("wall time", f"{s['seconds']} s")
     table.add_row("report", f"{s['report_html']}\n{s['report_eml']}")

@@ -38,7 +38,18 @@ def evaluate(db: Database, ground_truth: Path) -> dict[str, Any]:
     tiers = {"strong": 0, "review": 0}
     for r in rows:
         tiers[r["tier"]] = tiers.get(r["tier"], 0) + 1
+    flag_truth = {(t["site"], t["lot_id"]) for t in truth["lots"] if t.get("flag_text")}
+    flagged = {
+        (r["site"], r["lot_id"])
+        for r in db.query(
+            "SELECT l.site, l.lot_id FROM candidates c JOIN listings l ON l.id = c.listing_id "
+            "WHERE c.kind = 'flags' AND c.tier IS NOT NULL"
+        )
+    }
     return {
+        "candidates_flags": len(flagged),
+        "flags_precision": round(len(flagged & flag_truth) / len(flagged), 4) if flagged else None,
+        "flags_recall": round(len(flagged & flag_truth) / len(flag_truth), 4) if flag_truth else None,
         "candidates_strong": tiers["strong"],
         "candidates_review": tiers["review"],
         "true_candidates": len(correct),

@@ -275,3 +275,43 @@ def m007_image_features(db: Database) -> None:
         {"sha256": str, "n": int, "xy": bytes, "desc": bytes, "colour": str, "feature_version": str},
         pk="sha256",
     )
+
+
+@migrations()
+def m008_listing_flags(db: Database) -> None:
+    # Red-flag screening of the listing's text (matcher/flags.py): score 0-100 and its reasons as JSON.
+    db.table("listings").add_column("flag_score", int)
+    db.table("listings").add_column("flag_reasons_json", str)
+    db.table("listings").add_column("flag_version", str)
+
+
+@migrations()
+def m009_review_queue_with_flags(db: Database) -> None:
+    # The queue shows red-flag candidates (no registry object) beside image candidates, with reasons.
+    db.execute("DROP VIEW IF EXISTS review_queue")
+    db.create_view(
+        "review_queue",
+        """
+        SELECT c.id AS candidate_id, c.kind, c.tier, c.score,
+               (SELECT r.verdict FROM reviews r WHERE r.candidate_id = c.id
+                ORDER BY r.id DESC LIMIT 1) AS status,
+               lt.jpeg AS listing_photo, rt.jpeg AS registry_photo,
+               l.title AS listing_title, l.site, l.sale_date, l.url AS listing_url, l.seller,
+               o.source || ':' || o.source_id AS registry_record, o.title AS registry_title,
+               o.status AS registry_status, o.source_url AS registry_url,
+               c.pdq_distance, c.phash_distance, c.dhash_distance, c.inliers, c.variant,
+               l.flag_score, c.reasons_json AS flag_reasons, c.listing_id, c.registry_object_id
+        FROM candidates c
+        JOIN listings l ON l.id = c.listing_id
+        LEFT JOIN registry_objects o ON o.id = c.registry_object_id
+        LEFT JOIN listing_images li ON li.id = COALESCE(c.listing_image_id,
+            (SELECT id FROM listing_images WHERE listing_id = l.id AND error IS NULL
+             ORDER BY position LIMIT 1))
+        LEFT JOIN thumbnails lt ON lt.sha256 = li.sha256
+        LEFT JOIN registry_images ri ON ri.id = c.registry_image_id
+        LEFT JOIN thumbnails rt ON rt.sha256 = ri.sha256
+        WHERE c.tier IS NOT NULL
+        ORDER BY CASE c.tier WHEN 'strong' THEN 0 ELSE 1 END,
+                 COALESCE(l.sale_date, '9999'), c.score DESC
+        """,
+    )

@@ -54,14 +54,17 @@ def new_candidates(db: Database) -> list[dict[str, Any]]:
     rows = list(
         db.query(
             """
-        SELECT c.id, c.tier, c.score, c.pdq_distance, c.phash_distance, c.dhash_distance, c.variant,
+        SELECT c.id, c.kind, c.tier, c.score, c.pdq_distance, c.phash_distance, c.dhash_distance, c.variant,
+               c.inliers, c.reasons_json, l.flag_score,
                l.title AS listing_title, l.site, l.url AS listing_url, l.sale_date, l.seller,
                o.source, o.source_id, o.title AS registry_title, o.status AS registry_status,
                o.source_url AS registry_url, li.sha256 AS listing_sha256, ri.sha256 AS registry_sha256
         FROM candidates c
         JOIN listings l ON l.id = c.listing_id
         LEFT JOIN registry_objects o ON o.id = c.registry_object_id
-        LEFT JOIN listing_images li ON li.id = c.listing_image_id
+        LEFT JOIN listing_images li ON li.id = COALESCE(c.listing_image_id,
+            (SELECT id FROM listing_images WHERE listing_id = l.id AND error IS NULL
+             ORDER BY position LIMIT 1))
         LEFT JOIN registry_images ri ON ri.id = c.registry_image_id
         WHERE c.tier IS NOT NULL
         ORDER BY CASE c.tier WHEN 'strong' THEN 0 ELSE 1 END, COALESCE(l.sale_date, '9999'),
@@ -69,7 +72,12 @@ def new_candidates(db: Database) -> list[dict[str, Any]]:
         """
         )
     )
-    return [r for r in rows if r["id"] not in sent]
+    out = []
+    for r in rows:
+        if r["id"] not in sent:
+            r["reasons"] = [x for x in json.loads(r.pop("reasons_json") or "[]") if x.get("weight")]
+            out.append(r)
+    return out
 
 
 def build_message(

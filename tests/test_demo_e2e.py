@@ -64,3 +64,12 @@ def test_crawl_runs_recorded(small_demo):
     rows = db.execute("SELECT spider, status, items FROM crawl_runs ORDER BY spider").fetchall()
     assert {r[0] for r in rows} == {"registry_file", "demo_aurora", "demo_meridian", "demo_bazaar"}
     assert all(status == "finished" and items > 0 for _, status, items in rows)
+
+
+def test_red_flag_candidates(small_demo):
+    s = small_demo["summary"]
+    assert s["candidates_flags"] > 0
+    assert s["flags_precision"] >= 0.9 and s["flags_recall"] >= 0.9
+    db = sqlite3.connect(small_demo["db"])
+    reasons = db.execute("SELECT flag_reasons FROM review_queue WHERE kind = 'flags' LIMIT 1").fetchone()[0]
+    assert json.loads(reasons)[0]["why"]

@@ -25,7 +25,7 @@ __all__ = ["Demo", "build", "SOURCE"]
 
 SOURCE = "demo-registry"
 HOUSES = ("demo_aurora", "demo_meridian", "demo_bazaar")
-VERSION = 1  # bump when the generator changes, so built demos are redrawn
+VERSION = 2  # bump when the generator changes, so built demos are redrawn
 HOUSE_BACKDROP = {"demo_aurora": "white", "demo_meridian": "grey", "demo_bazaar": "black"}
 
 
@@ -199,13 +199,16 @@ def _make_lot(job: tuple) -> tuple[dict, dict]:
         entry.update(
             edit=edit, source=SOURCE, source_id=reg["record"]["source_id"], registry_photo=spec["photo"] + 1
         )
-        text = texts.lot_text(kind, material, rng, flagged=rng.random() < 0.3)
+        flagged = bool(rng.random() < 0.3)
+        text = texts.lot_text(kind, material, rng, flagged=flagged)
     else:
         pic, kind, material = _fresh_photo(rng, backdrop, photo_seed * 10)
         images.append(_jpeg(pic, int(rng.integers(80, 93))))
         for k in range(int(rng.integers(0, 2))):
             images.append(_jpeg(_fresh_photo(rng, backdrop, photo_seed * 10 + 3 + k)[0], 85))
-        text = texts.lot_text(kind, material, rng, flagged=spec["kind"] == "flag_only")
+        flagged = spec["kind"] == "flag_only"
+        text = texts.lot_text(kind, material, rng, flagged=flagged)
+    entry["flag_text"] = flagged
     low = float(int(rng.integers(2, 60)) * 50)
     lot = {
         "lot_id": lot_id,
