@@ -30,17 +30,20 @@ FAMILY_CAP = {
     "origin": 30,
     "provenance": 25,
     "documents": 25,
-    "digging": 30,
+    "digging": 40,
     "claims": 10,
+    "unverified": 15,
     "date": 35,
     "evidence": -80,
 }
 ANTIQUITY_FAMILIES = {"category", "origin", "digging"}
 NEGATABLE = {"category", "origin"}
-NO_PROVENANCE_WEIGHT = 15
+UNVERIFIED_WEIGHT = 15
 AFTER_UNESCO_WEIGHT = 20
 AFTER_COUNTRY_WEIGHT = 35
 
+# Feminine, plural and relative endings of Arabic adjectives and nouns (after normalisation, ة is ه).
+ARABIC_SUFFIXES = "يه|يين|يون|ين|ون|ات|يات|ه"
 _NEGATION = re.compile(
     r"(?<!\w)(?:not|no|never|non|nicht|kein|keine|keinen|pas|ni|niet|geen|nunca|sin|ohne|sans|senza|zonder|"
     r"ليس|لا|غير|ليست)(?!\w)"
@@ -178,53 +181,39 @@ class FlagEngine:
         families = {r.family for r in reasons if r.weight > 0}
         if not families & ANTIQUITY_FAMILIES:
             return []
+        out: list[Reason] = []
         years = _years(norm)
-        if not years:
-            if not families & {"provenance", "documents"} and not any(
-                r.family == "evidence" for r in reasons
-            ):
-                return [
-                    Reason(
-                        "provenance.none",
-                        "provenance",
-                        "",
-                        0,
-                        0,
-                        NO_PROVENANCE_WEIGHT,
-                        "An antiquity offered with no provenance at all: no owner, date or document",
-                    )
-                ]
-            return []
-        year, start, end = min(years)
-        span = text[where[start] : where[end - 1] + 1]
+        earliest = min(years) if years else None
+        unesco = self.cutoffs["unesco"]
+        unesco_year = _as_date(unesco["date"]).year
+        # FIELD.md: no date before 1970 and no document means no verifiable provenance, whatever the words.
+        if not any(r.family == "evidence" for r in reasons) and (
+            earliest is None or earliest[0] > unesco_year
+        ):
+            out.append(
+                Reason(
+                    "provenance.unverified",
+                    "unverified",
+                    "",
+                    0,
+                    0,
+                    UNVERIFIED_WEIGHT,
+                    "No document and no date before 1970: nothing in the listing can be checked",
+                )
+            )
+        if earliest is None:
+            return out
+        year, start, end = earliest
+        span = (text[where[start] : where[end - 1] + 1], where[start], where[end - 1] + 1)
         for code in sorted(countries):
             cut = self.cutoffs["countries"].get(code)
             if cut and year >= _as_date(cut["date"]).year:
-                return [
-                    Reason(
-                        f"date.after_cutoff.{code}",
-                        "date",
-                        span,
-                        where[start],
-                        where[end - 1] + 1,
-                        AFTER_COUNTRY_WEIGHT,
-                        f"Earliest date in the text is {year}. {cut['why']}",
-                    )
-                ]
-        unesco = self.cutoffs["unesco"]
-        if year > _as_date(unesco["date"]).year:
-            return [
-                Reason(
-                    "date.after_unesco",
-                    "date",
-                    span,
-                    where[start],
-                    where[end - 1] + 1,
-                    AFTER_UNESCO_WEIGHT,
-                    f"Earliest date in the text is {year}. {unesco['why']}",
-                )
-            ]
-        return []
+                why = f"Earliest date in the text is {year}. {cut['why']}"
+                return [*out, Reason(f"date.after_cutoff.{code}", "date", *span, AFTER_COUNTRY_WEIGHT, why)]
+        if year > unesco_year:
+            why = f"Earliest date in the text is {year}. {unesco['why']}"
+            out.append(Reason("date.after_unesco", "date", *span, AFTER_UNESCO_WEIGHT, why))
+        return out
 
 
 def _compile(rule: dict) -> re.Pattern:
@@ -245,7 +234,9 @@ def _compile(rule: dict) -> re.Pattern:
         parts.append(
             r"(?<!\w)(?:[وفبلك]{0,2}(?:ال)?)(?:"
             + "|".join(sorted(set(arabic), key=len, reverse=True))
-            + r")(?!\w)"
+            + r")(?:"
+            + ARABIC_SUFFIXES
+            + r")?(?!\w)"
         )
     return re.compile("|".join(parts))
 
