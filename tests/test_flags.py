@@ -147,6 +147,7 @@ def test_cli_text_json_and_files(tmp_path):
     assert bad.returncode == 1 and "no such file" in bad.stderr
 
 
+def test_labelled_set_part(engine):
     """Every fifth listing of the labelled set (bench/data), in all languages, agrees with its label."""
     import csv
     from pathlib import Path
