@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import transforms  # noqa: E402
+from bench.report import write_section  # noqa: E402
 from matcher.evidence import Thresholds, rank_key, tier  # noqa: E402
 from matcher.features import FEATURE_VERSION  # noqa: E402
 from matcher.fingerprint import fingerprint  # noqa: E402
@@ -47,8 +48,6 @@ from seeds.demo.build import build  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "images"
 CACHE = ROOT / "bench" / ".cache"
-DOC = ROOT / "docs" / "benchmarks.md"
-MARK = "<!-- bench/accuracy.py -->"
 BASELINE_RADIUS = 10
 NEGATIVE_TRANSFORMS = (
     "jpeg q50",
@@ -312,14 +311,7 @@ def _report(photos, args, ours, base, fp, neg, mv, seconds) -> None:
             f"{mv['top1']} of {mv['queries']}, top-10 {mv['top10']} of {mv['queries']}."
         )
     print("\n".join(lines))
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    block = "\n".join([MARK, *lines, MARK])
-    if MARK in text:
-        head, _, rest = text.partition(MARK)
-        text = head + block + rest.partition(MARK)[2]
-    else:
-        text = text.rstrip() + "\n\n## Matcher accuracy\n\n" + block + "\n"
-    DOC.write_text(text)
+    write_section("accuracy.py", "Matcher accuracy", lines)
 
 
 if __name__ == "__main__":

@@ -22,12 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import write_section  # noqa: E402
 from matcher.flags import REVIEW_THRESHOLD, FlagEngine  # noqa: E402
 from matcher.textnorm import normalise  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
-DOC = ROOT / "docs" / "benchmarks.md"
-MARK = "<!-- bench/flags.py -->"
 BASELINE = re.compile(
     r"\b(?:iraq|syria|yemen|libya|afghanistan|mesopotamia\w*|sumer\w*|akkad\w*|babylon\w*|assyri\w*|"
     r"palmyr\w*|sabae\w*|himyar\w*|qataban\w*|south arabian|western asiatic|near eastern|bactria\w*|"
@@ -120,14 +119,7 @@ def main() -> None:
             f"  [{r['lang']}] label {int(r['review'])} score {s.score:>3}: {text(r)[:100]}  "
             f"({', '.join(x.rule for x in s.reasons if x.weight)})"
         )
-    doc = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    block = "\n".join([MARK, *lines, MARK])
-    if MARK in doc:
-        head, _, rest = doc.partition(MARK)
-        doc = head + block + rest.partition(MARK)[2]
-    else:
-        doc = doc.rstrip() + "\n\n## Red flags\n\n" + block + "\n"
-    DOC.write_text(doc)
+    write_section("flags.py", "Red flags", lines)
 
 
 if __name__ == "__main__":

@@ -12,16 +12,17 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 
-from matcher.index import HammingIndex
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-MARK = "<!-- bench/index.py -->"
+from bench.report import write_section
+from matcher.index import HammingIndex
 
 
 def main() -> None:
@@ -77,15 +78,7 @@ def _time(fn, queries) -> float:
 
 
 def _write(table: list[str]) -> None:
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    block = "\n".join([MARK, *table, MARK])
-    if MARK in text:
-        head, _, rest = text.partition(MARK)
-        _, _, tail = rest.partition(MARK)
-        text = head + block + tail
-    else:
-        text = text.rstrip() + "\n\n## Hamming index\n\n" + block + "\n"
-    DOC.write_text(text)
+    write_section("index.py", "Hamming index", table)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import write_section  # noqa: E402
 from matcher.evidence import Thresholds  # noqa: E402
 from matcher.features import ORB_FEATURES, Features  # noqa: E402
 from matcher.fingerprint import fingerprint  # noqa: E402
@@ -38,8 +39,6 @@ from matcher.registry_index import RegistryIndex, rank_photo  # noqa: E402
 from seeds.demo.build import build  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "images"
-DOC = ROOT / "docs" / "benchmarks.md"
-MARK = "<!-- bench/speed.py -->"
 VARIANTS_PER_PHOTO = 16  # 2 views x 8 rotations/mirror images
 
 
@@ -191,14 +190,7 @@ def main() -> None:
         *check_rows(args.registry),
     ]
     print("\n".join(lines))
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    block = "\n".join([MARK, *lines, MARK])
-    if MARK in text:
-        head_, _, rest = text.partition(MARK)
-        text = head_ + block + rest.partition(MARK)[2]
-    else:
-        text = text.rstrip() + "\n\n## Speed and memory\n\n" + block + "\n"
-    DOC.write_text(text)
+    write_section("speed.py", "Speed and memory", lines)
 
 
 if __name__ == "__main__":

@@ -263,7 +263,7 @@ def m006_review_queue_view(db: Database) -> None:
         LEFT JOIN thumbnails rt ON rt.sha256 = ri.sha256
         WHERE c.tier IS NOT NULL
         ORDER BY CASE c.tier WHEN 'strong' THEN 0 ELSE 1 END,
-                 COALESCE(l.sale_date, '9999'), c.score DESC
+                 COALESCE(l.sale_date, '9999'), c.score DESC, c.id
         """,
     )
 
@@ -300,7 +300,8 @@ def m009_review_queue_with_flags(db: Database) -> None:
                o.source || ':' || o.source_id AS registry_record, o.title AS registry_title,
                o.status AS registry_status, o.source_url AS registry_url,
                c.pdq_distance, c.phash_distance, c.dhash_distance, c.inliers, c.variant,
-               l.flag_score, c.reasons_json AS flag_reasons, c.listing_id, c.registry_object_id
+               l.flag_score, c.reasons_json AS flag_reasons, c.listing_id, c.registry_object_id,
+               li.sha256 AS listing_sha256, ri.sha256 AS registry_sha256
         FROM candidates c
         JOIN listings l ON l.id = c.listing_id
         LEFT JOIN registry_objects o ON o.id = c.registry_object_id
@@ -312,6 +313,6 @@ def m009_review_queue_with_flags(db: Database) -> None:
         LEFT JOIN thumbnails rt ON rt.sha256 = ri.sha256
         WHERE c.tier IS NOT NULL
         ORDER BY CASE c.tier WHEN 'strong' THEN 0 ELSE 1 END,
-                 COALESCE(l.sale_date, '9999'), c.score DESC
+                 COALESCE(l.sale_date, '9999'), c.score DESC, c.id
         """,
     )

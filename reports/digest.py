@@ -51,31 +51,36 @@ def new_candidates(db: Database) -> list[dict[str, Any]]:
     sent: set[int] = set()
     for r in db.table("reports").rows_where("mode = 'sent'"):
         sent.update(json.loads(r["candidate_ids"] or "[]"))
-    rows = list(
-        db.query(
-            """
-        SELECT c.id, c.kind, c.tier, c.score, c.pdq_distance, c.phash_distance, c.dhash_distance, c.variant,
-               c.inliers, c.reasons_json, l.flag_score,
-               l.title AS listing_title, l.site, l.url AS listing_url, l.sale_date, l.seller,
-               o.source, o.source_id, o.title AS registry_title, o.status AS registry_status,
-               o.source_url AS registry_url, li.sha256 AS listing_sha256, ri.sha256 AS registry_sha256
-        FROM candidates c
-        JOIN listings l ON l.id = c.listing_id
-        LEFT JOIN registry_objects o ON o.id = c.registry_object_id
-        LEFT JOIN listing_images li ON li.id = COALESCE(c.listing_image_id,
-            (SELECT id FROM listing_images WHERE listing_id = l.id AND error IS NULL
-             ORDER BY position LIMIT 1))
-        LEFT JOIN registry_images ri ON ri.id = c.registry_image_id
-        WHERE c.tier IS NOT NULL
-        ORDER BY CASE c.tier WHEN 'strong' THEN 0 ELSE 1 END, COALESCE(l.sale_date, '9999'),
-                 c.score DESC, c.id
-        """
-        )
+    # The review queue is the one place that decides what an open candidate is and in which order.
+    columns = (
+        "candidate_id",
+        "kind",
+        "tier",
+        "score",
+        "pdq_distance",
+        "phash_distance",
+        "dhash_distance",
+        "variant",
+        "inliers",
+        "flag_reasons",
+        "flag_score",
+        "listing_title",
+        "site",
+        "listing_url",
+        "sale_date",
+        "seller",
+        "registry_record",
+        "registry_title",
+        "registry_status",
+        "registry_url",
+        "listing_sha256",
+        "registry_sha256",
     )
+    rows = list(db.query(f"SELECT {', '.join(columns)} FROM review_queue"))
     out = []
     for r in rows:
-        if r["id"] not in sent:
-            r["reasons"] = [x for x in json.loads(r.pop("reasons_json") or "[]") if x.get("weight")]
+        if r["candidate_id"] not in sent:
+            r["reasons"] = [x for x in json.loads(r.pop("flag_reasons") or "[]") if x.get("weight")]
             out.append(r)
     return out
 
@@ -144,7 +149,7 @@ def write_report(
                 "report_date": day_s,
                 "created_at": now(),
                 "recipients": ", ".join(recipients),
-                "candidate_ids": json.dumps([c["id"] for c in candidates]),
+                "candidate_ids": json.dumps([c["candidate_id"] for c in candidates]),
                 "html_path": str(html_path),
                 "eml_path": str(eml_path),
                 "mode": "dry-run",
@@ -157,18 +162,20 @@ def write_report(
 
 def _csv(candidates: list[dict[str, Any]]) -> str:
     cols = [
-        "id",
+        "candidate_id",
+        "kind",
         "tier",
         "score",
         "pdq_distance",
         "phash_distance",
+        "inliers",
+        "flag_score",
         "site",
         "listing_title",
         "listing_url",
         "sale_date",
         "seller",
-        "source",
-        "source_id",
+        "registry_record",
         "registry_title",
         "registry_status",
     ]

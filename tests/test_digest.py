@@ -27,7 +27,7 @@ def test_report_escapes_and_inlines(tmp_path):
     assert referenced and referenced <= cids
     attachment = next(p for p in msg.iter_attachments() if p.get_filename().endswith(".csv"))
     rows = list(csv.DictReader(io.StringIO(attachment.get_content())))
-    assert rows[0]["id"] == str(cid)
+    assert rows[0]["candidate_id"] == str(cid)
     assert rows[0]["seller"].startswith("'=")  # no spreadsheet formula
     assert "strong" in msg["Subject"]
 
@@ -35,6 +35,6 @@ def test_report_escapes_and_inlines(tmp_path):
 def test_dry_run_does_not_mark_sent(tmp_path):
     db, cid = hostile_db(tmp_path / "r.db")
     write_report(db, tmp_path / "out", "http://x", "a@x", [])
-    assert [c["id"] for c in new_candidates(db)] == [cid]
+    assert [c["candidate_id"] for c in new_candidates(db)] == [cid]
     db.table("reports").insert({"mode": "sent", "candidate_ids": f"[{cid}]"})
     assert new_candidates(db) == []
