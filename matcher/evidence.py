@@ -39,6 +39,7 @@ class Thresholds:
     strong_inliers: int = 30
     distinct: float = 2.0
     min_overlap: float = 0.1
+    trim_exact_pdq: int = 16
 
 
 @dataclass
@@ -102,21 +103,25 @@ def verified(hit: Hit, t: Thresholds) -> bool:
 def tier(hit: Hit, t: Thresholds) -> str | None:
     """``strong``, ``review`` or None for one piece of evidence.
 
-    Verification promotes (a crop, a collage tile, a weak hash match) and demotes: a hash match the
-    local features contradict drops a tier. ORB is not mirror-invariant, so a mirrored hash match and a
-    photo without features (``inliers`` None) keep the hashes' word.
+    Verification promotes (a crop, a collage tile, a weak hash match) and demotes: a hash match the local
+    features contradict drops a tier. A match on the border-trimmed view compares little more than the
+    object's outline, which objects of one type share, so unless it is near-exact it must be verified.
+    Evidence from local features alone counts only for a registry photo that the descriptor votes over
+    the whole registry also picked. ORB is not mirror-invariant, so a mirrored hash match and a photo
+    without features (``inliers`` None) keep the hashes' word.
     """
     by_hash = hash_tier(hit, t)
-    if verified(hit, t) and hit.inliers >= t.strong_inliers:
+    ok = verified(hit, t)
+    if ok and hit.inliers >= t.strong_inliers and (by_hash or hit.votes):
         return "strong"
     checkable = hit.inliers is not None and not hit.variant.split("/")[-1].startswith("m")
+    if by_hash and checkable and not ok and hit.view == "trim" and hit.pdq > t.trim_exact_pdq:
+        return None
     if by_hash == "strong":
-        return (
-            "review" if checkable and not verified(hit, t) and hit.inliers < t.min_inliers / 2 else "strong"
-        )
+        return "review" if checkable and not ok and hit.inliers < t.min_inliers / 2 else "strong"
     if by_hash == "review":
-        return "review" if verified(hit, t) or not checkable else None
-    return "review" if verified(hit, t) else None
+        return "review" if ok or not checkable else None
+    return "review" if ok and hit.votes else None
 
 
 def score(hit: Hit) -> float:

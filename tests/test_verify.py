@@ -95,8 +95,14 @@ T = Thresholds()
         ({"pdq": 45, "phash": 6, "inliers": 3, "overlap": 0.02}, None),  # house-style look-alike
         ({"pdq": 45, "phash": 20}, None),
         ({"pdq": 28, "phash": 4, "variant": "full/r90"}, "review"),
-        ({"inliers": 15, "overlap": 0.3}, "review"),  # collage tile
-        ({"inliers": 45, "overlap": 0.3}, "strong"),
+        ({"inliers": 15, "overlap": 0.3, "votes": 6}, "review"),  # collage tile, found by descriptor votes
+        ({"inliers": 45, "overlap": 0.3, "votes": 6}, "strong"),
+        (
+            {"inliers": 15, "overlap": 0.3},
+            None,
+        ),  # features alone, but the registry-wide votes did not pick it
+        ({"pdq": 24, "phash": 2, "view": "trim", "inliers": 6, "overlap": 0.02}, None),  # same outline only
+        ({"pdq": 12, "phash": 2, "view": "trim", "inliers": 6, "overlap": 0.02}, "strong"),  # near-exact
         ({"inliers": 15, "overlap": 0.3, "other_inliers": 12}, None),  # not distinctive
         ({"inliers": 15, "overlap": 0.05}, None),
         ({"pdq": 20, "phash": 4, "quality": 30}, "strong"),
