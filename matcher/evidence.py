@@ -107,14 +107,14 @@ def tier(hit: Hit, t: Thresholds) -> str | None:
     features contradict drops a tier. A match on the border-trimmed view compares little more than the
     object's outline, which objects of one type share, so unless it is near-exact it must be verified.
     Evidence from local features alone counts only for a registry photo that the descriptor votes over
-    the whole registry also picked. ORB is not mirror-invariant, so a mirrored hash match and a photo
-    without features (``inliers`` None) keep the hashes' word.
+    the whole registry also picked. A photo without features to compare (``inliers`` None) keeps the
+    hashes' word; mirrored variants are compared with the registry photo's mirror-image features.
     """
     by_hash = hash_tier(hit, t)
     ok = verified(hit, t)
     if ok and hit.inliers >= t.strong_inliers and (by_hash or hit.votes):
         return "strong"
-    checkable = hit.inliers is not None and not hit.variant.split("/")[-1].startswith("m")
+    checkable = hit.inliers is not None
     if by_hash and checkable and not ok and hit.view == "trim" and hit.pdq > t.trim_exact_pdq:
         return None
     if by_hash == "strong":

@@ -16,7 +16,7 @@ from PIL import Image
 __all__ = ["FEATURE_VERSION", "Features", "orb", "colour_signature", "colour_similarity"]
 
 ORB_FEATURES = 400
-FEATURE_VERSION = f"orb{ORB_FEATURES}-grid4;opencv={cv2.__version__}"
+FEATURE_VERSION = f"orb{ORB_FEATURES}-grid4-mirror;opencv={cv2.__version__}"
 _orb = cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=10, edgeThreshold=15, patchSize=15)
 _detector = cv2.ORB_create(nfeatures=ORB_FEATURES * 5, fastThreshold=10, edgeThreshold=15, patchSize=15)
 

@@ -35,6 +35,9 @@ class Fingerprint:
     matchable: bool
     hashes: dict[str, dict] = field(default_factory=dict)
     features: Features | None = None
+    mirror_features: Features | None = (
+        None  # registry photos: ORB of the mirror image (ORB is not mirror-invariant)
+    )
     colour: str = ""
     thumbnail: bytes = b""
     thumb_size: tuple[int, int] = (0, 0)
@@ -73,6 +76,7 @@ def fingerprint(data: bytes, all_transforms: bool = False) -> Fingerprint:
         matchable=not _featureless(im),
         hashes=variants,
         features=orb(im),
+        mirror_features=orb(im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)) if all_transforms else None,
         colour=colour_signature(pictures.get("trim", im)),
         thumbnail=thumb,
         thumb_size=thumb_size,

@@ -44,7 +44,8 @@ def hash_and_store(db: Database, data: bytes, all_transforms: bool) -> dict[str,
         db.execute("DELETE FROM image_hashes WHERE sha256 = ?", [fp.sha256])  # drop other code versions
         store.put_hashes(db, fp.sha256, fp.hashes, hashes.HASH_VERSION)
         blobs = fp.features.to_blobs()
-        store.put_features(db, fp.sha256, *blobs, len(fp.features), fp.colour, FEATURE_VERSION)
+        mirror = fp.mirror_features.to_blobs() if fp.mirror_features is not None else None
+        store.put_features(db, fp.sha256, *blobs, len(fp.features), fp.colour, FEATURE_VERSION, mirror)
         store.put_thumbnail(db, fp.sha256, fp.thumbnail, *fp.thumb_size)
     return {
         "sha256": fp.sha256,

@@ -31,7 +31,13 @@ _CHUNK = 50_000
 class RegistryIndex:
     """Hashes (one row per registry photo variant, sorted by photo) and local features of every photo."""
 
-    def __init__(self, columns: dict[str, np.ndarray], variants: list[str], features: dict[int, Features]):
+    def __init__(
+        self,
+        columns: dict[str, np.ndarray],
+        variants: list[str],
+        features: dict[int, Features],
+        mirror_features: dict[int, Features] | None = None,
+    ):
         self.pdq = HammingIndex.from_words(columns["pdq"])
         self.phash, self.dhash = columns["phash"], columns["dhash"]
         self.quality, self.variant = columns["quality"], columns["variant"]
@@ -41,6 +47,7 @@ class RegistryIndex:
         ends = np.append(starts[1:], len(self.image))[: len(starts)]
         self._span = {int(i): (int(s), int(e)) for i, s, e in zip(ids, starts, ends, strict=True)}
         self.features = features
+        self.mirror_features = mirror_features or {}
         self.descriptors = DescriptorIndex(features)
 
     @classmethod
@@ -82,15 +89,17 @@ class RegistryIndex:
                 )
         columns, variants = builder.finish()
         wanted = set(np.unique(columns["image"]).tolist())
-        features = {}
-        for image, xy, desc in db.execute(
-            "SELECT ri.id, f.xy, f.desc FROM registry_images ri "
+        features, mirrors = {}, {}
+        for image, xy, desc, xy_m, desc_m in db.execute(
+            "SELECT ri.id, f.xy, f.desc, f.xy_m, f.desc_m FROM registry_images ri "
             "JOIN image_features f ON f.sha256 = ri.sha256 WHERE f.feature_version = ? ORDER BY ri.id",
             [FEATURE_VERSION],
         ):
             if image in wanted:
                 features[image] = Features.from_blobs(xy, desc)
-        return cls(columns, variants, features)
+                if desc_m is not None:
+                    mirrors[image] = Features.from_blobs(xy_m, desc_m)
+        return cls(columns, variants, features, mirrors)
 
     def __len__(self) -> int:
         return len(self.image)
@@ -148,9 +157,15 @@ def rank_photo(
     hits = [h for h in (index.hit(i, views) for i in sorted(images)) if h is not None]
     for h in hits:
         h.votes = votes.get(h.registry_image_id, 0)
-        ref = index.features.get(h.registry_image_id)
-        if features is not None and ref is not None:
-            h.inliers, h.overlap = verify(features, ref)
+        # Compared with the registry photo as it is and as its mirror image (ORB is not mirror-invariant);
+        # the better agreement counts, whichever hash variant came closest.
+        refs = [
+            r
+            for r in (index.features.get(h.registry_image_id), index.mirror_features.get(h.registry_image_id))
+            if r is not None
+        ]
+        if features is not None and refs:
+            h.inliers, h.overlap = max(verify(features, r) for r in refs)
     for h in hits:
         h.other_inliers = max((o.inliers or 0 for o in hits if o.object_id != h.object_id), default=0)
     best: dict[int, Hit] = {}

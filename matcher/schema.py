@@ -316,3 +316,10 @@ def m009_review_queue_with_flags(db: Database) -> None:
                  COALESCE(l.sale_date, '9999'), c.score DESC, c.id
         """,
     )
+
+
+@migrations()
+def m010_mirror_features(db: Database) -> None:
+    # Registry photos also keep the ORB features of their mirror image, so a mirrored copy can be verified.
+    db.table("image_features").add_column("xy_m", bytes)
+    db.table("image_features").add_column("desc_m", bytes)

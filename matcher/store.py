@@ -120,11 +120,28 @@ def put_hashes(db: Database, sha256: str, hashes: dict[str, dict[str, Any]], has
 
 
 def put_features(
-    db: Database, sha256: str, xy: bytes, desc: bytes, n: int, colour: str, version: str
+    db: Database,
+    sha256: str,
+    xy: bytes,
+    desc: bytes,
+    n: int,
+    colour: str,
+    version: str,
+    mirror: tuple[bytes, bytes] | None = None,
 ) -> None:
-    """Store one image's local features and colour signature."""
+    """Store one image's local features (and those of its mirror image) and colour signature."""
+    xy_m, desc_m = mirror or (None, None)
     db.table("image_features").upsert(
-        {"sha256": sha256, "n": n, "xy": xy, "desc": desc, "colour": colour, "feature_version": version},
+        {
+            "sha256": sha256,
+            "n": n,
+            "xy": xy,
+            "desc": desc,
+            "colour": colour,
+            "feature_version": version,
+            "xy_m": xy_m,
+            "desc_m": desc_m,
+        },
         pk="sha256",
     )
 

@@ -90,7 +90,8 @@ T = Thresholds()
     [
         ({"pdq": 10, "phash": 2}, "strong"),
         ({"pdq": 10, "phash": 2, "inliers": 0, "overlap": 0.0}, "review"),  # features contradict
-        ({"pdq": 10, "phash": 2, "variant": "full/m0", "inliers": 0}, "strong"),  # ORB can't see mirrors
+        ({"pdq": 10, "phash": 2, "variant": "full/m0"}, "strong"),  # no mirror features to compare
+        ({"pdq": 10, "phash": 2, "variant": "full/m0", "inliers": 0}, "review"),  # mirror features contradict
         ({"pdq": 45, "phash": 6}, "review"),
         ({"pdq": 45, "phash": 6, "inliers": 3, "overlap": 0.02}, None),  # house-style look-alike
         ({"pdq": 45, "phash": 20}, None),
@@ -117,3 +118,14 @@ def test_verified_needs_all_three():
     assert verified(hit(inliers=12, overlap=0.2), T)
     assert not verified(hit(inliers=9, overlap=0.9), T)
     assert not verified(hit(), T)
+
+
+def test_mirrored_copy_verifies_against_mirror_features(pictures):
+    from matcher.fingerprint import fingerprint
+
+    buf = io.BytesIO()
+    pictures[0].save(buf, "JPEG", quality=90)
+    registry = fingerprint(buf.getvalue(), all_transforms=True)
+    query = orb(decoded(pictures[0].transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+    assert verify(query, registry.mirror_features).inliers >= 30
+    assert verify(query, registry.features).inliers < 10
