@@ -39,13 +39,6 @@ class Features:
         d = np.frombuffer(desc, dtype=np.uint8).reshape(-1, 32)
         return cls(np.frombuffer(xy, dtype=np.float16).astype(np.float32).reshape(-1, 2), d)
 
-    def mirrored(self, width: int) -> Features:
-        """Positions of the same keypoints in the left-right mirror image (descriptors are recomputed
-        by the caller when needed; ORB descriptors are not mirror-invariant)."""
-        xy = self.xy.copy()
-        xy[:, 0] = width - 1 - xy[:, 0]
-        return Features(xy, self.desc)
-
 
 def orb(im: Image.Image) -> Features:
     """ORB keypoints and descriptors of a decoded picture (grey levels), spread over the picture.
