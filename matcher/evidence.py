@@ -3,7 +3,7 @@
 A ``Hit`` says how alike one lot photo and one registry photo are: PDQ, pHash and dHash distances of
 their closest views/variants, the PDQ quality, and the result of geometric verification (inliers of the
 best similarity transform, and the best inlier count of any *other* registry object, which tells a
-distinctive match from a generic one).
+distinctive match from a generic one), and how alike their hues are.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ class Thresholds:
     agreeing; rotated/mirrored variants (7 more chances per photo to collide) and PDQ quality under 50
     need closer hashes. Verification: ``min_inliers`` distinct keypoints in one similarity transform, at least
     ``min_overlap`` of the query keypoints that fall inside the registry photo, and ``distinct`` times
-    more inliers than any other registry object gets.
+    more inliers than any other registry object gets. Colour: unverified evidence between pictures whose
+    hues overlap less than ``min_colour`` (histogram intersection) earns nothing.
     """
 
     strong_pdq: int = 31
@@ -40,6 +41,7 @@ class Thresholds:
     distinct: float = 2.0
     min_overlap: float = 0.1
     trim_exact_pdq: int = 16
+    min_colour: float = 0.4
 
 
 @dataclass
@@ -58,6 +60,7 @@ class Hit:
     overlap: float = 0.0
     other_inliers: int = 0
     votes: int = 0
+    colour: float = 1.0
     listing_image_id: int | None = None
 
     @property
@@ -114,6 +117,8 @@ def tier(hit: Hit, t: Thresholds) -> str | None:
     ok = verified(hit, t)
     if ok and hit.inliers >= t.strong_inliers and (by_hash or hit.votes):
         return "strong"
+    if not ok and hit.colour < t.min_colour:
+        return None  # the hues disagree and no local features vouch for the match
     checkable = hit.inliers is not None
     if by_hash and checkable and not ok and hit.view == "trim" and hit.pdq > t.trim_exact_pdq:
         return None

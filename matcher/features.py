@@ -2,7 +2,7 @@
 
 ORB (Rublee et al., ICCV 2011; OpenCV's implementation) finds the same object parts in a cropped,
 padded, rotated, recompressed or collaged copy of a photo, where a global hash of the whole picture
-no longer agrees. The colour signature is a coarse histogram used only as a filter.
+no longer agrees. The colour signature, a coarse hue histogram, is used only as a filter.
 """
 
 from __future__ import annotations
@@ -16,17 +16,21 @@ from PIL import Image
 __all__ = ["FEATURE_VERSION", "Features", "orb", "colour_signature", "colour_similarity"]
 
 ORB_FEATURES = 400
-FEATURE_VERSION = f"orb{ORB_FEATURES}-grid4-mirror;opencv={cv2.__version__}"
+HUE_BINS = 16
+MIN_COLOURED = 13  # of 255: under 5 % coloured pixels the picture counts as grey
+FEATURE_VERSION = f"orb{ORB_FEATURES}-grid4-mirror-hue{HUE_BINS};opencv={cv2.__version__}"
 _orb = cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=10, edgeThreshold=15, patchSize=15)
 _detector = cv2.ORB_create(nfeatures=ORB_FEATURES * 5, fastThreshold=10, edgeThreshold=15, patchSize=15)
 
 
 @dataclass
 class Features:
-    """Keypoint positions (n, 2) float32 and their ORB descriptors (n, 32) uint8."""
+    """Keypoint positions (n, 2) float32, their ORB descriptors (n, 32) uint8, and the picture's colour
+    signature (empty when unknown)."""
 
     xy: np.ndarray
     desc: np.ndarray
+    colour: str = ""
 
     def __len__(self) -> int:
         return int(self.xy.shape[0])
@@ -35,9 +39,9 @@ class Features:
         return self.xy.astype(np.float16).tobytes(), self.desc.tobytes()
 
     @classmethod
-    def from_blobs(cls, xy: bytes, desc: bytes) -> Features:
+    def from_blobs(cls, xy: bytes, desc: bytes, colour: str | None = "") -> Features:
         d = np.frombuffer(desc, dtype=np.uint8).reshape(-1, 32)
-        return cls(np.frombuffer(xy, dtype=np.float16).astype(np.float32).reshape(-1, 2), d)
+        return cls(np.frombuffer(xy, dtype=np.float16).astype(np.float32).reshape(-1, 2), d, colour or "")
 
 
 def orb(im: Image.Image) -> Features:
@@ -73,17 +77,29 @@ def _empty() -> Features:
 
 
 def colour_signature(im: Image.Image) -> str:
-    """A 64-bin RGB histogram (4 levels per channel) of the picture, each bin 0-255, as hex."""
+    """Hue histogram of the picture's coloured pixels (16 bins, each blurred into its neighbours) and
+    the share of coloured pixels, as hex bytes.
+
+    Hue only, so gamma, brightness and saturation changes and white or black padding leave it alone; a
+    grey photo (an old catalogue print) has no coloured share and is never filtered on colour.
+    """
     small = im.convert("RGB")
     small = small.reduce(max(1, max(small.size) // 64))
-    arr = np.asarray(small, dtype=np.uint8) >> 6
-    bins = (arr[..., 0].astype(np.int32) * 16 + arr[..., 1] * 4 + arr[..., 2]).ravel()
-    hist = np.bincount(bins, minlength=64).astype(np.float64)
-    return np.round(255 * hist / hist.sum()).astype(np.uint8).tobytes().hex()
+    hsv = np.asarray(small.convert("HSV"), dtype=np.int32).reshape(-1, 3)
+    coloured = (hsv[:, 1] > 40) & (hsv[:, 2] > 30)
+    hist = np.bincount(hsv[coloured, 0] * HUE_BINS // 256, minlength=HUE_BINS).astype(np.float64)
+    hist /= max(1.0, hist.sum())
+    hist = (2 * hist + np.roll(hist, 1) + np.roll(hist, -1)) / 4
+    return np.round(255 * np.append(hist, coloured.mean())).astype(np.uint8).tobytes().hex()
 
 
 def colour_similarity(a: str, b: str) -> float:
-    """Histogram intersection of two colour signatures: 1.0 for the same colours, 0.0 for disjoint ones."""
+    """Histogram intersection of the hues of two colour signatures: 1.0 for the same hues, 0.0 for
+    disjoint ones, and 1.0 (no evidence either way) when either picture is nearly grey or unknown."""
+    if not a or not b:
+        return 1.0
     ha = np.frombuffer(bytes.fromhex(a), dtype=np.uint8).astype(np.int32)
     hb = np.frombuffer(bytes.fromhex(b), dtype=np.uint8).astype(np.int32)
-    return float(np.minimum(ha, hb).sum()) / max(1, min(ha.sum(), hb.sum()))
+    if len(ha) != HUE_BINS + 1 or len(hb) != HUE_BINS + 1 or min(ha[-1], hb[-1]) < MIN_COLOURED:
+        return 1.0
+    return float(np.minimum(ha[:-1], hb[:-1]).sum()) / max(1, min(ha[:-1].sum(), hb[:-1].sum()))

@@ -9,7 +9,7 @@ photos additionally in their 8 rotations and mirror images, so a flipped or rota
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PIL import Image
@@ -38,7 +38,6 @@ class Fingerprint:
     mirror_features: Features | None = (
         None  # registry photos: ORB of the mirror image (ORB is not mirror-invariant)
     )
-    colour: str = ""
     thumbnail: bytes = b""
     thumb_size: tuple[int, int] = (0, 0)
 
@@ -75,9 +74,8 @@ def fingerprint(data: bytes, all_transforms: bool = False) -> Fingerprint:
         quality=quality,
         matchable=not _featureless(im),
         hashes=variants,
-        features=orb(im),
+        features=replace(orb(im), colour=colour_signature(pictures.get("trim", im))),
         mirror_features=orb(im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)) if all_transforms else None,
-        colour=colour_signature(pictures.get("trim", im)),
         thumbnail=thumb,
         thumb_size=thumb_size,
     )

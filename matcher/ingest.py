@@ -45,7 +45,9 @@ def hash_and_store(db: Database, data: bytes, all_transforms: bool) -> dict[str,
         store.put_hashes(db, fp.sha256, fp.hashes, hashes.HASH_VERSION)
         blobs = fp.features.to_blobs()
         mirror = fp.mirror_features.to_blobs() if fp.mirror_features is not None else None
-        store.put_features(db, fp.sha256, *blobs, len(fp.features), fp.colour, FEATURE_VERSION, mirror)
+        store.put_features(
+            db, fp.sha256, *blobs, len(fp.features), fp.features.colour, FEATURE_VERSION, mirror
+        )
         store.put_thumbnail(db, fp.sha256, fp.thumbnail, *fp.thumb_size)
     return {
         "sha256": fp.sha256,

@@ -16,7 +16,7 @@ from sqlite_utils import Database
 from . import hashes
 from .descindex import DescriptorIndex
 from .evidence import Hit, Thresholds, better, rank_key
-from .features import FEATURE_VERSION, Features
+from .features import FEATURE_VERSION, Features, colour_similarity
 from .index import HammingIndex, hex_to_words
 from .verify import verify
 
@@ -90,13 +90,13 @@ class RegistryIndex:
         columns, variants = builder.finish()
         wanted = set(np.unique(columns["image"]).tolist())
         features, mirrors = {}, {}
-        for image, xy, desc, xy_m, desc_m in db.execute(
-            "SELECT ri.id, f.xy, f.desc, f.xy_m, f.desc_m FROM registry_images ri "
+        for image, xy, desc, colour, xy_m, desc_m in db.execute(
+            "SELECT ri.id, f.xy, f.desc, f.colour, f.xy_m, f.desc_m FROM registry_images ri "
             "JOIN image_features f ON f.sha256 = ri.sha256 WHERE f.feature_version = ? ORDER BY ri.id",
             [FEATURE_VERSION],
         ):
             if image in wanted:
-                features[image] = Features.from_blobs(xy, desc)
+                features[image] = Features.from_blobs(xy, desc, colour)
                 if desc_m is not None:
                     mirrors[image] = Features.from_blobs(xy_m, desc_m)
         return cls(columns, variants, features, mirrors)
@@ -166,6 +166,7 @@ def rank_photo(
         ]
         if features is not None and refs:
             h.inliers, h.overlap = max(verify(features, r) for r in refs)
+            h.colour = round(colour_similarity(features.colour, refs[0].colour), 2)
     for h in hits:
         h.other_inliers = max((o.inliers or 0 for o in hits if o.object_id != h.object_id), default=0)
     best: dict[int, Hit] = {}

@@ -129,3 +129,20 @@ def test_mirrored_copy_verifies_against_mirror_features(pictures):
     query = orb(decoded(pictures[0].transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
     assert verify(query, registry.mirror_features).inliers >= 30
     assert verify(query, registry.features).inliers < 10
+
+
+def test_colour_signature_ignores_gamma_and_grey():
+    rng = np.random.default_rng(3)
+    warm = Image.fromarray((rng.random((64, 64, 3)) * [255, 120, 40]).astype(np.uint8))
+    darker = warm.point([int(255 * (i / 255) ** 1.4) for i in range(256)] * 3)
+    assert colour_similarity(colour_signature(warm), colour_signature(darker)) > 0.8
+    grey = warm.convert("L").convert("RGB")
+    assert colour_similarity(colour_signature(warm), colour_signature(grey)) == 1.0
+    assert colour_similarity("", colour_signature(warm)) == 1.0
+
+
+def test_colour_filter_drops_unverified_evidence_only():
+    t = Thresholds()
+    assert tier(hit(pdq=20, phash=4, colour=0.1), t) is None
+    assert tier(hit(pdq=20, phash=4, colour=0.9), t) == "strong"
+    assert tier(hit(pdq=20, phash=4, colour=0.1, inliers=60, overlap=0.5, votes=3), t) == "strong"
