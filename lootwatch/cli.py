@@ -127,6 +127,7 @@ def match(cfg, rematch_all: bool) -> None:
     from matcher.match import match_listings
     from matcher.screen import screen_listings
     from matcher.store import open_db
+    from matcher.textmatch import match_texts
 
     from .progress import bar
 
@@ -142,12 +143,18 @@ def match(cfg, rematch_all: bool) -> None:
         counts = match_listings(db, rematch_all=rematch_all or fresh["refreshed"] > 0, progress=update)
     with bar("screening listing text") as update:
         flags = screen_listings(db, rescreen_all=rematch_all, progress=update)
+    with bar("comparing listing texts with registry records") as update:
+        texts = match_texts(db, rematch_all=rematch_all, progress=update)
     click.echo(
         f"{flags['screened']} listings screened for red flags, {flags['flagged']} at or above the threshold"
     )
     click.echo(
         f"{counts['listings']} listings matched against {counts['registry_variants']} registry "
         f"photo variants; {counts['candidates']} candidates"
+    )
+    click.echo(
+        f"{texts['compared']} listing texts compared with the registry; "
+        f"{texts['text_candidates']} text candidates"
     )
 
 

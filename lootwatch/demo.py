@@ -13,6 +13,7 @@ from rich.table import Table
 from matcher.match import match_listings
 from matcher.screen import screen_listings
 from matcher.store import open_db
+from matcher.textmatch import match_texts
 from reports.digest import write_report
 from seeds.demo.build import build
 from seeds.demo.server import serve
@@ -24,8 +25,8 @@ from .progress import bar
 __all__ = ["SIZES", "run_demo", "print_summary"]
 
 SIZES = {
-    "full": {"objects": 64, "per_edit": 17, "flag_only": 30, "distractors": 200},
-    "small": {"objects": 14, "per_edit": 3, "flag_only": 4, "distractors": 16},
+    "full": {"objects": 64, "per_edit": 17, "flag_only": 30, "distractors": 200, "rephoto": 12},
+    "small": {"objects": 14, "per_edit": 3, "flag_only": 4, "distractors": 16, "rephoto": 3},
 }
 DEMO_SITES = ("demo_aurora", "demo_meridian", "demo_bazaar")
 # The demo marketplace is our own server on loopback: no need to be polite to it.
@@ -65,6 +66,8 @@ def run_demo(out: Path, size: str = "full") -> dict[str, Any]:
         counts = match_listings(db, progress=update)
     with bar("screening listing text") as update:
         screen_listings(db, progress=update)
+    with bar("comparing listing texts with registry records") as update:
+        match_texts(db, progress=update)
     report = write_report(db, out / "reports", "http://127.0.0.1:8001", "lootwatch@localhost", [])
     scores = evaluate(db, demo.ground_truth)
     summary = {
@@ -101,6 +104,12 @@ def print_summary(s: dict[str, Any]) -> None:
         "red-flag candidates (text only)",
         f"{s['candidates_flags']}: precision {_pct(s['flags_precision'])}, recall {_pct(s['flags_recall'])}",
     )
+    table.add_row(
+        "registry-record candidates (text)",
+        f"{s['candidates_text']}: precision {_pct(s['text_precision'])}",
+    )
+    table.add_row("lots describing a registry object, found", _pct(s["described_lots_found"]))
+    table.add_row("  of them re-photographed by the dealer", _pct(s["rephoto_lots_found"]))
     table.add_row("errors recorded", str(s["errors"]))
     table.add_row("wall time", f"{s['seconds']} s")
     table.add_row("report", f"{s['report_html']}\n{s['report_eml']}")

@@ -12,16 +12,16 @@ __all__ = ["evaluate"]
 
 
 def evaluate(db: Database, ground_truth: Path) -> dict[str, Any]:
-    """Precision of the image candidates, recall overall and per edit type, counts per tier.
+    """Precision of the image candidates, recall overall and per edit type, counts per tier; the same
+    for text candidates and red-flag candidates.
 
-    A candidate is correct when its lot reuses a photo of that very registry object.
+    An image or text candidate is correct when its lot shows that very registry object (a reused
+    registry photo, or the dealer's own photo of it). Image recall counts lots that reuse a registry
+    photo; text recall counts lots whose text gives the object's name and size.
     """
     truth = json.loads(Path(ground_truth).read_text())
-    expected = {
-        (t["site"], t["lot_id"]): (t["source"], t["source_id"])
-        for t in truth["lots"]
-        if t["kind"] == "registry_edit"
-    }
+    shows = {(t["site"], t["lot_id"]): (t["source"], t["source_id"]) for t in truth["lots"] if "source" in t}
+    expected = {lot: src for lot, src in shows.items() if lot in _of_kind(truth, "registry_edit")}
     edit_of = {(t["site"], t["lot_id"]): t["edit"] for t in truth["lots"] if t["kind"] == "registry_edit"}
     rows = list(
         db.query(
@@ -30,8 +30,8 @@ def evaluate(db: Database, ground_truth: Path) -> dict[str, Any]:
             "WHERE c.kind = 'image' AND c.tier IS NOT NULL"
         )
     )
-    correct = [r for r in rows if expected.get((r["site"], r["lot_id"])) == (r["source"], r["source_id"])]
-    found = {(r["site"], r["lot_id"]) for r in correct}
+    correct = [r for r in rows if shows.get((r["site"], r["lot_id"])) == (r["source"], r["source_id"])]
+    found = {(r["site"], r["lot_id"]) for r in correct} & set(expected)
     by_edit: dict[str, list[int]] = {}
     for lot, edit in edit_of.items():
         by_edit.setdefault(edit, []).append(int(lot in found))
@@ -46,7 +46,23 @@ def evaluate(db: Database, ground_truth: Path) -> dict[str, Any]:
             "WHERE c.kind = 'flags' AND c.tier IS NOT NULL"
         )
     }
+    text_rows = list(
+        db.query(
+            "SELECT l.site, l.lot_id, o.source, o.source_id FROM candidates c "
+            "JOIN listings l ON l.id = c.listing_id JOIN registry_objects o ON o.id = c.registry_object_id "
+            "WHERE c.kind = 'text' AND c.tier IS NOT NULL"
+        )
+    )
+    text_right = [
+        r for r in text_rows if shows.get((r["site"], r["lot_id"])) == (r["source"], r["source_id"])
+    ]
+    described = {(t["site"], t["lot_id"]) for t in truth["lots"] if t.get("text_copy")}
+    seen = {(r["site"], r["lot_id"]) for r in correct} | {(r["site"], r["lot_id"]) for r in text_right}
     return {
+        "candidates_text": len(text_rows),
+        "text_precision": round(len(text_right) / len(text_rows), 4) if text_rows else None,
+        "described_lots_found": round(len(seen & described) / len(described), 4) if described else None,
+        "rephoto_lots_found": _share(seen, _of_kind(truth, "rephoto")),
         "candidates_flags": len(flagged),
         "flags_precision": round(len(flagged & flag_truth) / len(flagged), 4) if flagged else None,
         "flags_recall": round(len(flagged & flag_truth) / len(flag_truth), 4) if flag_truth else None,
@@ -59,3 +75,11 @@ def evaluate(db: Database, ground_truth: Path) -> dict[str, Any]:
         "recall_by_edit": {e: round(sum(v) / len(v), 4) for e, v in sorted(by_edit.items())},
         "lots_by_edit": {e: len(v) for e, v in sorted(by_edit.items())},
     }
+
+
+def _of_kind(truth: dict, kind: str) -> set[tuple[str, str]]:
+    return {(t["site"], t["lot_id"]) for t in truth["lots"] if t["kind"] == kind}
+
+
+def _share(found: set, wanted: set) -> float | None:
+    return round(len(found & wanted) / len(wanted), 4) if wanted else None

@@ -40,6 +40,7 @@ ANTIQUITY_FAMILIES = {"category", "origin", "digging"}
 NEGATABLE = {"category", "origin"}
 UNVERIFIED_WEIGHT = 15
 AFTER_UNESCO_WEIGHT = 20
+DOCUMENTED_EARLY_WEIGHT = -15
 AFTER_COUNTRY_WEIGHT = 35
 
 # Feminine, plural and relative endings of Arabic adjectives and nouns (after normalisation, ة is ه).
@@ -213,6 +214,11 @@ class FlagEngine:
         if year > unesco_year:
             why = f"Earliest date in the text is {year}. {unesco['why']}"
             out.append(Reason("date.after_unesco", "date", *span, AFTER_UNESCO_WEIGHT, why))
+        elif any(r.family == "evidence" and r.weight < 0 for r in reasons):
+            why = f"Documented, and its earliest date ({year}) predates the 1970 UNESCO Convention"
+            out.append(
+                Reason("evidence.documented_before_1970", "evidence", *span, DOCUMENTED_EARLY_WEIGHT, why)
+            )
         return out
 
 

@@ -64,6 +64,7 @@ def new_candidates(db: Database) -> list[dict[str, Any]]:
         "inliers",
         "flag_reasons",
         "flag_score",
+        "text_evidence",
         "listing_title",
         "site",
         "listing_url",
@@ -81,6 +82,7 @@ def new_candidates(db: Database) -> list[dict[str, Any]]:
     for r in rows:
         if r["candidate_id"] not in sent:
             r["reasons"] = [x for x in json.loads(r.pop("flag_reasons") or "[]") if x.get("weight")]
+            r["text"] = json.loads(r.pop("text_evidence") or "null")
             out.append(r)
     return out
 

@@ -72,6 +72,17 @@ def test_cutoff_dates(engine):
     assert "evidence.export_licence" in rules(licensed) and licensed.score < REVIEW_THRESHOLD
 
 
+def test_a_document_dated_before_1970_outweighs_by_descent(engine):
+    published = engine.screen(
+        "Terracotta cuneiform tablet",
+        "Neo-Assyrian, 9th-7th century BC.",
+        "Published in the 1968 catalogue of the Lindgren collection, no. 81484; by descent since.",
+    )
+    assert "evidence.documented_before_1970" in rules(published) and published.score < REVIEW_THRESHOLD
+    undocumented = engine.screen("Terracotta cuneiform tablet", "Neo-Assyrian.", "By descent since 1968.")
+    assert "evidence.documented_before_1970" not in rules(undocumented)
+
+
 def test_ancient_dates_prices_and_sizes_are_not_provenance_dates(engine):
     s = engine.screen(
         "Babylonian seal",

@@ -25,7 +25,7 @@ __all__ = ["Demo", "build", "SOURCE"]
 
 SOURCE = "demo-registry"
 HOUSES = ("demo_aurora", "demo_meridian", "demo_bazaar")
-VERSION = 2  # bump when the generator changes, so built demos are redrawn
+VERSION = 5  # bump when the generator changes, so built demos are redrawn
 HOUSE_BACKDROP = {"demo_aurora": "white", "demo_meridian": "grey", "demo_bazaar": "black"}
 
 
@@ -48,6 +48,7 @@ def build(
     per_edit: int = 17,
     flag_only: int = 30,
     distractors: int = 200,
+    rephoto: int = 12,
     seed: int = 2199,
     today: date | None = None,
     workers: int | None = None,
@@ -63,6 +64,7 @@ def build(
         "per_edit": per_edit,
         "flag_only": flag_only,
         "distractors": distractors,
+        "rephoto": rephoto,
         "seed": seed,
         "today": today.isoformat(),
         "version": VERSION,
@@ -74,7 +76,7 @@ def build(
     with multiprocessing.get_context("spawn").Pool(workers or os.cpu_count() or 1) as pool:
         registry = pool.map(_registry_object, [(out / "registry", seed, i) for i in range(objects)])
         _write_registry_csv(out / "registry", registry)
-        specs = _lot_specs(registry, per_edit, flag_only, distractors, rng)
+        specs = _lot_specs(registry, per_edit, flag_only, distractors, rephoto, rng)
         counters = dict.fromkeys(HOUSES, 100)
         jobs = []
         for n, spec in enumerate(specs):
@@ -155,7 +157,12 @@ def _write_registry_csv(folder: Path, registry: list[dict]) -> None:
 
 
 def _lot_specs(
-    registry: list[dict], per_edit: int, flag_only: int, distractors: int, rng: np.random.Generator
+    registry: list[dict],
+    per_edit: int,
+    flag_only: int,
+    distractors: int,
+    rephoto: int,
+    rng: np.random.Generator,
 ) -> list[dict]:
     specs = []
     for edit in edits.EDITS:
@@ -169,6 +176,7 @@ def _lot_specs(
                     "photo": int(rng.integers(len(registry[obj]["photos"]))),
                 }
             )
+    specs += [{"kind": "rephoto", "object": int(rng.integers(len(registry)))} for _ in range(rephoto)]
     specs += [{"kind": "flag_only"} for _ in range(flag_only)]
     specs += [{"kind": "distractor"} for _ in range(distractors)]
     order = rng.permutation(len(specs))
@@ -182,7 +190,14 @@ def _make_lot(job: tuple) -> tuple[dict, dict]:
     backdrop = HOUSE_BACKDROP[house] if rng.random() < 0.8 else list(draw.BACKDROPS)[int(rng.integers(3))]
     entry = {"site": house, "lot_id": lot_id, "kind": spec["kind"]}
     images: list[bytes] = []
-    if reg is not None:
+    if reg is not None and spec["kind"] == "rephoto":
+        # The dealer's own photo of a registry object, described with the record's name and size.
+        obj = draw.sprite(reg["kind"], reg["material"], reg["sprite_seed"])
+        images.append(_jpeg(draw.photo(obj, backdrop, photo_seed * 10 + 7), 88))
+        entry.update(source=SOURCE, source_id=reg["record"]["source_id"], text_copy=True)
+        flagged = bool(rng.random() < 0.3)
+        text = texts.lot_text(reg["kind"], reg["material"], rng, flagged=flagged, record=reg["record"])
+    elif reg is not None:
         kind, material, edit = reg["kind"], reg["material"], spec["edit"]
         # Dealers copy the published registry JPEG, so the edit starts from the file's own pixels.
         with Image.open(registry_dir / reg["photos"][spec["photo"]]) as f:
@@ -200,7 +215,9 @@ def _make_lot(job: tuple) -> tuple[dict, dict]:
             edit=edit, source=SOURCE, source_id=reg["record"]["source_id"], registry_photo=spec["photo"] + 1
         )
         flagged = bool(rng.random() < 0.3)
-        text = texts.lot_text(kind, material, rng, flagged=flagged)
+        copy = bool(rng.random() < 0.6)  # most dealers also give the object's name and size
+        entry["text_copy"] = copy
+        text = texts.lot_text(kind, material, rng, flagged=flagged, record=reg["record"] if copy else None)
     else:
         pic, kind, material = _fresh_photo(rng, backdrop, photo_seed * 10)
         images.append(_jpeg(pic, int(rng.integers(80, 93))))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 __all__ = ["registry_record", "lot_text"]
@@ -75,9 +77,15 @@ def registry_record(kind: str, material: str, rng: np.random.Generator, n: int) 
     }
 
 
-def lot_text(kind: str, material: str, rng: np.random.Generator, flagged: bool) -> dict[str, str]:
-    """Title, description and provenance of one lot; ``flagged`` lots use the phrases analysts look for."""
-    name = _pick(rng, NAMES[kind])
+def lot_text(
+    kind: str, material: str, rng: np.random.Generator, flagged: bool, record: dict | None = None
+) -> dict[str, str]:
+    """Title, description and provenance of one lot; ``flagged`` lots use the phrases analysts look for.
+
+    With ``record``, the dealer describes that registry object: its name and its size, in a unit of
+    their own.
+    """
+    name = record["object_type"] if record else _pick(rng, NAMES[kind])
     period = _pick(rng, PERIODS)
     adjective = _pick(rng, HOUSE_WORDS)
     if flagged:
@@ -87,8 +95,23 @@ def lot_text(kind: str, material: str, rng: np.random.Generator, flagged: bool) 
     else:
         title = f"{adjective} {material} {name}"
         provenance = _pick(rng, CLEAN_PROVENANCE).format(n=int(rng.integers(10000, 99999)))
+    size = _restate(record["measurements"], rng) if record else _measure(rng)
+    marks = (
+        f" Marked in ink on the base: {record['inventory_number']}." if record and rng.random() < 0.25 else ""
+    )
     description = (
-        f"<p>{adjective} {material} {name}, {period}.</p><p>{_measure(rng)}. "
-        f"Good condition for age, minor chips.</p>"
+        f"<p>{adjective} {material} {name}, {period}.</p><p>{size}. "
+        f"Good condition for age, minor chips.{marks}</p>"
     )
     return {"title": title, "description_html": description, "provenance": provenance}
+
+
+def _restate(measurements: str, rng: np.random.Generator) -> str:
+    """The registry's "H. 12.5 cm; W. 8.0 cm" as a dealer might write it: cm, mm or inches."""
+    cm = [float(v) for v in re.findall(r"\d+(?:\.\d+)?", measurements)]
+    unit = _pick(rng, ("cm", "cm", "mm", "in"))
+    if unit == "mm":
+        return " x ".join(f"{v * 10:.0f}" for v in cm) + " mm"
+    if unit == "in":
+        return "Size " + " x ".join(f"{v / 2.54:.1f}" for v in cm) + " in."
+    return "Dimensions " + " x ".join(f"{v:g}" for v in cm) + " cm"
