@@ -214,6 +214,9 @@ _suite: dict = {}
 
 def _worker_init(path: str) -> None:
     global _registry, _suite
+    import faiss
+
+    faiss.omp_set_num_threads(1)  # one process per core: OpenMP threads in each would fight over them
     _registry = Registry(pickle.loads(Path(path).read_bytes()))
     others = [Image.open(io.BytesIO(drawn(70_000_000 + i))).convert("RGB") for i in range(3)]
     logo_path = SHARED / "perception/perception/testing/logos/logoipsum.png"

@@ -96,6 +96,7 @@ def registry_import(cfg, file: str, source: str | None) -> None:
 def crawl(cfg, sites: tuple[str, ...], demo_url: str | None) -> None:
     """Run the market spiders (all of them by default)."""
     from spiders.run import project_settings, run_stages, spider_names
+    from spiders.sites import site
 
     overrides = dict(cfg.scrapy)
     if demo_url:
@@ -107,7 +108,19 @@ def crawl(cfg, sites: tuple[str, ...], demo_url: str | None) -> None:
     unknown = [s for s in sites if s not in known]
     if unknown:
         raise UsageProblem(f"unknown site {', '.join(unknown)} (known: {', '.join(known)})")
-    chosen = list(sites) or [s for s in known if demo_url or not s.startswith("demo_")]
+    if sites:
+        chosen = list(sites)
+    else:
+        enabled = set(settings.getlist("LOOTWATCH_ENABLE_SITES"))
+        chosen = []
+        for name in known:
+            entry = site(name) or {}
+            if name.startswith("demo_") and not demo_url:
+                continue
+            if entry.get("enabled", True) is False and name not in enabled:
+                click.echo(f"{name}: skipped, disabled in seeds/sites.yaml ({entry.get('reason')})")
+                continue
+            chosen.append(name)
     if not chosen:
         raise UsageProblem("no site to crawl (the demo_* sites need --demo-url)")
     results = run_stages(settings, [[(s, {}) for s in chosen]])

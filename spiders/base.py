@@ -10,6 +10,7 @@ from scrapy.http import Request, Response
 from twisted.python.failure import Failure
 
 from .items import ListingItem
+from .structured import LOT_TYPES, _id_from_url, json_ld, lot_fields, microdata, opengraph
 
 
 class LotSpider(scrapy.Spider):
@@ -66,6 +67,119 @@ class LotSpider(scrapy.Spider):
 
     def post_process_item(self, item: ListingItem, response: Response) -> ListingItem | None:
         return item
+
+
+class StructuredDataSpider(LotSpider):
+    """A site whose lot pages describe themselves in schema.org JSON-LD or microdata (Product,
+    IndividualProduct, VisualArtwork, Offer, inside lists or ``@graph``), OpenGraph filling the gaps.
+
+    Attributes:
+        lot_links: CSS selector of the links to lot pages on start and listing pages.
+        listing_links: CSS selector of links to more listing pages (sales, categories).
+        next_page: CSS selector of the link to the next listing page.
+        lot_types: schema.org types read as a lot.
+        use_opengraph: take a missing title, description or photo from OpenGraph.
+        house: the auction house or shop, written on every lot.
+    Hook: ``post_process_item(item, response)`` (see LotSpider). Without ``lot_links`` every start URL
+    is read as a lot page.
+    """
+
+    lot_links = ""
+    listing_links = ""
+    next_page = ""
+    lot_types: tuple[str, ...] = LOT_TYPES
+    use_opengraph = True
+    house: str | None = None
+
+    def parse(self, response: Response) -> Iterator[Any]:
+        if not (self.lot_links or self.listing_links or self.next_page):
+            yield from self.parse_lot(response)
+            return
+        for selector, callback in (
+            (self.lot_links, self.parse_lot),
+            (self.listing_links, self.parse),
+            (self.next_page, self.parse),
+        ):
+            if selector:
+                yield from self.follow_all(response, _hrefs(response, selector), callback)
+
+    def parse_lot(self, response: Response) -> Iterator[ListingItem]:
+        fields = self.lot_data(response)
+        if fields is None:
+            self.record("parse", response.url, "no schema.org lot or OpenGraph data on the page")
+            return
+        yield from self.finish(fields, response)
+
+    def lot_data(self, response: Response) -> dict[str, Any] | None:
+        """The lot's fields from the page's structured data, or None if it has none."""
+        nodes = json_ld(response, self.lot_types) or microdata(response, self.lot_types)
+        fields = lot_fields(nodes[0]) if nodes else {}
+        if self.use_opengraph:
+            og = opengraph(response)
+            fields["title"] = fields.get("title") or og.get("og:title")
+            fields["description_html"] = fields.get("description_html") or og.get("og:description")
+            fields["image_urls"] = fields.get("image_urls") or _as_list(og.get("og:image"))
+        if not fields.get("title") and not fields.get("image_urls"):
+            return None
+        fields["lot_id"] = fields.get("lot_id") or _id_from_url(response.url)
+        fields["house"] = fields.get("house") or self.house
+        return fields
+
+
+class SelectorSpider(StructuredDataSpider):
+    """A site declared in ``seeds/sites.yaml`` (``spider: yaml``): CSS or XPath selectors per field,
+    over whatever structured data the page also carries.
+
+    Attributes (besides StructuredDataSpider's):
+        fields: field name -> selector. CSS by default (``h1::text``, ``img.main::attr(src)``), or
+            ``xpath:`` followed by an XPath. ``image_urls`` takes every match; ``description_html``
+            the matched element's HTML; other fields the text of every match, joined.
+    """
+
+    fields: dict[str, str] = {}
+
+    def lot_data(self, response: Response) -> dict[str, Any] | None:
+        data = super().lot_data(response) or {}
+        for name, selector in self.fields.items():
+            found = _select(response, selector)
+            if name == "image_urls":
+                data[name] = [u.strip() for u in found.getall() if u.strip()]
+            elif name == "description_html":
+                data[name] = found.get()
+            else:
+                text = " ".join(" ".join(_text_of(found)).split())
+                data[name] = text or data.get(name)
+        if not data.get("title") and not data.get("image_urls"):
+            return None
+        data["lot_id"] = data.get("lot_id") or _id_from_url(response.url)
+        data["house"] = data.get("house") or self.house
+        return data
+
+
+def _select(response: Response, selector: str):
+    if selector.startswith("xpath:"):
+        return response.xpath(selector[len("xpath:") :])
+    return response.css(selector)
+
+
+def _text_of(found) -> list[str]:
+    """The text of each match: an element's whole text, a text node or attribute as it is."""
+    return [str(m.root) if isinstance(m.root, str) else m.xpath("string()").get() or "" for m in found]
+
+
+def _hrefs(response: Response, selector: str) -> list[str]:
+    """Link targets: the matched strings if the selector picks an attribute, else the elements' href."""
+    found = _select(response, selector)
+    picks_value = "::attr(" in selector or selector.rstrip().endswith(("@href", "text()"))
+    return [
+        h.strip() for h in (found.getall() if picks_value else found.xpath("@href").getall()) if h.strip()
+    ]
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return [value] if isinstance(value, str) else []
 
 
 class DemoSpider(LotSpider):

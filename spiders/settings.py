@@ -32,6 +32,9 @@ MEDIA_ALLOW_REDIRECTS = True
 LOOTWATCH_ALLOW_PRIVATE = False
 
 DOWNLOADER_MIDDLEWARES = {"spiders.middlewares.PublicAddressMiddleware": 50}
+SPIDER_MIDDLEWARES = {"spiders.sites.SiteStatusMiddleware": 10}
+# Sites of seeds/sites.yaml shipped disabled that the operator has permission to crawl.
+LOOTWATCH_ENABLE_SITES: list[str] = []
 ITEM_PIPELINES = {
     "spiders.pipelines.originals.OriginalsPipeline": 100,
     "spiders.pipelines.listings.StoreListingPipeline": 300,
