@@ -68,25 +68,111 @@ def registry() -> None:
 @registry.command("import")
 @click.argument("file", type=click.Path())
 @click.option("--source", help="Source name for files without a source column.")
+@click.option(
+    "--map",
+    "mapping",
+    multiple=True,
+    metavar="THEIRS:OURS",
+    help="Read the file's column THEIRS as the Object ID field OURS (repeatable), e.g. Objekt-Nr:source_id.",
+)
 @click.pass_obj
-def registry_import(cfg, file: str, source: str | None) -> None:
-    """Import a CSV / JSON / JSONL registry file with Object ID fields (see README)."""
-    from spiders.registries.files import RegistryFileError, read_registry_file
-    from spiders.run import project_settings, run_stages
+def registry_import(cfg, file: str, source: str | None, mapping: tuple[str, ...]) -> None:
+    """Import a CSV / JSON / JSONL registry file with Object ID fields (see README), then match the
+    stored listings against the updated registry."""
+    from spiders.registries.files import RegistryFileError, parse_mapping, read_registry_file
 
+    joined = ",".join(mapping)
     try:
-        parsed = read_registry_file(file, source)
+        parsed = read_registry_file(file, source, parse_mapping(joined))
     except RegistryFileError as exc:
         raise UsageProblem(str(exc)) from exc
-    settings = project_settings(cfg.db, cfg.data_dir, **cfg.scrapy)
-    stats = run_stages(
-        settings, [[("registry_file", {"path": str(Path(file).resolve()), "source": source})]]
-    )[0]
+    stats = _crawl_registry(
+        cfg, "registry_file", {"path": str(Path(file).resolve()), "source": source, "mapping": joined}
+    )
     click.echo(
         f"{len(parsed.records)} records read, {len(parsed.errors)} refused; "
-        f"{stats.get('lootwatch/store/images', 0)} photos hashed, {stats.get('lootwatch/errors', 0)} errors "
-        f"(see the errors table in {cfg.db})"
+        f"{stats.get('lootwatch/store/images', 0)} photos hashed, "
+        f"{stats.get('lootwatch/registry/withdrawn', 0)} records no longer in the file marked withdrawn, "
+        f"{stats.get('lootwatch/errors', 0)} errors (see the errors table in {cfg.db})"
     )
+    _match_stage(cfg)
+
+
+@registry.command("fetch")
+@click.argument("name", default="fbi_artcrimes")
+@click.pass_obj
+def registry_fetch(cfg, name: str) -> None:
+    """Fetch a registry through its spider (default: the FBI National Stolen Art File API), then match
+    the stored listings against the updated registry."""
+    from spiders.run import project_settings, spider_names
+
+    settings = project_settings(cfg.db, cfg.data_dir)
+    registries = [n for n in spider_names(settings, kind="registry") if n != "registry_file"]
+    if name not in registries:
+        raise UsageProblem(f"unknown registry spider {name!r} (known: {', '.join(registries)})")
+    stats = _crawl_registry(cfg, name, {})
+    click.echo(
+        f"{name}: {stats.get('lootwatch/store/items', 0)} records, {stats.get('lootwatch/store/images', 0)} "
+        f"photos, {stats.get('lootwatch/registry/withdrawn', 0)} withdrawn, "
+        f"{stats.get('lootwatch/errors', 0)} errors"
+    )
+    _match_stage(cfg)
+
+
+def _crawl_registry(cfg, name: str, kwargs: dict) -> dict:
+    from spiders.run import project_settings, run_stages
+
+    settings = project_settings(cfg.db, cfg.data_dir, **cfg.scrapy)
+    return run_stages(settings, [[(name, kwargs)]])[0]
+
+
+@registry.command("banks")
+@click.pass_obj
+def registry_banks(cfg) -> None:
+    """List the registry sources (banks) with their record counts and whether they are matched."""
+    from matcher.store import open_db
+
+    db = open_db(_existing(cfg.db))
+    rows = db.execute(
+        "SELECT b.source, b.enabled, b.note, b.last_complete, "
+        "(SELECT count(*) FROM registry_objects o WHERE o.source = b.source), "
+        "(SELECT count(*) FROM registry_objects o WHERE o.source = b.source AND o.status = 'withdrawn') "
+        "FROM banks b ORDER BY b.source"
+    ).fetchall()
+    for source, enabled, note, complete, records, withdrawn in rows:
+        state = "enabled" if enabled else "disabled"
+        click.echo(
+            f"{source}: {state}, {records} records ({withdrawn} withdrawn), last complete listing "
+            f"{complete or 'never'}{f'; {note}' if note else ''}"
+        )
+
+
+@registry.command("disable")
+@click.argument("source")
+@click.option("--note", help="Why (shown by `registry banks`).")
+@click.pass_obj
+def registry_disable(cfg, source: str, note: str | None) -> None:
+    """Stop matching against a registry source; its records stay."""
+    _set_bank(cfg, source, False, note)
+
+
+@registry.command("enable")
+@click.argument("source")
+@click.pass_obj
+def registry_enable(cfg, source: str) -> None:
+    """Match against a registry source again."""
+    _set_bank(cfg, source, True, None)
+
+
+def _set_bank(cfg, source: str, enabled: bool, note: str | None) -> None:
+    from matcher.store import open_db, set_bank
+
+    db = open_db(_existing(cfg.db))
+    if not db.execute("SELECT 1 FROM banks WHERE source = ?", [source]).fetchone():
+        known = [r[0] for r in db.execute("SELECT source FROM banks ORDER BY source")]
+        raise UsageProblem(f"no registry source {source!r} (known: {', '.join(known) or 'none'})")
+    set_bank(db, source, enabled, note)
+    click.echo(f"{source}: {'enabled' if enabled else 'disabled'}; `lootwatch match` re-matches the listings")
 
 
 @main.command()
@@ -136,6 +222,15 @@ def crawl(cfg, sites: tuple[str, ...], demo_url: str | None) -> None:
 @click.pass_obj
 def match(cfg, rematch_all: bool) -> None:
     """Match new listing photos against the registry and write candidates."""
+    _match_stage(cfg, rematch_all)
+
+
+def _match_stage(cfg, rematch_all: bool = False) -> None:
+    """Bring stored photos up to the current code, match, screen the text, compare with the records.
+
+    Listings are matched again whenever the registry changed since, so a registry import finds the lots
+    crawled before it (retro-matching).
+    """
     from matcher.ingest import refresh
     from matcher.match import match_listings
     from matcher.screen import screen_listings

@@ -29,7 +29,9 @@ def match_listings(
     t: Thresholds | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, int]:
-    """Match listing photos not yet matched by this matcher (all of them with ``rematch_all``).
+    """Match listing photos not yet matched by this matcher against this registry (all of them with
+    ``rematch_all``): a registry import or a bank switched on or off makes every stored listing due
+    again, so a new record finds the lots that were crawled before it (retro-matching).
 
     Candidates are keyed by (listing, registry object): re-running converges on the same rows, and a
     candidate that no longer holds keeps its row (and its verdicts) with ``tier`` NULL. Photos whose
@@ -37,23 +39,24 @@ def match_listings(
     """
     t = t or Thresholds()
     index = RegistryIndex.from_db(db)
+    version = f"{MATCHER_VERSION};{store.registry_state(db)}"
     where = "1=1" if rematch_all else "COALESCE(li.matched_version, '') != :v"
     listing_ids = [
         r["listing_id"]
         for r in db.query(
             f"SELECT DISTINCT li.listing_id FROM listing_images li WHERE {where} ORDER BY li.listing_id",
-            {"v": MATCHER_VERSION},
+            {"v": version},
         )
     ]
     counts = {"listings": len(listing_ids), "registry_variants": len(index), "candidates": 0}
     for n, listing_id in enumerate(listing_ids, start=1):
-        counts["candidates"] += _match_listing(db, index, listing_id, t)
+        counts["candidates"] += _match_listing(db, index, listing_id, t, version)
         if progress:
             progress(n, len(listing_ids))
     return counts
 
 
-def _match_listing(db: Database, index: RegistryIndex, listing_id: int, t: Thresholds) -> int:
+def _match_listing(db: Database, index: RegistryIndex, listing_id: int, t: Thresholds, version: str) -> int:
     best: dict[int, Hit] = {}
     for image_id, views, features in _photos(db, listing_id):
         for hit in rank_photo(index, views, features, t):
@@ -64,7 +67,7 @@ def _match_listing(db: Database, index: RegistryIndex, listing_id: int, t: Thres
         written = _write_candidates(db, listing_id, best, t)
         db.execute(
             "UPDATE listing_images SET matched_version = ? WHERE listing_id = ?",
-            [MATCHER_VERSION, listing_id],
+            [version, listing_id],
         )
     return written
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 from sqlite_utils import Database
 
-from . import hashes
+from . import hashes, store
 from .descindex import DescriptorIndex
 from .evidence import Hit, Thresholds, better, rank_key
 from .features import FEATURE_VERSION, Features, colour_similarity
@@ -60,15 +60,16 @@ class RegistryIndex:
 
     @classmethod
     def from_db(cls, db: Database) -> RegistryIndex:
-        """Load every matchable registry photo (withdrawn records excluded), streaming rows into arrays."""
+        """Load every matchable registry photo (withdrawn records and disabled banks left out), streaming
+        rows into arrays."""
         cursor = db.execute(
-            """
+            f"""
             SELECT h.pdq, h.phash, h.dhash, h.quality, h.variant, ri.id, ri.object_id
             FROM image_hashes h
             JOIN registry_images ri ON ri.sha256 = h.sha256
             JOIN registry_objects o ON o.id = ri.object_id
             WHERE ri.error IS NULL AND ri.matchable = 1 AND h.hash_version = ?
-              AND COALESCE(o.status, '') NOT IN ('withdrawn')
+              AND {store.ACTIVE_RECORD}
             ORDER BY ri.id, h.variant
             """,
             [hashes.HASH_VERSION],

@@ -380,3 +380,19 @@ def m011_text_similarity(db: Database) -> None:
                  COALESCE(l.sale_date, '9999'), COALESCE(c.text_score, 0) DESC, c.score DESC, c.id
         """,
     )
+
+
+@migrations()
+def m012_banks(db: Database) -> None:
+    # Each registry source is a bank that can be switched off (kept, but not matched) without deleting it.
+    db.table("banks").create(
+        {"source": str, "enabled": int, "note": str, "records": int, "last_complete": str, "updated_at": str},
+        pk="source",
+        defaults={"enabled": 1},
+    )
+    for table in ("registry_images", "listing_images"):
+        db.table(table).add_column("updated_at", str)
+    db.execute(
+        "INSERT OR IGNORE INTO banks (source, enabled, records) "
+        "SELECT source, 1, count(*) FROM registry_objects GROUP BY source"
+    )

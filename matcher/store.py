@@ -66,12 +66,63 @@ def upsert_registry_object(db: Database, record: dict[str, Any]) -> int:
     )
     existing = _one(db, "registry_objects", "source = ? AND source_id = ?", [row["source"], row["source_id"]])
     if existing is None:
+        ensure_bank(db, row["source"])
         row["imported_at"] = row["updated_at"] = now()
         return db.table("registry_objects").insert(row).last_pk
     if any(existing.get(k) != v for k, v in row.items()):
         row["updated_at"] = now()
         db.table("registry_objects").update(existing["id"], row)
     return existing["id"]
+
+
+# The registry records that take part in matching, as a condition on ``registry_objects o``.
+ACTIVE_RECORD = (
+    "COALESCE(o.status, '') != 'withdrawn' AND o.source NOT IN (SELECT source FROM banks WHERE enabled = 0)"
+)
+
+
+def ensure_bank(db: Database, source: str) -> None:
+    """Make sure the registry source has a row in ``banks`` (enabled by default)."""
+    db.execute("INSERT OR IGNORE INTO banks (source, enabled, updated_at) VALUES (?, 1, ?)", [source, now()])
+
+
+def set_bank(db: Database, source: str, enabled: bool, note: str | None = None) -> None:
+    """Switch a registry source's bank on or off; its records stay either way."""
+    ensure_bank(db, source)
+    db.execute(
+        "UPDATE banks SET enabled = ?, note = COALESCE(?, note), updated_at = ? WHERE source = ?",
+        [int(enabled), note, now(), source],
+    )
+
+
+def withdraw_unseen(db: Database, source: str, seen: set[str]) -> int:
+    """After a complete listing of ``source``, mark its records that were not in it ``withdrawn``
+    (recovered or taken down by the source); they keep their rows, photos and candidates."""
+    rows = db.execute(
+        "SELECT id, source_id FROM registry_objects WHERE source = ? AND COALESCE(status, '') != 'withdrawn'",
+        [source],
+    ).fetchall()
+    gone = [i for i, sid in rows if sid not in seen]
+    stamp = now()
+    with db.atomic():
+        for i in gone:
+            db.table("registry_objects").update(i, {"status": "withdrawn", "updated_at": stamp})
+        db.execute(
+            "UPDATE banks SET records = ?, last_complete = ?, updated_at = ? WHERE source = ?",
+            [len(seen), stamp, stamp, source],
+        )
+    return len(gone)
+
+
+def registry_state(db: Database) -> str:
+    """Changes whenever a registry record, photo or bank changes: stored listings are then due to be
+    matched again (retro-matching)."""
+    parts = [
+        db.execute(f"SELECT count(*), max(updated_at), max(id) FROM {t}").fetchone()
+        for t in ("registry_objects", "registry_images")
+    ]
+    banks = db.execute("SELECT group_concat(source || '=' || enabled, ',') FROM banks").fetchone()
+    return ";".join(map(str, (*parts[0], *parts[1], banks[0])))
 
 
 def upsert_registry_image(db: Database, object_id: int, url: str, position: int, **fields: Any) -> int:
@@ -240,13 +291,15 @@ def _upsert_image(
     if existing is None:
         return (
             db.table(table)
-            .insert({owner_col: owner_id, "position": position, "added_at": now(), **row})
+            .insert(
+                {owner_col: owner_id, "position": position, "added_at": now(), "updated_at": now(), **row}
+            )
             .last_pk
         )
     if any(existing.get(k) != v for k, v in row.items()):
         if "matched_version" in existing and existing.get("sha256") != row.get("sha256"):
             row["matched_version"] = None  # a different photo: match it again
-        db.table(table).update(existing["id"], row)
+        db.table(table).update(existing["id"], {**row, "updated_at": now()})
     return existing["id"]
 
 

@@ -133,7 +133,7 @@ class _Records:
     def __init__(self, db: Database):
         self.db = db
         self.total = db.execute(
-            "SELECT count(*) FROM registry_objects WHERE COALESCE(status, '') != 'withdrawn'"
+            f"SELECT count(*) FROM registry_objects o WHERE {store.ACTIVE_RECORD}"
         ).fetchone()[0]
         self._df: dict[str, int] = {}
 
@@ -163,7 +163,7 @@ class _Records:
         return list(
             self.db.query(
                 "SELECT o.* FROM registry_objects_fts f JOIN registry_objects o ON o.rowid = f.rowid "
-                "WHERE registry_objects_fts MATCH :q AND COALESCE(o.status, '') != 'withdrawn' "
+                f"WHERE registry_objects_fts MATCH :q AND {store.ACTIVE_RECORD} "
                 "ORDER BY bm25(registry_objects_fts) LIMIT :n",
                 {"q": query, "n": limit},
             )
@@ -178,8 +178,7 @@ class _Records:
 
     def state(self) -> str:
         """Changes whenever a record is added, edited or withdrawn, so every listing is compared again."""
-        row = self.db.execute("SELECT count(*), max(updated_at), max(id) FROM registry_objects").fetchone()
-        return f"{TEXT_VERSION}:{row[0]}:{row[1]}:{row[2]}"
+        return f"{TEXT_VERSION}:{store.registry_state(self.db)}"
 
 
 def match_texts(

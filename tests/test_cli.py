@@ -12,7 +12,17 @@ from PIL import Image
 
 from .conftest import LOOTWATCH, ROOT, run_cli
 
-COMMANDS = [["demo"], ["registry", "import"], ["crawl"], ["match"], ["check"], ["review"], ["report"]]
+COMMANDS = [
+    ["demo"],
+    ["registry", "import"],
+    ["registry", "fetch"],
+    ["registry", "banks"],
+    ["crawl"],
+    ["match"],
+    ["check"],
+    ["review"],
+    ["report"],
+]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c))
@@ -102,6 +112,27 @@ def test_registry_import_csv(tmp_path):
     # Importing again changes nothing.
     run_cli("--db", str(db), "registry", "import", str(tmp_path / "r.csv"))
     assert con.execute("SELECT count(*) FROM registry_images").fetchone()[0] == 2
+    # A record that left the file is withdrawn, not deleted; a bank can be switched off and on.
+    (tmp_path / "r2.csv").write_text("Nummer,source,Titel\n2,bulletin,Lamp\n")
+    proc = run_cli(
+        "--db",
+        str(db),
+        "registry",
+        "import",
+        str(tmp_path / "r2.csv"),
+        "--map",
+        "Nummer:source_id",
+        "--map",
+        "Titel:title",
+    )
+    assert "1 records no longer in the file marked withdrawn" in proc.stdout
+    rows = dict(con.execute("SELECT source_id, status FROM registry_objects").fetchall())
+    assert rows == {"1": "withdrawn", "2": "stolen"}
+    run_cli("--db", str(db), "registry", "disable", "bulletin", "--note", "under review")
+    assert (
+        "bulletin: disabled, 2 records (1 withdrawn)" in run_cli("--db", str(db), "registry", "banks").stdout
+    )
+    assert "no registry source" in run_cli("--db", str(db), "registry", "enable", "nope", check=False).stderr
 
 
 @pytest.mark.slow

@@ -109,3 +109,24 @@ def test_withdrawn_proposal_keeps_its_row(db):
     listing(db, "5", "Alabaster votive head", "H. 40 cm")
     match_texts(db)
     assert text_candidates(db, lid)["R1"]["tier"] is None
+
+
+def test_disabled_bank_and_withdrawn_records_are_not_proposed(db):
+    lid = listing(db, "6", "South Arabian alabaster votive head", "Inlaid eyes. 5.7 x 3.5 in.")
+    store.set_bank(db, "test", False, "under review")
+    match_texts(db)
+    assert text_candidates(db, lid) == {}
+    store.set_bank(db, "test", True)
+    store.withdraw_unseen(db, "test", {"R2", "R3"})
+    match_texts(db)
+    assert text_candidates(db, lid) == {}
+
+
+def test_registry_state_changes_with_records_photos_and_banks(db):
+    before = store.registry_state(db)
+    store.set_bank(db, "test", False)
+    assert store.registry_state(db) != before
+    middle = store.registry_state(db)
+    obj = db.execute("SELECT id FROM registry_objects LIMIT 1").fetchone()[0]
+    store.upsert_registry_image(db, obj, "https://r.example/1.jpg", 0, sha256="b" * 64)
+    assert store.registry_state(db) != middle

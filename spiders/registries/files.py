@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["RegistryFileError", "RegistryFile", "read_registry_file"]
+__all__ = ["RegistryFileError", "RegistryFile", "read_registry_file", "parse_mapping"]
 
 MAX_FIELD = 100_000
 csv.field_size_limit(MAX_FIELD)
@@ -32,16 +32,38 @@ class RegistryFile:
     errors: list[tuple[str, str]] = field(default_factory=list)  # (row, reason)
 
 
-def read_registry_file(path: str | Path, source: str | None = None) -> RegistryFile:
-    """Read and check every record of a registry file. Raises RegistryFileError if the file is unusable."""
+def parse_mapping(text: str | None) -> dict[str, str]:
+    """``"Objekt-Nr:source_id,Titel:title"`` as {their column: Object ID field}, names lower-cased."""
+    mapping = {}
+    for pair in (text or "").split(","):
+        if pair.strip():
+            theirs, sep, ours = pair.rpartition(":")
+            if not sep or not theirs.strip() or not ours.strip():
+                raise RegistryFileError(f"column mapping {pair!r}: expected THEIRS:OURS")
+            mapping[theirs.strip().lower()] = ours.strip().lower()
+    return mapping
+
+
+def read_registry_file(
+    path: str | Path, source: str | None = None, mapping: dict[str, str] | None = None
+) -> RegistryFile:
+    """Read and check every record of a registry file. Raises RegistryFileError if the file is unusable.
+
+    ``mapping`` renames the file's columns to Object ID fields ({"objekt-nr": "source_id", ...}).
+    """
+    mapping = {k.lower(): v for k, v in (mapping or {}).items()}
     path = Path(path)
     if not path.is_file():
         raise RegistryFileError(f"{path}: no such file")
-    rows = _rows(path)
+    rows = _rows(path, mapping)
     out = RegistryFile()
     seen: set[tuple[str, str]] = set()
     for n, row in rows:
-        record = {str(k).strip().lower(): v for k, v in row.items() if k is not None}
+        record = {}
+        for k, v in row.items():
+            if k is not None:
+                name = str(k).strip().lower()
+                record[mapping.get(name, name)] = v
         record["source"] = str(record.get("source") or source or "").strip()
         record["source_id"] = str(record.get("source_id") or "").strip()
         if not record["source"] or not record["source_id"]:
@@ -59,7 +81,7 @@ def read_registry_file(path: str | Path, source: str | None = None) -> RegistryF
     return out
 
 
-def _rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
+def _rows(path: Path, mapping: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
     suffix = path.suffix.lower()
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -67,8 +89,9 @@ def _rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
         raise RegistryFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     if suffix == ".csv":
         reader = csv.DictReader(text.splitlines())
-        if not reader.fieldnames or "source_id" not in [f.strip().lower() for f in reader.fieldnames]:
-            raise RegistryFileError(f"{path}: the CSV header has no source_id column")
+        names = [mapping.get(f.strip().lower(), f.strip().lower()) for f in reader.fieldnames or []]
+        if "source_id" not in names:
+            raise RegistryFileError(f"{path}: the CSV header has no source_id column (map one with --map)")
         return [(f"row {i}", r) for i, r in enumerate(reader, start=2)]
     if suffix == ".jsonl":
         rows = []

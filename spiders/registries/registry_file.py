@@ -7,11 +7,12 @@ import scrapy
 
 from spiders.items import RegistryItem
 
-from .files import read_registry_file
+from .files import parse_mapping, read_registry_file
 
 
 class RegistryFileSpider(scrapy.Spider):
-    """``-a path=FILE`` (required) and ``-a source=NAME`` (for files without a source column)."""
+    """``-a path=FILE`` (required), ``-a source=NAME`` (for files without a source column) and
+    ``-a mapping=THEIRS:OURS,...`` (column names to Object ID fields)."""
 
     name = "registry_file"
     kind = "registry"
@@ -21,7 +22,9 @@ class RegistryFileSpider(scrapy.Spider):
         path = getattr(self, "path", None)
         if not path:
             raise ValueError("registry_file: set -a path=FILE")
-        parsed = read_registry_file(path, getattr(self, "source", None))
+        parsed = read_registry_file(
+            path, getattr(self, "source", None), parse_mapping(getattr(self, "mapping", ""))
+        )
         recorder = getattr(self.crawler, "lootwatch_run", None)
         for row, reason in parsed.errors:
             if recorder is not None:
@@ -29,3 +32,4 @@ class RegistryFileSpider(scrapy.Spider):
         for record in parsed.records:
             urls = record.pop("image_urls")
             yield RegistryItem(record=record, image_urls=urls)
+        self.complete = True  # the file is the source's whole listing
