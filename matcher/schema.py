@@ -396,3 +396,11 @@ def m012_banks(db: Database) -> None:
         "INSERT OR IGNORE INTO banks (source, enabled, records) "
         "SELECT source, 1, count(*) FROM registry_objects GROUP BY source"
     )
+
+
+@migrations()
+def m013_evidence_records(db: Database) -> None:
+    # Which WARC record holds the capture, and which crawl run made it.
+    db.table("evidence").add_column("warc_record_id", str)
+    db.table("evidence").add_column("crawl_run_id", int)
+    db.table("evidence").create_index(["url"])

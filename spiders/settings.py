@@ -31,7 +31,13 @@ MEDIA_ALLOW_REDIRECTS = True
 # Loopback, private and link-local addresses are refused unless this is set (the demo and tests set it).
 LOOTWATCH_ALLOW_PRIVATE = False
 
-DOWNLOADER_MIDDLEWARES = {"spiders.middlewares.PublicAddressMiddleware": 50}
+# Evidence: every response as received (before decompression, redirects, retries) into WARC files.
+LOOTWATCH_WARC = True
+LOOTWATCH_WARC_MAX_BYTES = 1_000_000_000
+DOWNLOADER_MIDDLEWARES = {
+    "spiders.middlewares.PublicAddressMiddleware": 50,
+    "spiders.warc.WarcMiddleware": 650,
+}
 SPIDER_MIDDLEWARES = {"spiders.sites.SiteStatusMiddleware": 10}
 # Sites of seeds/sites.yaml shipped disabled that the operator has permission to crawl.
 LOOTWATCH_ENABLE_SITES: list[str] = []

@@ -73,3 +73,27 @@ def test_red_flag_candidates(small_demo):
     db = sqlite3.connect(small_demo["db"])
     reasons = db.execute("SELECT flag_reasons FROM review_queue WHERE kind = 'flags' LIMIT 1").fetchone()[0]
     assert json.loads(reasons)[0]["why"]
+
+
+def test_every_page_and_photo_captured_as_warc_evidence(small_demo):
+    import hashlib
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    db = sqlite3.connect(small_demo["db"])
+    missing = db.execute(
+        "SELECT count(*) FROM listing_images WHERE error IS NULL "
+        "AND sha256 NOT IN (SELECT sha256 FROM evidence)"
+    ).fetchone()[0]
+    assert missing == 0
+    pages = db.execute("SELECT count(*) FROM listings WHERE url NOT IN (SELECT url FROM evidence)").fetchone()
+    assert pages[0] == 0
+    for url, sha, path, offset in db.execute(
+        "SELECT url, sha256, warc_file, warc_offset FROM evidence ORDER BY id LIMIT 20"
+    ):
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            record = next(iter(ArchiveIterator(fh)))
+            assert record.rec_type == "response"
+            assert record.rec_headers.get_header("WARC-Target-URI") == url
+            assert hashlib.sha256(record.content_stream().read()).hexdigest() == sha
