@@ -158,11 +158,16 @@ class Registry:
 
     def ours(self, data: bytes, t: Thresholds) -> list[tuple[str, str | None]]:
         """(object key, tier) of every ranked hit for a query, best first."""
+        return [(key, tr) for key, tr, _ in self.hits(data, t)]
+
+    def hits(self, data: bytes, t: Thresholds) -> list[tuple[str, str | None, dict]]:
+        """(object key, tier, evidence) of every ranked hit for a query, best first."""
         fp = fingerprint(data)
         if not fp.matchable:
             return []
         return [
-            (self.keys[h.object_id], tier(h, t)) for h in rank_photo(self.index, fp.hashes, fp.features, t)
+            (self.keys[h.object_id], tier(h, t), h.evidence())
+            for h in rank_photo(self.index, fp.hashes, fp.features, t)
         ]
 
     def baseline(self, data: bytes) -> set[str]:
@@ -178,6 +183,7 @@ def main() -> None:
     ap.add_argument("--photos", nargs="*", default=[], help="more folders of registry photos (*.jpg)")
     ap.add_argument("--no-shared", action="store_true", help="leave out ../shared/images")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--only-negatives", action="store_true", help="skip the positive queries (diagnosis)")
     args = ap.parse_args()
     started = time.perf_counter()
     photos = registry_photos(args.no_shared, args.photos)
@@ -190,7 +196,9 @@ def main() -> None:
     sigs += [(key, _signature(data)) for key, data in multiview["registry"]]
     registry_file = CACHE / f"registry-{os.getpid()}.pkl"
     registry_file.write_bytes(pickle.dumps(sigs))
-    tasks = [("positive", i, key, data) for i, (key, data) in enumerate(photos)]
+    tasks = (
+        [] if args.only_negatives else [("positive", i, key, data) for i, (key, data) in enumerate(photos)]
+    )
     tasks += [("negative", i, "", b"") for i in range(args.negatives)]
     tasks += [("twin", i, key, data) for i, (key, data) in enumerate(_twins())]
     tasks += [("multiview", i, key, data) for i, (key, data) in enumerate(multiview["queries"])]
@@ -205,6 +213,13 @@ def main() -> None:
                     print(f"  queries: {done}/{len(tasks)} tasks ({elapsed:.0f} s)", file=sys.stderr)
     finally:
         registry_file.unlink(missing_ok=True)
+    (CACHE / "last-results.pkl").write_bytes(pickle.dumps(dict(results)))  # for diagnosis
+    if args.only_negatives:
+        false = [(n, o["evidence"]) for n, o, _ in results["negative"] if o["any_wrong"]]
+        print(f"{len(false)} of {len(results['negative'])} negative queries with a candidate:")
+        for name, evidence in false:
+            print(f"  {name}: {evidence}")
+        return
     _report(photos, args, results, time.perf_counter() - started)
 
 
@@ -244,7 +259,10 @@ def _run_task(task: tuple) -> tuple[str, list]:
         im = Image.open(io.BytesIO(drawn(60_000_000 + i))).convert("RGB")
         for name in NEGATIVE_TRANSFORMS:
             q = _jpeg(_suite[name](im, rng), 90)
-            rows.append((name, _outcome(_registry.ours(q, t), None), bool(_registry.baseline(q))))
+            hits = _registry.hits(q, t)
+            outcome = _outcome([(k, tr) for k, tr, _ in hits], None)
+            outcome["evidence"] = [(k, tr, e) for k, tr, e in hits if tr]  # what a false candidate rests on
+            rows.append((name, outcome, bool(_registry.baseline(q))))
     elif kind == "twin":
         rows.append(_outcome(_registry.ours(data, t), None))
     else:

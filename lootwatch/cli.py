@@ -178,13 +178,21 @@ def _set_bank(cfg, source: str, enabled: bool, note: str | None) -> None:
 @main.command()
 @click.argument("sites", nargs=-1)
 @click.option("--demo-url", help="Base URL of a running demo marketplace (for the demo_* sites).")
+@click.option(
+    "--jobdir",
+    type=click.Path(file_okay=False),
+    help="Keep the crawl's state here; after an interruption the same command resumes it.",
+)
+@click.option("--http-cache", is_flag=True, help="Cache responses on disk: for developing a spider only.")
 @click.pass_obj
-def crawl(cfg, sites: tuple[str, ...], demo_url: str | None) -> None:
-    """Run the market spiders (all of them by default)."""
+def crawl(cfg, sites: tuple[str, ...], demo_url: str | None, jobdir: str | None, http_cache: bool) -> None:
+    """Run the market spiders (all enabled ones by default)."""
     from spiders.run import project_settings, run_stages, spider_names
     from spiders.sites import site
 
     overrides = dict(cfg.scrapy)
+    if http_cache:
+        overrides.update(HTTPCACHE_ENABLED=True, HTTPCACHE_DIR=str(Path(cfg.data_dir) / "httpcache"))
     if demo_url:
         from .demo import DEMO_CRAWL
 
@@ -209,6 +217,10 @@ def crawl(cfg, sites: tuple[str, ...], demo_url: str | None) -> None:
             chosen.append(name)
     if not chosen:
         raise UsageProblem("no site to crawl (the demo_* sites need --demo-url)")
+    if jobdir and len(chosen) > 1:
+        raise UsageProblem("--jobdir resumes one site's crawl: name the site")
+    if jobdir:
+        settings.set("JOBDIR", jobdir, priority="cmdline")
     results = run_stages(settings, [[(s, {}) for s in chosen]])
     for name, stats in zip(chosen, results, strict=True):
         click.echo(

@@ -404,3 +404,13 @@ def m013_evidence_records(db: Database) -> None:
     db.table("evidence").add_column("warc_record_id", str)
     db.table("evidence").add_column("crawl_run_id", int)
     db.table("evidence").create_index(["url"])
+
+
+@migrations()
+def m014_incremental(db: Database) -> None:
+    # HTTP validators of each lot page (conditional requests on the next run) and photo lookup by URL.
+    db.table("listings").add_column("etag", str)
+    db.table("listings").add_column("last_modified", str)
+    db.table("listings").create_index(["url"])
+    db.table("listing_images").create_index(["url"])
+    db.table("registry_images").create_index(["url"])

@@ -134,6 +134,8 @@ def upsert_listing(db: Database, item: dict[str, Any]) -> tuple[int, bool]:
     """Insert or update one lot keyed by site + lot_id; returns (id, changed)."""
     keys = (
         "url",
+        "etag",
+        "last_modified",
         "title",
         "description",
         "description_html",
@@ -157,6 +159,43 @@ def upsert_listing(db: Database, item: dict[str, Any]) -> tuple[int, bool]:
     row.update(last_seen=seen, gone=0)
     db.table("listings").update(existing["id"], row if changed else {"last_seen": seen, "gone": 0})
     return existing["id"], changed
+
+
+def touch_listing(db: Database, site: str, url: str) -> bool:
+    """The lot at ``url`` is still listed and unchanged: update ``last_seen``. False if unknown."""
+    cursor = db.execute(
+        "UPDATE listings SET last_seen = ?, gone = 0 WHERE site = ? AND url = ?", [now(), site, url]
+    )
+    return cursor.rowcount > 0
+
+
+def validators(db: Database, site: str, url: str) -> tuple[str | None, str | None]:
+    """(ETag, Last-Modified) the lot page at ``url`` was last served with, if any."""
+    row = db.execute(
+        "SELECT etag, last_modified FROM listings WHERE site = ? AND url = ? LIMIT 1", [site, url]
+    ).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def mark_gone(db: Database, site: str, since: str) -> int:
+    """After a complete crawl of ``site``: lots not seen since ``since`` have left it."""
+    cursor = db.execute(
+        "UPDATE listings SET gone = 1 WHERE site = ? AND gone = 0 AND last_seen < ?", [site, since]
+    )
+    return cursor.rowcount
+
+
+def known_photo(db: Database, url: str) -> str | None:
+    """SHA-256 of the photo already stored from ``url``, if any."""
+    for table in ("listing_images", "registry_images"):
+        row = db.execute(
+            f"SELECT sha256 FROM {table} WHERE url = ? AND sha256 IS NOT NULL AND error IS NULL "
+            "ORDER BY id DESC LIMIT 1",
+            [url],
+        ).fetchone()
+        if row:
+            return row[0]
+    return None
 
 
 def upsert_listing_image(db: Database, listing_id: int, url: str, position: int, **fields: Any) -> int:

@@ -9,6 +9,7 @@ import scrapy
 from scrapy.http import Request, Response
 from twisted.python.failure import Failure
 
+from .incremental import Unchanged
 from .items import ListingItem
 from .structured import LOT_TYPES, _id_from_url, json_ld, lot_fields, microdata, opengraph
 
@@ -26,21 +27,43 @@ class LotSpider(scrapy.Spider):
     kind = "market"
     start_urls: list[str] = []
 
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._listing_urls: set[str] = set()
+
     async def start(self) -> AsyncIterator[Request]:
         for url in self.start_urls:
             yield self.request(url, self.parse)
 
     def request(self, url: str, callback: Callable) -> Request:
-        """A request whose failure is recorded against this run instead of only logged."""
-        return Request(url, callback=callback, errback=self.on_error)
+        """A request whose failure is recorded against this run instead of only logged; requests for lot
+        pages are marked so that an unchanged lot is not fetched again (spiders.incremental)."""
+        lot = getattr(callback, "__name__", "") == "parse_lot"
+        # Listing pages are fetched again by a resumed crawl, to find the lots that were in flight; a
+        # set of this run's listing URLs keeps a site's pagination from looping.
+        again = not lot and url not in self._listing_urls
+        self._listing_urls.add(url)
+        return Request(
+            url, callback=callback, errback=self.on_error, meta={"lootwatch_lot": lot}, dont_filter=again
+        )
 
     def follow_all(self, response: Response, urls: Iterable[str], callback: Callable) -> Iterator[Request]:
         for url in urls:
             yield self.request(response.urljoin(url), callback)
 
     def on_error(self, failure: Failure) -> None:
-        url = getattr(getattr(failure, "request", None), "url", None)
-        self.record("fetch", url, f"{type(failure.value).__name__}: {failure.value}")
+        if failure.check(Unchanged):
+            return  # not an error: the lot is as it was (counted by the middleware)
+        request = getattr(failure, "request", None)
+        url = getattr(request, "url", None)
+        if request is not None and not request.meta.get("lootwatch_lot"):
+            # A listing page lost means lots unseen: this run cannot tell which lots have gone.
+            self.crawler.stats.inc_value("lootwatch/errors/listing_pages")
+        status = getattr(getattr(failure.value, "response", None), "status", None)
+        if status is not None:
+            self.record("fetch", url, f"HTTP {status}")
+        else:
+            self.record("fetch", url, f"{type(failure.value).__name__}: {failure.value}")
 
     def record(self, stage: str, url: str | None, reason: str) -> None:
         """Count and keep one error of this run (see spiders.runs.RunRecorder)."""
@@ -54,6 +77,8 @@ class LotSpider(scrapy.Spider):
         """Make the item (site, URL, absolute photo URLs) and pass it through the hook."""
         fields.setdefault("url", response.url)
         fields["site"] = self.name
+        fields["etag"] = _header(response, b"ETag")
+        fields["last_modified"] = _header(response, b"Last-Modified")
         fields["image_urls"] = [response.urljoin(u) for u in fields.get("image_urls") or []]
         if not fields.get("lot_id"):
             self.crawler.stats.inc_value("lootwatch/items/no_lot_id")
@@ -154,6 +179,11 @@ class SelectorSpider(StructuredDataSpider):
         data["lot_id"] = data.get("lot_id") or _id_from_url(response.url)
         data["house"] = data.get("house") or self.house
         return data
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name) if hasattr(response, "headers") else None
+    return value.decode("latin-1")[:200] if value else None
 
 
 def _select(response: Response, selector: str):

@@ -22,6 +22,8 @@ class ListingItem(scrapy.Item):
     image_urls = scrapy.Field()
     files = scrapy.Field()
     file_errors = scrapy.Field()
+    etag = scrapy.Field()
+    last_modified = scrapy.Field()
 
 
 class RegistryItem(scrapy.Item):

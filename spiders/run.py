@@ -10,7 +10,7 @@ from scrapy.settings import Settings
 from scrapy.spiderloader import SpiderLoader
 from twisted.internet import defer
 
-__all__ = ["project_settings", "spider_names", "run_stages"]
+__all__ = ["project_settings", "spider_names", "run_stages", "user_agent"]
 
 
 def project_settings(db: str | Path, data_dir: str | Path, **overrides: Any) -> Settings:
@@ -22,7 +22,14 @@ def project_settings(db: str | Path, data_dir: str | Path, **overrides: Any) -> 
     settings.set("FILES_STORE", str(Path(data_dir) / "originals"), priority="cmdline")
     for key, value in overrides.items():
         settings.set(key, value, priority="cmdline")
+    if "LOOTWATCH_CONTACT_URL" in overrides and "USER_AGENT" not in overrides:
+        settings.set("USER_AGENT", user_agent(str(overrides["LOOTWATCH_CONTACT_URL"])), priority="cmdline")
     return settings
+
+
+def user_agent(contact_url: str) -> str:
+    """An honest User-Agent: who crawls, why, and where to reach the operator."""
+    return f"lootwatch/0.1 (heritage-crime research crawler; +{contact_url})"
 
 
 def spider_names(settings: Settings, kind: str | None = None) -> list[str]:

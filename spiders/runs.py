@@ -24,12 +24,29 @@ class RunRecorder:
         return cls(crawler)
 
     def spider_opened(self, spider) -> None:
+        self.started = store.now()
         self.run_id = store.start_run(self.db, spider.name, getattr(spider, "kind", "market"))
 
     def spider_closed(self, spider, reason: str) -> None:
         stats = self.crawler.stats.get_stats()
+        if self._complete(spider, reason, stats):
+            gone = store.mark_gone(self.db, spider.name, self.started)
+            self.crawler.stats.set_value("lootwatch/lots/gone", gone)
         status = "finished" if reason == "finished" else reason
-        store.finish_run(self.db, self.run_id, status, stats)
+        store.finish_run(self.db, self.run_id, status, self.crawler.stats.get_stats())
+
+    @staticmethod
+    def _complete(spider, reason: str, stats: dict) -> bool:
+        """A market crawl that ended normally, saw lots and lost no listing page: what it missed has
+        gone. A run that saw nothing is a broken layout or a blocked crawler, not an empty market."""
+        seen = stats.get("lootwatch/store/items", 0) + stats.get("lootwatch/lots/unchanged", 0)
+        return (
+            getattr(spider, "kind", "market") == "market"
+            and reason == "finished"
+            and seen > 0
+            and not stats.get("lootwatch/errors/listing_pages")
+            and not stats.get("lootwatch/site_disabled")
+        )
 
     def error(self, stage: str, url: str | None, reason: str) -> None:
         """Count and keep one error; the crawl goes on."""

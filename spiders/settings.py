@@ -5,8 +5,11 @@ SPIDER_MODULES = ["spiders.markets", "spiders.registries"]
 NEWSPIDER_MODULE = "spiders.markets"
 
 # Politeness: identify honestly, obey robots.txt, few requests per domain, adapt to the server.
+# Set LOOTWATCH_CONTACT_URL in lootwatch.toml ([scrapy]) to the operator's page; the User-Agent follows.
 LOOTWATCH_CONTACT_URL = "https://github.com/lootwatch/lootwatch"
 USER_AGENT = f"lootwatch/0.1 (heritage-crime research crawler; +{LOOTWATCH_CONTACT_URL})"
+# A 429 or 503 with Retry-After is retried after that wait (capped), and the site is slowed down.
+LOOTWATCH_MAX_RETRY_AFTER = 600
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 1.0
@@ -36,8 +39,15 @@ LOOTWATCH_WARC = True
 LOOTWATCH_WARC_MAX_BYTES = 1_000_000_000
 DOWNLOADER_MIDDLEWARES = {
     "spiders.middlewares.PublicAddressMiddleware": 50,
+    "spiders.retry_after.RetryAfterMiddleware": 560,
+    "spiders.incremental.ConditionalRequestMiddleware": 640,
     "spiders.warc.WarcMiddleware": 650,
 }
+# Lot pages count as done once stored, so `lootwatch crawl --jobdir` resumes even after kill -9.
+DUPEFILTER_CLASS = "spiders.resume.CommittedDupeFilter"
+# For developing a spider only (`lootwatch crawl --http-cache`): a daily run must see the live site.
+HTTPCACHE_ENABLED = False
+HTTPCACHE_DIR = "httpcache"
 SPIDER_MIDDLEWARES = {"spiders.sites.SiteStatusMiddleware": 10}
 # Sites of seeds/sites.yaml shipped disabled that the operator has permission to crawl.
 LOOTWATCH_ENABLE_SITES: list[str] = []

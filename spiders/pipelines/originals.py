@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 from itemadapter import ItemAdapter
 from scrapy.http import Request, Response
 from scrapy.pipelines.files import FilesPipeline
 from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import defer
+
+from matcher import store
 
 
 class OriginalsPipeline(FilesPipeline):
@@ -17,6 +21,19 @@ class OriginalsPipeline(FilesPipeline):
 
     ImagesPipeline would re-encode the photo; evidence needs the bytes exactly as served.
     """
+
+    def media_to_download(self, request: Request, info, *, item=None):
+        """A photo URL whose bytes are already stored is not fetched again (a daily run re-lists the same
+        lots); anything else is downloaded."""
+        run = getattr(self.crawler, "lootwatch_run", None)
+        known = store.known_photo(run.db, request.url) if run is not None else None
+        basedir = getattr(self.store, "basedir", None)  # local stores only: others are asked by download
+        if known and basedir and (Path(basedir) / known[:2] / known).is_file():
+            self.crawler.stats.inc_value("lootwatch/originals/reused")
+            return defer.succeed(
+                {"url": request.url, "path": f"{known[:2]}/{known}", "checksum": known, "status": "uptodate"}
+            )
+        return super().media_to_download(request, info, item=item)
 
     def file_path(self, request: Request, response: Response | None = None, info=None, *, item=None) -> str:
         if response is None:
