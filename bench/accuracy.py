@@ -252,9 +252,11 @@ def _run_task(task: tuple) -> tuple[str, list]:
         im = Image.open(io.BytesIO(data)).convert("RGB")
         for name, fn in _suite.items():
             q = _jpeg(fn(im, rng), 90)
-            ranked = [(k, tr) for k, tr in _registry.ours(q, t) if tr]
+            hits = _registry.hits(q, t)
+            outcome = _outcome([(k, tr) for k, tr, _ in hits if tr], key)
+            outcome["hits"] = [(k == key, e) for k, _, e in hits[:10]]  # for replaying other tier rules
             found = _registry.baseline(q)
-            rows.append((name, _outcome(ranked, key), key in found, bool(found - {key})))
+            rows.append((name, outcome, key in found, bool(found - {key})))
     elif kind == "negative":
         im = Image.open(io.BytesIO(drawn(60_000_000 + i))).convert("RGB")
         for name in NEGATIVE_TRANSFORMS:
@@ -262,6 +264,7 @@ def _run_task(task: tuple) -> tuple[str, list]:
             hits = _registry.hits(q, t)
             outcome = _outcome([(k, tr) for k, tr, _ in hits], None)
             outcome["evidence"] = [(k, tr, e) for k, tr, e in hits if tr]  # what a false candidate rests on
+            outcome["hits"] = [(False, e) for _, _, e in hits[:10]]
             rows.append((name, outcome, bool(_registry.baseline(q))))
     elif kind == "twin":
         rows.append(_outcome(_registry.ours(data, t), None))

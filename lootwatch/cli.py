@@ -245,6 +245,7 @@ def _match_stage(cfg, rematch_all: bool = False) -> None:
     """
     from matcher.ingest import refresh
     from matcher.match import match_listings
+    from matcher.relist import link_relistings
     from matcher.screen import screen_listings
     from matcher.store import open_db
     from matcher.textmatch import match_texts
@@ -265,6 +266,8 @@ def _match_stage(cfg, rematch_all: bool = False) -> None:
         flags = screen_listings(db, rescreen_all=rematch_all, progress=update)
     with bar("comparing listing texts with registry records") as update:
         texts = match_texts(db, rematch_all=rematch_all, progress=update)
+    with bar("linking relisted lots") as update:
+        relisted = link_relistings(db, progress=update)
     click.echo(
         f"{flags['screened']} listings screened for red flags, {flags['flagged']} at or above the threshold"
     )
@@ -275,6 +278,10 @@ def _match_stage(cfg, rematch_all: bool = False) -> None:
     click.echo(
         f"{texts['compared']} listing texts compared with the registry; "
         f"{texts['text_candidates']} text candidates"
+    )
+    click.echo(
+        f"{relisted['pairs']} pairs of lots share a photo ({relisted['same_bytes']} identical, "
+        f"{relisted['near_copy']} near copies); see the relisted_lots and sellers views"
     )
 
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from matcher.match import match_listings
+from matcher.relist import link_relistings
 from matcher.screen import screen_listings
 from matcher.store import open_db
 from matcher.textmatch import match_texts
@@ -25,8 +26,8 @@ from .progress import bar
 __all__ = ["SIZES", "run_demo", "print_summary"]
 
 SIZES = {
-    "full": {"objects": 64, "per_edit": 17, "flag_only": 30, "distractors": 200, "rephoto": 12},
-    "small": {"objects": 14, "per_edit": 3, "flag_only": 4, "distractors": 16, "rephoto": 3},
+    "full": {"objects": 64, "per_edit": 17, "flag_only": 30, "distractors": 200, "rephoto": 12, "relist": 10},
+    "small": {"objects": 14, "per_edit": 3, "flag_only": 4, "distractors": 16, "rephoto": 3, "relist": 3},
 }
 DEMO_SITES = ("demo_aurora", "demo_meridian", "demo_bazaar")
 # The demo marketplace is our own server on loopback: no need to be polite to it.
@@ -68,6 +69,8 @@ def run_demo(out: Path, size: str = "full") -> dict[str, Any]:
         screen_listings(db, progress=update)
     with bar("comparing listing texts with registry records") as update:
         match_texts(db, progress=update)
+    with bar("linking relisted lots") as update:
+        link_relistings(db, progress=update)
     report = write_report(db, out / "reports", "http://127.0.0.1:8001", "lootwatch@localhost", [])
     scores = evaluate(db, demo.ground_truth)
     summary = {
@@ -110,6 +113,11 @@ def print_summary(s: dict[str, Any]) -> None:
     )
     table.add_row("lots describing a registry object, found", _pct(s["described_lots_found"]))
     table.add_row("  of them re-photographed by the dealer", _pct(s["rephoto_lots_found"]))
+    table.add_row(
+        "relisted lots (photo shared across houses)",
+        f"{s['relisted_pairs_linked']} pairs: precision {_pct(s['relisting_precision'])}, "
+        f"recall {_pct(s['relisting_recall'])}",
+    )
     table.add_row("errors recorded", str(s["errors"]))
     table.add_row("wall time", f"{s['seconds']} s")
     table.add_row("report", f"{s['report_html']}\n{s['report_eml']}")

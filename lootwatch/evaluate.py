@@ -58,7 +58,21 @@ def evaluate(db: Database, ground_truth: Path) -> dict[str, Any]:
     ]
     described = {(t["site"], t["lot_id"]) for t in truth["lots"] if t.get("text_copy")}
     seen = {(r["site"], r["lot_id"]) for r in correct} | {(r["site"], r["lot_id"]) for r in text_right}
+    relist_truth = {
+        frozenset([(t["site"], t["lot_id"]), tuple(t["relist_of"])])
+        for t in truth["lots"]
+        if t.get("relist_of")
+    }
+    linked = {
+        frozenset([(r[0], r[1]), (r[2], r[3])])
+        for r in db.execute("SELECT site, lot_id, other_site, other_lot_id FROM relisted_lots")
+    }
     return {
+        "relisted_pairs_linked": len(linked),
+        "relisting_precision": round(len(linked & relist_truth) / len(linked), 4) if linked else None,
+        "relisting_recall": round(len(linked & relist_truth) / len(relist_truth), 4)
+        if relist_truth
+        else None,
         "candidates_text": len(text_rows),
         "text_precision": round(len(text_right) / len(text_rows), 4) if text_rows else None,
         "described_lots_found": round(len(seen & described) / len(described), 4) if described else None,

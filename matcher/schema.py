@@ -414,3 +414,42 @@ def m014_incremental(db: Database) -> None:
     db.table("listings").create_index(["url"])
     db.table("listing_images").create_index(["url"])
     db.table("registry_images").create_index(["url"])
+
+
+@migrations()
+def m015_relistings_and_sellers(db: Database) -> None:
+    # Lots that share a photo (matcher/relist.py), and each seller's record across lots and sites.
+    db.table("relistings").create(
+        {"listing_id": int, "other_listing_id": int, "kind": str, "pdq_distance": int, "linked_at": str},
+        pk=("listing_id", "other_listing_id"),
+        foreign_keys=[("listing_id", "listings", "id"), ("other_listing_id", "listings", "id")],
+    )
+    db.table("relistings").create_index(["other_listing_id"])
+    db.create_view(
+        "relisted_lots",
+        """
+        SELECT r.kind, r.pdq_distance, a.id AS listing_id, a.site, a.lot_id, a.title, a.seller,
+               a.first_seen, b.id AS other_listing_id, b.site AS other_site, b.lot_id AS other_lot_id,
+               b.title AS other_title, b.seller AS other_seller, b.first_seen AS other_first_seen
+        FROM relistings r JOIN listings a ON a.id = r.listing_id JOIN listings b ON b.id = r.other_listing_id
+        ORDER BY a.first_seen DESC
+        """,
+    )
+    db.create_view(
+        "sellers",
+        """
+        SELECT l.site, l.seller, count(*) AS lots, sum(l.gone = 0) AS open_lots,
+               min(l.first_seen) AS first_seen, max(l.last_seen) AS last_seen,
+               sum(EXISTS (SELECT 1 FROM candidates c WHERE c.listing_id = l.id
+                           AND c.kind IN ('image', 'text') AND c.tier IS NOT NULL))
+                   AS lots_with_registry_candidates,
+               sum(COALESCE(l.flag_score, 0) >= 50) AS flagged_lots,
+               max(l.flag_score) AS highest_flag_score,
+               sum(EXISTS (SELECT 1 FROM relistings r WHERE r.listing_id = l.id OR r.other_listing_id = l.id))
+                   AS relisted_lots
+        FROM listings l
+        WHERE l.seller IS NOT NULL
+        GROUP BY l.site, l.seller
+        ORDER BY lots_with_registry_candidates DESC, flagged_lots DESC, lots DESC
+        """,
+    )

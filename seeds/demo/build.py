@@ -25,7 +25,7 @@ __all__ = ["Demo", "build", "SOURCE"]
 
 SOURCE = "demo-registry"
 HOUSES = ("demo_aurora", "demo_meridian", "demo_bazaar")
-VERSION = 5  # bump when the generator changes, so built demos are redrawn
+VERSION = 6  # bump when the generator changes, so built demos are redrawn
 HOUSE_BACKDROP = {"demo_aurora": "white", "demo_meridian": "grey", "demo_bazaar": "black"}
 
 
@@ -49,6 +49,7 @@ def build(
     flag_only: int = 30,
     distractors: int = 200,
     rephoto: int = 12,
+    relist: int = 10,
     seed: int = 2199,
     today: date | None = None,
     workers: int | None = None,
@@ -65,6 +66,7 @@ def build(
         "flag_only": flag_only,
         "distractors": distractors,
         "rephoto": rephoto,
+        "relist": relist,
         "seed": seed,
         "today": today.isoformat(),
         "version": VERSION,
@@ -85,9 +87,12 @@ def build(
             reg = registry[spec["object"]] if "object" in spec else None
             jobs.append((spec, house, str(counters[house]), reg, out / "registry", seed, n, today))
         made = pool.map(_make_lot, jobs, chunksize=4)
+    made += _relistings(
+        [(job[1], lot, entry) for job, (lot, entry) in zip(jobs, made, strict=True)], relist, rng, counters
+    )
     lots_by_house: dict[str, list[dict]] = {h: [] for h in HOUSES}
-    for (_, house, *_rest), (lot, _entry) in zip(jobs, made, strict=True):
-        lots_by_house[house].append(lot)
+    for lot, entry in made:
+        lots_by_house[entry["site"]].append(lot)
     houses.render(out / "market", lots_by_house)
     truth = {"params": params, "source": SOURCE, "lots": [entry for _, entry in made]}
     gt.write_text(json.dumps(truth, indent=1))
@@ -238,6 +243,23 @@ def _make_lot(job: tuple) -> tuple[dict, dict]:
         "images": images,
     }
     return lot, entry
+
+
+def _relistings(
+    lots: list[tuple[str, dict, dict]], count: int, rng: np.random.Generator, counters: dict[str, int]
+) -> list[tuple[dict, dict]]:
+    """Lots offered again at another house: the same photos, as the same file or re-saved."""
+    out = []
+    for i in rng.choice(len(lots), size=min(count, len(lots)), replace=False):
+        house, lot, entry = lots[int(i)]
+        other = [h for h in HOUSES if h != house][int(rng.integers(len(HOUSES) - 1))]
+        counters[other] += 1
+        resave = bool(rng.random() < 0.5)
+        images = [_jpeg(Image.open(io.BytesIO(b)), 75) if resave else b for b in lot["images"]]
+        again = {**lot, "lot_id": str(counters[other]), "images": images}
+        again_entry = {**entry, "site": other, "lot_id": again["lot_id"], "relist_of": [house, lot["lot_id"]]}
+        out.append((again, again_entry))
+    return out
 
 
 def _fresh_photo(rng: np.random.Generator, backdrop: str, seed: int) -> tuple[Image.Image, str, str]:
