@@ -33,7 +33,8 @@ def test_config_example(tmp_path):
     cfg = load_config(cfg_file)
     assert cfg.db == tmp_path / "lootwatch.db"
     assert cfg.mail_to == ["analyst@example.org"]
-    assert cfg.scrapy == {"DOWNLOAD_DELAY": 2}
+    assert cfg.scrapy["DOWNLOAD_DELAY"] == 2
+    assert cfg.scrapy["LOOTWATCH_CONTACT_URL"].startswith("https://")
 
 
 def test_commands_listed_exist():
@@ -43,7 +44,7 @@ def test_commands_listed_exist():
 
     surface = next(b for b in re.findall(r"```\n(.*?)```", README, re.S) if "lootwatch demo" in b)
     lines = [line for line in surface.splitlines() if line.startswith("lootwatch ")]
-    assert len(lines) == 8
+    assert len(lines) == 11
     for line in lines:
         words = [w for w in line.split("#")[0].split()[1:] if w.isalpha()]
         result = CliRunner().invoke(main, [*words, "--help"])
