@@ -42,6 +42,10 @@ class Thresholds:
     min_overlap: float = 0.1
     trim_exact_pdq: int = 16
     min_colour: float = 0.4
+    unverified_strong_pdq: int = -1
+    contradict_inliers: int = 5
+    weakly_supported: str | None = "strong"
+    contradicted: str | None = "review"
 
 
 @dataclass
@@ -123,7 +127,9 @@ def tier(hit: Hit, t: Thresholds) -> str | None:
     if by_hash and checkable and not ok and hit.view == "trim" and hit.pdq > t.trim_exact_pdq:
         return None
     if by_hash == "strong":
-        return "review" if checkable and not ok and hit.inliers < t.min_inliers / 2 else "strong"
+        if not checkable or ok or hit.pdq <= t.unverified_strong_pdq:
+            return "strong"
+        return t.weakly_supported if hit.inliers >= t.contradict_inliers else t.contradicted
     if by_hash == "review":
         return "review" if ok or not checkable else None
     return "review" if ok and hit.votes else None
