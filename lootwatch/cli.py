@@ -187,6 +187,17 @@ def _set_bank(cfg, source: str, enabled: bool, note: str | None) -> None:
 @click.pass_obj
 def crawl(cfg, sites: tuple[str, ...], demo_url: str | None, jobdir: str | None, http_cache: bool) -> None:
     """Run the market spiders (all enabled ones by default)."""
+    _crawl_stage(cfg, sites, demo_url, jobdir, http_cache)
+
+
+def _crawl_stage(
+    cfg,
+    sites: tuple[str, ...] = (),
+    demo_url: str | None = None,
+    jobdir: str | None = None,
+    http_cache: bool = False,
+) -> list[dict]:
+    """Crawl the chosen (or every enabled) site; returns each crawler's stats."""
     from spiders.run import project_settings, run_stages, spider_names
     from spiders.sites import site
 
@@ -223,10 +234,35 @@ def crawl(cfg, sites: tuple[str, ...], demo_url: str | None, jobdir: str | None,
         settings.set("JOBDIR", jobdir, priority="cmdline")
     results = run_stages(settings, [[(s, {}) for s in chosen]])
     for name, stats in zip(chosen, results, strict=True):
+        n = {k.rsplit("/", 1)[-1]: v for k, v in stats.items() if k.startswith("lootwatch/")}
         click.echo(
-            f"{name}: {stats.get('lootwatch/store/items', 0)} lots, "
-            f"{stats.get('lootwatch/store/images', 0)} photos, {stats.get('lootwatch/errors', 0)} errors"
+            f"{name}: {n.get('items', 0)} lots stored, {n.get('unchanged', 0)} unchanged, "
+            f"{n.get('gone', 0)} gone, {n.get('images', 0)} photos, {n.get('errors', 0)} errors"
         )
+    return results
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Write the digest without sending it.")
+@click.pass_obj
+def daily(cfg, dry_run: bool) -> None:
+    """Crawl every enabled site, match, and send the digest: the whole day's work, for a timer or cron.
+
+    Exits with status 1 and names the stage when one fails; the stages after it do not run.
+    """
+    stages = (
+        ("crawl", lambda: _crawl_stage(cfg)),
+        ("match", lambda: _match_stage(cfg)),
+        ("report", lambda: _report_stage(cfg, date.today(), dry_run or not cfg.smtp_host)),
+    )
+    for name, run in stages:
+        click.echo(f"== {name}")
+        try:
+            run()
+        except UsageProblem as exc:
+            raise UsageProblem(f"daily: the {name} stage failed: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - any failure ends the day with its stage named
+            raise UsageProblem(f"daily: the {name} stage failed: {type(exc).__name__}: {exc}") from exc
 
 
 @main.command()
@@ -372,20 +408,34 @@ def review(cfg, db: str | None, port: int, print_command: bool) -> None:
 
 @main.command()
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Report date (default today).")
-@click.option("--dry-run", is_flag=True, help="Write the HTML and .eml without sending (the only mode yet).")
+@click.option("--dry-run", is_flag=True, help="Write the HTML and .eml only; send nothing.")
+@click.option("--resend", is_flag=True, help="Include candidates already sent in this date's digest.")
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the report files.")
 @click.pass_obj
-def report(cfg, day, dry_run: bool, out: str | None) -> None:
-    """Write the daily digest of new candidates."""
+def report(cfg, day, dry_run: bool, resend: bool, out: str | None) -> None:
+    """Write the daily digest of new candidates and send it by SMTP (smtp_host in lootwatch.toml)."""
+    _report_stage(cfg, day.date() if day else date.today(), dry_run, resend, out)
+
+
+def _report_stage(cfg, day: date, dry_run: bool, resend: bool = False, out: str | None = None) -> None:
     from matcher.store import open_db
     from reports.digest import write_report
+    from reports.mail import MailError, SmtpSettings
 
     db = open_db(_existing(cfg.db))
-    when = day.date() if day else date.today()
-    rep = write_report(
-        db, Path(out) if out else cfg.report_dir, cfg.review_url, cfg.mail_from, cfg.mail_to, when
+    smtp = None if dry_run else SmtpSettings(cfg.smtp_host, cfg.smtp_port, cfg.smtp_security)
+    if smtp is not None and not smtp.host:
+        raise UsageProblem("no smtp_host in lootwatch.toml: configure it, or use --dry-run")
+    folder = Path(out) if out else cfg.report_dir
+    try:
+        rep = write_report(db, folder, cfg.review_url, cfg.mail_from, cfg.mail_to, day, smtp, resend)
+    except MailError as exc:
+        raise UsageProblem(f"the digest was not sent ({exc}); it will go out with the next run") from exc
+    sent = {"sent": f"sent to {', '.join(cfg.mail_to)}", "nothing-new": "nothing new, no e-mail sent"}
+    click.echo(
+        f"{len(rep.candidates)} candidates; wrote {rep.html_path} and {rep.eml_path}"
+        + (f"; {sent[rep.mode]}" if rep.mode in sent else "")
     )
-    click.echo(f"{len(rep.candidates)} candidates; wrote {rep.html_path} and {rep.eml_path}")
 
 
 def _existing(path: Path) -> Path:

@@ -25,6 +25,9 @@ class Config:
     report_dir: Path = Path("reports")
     mail_from: str = "lootwatch@localhost"
     mail_to: list[str] = field(default_factory=list)
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
     scrapy: dict[str, Any] = field(default_factory=dict)
 
 
@@ -44,9 +47,13 @@ def load_config(path: str | Path | None = None, db: str | Path | None = None) ->
         for key in ("db", "data_dir", "report_dir"):
             if key in data:
                 setattr(cfg, key, base / str(data[key]))
-        for key in ("review_url", "mail_from"):
+        for key in ("review_url", "mail_from", "smtp_host", "smtp_security"):
             if key in data:
                 setattr(cfg, key, str(data[key]))
+        if "smtp_port" in data:
+            if not isinstance(data["smtp_port"], int):
+                raise ConfigError(f"config file {p}: smtp_port must be a number")
+            cfg.smtp_port = data["smtp_port"]
         cfg.mail_to = [str(x) for x in data.get("mail_to", [])]
         cfg.scrapy = dict(data.get("scrapy", {}))
     if db:

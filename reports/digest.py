@@ -23,6 +23,8 @@ from sqlite_utils import Database
 
 from matcher.store import now
 
+from .mail import MailError, SmtpSettings, send
+
 __all__ = ["Report", "new_candidates", "build_message", "write_report", "safe_url"]
 
 _env = Environment(loader=PackageLoader("reports", "templates"), autoescape=select_autoescape(["html"]))
@@ -37,6 +39,7 @@ class Report:
     html_path: Path
     eml_path: Path
     report_id: int
+    mode: str = "dry-run"
 
 
 def safe_url(url: Any) -> str | None:
@@ -46,11 +49,13 @@ def safe_url(url: Any) -> str | None:
     return url if urlsplit(url.strip()).scheme.lower() in ("http", "https") else None
 
 
-def new_candidates(db: Database) -> list[dict[str, Any]]:
-    """Open candidates not yet in a sent report, strong first, then soonest sale."""
+def new_candidates(db: Database, resend_day: str | None = None) -> list[dict[str, Any]]:
+    """Open candidates not yet in a sent report, strong first, then soonest sale; with ``resend_day``,
+    those sent in that day's report count as new again."""
     sent: set[int] = set()
     for r in db.table("reports").rows_where("mode = 'sent'"):
-        sent.update(json.loads(r["candidate_ids"] or "[]"))
+        if resend_day is None or r["report_date"] != resend_day:
+            sent.update(json.loads(r["candidate_ids"] or "[]"))
     # The review queue is the one place that decides what an open candidate is and in which order.
     columns = (
         "candidate_id",
@@ -134,32 +139,51 @@ def build_message(
 
 
 def write_report(
-    db: Database, out_dir: Path, review_url: str, sender: str, recipients: list[str], day: date | None = None
+    db: Database,
+    out_dir: Path,
+    review_url: str,
+    sender: str,
+    recipients: list[str],
+    day: date | None = None,
+    smtp: SmtpSettings | None = None,
+    resend: bool = False,
 ) -> Report:
-    """Write today's digest as an HTML file and an .eml, and record it (mode ``dry-run``)."""
+    """Write today's digest as an HTML file and an .eml; with ``smtp``, also send it.
+
+    The report is recorded with its mode: ``dry-run``, ``sent`` or ``failed`` (with the reason). Only a
+    sent report keeps its candidates out of the next digest, so a digest that could not go out is sent
+    by the next run. With nothing new, nothing is sent. Raises MailError when sending failed.
+    """
     day_s = (day or date.today()).isoformat()
-    candidates = new_candidates(db)
+    candidates = new_candidates(db, resend_day=day_s if resend else None)
     msg, html = build_message(db, candidates, day_s, review_url, sender, recipients)
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path, eml_path = out_dir / f"lootwatch-{day_s}.html", out_dir / f"lootwatch-{day_s}.eml"
     html_path.write_text(html, encoding="utf-8")
     eml_path.write_bytes(bytes(msg))
-    report_id = (
-        db.table("reports")
-        .insert(
-            {
-                "report_date": day_s,
-                "created_at": now(),
-                "recipients": ", ".join(recipients),
-                "candidate_ids": json.dumps([c["candidate_id"] for c in candidates]),
-                "html_path": str(html_path),
-                "eml_path": str(eml_path),
-                "mode": "dry-run",
-            }
-        )
-        .last_pk
-    )
-    return Report(day_s, candidates, html_path, eml_path, report_id)
+    row = {
+        "report_date": day_s,
+        "created_at": now(),
+        "recipients": ", ".join(recipients),
+        "candidate_ids": json.dumps([c["candidate_id"] for c in candidates]),
+        "html_path": str(html_path),
+        "eml_path": str(eml_path),
+        "mode": "dry-run",
+    }
+    failure: MailError | None = None
+    if smtp is not None and candidates:
+        try:
+            send(msg, smtp)
+            row.update(mode="sent", sent_at=now())
+        except MailError as exc:
+            row.update(mode="failed", error=str(exc))
+            failure = exc
+    elif smtp is not None:
+        row["mode"] = "nothing-new"
+    report_id = db.table("reports").insert(row, alter=True).last_pk
+    if failure is not None:
+        raise failure
+    return Report(day_s, candidates, html_path, eml_path, report_id, row["mode"])
 
 
 def _csv(candidates: list[dict[str, Any]]) -> str:

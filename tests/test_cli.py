@@ -162,3 +162,40 @@ def test_review_serves_datasette_over_http(small_demo):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_daily_runs_every_stage_and_names_the_one_that_fails(tmp_path, monkeypatch):
+    monkeypatch.delenv("EBAY_OAUTH_TOKEN", raising=False)
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    (tmp_path / "lootwatch.toml").write_text(
+        f'db = "l.db"\ndata_dir = "data"\nreport_dir = "reports"\nmail_to = ["a@x.example"]\n'
+        f'smtp_host = "127.0.0.1"\nsmtp_port = {closed}\nsmtp_security = "none"\n'
+    )
+    cfg = str(tmp_path / "lootwatch.toml")
+    ok = run_cli("--config", cfg, "daily", "--dry-run")
+    assert [line for line in ok.stdout.splitlines() if line.startswith("== ")] == [
+        "== crawl",
+        "== match",
+        "== report",
+    ]
+    assert "catawiki: skipped, disabled" in ok.stdout
+    # A lot whose text is flagged becomes a candidate; its digest cannot reach the mail server.
+    con = sqlite3.connect(tmp_path / "l.db")
+    con.execute(
+        "INSERT INTO listings (site, lot_id, title, description, content_sha256) VALUES (?, ?, ?, ?, ?)",
+        [
+            "s",
+            "1",
+            "Palmyrene limestone funerary relief",
+            "Syria. Acquired in the 1990s from a reliable supplier. No export documents.",
+            "x",
+        ],
+    )
+    con.commit()
+    failed = run_cli("--config", cfg, "daily", check=False)
+    assert failed.returncode == 1
+    assert "daily: the report stage failed" in failed.stderr and "next run" in failed.stderr
