@@ -438,6 +438,25 @@ def _report_stage(cfg, day: date, dry_run: bool, resend: bool = False, out: str 
     )
 
 
+@main.command()
+@click.argument("candidate_id", type=int)
+@click.option(
+    "--out", type=click.Path(), default=".", show_default=True, help="Folder (or .zip path) to write."
+)
+@click.pass_obj
+def evidence(cfg, candidate_id: int, out: str) -> None:
+    """Write the evidence pack of one candidate: WARC records, original photos, manifest, summary."""
+    from matcher.store import open_db
+    from reports.evidence_pack import PackError, write_pack
+
+    db = open_db(_existing(cfg.db))
+    try:
+        path = write_pack(db, candidate_id, Path(cfg.data_dir) / "originals", Path(out))
+    except PackError as exc:
+        raise UsageProblem(str(exc)) from exc
+    click.echo(f"wrote {path}")
+
+
 def _existing(path: Path) -> Path:
     if not Path(path).exists():
         raise UsageProblem(f"database {path} does not exist (run a crawl or `lootwatch demo` first)")
