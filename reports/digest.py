@@ -23,6 +23,7 @@ from sqlite_utils import Database
 
 from matcher.store import now
 
+from .health import crawl_health
 from .mail import MailError, SmtpSettings, send
 
 __all__ = ["Report", "new_candidates", "build_message", "write_report", "safe_url"]
@@ -118,6 +119,7 @@ def build_message(
         "review_url": review_url.rstrip("/"),
         "safe_url": safe_url,
         "quote": quote,
+        "health": crawl_health(db),
         "strong": sum(1 for c in candidates if c["tier"] == "strong"),
         "review": sum(1 for c in candidates if c["tier"] == "review"),
     }

@@ -1,0 +1,60 @@
+"""Crawl health for the digest: per site, what the last run saw, and a warning when it saw nothing or
+far fewer lots than usual, the sign of a changed layout or a blocked crawler."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlite_utils import Database
+
+__all__ = ["crawl_health", "FEWER_THAN", "HISTORY"]
+
+FEWER_THAN = 0.5  # of the recent average: a warning below this
+HISTORY = 7  # runs the average is taken over
+
+
+def crawl_health(db: Database) -> list[dict[str, Any]]:
+    """The latest finished run of every market site, with its counts and a warning if one is due."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for r in db.query(
+        "SELECT * FROM crawl_runs WHERE kind = 'market' AND finished_at IS NOT NULL ORDER BY id DESC"
+    ):
+        history = runs.setdefault(r["spider"], [])
+        if len(history) <= HISTORY:
+            history.append(r)
+    out = []
+    for site, (last, *earlier) in sorted(runs.items()):
+        seen = _seen(last)
+        stats = json.loads(last["stats_json"] or "{}")
+        if stats.get("lootwatch/site_disabled"):
+            continue
+        new = db.execute(
+            "SELECT count(*) FROM listings WHERE site = ? AND first_seen >= ?", [site, last["started_at"]]
+        ).fetchone()[0]
+        average = sum(map(_seen, earlier)) / len(earlier) if earlier else None
+        warning = None
+        if last["status"] != "finished":
+            warning = f"the run ended early ({last['status']})"
+        elif seen == 0:
+            warning = "no lots at all: the site's layout may have changed, or the crawler is blocked"
+        elif average and seen < FEWER_THAN * average:
+            warning = f"{seen} lots against {average:.0f} on average over the last {len(earlier)} runs"
+        out.append(
+            {
+                "site": site,
+                "started_at": last["started_at"],
+                "seen": seen,
+                "new": new,
+                "gone": stats.get("lootwatch/lots/gone", 0),
+                "errors": last["errors"],
+                "average": None if average is None else round(average, 1),
+                "warning": warning,
+            }
+        )
+    return out
+
+
+def _seen(run: dict[str, Any]) -> int:
+    stats = json.loads(run["stats_json"] or "{}")
+    return int(stats.get("lootwatch/store/items", 0)) + int(stats.get("lootwatch/lots/unchanged", 0))
