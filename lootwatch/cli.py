@@ -392,17 +392,33 @@ def flags(source: str, as_json: bool, threshold: int) -> None:
 @click.argument("db", required=False, type=click.Path(dir_okay=False))
 @click.option("--port", default=8001, show_default=True)
 @click.option("--print-command", is_flag=True, help="Print the Datasette command instead of running it.")
+@click.option("--read-only", is_flag=True, help="Share the queue without letting anyone record verdicts.")
+@click.option(
+    "--hash-password", is_flag=True, help="Ask for a password and print its hash for the environment."
+)
 @click.pass_obj
-def review(cfg, db: str | None, port: int, print_command: bool) -> None:
-    """Open the review database in Datasette."""
-    from reports.review import datasette_command
+def review(cfg, db: str | None, port: int, print_command: bool, read_only: bool, hash_password: bool) -> None:
+    """Open the review database in Datasette: the queue, candidate pages, verdicts.
 
+    Reviewers sign in with a password whose hash is in LOOTWATCH_PASSWORD_HASH (user "analyst"), or
+    LOOTWATCH_PASSWORD_HASH_<NAME> for each name in LOOTWATCH_REVIEWERS. Without any, it is read-only.
+    """
+    from reports.review import datasette_command, reviewers
+
+    if hash_password:
+        from datasette_auth_passwords.utils import hash_password as make_hash
+
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+        click.echo(make_hash(password))
+        return
     path = _existing(Path(db) if db else cfg.db)
-    cmd = datasette_command(path, path.with_suffix(".datasette.json"), port=port)
+    cmd = datasette_command(path, path.with_suffix(".datasette.json"), port=port, read_only=read_only)
     if print_command:
         click.echo(" ".join(cmd))
         return
-    click.echo(f"review UI on http://127.0.0.1:{port}/{path.stem}/review_queue (Ctrl-C to stop)")
+    who = ", ".join(reviewers())
+    mode = "read-only" if read_only or not who else f"verdicts by {who} after signing in at /-/login"
+    click.echo(f"review UI on http://127.0.0.1:{port}/{path.stem}/review_queue ({mode}; Ctrl-C to stop)")
     os.execv(cmd[0], cmd)
 
 

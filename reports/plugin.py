@@ -1,4 +1,5 @@
-"""The lootwatch Datasette plugin: seller-supplied URLs become links only when they are http(s).
+"""The lootwatch Datasette plugin: the candidate page with its verdict form, links from the queue to it,
+and seller-supplied URLs that become links only when they are http(s).
 
 Thumbnail BLOBs are rendered as images by datasette-render-images; everything else is escaped by Datasette.
 """
@@ -6,15 +7,34 @@ Thumbnail BLOBs are rendered as images by datasette-render-images; everything el
 from __future__ import annotations
 
 from datasette import hookimpl
+from jinja2 import ChoiceLoader, PackageLoader
 from markupsafe import Markup, escape
 
+from .candidate_page import candidate_page, post_verdict
 from .digest import safe_url
 
 LINK_COLUMNS = {"listing_url", "registry_url", "url", "source_url"}
 
 
 @hookimpl
-def render_cell(value, column):
+def prepare_jinja2_environment(env):
+    # The candidate page's template lives beside the digest's; Datasette's own templates come first.
+    env.loader = ChoiceLoader([env.loader, PackageLoader("reports", "templates")])
+
+
+@hookimpl
+def register_routes():
+    return [
+        (r"^/-/lootwatch/candidate/(?P<id>\d+)$", candidate_page),
+        (r"^/-/lootwatch/candidate/(?P<id>\d+)/verdict$", post_verdict),
+    ]
+
+
+@hookimpl
+def render_cell(value, column, datasette):
+    if column == "candidate_id" and isinstance(value, int):
+        path = datasette.urls.path(f"/-/lootwatch/candidate/{value}")
+        return Markup('<a href="{}">{}</a>').format(path, value)
     if column not in LINK_COLUMNS or not isinstance(value, str):
         return None
     url = safe_url(value)

@@ -1,4 +1,5 @@
 import asyncio
+import re
 
 from datasette.app import Datasette
 
@@ -33,3 +34,115 @@ def test_metadata_follows_database_name(tmp_path):
     hostile_db(db_path)
     r = get(db_path, "/cases-2026/review_queue")
     assert r.status_code == 200 and "Review queue" in r.text
+
+
+def review_ui(db_path, read_only=False):
+    return Datasette([str(db_path)], metadata=review_metadata(db_path, read_only=read_only))
+
+
+async def signed_in(ds, password="secret"):
+    """Sign in through datasette-auth-passwords' form, as a reviewer would; returns the cookies."""
+    page = await ds.client.get("/-/login")
+    token = re.search(r'name="csrftoken" value="([^"]+)"', page.text).group(1)
+    cookies = {"ds_csrftoken": page.cookies["ds_csrftoken"]}
+    r = await ds.client.post(
+        "/-/login", data={"username": "analyst", "password": password, "csrftoken": token}, cookies=cookies
+    )
+    assert r.status_code == 302, r.text[:300]
+    return {**cookies, "ds_actor": r.cookies["ds_actor"]}
+
+
+async def post_verdict(ds, cid, verdict, note, cookies):
+    page = await ds.client.get(f"/-/lootwatch/candidate/{cid}", cookies=cookies)
+    match = re.search(r'name="csrftoken" value="([^"]+)"', page.text)
+    token = match.group(1) if match else "none"
+    cookies = {**cookies, "ds_csrftoken": page.cookies.get("ds_csrftoken") or cookies.get("ds_csrftoken", "")}
+    return await ds.client.post(
+        f"/-/lootwatch/candidate/{cid}/verdict",
+        data={"verdict": verdict, "note": note, "csrftoken": token},
+        cookies=cookies,
+    )
+
+
+def test_verdict_recorded_by_a_signed_in_reviewer_and_shown(tmp_path, monkeypatch):
+    from datasette_auth_passwords.utils import hash_password
+
+    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
+    db_path = tmp_path / "lootwatch.db"
+    db, cid = hostile_db(db_path)
+
+    async def go():
+        ds = review_ui(db_path)
+        await ds.invoke_startup()
+        cookies = await signed_in(ds)
+        r = await post_verdict(ds, cid, "escalate", "same inventory number as IM 1234 <b>", cookies)
+        assert r.status_code == 302
+        page = await ds.client.get(f"/-/lootwatch/candidate/{cid}", cookies=cookies)
+        queue = await ds.client.get("/lootwatch/review_queue.json?_shape=array")
+        return page.text, queue.json()
+
+    page, queue = asyncio.run(go())
+    (row,) = list(db.query("SELECT * FROM reviews"))
+    assert (row["verdict"], row["reviewer"], row["candidate_id"]) == ("escalate", "analyst", cid)
+    assert "same inventory number as IM 1234 &lt;b&gt;" in page and "(escalate)" in page
+    assert queue[0]["status"] == "escalate"
+
+
+def test_verdict_refused_without_login_or_in_read_only_mode(tmp_path, monkeypatch):
+    from datasette_auth_passwords.utils import hash_password
+
+    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
+    db_path = tmp_path / "lootwatch.db"
+    db, cid = hostile_db(db_path)
+
+    async def go():
+        anonymous = await post_verdict(review_ui(db_path), cid, "dismiss", "", {})
+        shared = review_ui(db_path, read_only=True)
+        cookies = {"ds_actor": shared.sign({"a": {"id": "analyst"}}, "actor")}
+        read_only = await post_verdict(shared, cid, "dismiss", "", cookies)
+        page = await shared.client.get(f"/-/lootwatch/candidate/{cid}", cookies=cookies)
+        return anonymous.status_code, read_only.status_code, page.text
+
+    anonymous, read_only, page = asyncio.run(go())
+    assert anonymous == 403 and read_only == 403
+    assert "read-only" in page and "<form" not in page.split("Verdicts")[1]
+    assert db.table("reviews").count == 0
+
+
+def test_candidate_page_escapes_the_sellers_words_and_shows_both_photos(tmp_path):
+    db_path = tmp_path / "lootwatch.db"
+    _, cid = hostile_db(db_path)
+    r = get(db_path, f"/-/lootwatch/candidate/{cid}")
+    assert r.status_code == 200
+    assert XSS not in r.text and "&lt;script&gt;" in r.text
+    assert 'id="listing-photo" src="data:image/jpeg;base64,' in r.text
+    assert 'id="registry-photo" src="data:image/jpeg;base64,' in r.text
+    assert 'href="javascript:' not in r.text
+    assert "Sign in" in r.text or "read-only" in r.text
+
+
+def test_queue_order_tier_then_soonest_sale(tmp_path):
+    from matcher import store
+
+    db_path = tmp_path / "lootwatch.db"
+    db, _ = hostile_db(db_path)
+    for lot, tier, sale in (
+        ("2", "review", "2026-12-01"),
+        ("3", "strong", "2026-12-20"),
+        ("4", "strong", "2026-12-02"),
+    ):
+        lid, _ = store.upsert_listing(
+            db, {"site": "demo_bazaar", "lot_id": lot, "title": f"Lot {lot}", "sale_date": sale}
+        )
+        db.table("candidates").insert({"listing_id": lid, "kind": "flags", "tier": tier, "score": 60.0})
+    rows = get(db_path, "/lootwatch/review_queue.json?_shape=array").json()
+    order = [(r["tier"], r["sale_date"]) for r in rows]
+    assert order == sorted(order, key=lambda x: (x[0] != "strong", x[1]))
+    assert get(db_path, f"/lootwatch/review_queue?candidate_id={rows[0]['candidate_id']}").status_code == 200
+
+
+def test_listing_search(tmp_path):
+    db_path = tmp_path / "lootwatch.db"
+    hostile_db(db_path)
+    r = get(db_path, "/lootwatch/listings.json?_search=tablet&_shape=array")
+    assert r.status_code == 200 and len(r.json()) == 1

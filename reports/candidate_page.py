@@ -1,0 +1,114 @@
+"""The candidate page of the review UI, and verdicts posted from it.
+
+``/-/lootwatch/candidate/ID`` shows the listing photo beside the registry photo, every distance and
+inlier count, the red flags with the seller's words, the text comparison, links to both sides, the
+current status and the whole verdict history. A signed-in reviewer (datasette-auth-passwords) records
+confirm, dismiss, escalate or a note; the verdict is appended to ``reviews`` with the reviewer's id and
+time. Without a signed-in reviewer, or in read-only mode, nothing can be posted.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from datasette.utils.asgi import Forbidden, NotFound, Response
+
+from matcher.store import now
+
+from .digest import safe_url
+
+__all__ = ["candidate_page", "post_verdict", "VERDICTS"]
+
+VERDICTS = ("confirm", "dismiss", "escalate", "note")
+MAX_NOTE = 5000
+
+
+def _database(datasette):
+    return datasette.get_database(next(iter(datasette.databases.keys() - {"_internal", "_memory"})))
+
+
+def read_only(datasette) -> bool:
+    config = datasette.plugin_config("lootwatch") or {}
+    return bool(config.get("read_only"))
+
+
+async def candidate_page(request, datasette) -> Response:
+    db = _database(datasette)
+    cid = int(request.url_vars["id"])
+    rows = await db.execute("SELECT * FROM candidates WHERE id = ?", [cid])
+    candidate = rows.first()
+    if candidate is None:
+        raise NotFound(f"no candidate {cid}")
+    candidate = dict(candidate)
+    listing = dict(
+        (await db.execute("SELECT * FROM listings WHERE id = ?", [candidate["listing_id"]])).first()
+    )
+    record = (
+        await db.execute("SELECT * FROM registry_objects WHERE id = ?", [candidate["registry_object_id"]])
+    ).first()
+    queue = (await db.execute("SELECT * FROM review_queue WHERE candidate_id = ?", [cid])).first()
+    reviews = [
+        dict(r) for r in await db.execute("SELECT * FROM reviews WHERE candidate_id = ? ORDER BY id", [cid])
+    ]
+    context = {
+        "candidate": candidate,
+        "listing": listing,
+        "record": dict(record) if record else None,
+        "listing_photo": _data_uri(queue["listing_photo"] if queue else None),
+        "registry_photo": _data_uri(queue["registry_photo"] if queue else None),
+        "reasons": [r for r in json.loads(candidate["reasons_json"] or "[]") if r.get("weight")],
+        "evidence": json.loads(candidate["evidence_json"] or "{}"),
+        "text": json.loads(candidate.get("text_json") or "null"),
+        "reviews": reviews,
+        "status": reviews[-1]["verdict"] if reviews else "open",
+        "verdicts": VERDICTS,
+        "can_post": bool(request.actor) and not read_only(datasette),
+        "read_only": read_only(datasette),
+        "database": db.name,
+        "safe_url": safe_url,
+    }
+    return Response.html(
+        await datasette.render_template("lootwatch_candidate.html", context, request=request)
+    )
+
+
+async def post_verdict(request, datasette) -> Response:
+    if read_only(datasette):
+        raise Forbidden("this review UI is read-only")
+    if not request.actor or not request.actor.get("id"):
+        raise Forbidden("sign in to record a verdict")
+    cid = int(request.url_vars["id"])
+    form = await request.post_vars()
+    verdict = form.get("verdict", "")
+    note = (form.get("note") or "").strip()[:MAX_NOTE]
+    if verdict not in VERDICTS:
+        return Response.text(f"unknown verdict {verdict[:40]!r}", status=400)
+    if verdict == "note" and not note:
+        return Response.text("a note needs some text", status=400)
+    db = _database(datasette)
+
+    def write(conn) -> bool:
+        with conn:  # one transaction: the verdict is stored whole or not at all
+            row = conn.execute(
+                "SELECT listing_id, registry_object_id FROM candidates WHERE id = ?", [cid]
+            ).fetchone()
+            if row is None:
+                return False
+            conn.execute(
+                "INSERT INTO reviews (candidate_id, listing_id, registry_object_id, verdict, note, reviewer, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [cid, row[0], row[1], verdict, note or None, str(request.actor["id"])[:100], now()],
+            )
+        return True
+
+    if not await db.execute_write_fn(write, block=True):
+        raise NotFound(f"no candidate {cid}")
+    return Response.redirect(datasette.urls.path(f"/-/lootwatch/candidate/{cid}"))
+
+
+def _data_uri(jpeg: Any) -> str | None:
+    if not isinstance(jpeg, bytes | bytearray) or not jpeg:
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(bytes(jpeg)).decode("ascii")
