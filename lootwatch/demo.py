@@ -114,9 +114,9 @@ def print_summary(s: dict[str, Any]) -> None:
     table.add_row("lots describing a registry object, found", _pct(s["described_lots_found"]))
     table.add_row("  of them re-photographed by the dealer", _pct(s["rephoto_lots_found"]))
     table.add_row(
-        "relisted lots (photo shared across houses)",
+        "lots sharing a photo (relistings)",
         f"{s['relisted_pairs_linked']} pairs: precision {_pct(s['relisting_precision'])}, "
-        f"recall {_pct(s['relisting_recall'])}",
+        f"relistings found {_pct(s['relisting_recall'])}",
     )
     table.add_row("errors recorded", str(s["errors"]))
     table.add_row("wall time", f"{s['seconds']} s")

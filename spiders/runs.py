@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from scrapy import signals
 from scrapy.crawler import Crawler
 
@@ -24,8 +26,21 @@ class RunRecorder:
         return cls(crawler)
 
     def spider_opened(self, spider) -> None:
-        self.started = store.now()
+        self.started = self._job_started(store.now())
         self.run_id = store.start_run(self.db, spider.name, getattr(spider, "kind", "market"))
+
+    def _job_started(self, now: str) -> str:
+        """When this crawl began: now, or for a crawl resumed from a JOBDIR, when its first run began, so
+        lots stored before the interruption are not taken for gone."""
+        jobdir = self.crawler.settings.get("JOBDIR")
+        if not jobdir:
+            return now
+        mark = Path(jobdir) / "lootwatch.started"
+        if mark.is_file():
+            return mark.read_text().strip() or now
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        mark.write_text(now)
+        return now
 
     def spider_closed(self, spider, reason: str) -> None:
         stats = self.crawler.stats.get_stats()
@@ -34,6 +49,9 @@ class RunRecorder:
             self.crawler.stats.set_value("lootwatch/lots/gone", gone)
         status = "finished" if reason == "finished" else reason
         store.finish_run(self.db, self.run_id, status, self.crawler.stats.get_stats())
+        jobdir = self.crawler.settings.get("JOBDIR")
+        if jobdir and reason == "finished":
+            (Path(jobdir) / "lootwatch.started").unlink(missing_ok=True)  # the next crawl starts afresh
 
     @staticmethod
     def _complete(spider, reason: str, stats: dict) -> bool:
