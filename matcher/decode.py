@@ -52,8 +52,10 @@ def decode(data: bytes, target: int = TARGET) -> Image.Image:
             im = to_rgb(im)
     except DecodeError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise DecodeError(f"not a decodable image: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise DecodeError(f"not an image format lootwatch reads (starts {data[:8]!r})") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DecodeError(f"decompression bomb: {exc}") from exc
     except (OSError, ValueError, SyntaxError, EOFError, TypeError) as exc:
         raise DecodeError(f"corrupt image: {exc}") from exc
     if min(im.size) < 8:

@@ -33,6 +33,7 @@ MEDIA_ALLOW_REDIRECTS = True
 
 # Loopback, private and link-local addresses are refused unless this is set (the demo and tests set it).
 LOOTWATCH_ALLOW_PRIVATE = False
+LOOTWATCH_ALLOW_HOSTS: list[str] = []  # or only these ("127.0.0.1:8000"), e.g. a test site
 
 # Evidence: every response as received (before decompression, redirects, retries) into WARC files.
 LOOTWATCH_WARC = True

@@ -43,7 +43,7 @@ def json_ld(response: TextResponse, wanted: str | tuple[str, ...]) -> list[dict[
     for raw in response.css('script[type="application/ld+json"]::text').getall():
         try:
             data = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # broken, or nested deeper than any real page
             continue
         found += [n for n in _nodes(data, depth=0) if _types(n) & set(wanted)]
     return found
@@ -150,7 +150,7 @@ def next_data(response: TextResponse) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 

@@ -144,20 +144,21 @@ class FaultSiteSpider(StructuredDataSpider):
         self.start_urls = [f"{base}/list?page=1"]
 
 
-def crawl(base: str, db: str, data: str, jobdir: str | None = None) -> None:
+def crawl(base: str, db: str, data: str, jobdir: str | None = None, spider=None, **overrides) -> None:
+    """Crawl a loopback test site with ``spider`` (default FaultSiteSpider), quickly: no delays."""
     from spiders.run import project_settings, run_stages
 
     settings = project_settings(
         db,
         data,
-        LOOTWATCH_ALLOW_PRIVATE=True,
         DOWNLOAD_DELAY=0,
         AUTOTHROTTLE_ENABLED=False,
         CONCURRENT_REQUESTS_PER_DOMAIN=2,
         LOG_LEVEL="WARNING",
+        **({"LOOTWATCH_ALLOW_PRIVATE": True} | overrides),
         **({"JOBDIR": jobdir} if jobdir else {}),
     )
-    run_stages(settings, [[(FaultSiteSpider, {"base": base})]])
+    run_stages(settings, [[(spider or FaultSiteSpider, {"base": base})]])
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ def test_animated_gif_first_frame():
     "data, reason",
     [
         (b"", "empty"),
-        (b"<html>not an image</html>", "not a decodable"),
+        (b"<html>not an image</html>", "not an image format"),
         (b"\xff\xd8\xff\xe0" + b"\0" * 50, "image"),
     ],
 )

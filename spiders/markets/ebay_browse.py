@@ -44,7 +44,7 @@ class EbayBrowseSpider(LotSpider):
     def parse(self, response: Response, page: int = 1) -> Iterator[ListingItem | Request]:
         try:
             data = json.loads(response.text)
-        except ValueError:
+        except (ValueError, RecursionError):
             self.record("parse", response.url, "the API answered with something that is not JSON")
             return
         for summary in data.get("itemSummaries") or [] if isinstance(data, dict) else []:

@@ -9,6 +9,7 @@ from typing import Any
 
 from itemadapter import ItemAdapter
 from scrapy.http import Request, Response
+from scrapy.http.request import NO_CALLBACK
 from scrapy.pipelines.files import FilesPipeline
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer
@@ -49,16 +50,35 @@ class OriginalsPipeline(FilesPipeline):
             await maybe_deferred_to_future(stored)
         return path.rsplit("/", 1)[-1]  # the checksum is the SHA-256
 
+    def get_media_requests(self, item: Any, info) -> list[Request]:
+        return [
+            Request(u, callback=NO_CALLBACK)
+            for u in _requestable(ItemAdapter(item).get(self.files_urls_field))
+        ]
+
     def item_completed(self, results: list, item: Any, info) -> Any:
         adapter = ItemAdapter(item)
         urls = adapter.get(self.files_urls_field) or []
+        requested = _requestable(urls)
         adapter[self.files_result_field] = [r for ok, r in results if ok]
         adapter["file_errors"] = [
-            (url, _reason(r)) for url, (ok, r) in zip(urls, results, strict=False) if not ok
-        ]
+            (url, _reason(r)) for url, (ok, r) in zip(requested, results, strict=False) if not ok
+        ] + [(url, "not a URL that can be fetched") for url in urls if url not in requested]
         for _ in adapter["file_errors"]:
             self.crawler.stats.inc_value("lootwatch/originals/failed")
         return item
+
+
+def _requestable(urls: Any) -> list[str]:
+    """The photo URLs a request can be made for; a page can offer anything ("javascript:alert(1)")."""
+    out = []
+    for url in urls or []:
+        try:
+            Request(url)
+        except (ValueError, TypeError):
+            continue
+        out.append(url)
+    return out
 
 
 def _reason(failure: Any) -> str:

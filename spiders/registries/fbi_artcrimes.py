@@ -44,7 +44,7 @@ class FbiArtcrimesSpider(scrapy.Spider):
     def parse(self, response: Response, number: int = 1) -> Iterator[RegistryItem | Request]:
         try:
             data = json.loads(response.text)
-        except ValueError:
+        except (ValueError, RecursionError):
             self.fail(response.url, "the API answered with something that is not JSON")
             return
         items = data.get("items") if isinstance(data, dict) else None

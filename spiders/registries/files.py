@@ -99,13 +99,13 @@ def _rows(path: Path, mapping: dict[str, str]) -> list[tuple[str, dict[str, Any]
             if line.strip():
                 try:
                     rows.append((f"line {i}", json.loads(line)))
-                except ValueError as exc:
+                except (ValueError, RecursionError) as exc:
                     raise RegistryFileError(f"{path}: line {i} is not JSON ({exc})") from exc
         return [(n, r) for n, r in rows if isinstance(r, dict)]
     if suffix == ".json":
         try:
             data = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise RegistryFileError(f"{path}: not JSON ({exc})") from exc
         data = data.get("records", data.get("items")) if isinstance(data, dict) else data
         if not isinstance(data, list):
