@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 from datetime import date
 from pathlib import Path
@@ -22,6 +23,21 @@ class _Group(click.Group):
         except (ConfigError, UsageProblem) as exc:
             click.echo(f"lootwatch: {exc}", err=True)
             sys.exit(1)
+        except sqlite3.OperationalError as exc:
+            # Each write is one transaction, so what failed left nothing half-written behind.
+            click.echo(
+                f"lootwatch: the database could not be written ({exc}); {_storage_hint(exc)}", err=True
+            )
+            sys.exit(1)
+
+
+def _storage_hint(exc: Exception) -> str:
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return "another process held it too long; nothing was half-written, run the command again"
+    if "full" in text or "disk i/o" in text:
+        return "free disk space (or check the disk), then run the command again; nothing was half-written"
+    return "nothing was half-written"
 
 
 class UsageProblem(ValueError):

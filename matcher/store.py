@@ -8,6 +8,7 @@ re-running a crawl or a match converges on the same rows. ``reviews`` is append-
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,12 +43,20 @@ def now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
+def busy_timeout_ms() -> int:
+    """How long a writer waits for another one before giving up (LOOTWATCH_BUSY_TIMEOUT_MS)."""
+    try:
+        return int(os.environ.get("LOOTWATCH_BUSY_TIMEOUT_MS", BUSY_TIMEOUT_MS))
+    except ValueError:
+        return BUSY_TIMEOUT_MS
+
+
 def open_db(path: str | Path) -> Database:
     """Open (creating if needed) the review database, in WAL mode with a busy timeout, fully migrated."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     db = Database(path)
-    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
     db.enable_wal()
     db.execute("PRAGMA foreign_keys = ON")
     migrations.apply(db)

@@ -10,6 +10,8 @@ from datasette import hookimpl
 from jinja2 import ChoiceLoader, PackageLoader
 from markupsafe import Markup, escape
 
+from matcher.store import busy_timeout_ms
+
 from .candidate_page import candidate_page, post_verdict
 from .digest import safe_url
 
@@ -20,6 +22,12 @@ LINK_COLUMNS = {"listing_url", "registry_url", "url", "source_url"}
 def prepare_jinja2_environment(env):
     # The candidate page's template lives beside the digest's; Datasette's own templates come first.
     env.loader = ChoiceLoader([env.loader, PackageLoader("reports", "templates")])
+
+
+@hookimpl
+def prepare_connection(conn):
+    # Crawls and matches write to the same database: wait for them rather than fail a verdict.
+    conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
 
 
 @hookimpl
