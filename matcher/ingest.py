@@ -40,7 +40,7 @@ def hash_and_store(db: Database, data: bytes, all_transforms: bool) -> dict[str,
             for row in db.table(table).rows_where("sha256 = ? AND error IS NULL", [digest], limit=1):
                 return {k: row[k] for k in ROW_FIELDS} | {"error": None}
     fp = fingerprint(data, all_transforms=all_transforms)
-    with db.atomic():
+    with store.atomic(db):
         db.execute("DELETE FROM image_hashes WHERE sha256 = ?", [fp.sha256])  # drop other code versions
         store.put_hashes(db, fp.sha256, fp.hashes, hashes.HASH_VERSION)
         blobs = fp.features.to_blobs()

@@ -63,7 +63,7 @@ def _match_listing(db: Database, index: RegistryIndex, listing_id: int, t: Thres
             hit.listing_image_id = image_id
             if tier(hit, t) and better(hit, best.get(hit.object_id), t):
                 best[hit.object_id] = hit
-    with db.atomic():
+    with store.atomic(db):
         written = _write_candidates(db, listing_id, best, t)
         db.execute(
             "UPDATE listing_images SET matched_version = ? WHERE listing_id = ?",

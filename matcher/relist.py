@@ -57,7 +57,7 @@ def link_relistings(db: Database, progress: Callable[[int, int], None] | None = 
                             pairs[key] = ("near_copy", dist)
             if progress:
                 progress(n, len(distinct))
-    with db.atomic():
+    with store.atomic(db):
         db.execute("DELETE FROM relistings")
         db.table("relistings").insert_all(
             (

@@ -34,7 +34,7 @@ def screen_listings(
     for n, r in enumerate(todo, start=1):
         result = engine.screen(r["title"], r["description"], r["provenance"])
         reasons = json.dumps([x.as_dict() for x in result.reasons], ensure_ascii=False)
-        with db.atomic():
+        with store.atomic(db):
             db.table("listings").update(
                 r["id"],
                 {

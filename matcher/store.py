@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,29 @@ BUSY_TIMEOUT_MS = 30_000
 def now() -> str:
     """UTC timestamp in ISO 8601, seconds precision."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+@contextmanager
+def atomic(db: Database) -> Iterator[Database]:
+    """One write transaction, taking the write lock at its start (BEGIN IMMEDIATE).
+
+    sqlite-utils' ``atomic`` begins a deferred transaction; one that reads before it writes cannot wait
+    for another writer (SQLite answers "database is locked" at once rather than deadlock), and crawls,
+    matches and the review UI write to the same file. Nested blocks use a savepoint.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():  # a savepoint inside the outer transaction
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    else:
+        db.conn.execute("COMMIT")
 
 
 def busy_timeout_ms() -> int:
@@ -113,7 +138,7 @@ def withdraw_unseen(db: Database, source: str, seen: set[str]) -> int:
     ).fetchall()
     gone = [i for i, sid in rows if sid not in seen]
     stamp = now()
-    with db.atomic():
+    with atomic(db):
         for i in gone:
             db.table("registry_objects").update(i, {"status": "withdrawn", "updated_at": stamp})
         db.execute(
@@ -271,7 +296,7 @@ def add_review(db: Database, candidate_id: int, verdict: str, reviewer: str, not
     cand = _one(db, "candidates", "id = ?", [candidate_id])
     if cand is None:
         raise ValueError(f"no candidate {candidate_id}")
-    with db.atomic():
+    with atomic(db):
         return (
             db.table("reviews")
             .insert(

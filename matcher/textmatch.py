@@ -214,7 +214,7 @@ def _match_listing(db: Database, records: _Records, listing_id: int, text: str) 
     records.learn(words(" ".join(str(r.get(f) or "") for r in found.values() for f in TEXT_FIELDS)))
     matches = {i: compare(text, r, records.idf, records.known) for i, r in found.items()}
     proposed = {i for i, m in matches.items() if m.proposes and i not in shown}
-    with db.atomic():
+    with store.atomic(db):
         for obj_id in image_ids:
             m = matches.get(obj_id)
             db.execute(

@@ -90,18 +90,23 @@ async def post_verdict(request, datasette) -> Response:
     db = _database(datasette)
 
     def write(conn) -> bool:
-        with conn:  # one transaction: the verdict is stored whole or not at all
+        # One transaction that takes the write lock first, so it waits for a crawl or a match writing.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
             row = conn.execute(
                 "SELECT listing_id, registry_object_id FROM candidates WHERE id = ?", [cid]
             ).fetchone()
-            if row is None:
-                return False
-            conn.execute(
-                "INSERT INTO reviews (candidate_id, listing_id, registry_object_id, verdict, note, reviewer, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [cid, row[0], row[1], verdict, note or None, str(request.actor["id"])[:100], now()],
-            )
-        return True
+            if row is not None:
+                conn.execute(
+                    "INSERT INTO reviews (candidate_id, listing_id, registry_object_id, verdict, note, "
+                    "reviewer, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [cid, row[0], row[1], verdict, note or None, str(request.actor["id"])[:100], now()],
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return row is not None
 
     if not await db.execute_write_fn(write, block=True):
         raise NotFound(f"no candidate {cid}")

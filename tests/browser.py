@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -34,7 +35,7 @@ def chrome():
 class Datasette:
     """``datasette serve`` of a review database on a free loopback port, for as long as the block runs."""
 
-    def __init__(self, db: Path, metadata: Path):
+    def __init__(self, db: Path, metadata: Path, env: dict[str, str] | None = None):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -54,6 +55,7 @@ class Datasette:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            env={**os.environ, **(env or {})},
         )
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.time() + 60

@@ -33,7 +33,7 @@ class StoreListingPipeline:
         listing = ItemAdapter(item).asdict()
         listing["description"] = clean_text(listing.get("description_html"))
         listing["content_sha256"] = content_hash(listing)
-        with db.atomic():
+        with store.atomic(db):
             listing_id, _ = store.upsert_listing(db, listing)
         store_photos(self.crawler, listing, listing_id, store.upsert_listing_image, all_transforms=False)
         self.crawler.stats.inc_value("lootwatch/store/items")
