@@ -92,39 +92,25 @@ def _photos(db: Database, listing_id: int) -> list[tuple[int, dict[str, dict], F
 
 
 def _write_candidates(db: Database, listing_id: int, best: dict[int, Hit], t: Thresholds) -> int:
-    existing = {
-        r["registry_object_id"]: r
-        for r in db.table("candidates").rows_where("listing_id = ? AND kind = 'image'", [listing_id])
-    }
-    for obj_id, row in existing.items():
-        if obj_id not in best and row["tier"] is not None:
-            db.table("candidates").update(row["id"], {"tier": None, "updated_at": store.now()})
-    for obj_id, hit in best.items():
-        fields = {
-            "tier": tier(hit, t),
-            "score": score(hit),
-            "pdq_distance": hit.pdq,
-            "phash_distance": hit.phash,
-            "dhash_distance": hit.dhash,
-            "inliers": hit.inliers,
-            "variant": f"{hit.view}:{hit.variant}",
-            "listing_image_id": hit.listing_image_id,
-            "registry_image_id": hit.registry_image_id,
-            "evidence_json": json.dumps(hit.evidence(), sort_keys=True),
-            "matcher_version": MATCHER_VERSION,
-        }
-        row = existing.get(obj_id)
-        if row is None:
-            db.table("candidates").insert(
-                {
-                    "listing_id": listing_id,
-                    "registry_object_id": obj_id,
-                    "kind": "image",
-                    "created_at": store.now(),
-                    "updated_at": store.now(),
-                    **fields,
-                }
-            )
-        elif any(row.get(k) != v for k, v in fields.items()):
-            db.table("candidates").update(row["id"], {**fields, "updated_at": store.now()})
+    store.sync_candidates(
+        db,
+        listing_id,
+        "image",
+        {
+            obj_id: {
+                "tier": tier(hit, t),
+                "score": score(hit),
+                "pdq_distance": hit.pdq,
+                "phash_distance": hit.phash,
+                "dhash_distance": hit.dhash,
+                "inliers": hit.inliers,
+                "variant": f"{hit.view}:{hit.variant}",
+                "listing_image_id": hit.listing_image_id,
+                "registry_image_id": hit.registry_image_id,
+                "evidence_json": json.dumps(hit.evidence(), sort_keys=True),
+                "matcher_version": MATCHER_VERSION,
+            }
+            for obj_id, hit in best.items()
+        },
+    )
     return len(best)

@@ -195,6 +195,37 @@ def upsert_listing(db: Database, item: dict[str, Any]) -> tuple[int, bool]:
     return existing["id"], changed
 
 
+def sync_candidates(db: Database, listing_id: int, kind: str, found: dict[int, dict[str, Any]]) -> None:
+    """Make a listing's candidates of ``kind`` say what was just ``found`` (registry object -> fields).
+
+    Keyed by (listing, registry object, kind), so re-running converges on the same rows; a candidate that
+    no longer holds keeps its row, and with it its verdicts, with ``tier`` NULL.
+    """
+    table = db.table("candidates")
+    existing = {
+        r["registry_object_id"]: r
+        for r in table.rows_where("listing_id = ? AND kind = ?", [listing_id, kind])
+    }
+    for obj_id, row in existing.items():
+        if obj_id not in found and row["tier"] is not None:
+            table.update(row["id"], {"tier": None, "updated_at": now()})
+    for obj_id, fields in found.items():
+        row = existing.get(obj_id)
+        if row is None:
+            table.insert(
+                {
+                    "listing_id": listing_id,
+                    "registry_object_id": obj_id,
+                    "kind": kind,
+                    "created_at": now(),
+                    "updated_at": now(),
+                    **fields,
+                }
+            )
+        elif any(row.get(k) != v for k, v in fields.items()):
+            table.update(row["id"], {**fields, "updated_at": now()})
+
+
 def touch_listing(db: Database, site: str, url: str) -> bool:
     """The lot at ``url`` is still listed and unchanged: update ``last_seen``. False if unknown."""
     cursor = db.execute(

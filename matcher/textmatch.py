@@ -227,32 +227,18 @@ def _match_listing(db: Database, records: _Records, listing_id: int, text: str) 
 
 
 def _write_text_candidates(db: Database, listing_id: int, proposed: dict[int, TextMatch]) -> None:
-    existing = {
-        r["registry_object_id"]: r
-        for r in db.table("candidates").rows_where("listing_id = ? AND kind = 'text'", [listing_id])
-    }
-    for obj_id, row in existing.items():
-        if obj_id not in proposed and row["tier"] is not None:
-            db.table("candidates").update(row["id"], {"tier": None, "updated_at": store.now()})
-    for obj_id, m in proposed.items():
-        fields = {
-            "tier": "review",
-            "score": m.score,
-            "text_score": m.score,
-            "text_json": json.dumps(m.as_dict()),
-            "matcher_version": TEXT_VERSION,
-        }
-        row = existing.get(obj_id)
-        if row is None:
-            db.table("candidates").insert(
-                {
-                    "listing_id": listing_id,
-                    "registry_object_id": obj_id,
-                    "kind": "text",
-                    "created_at": store.now(),
-                    "updated_at": store.now(),
-                    **fields,
-                }
-            )
-        elif any(row.get(k) != v for k, v in fields.items()):
-            db.table("candidates").update(row["id"], {**fields, "updated_at": store.now()})
+    store.sync_candidates(
+        db,
+        listing_id,
+        "text",
+        {
+            obj_id: {
+                "tier": "review",
+                "score": m.score,
+                "text_score": m.score,
+                "text_json": json.dumps(m.as_dict()),
+                "matcher_version": TEXT_VERSION,
+            }
+            for obj_id, m in proposed.items()
+        },
+    )
