@@ -6,12 +6,13 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from reports.review import datasette_command
 
 INSTALL = "install Debian's Chromium to run it: apt-get install chromium chromium-driver"
 
@@ -35,27 +36,14 @@ def chrome():
 class Datasette:
     """``datasette serve`` of a review database on a free loopback port, for as long as the block runs."""
 
-    def __init__(self, db: Path, metadata: Path, env: dict[str, str] | None = None):
+    def __init__(self, db: Path, env: dict[str, str] | None = None):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
+        # The same command `lootwatch review` runs, with the same metadata.
+        command = datasette_command(db, db.with_suffix(".datasette.json"), port=self.port)
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "datasette",
-                "serve",
-                str(db),
-                "--metadata",
-                str(metadata),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env={**os.environ, **(env or {})},
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}
         )
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.time() + 60

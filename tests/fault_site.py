@@ -14,10 +14,11 @@ import sys
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from PIL import Image
 
+from seeds.demo.server import LoopbackServer
 from spiders.base import StructuredDataSpider
 
 LOTS = 30
@@ -25,7 +26,7 @@ PER_PAGE = 10
 SPECIAL = {"redirect": 8, "missing": 9, "too_many": 4, "slow": 5, "changing": 7}
 
 
-class FaultSite:
+class FaultSite(LoopbackServer):
     """The running site: ``url``, ``hits`` per path, and ``version`` (2 changes lot 7, drops lot 3)."""
 
     def __init__(self, lot_delay: float = 0.0):
@@ -45,17 +46,7 @@ class FaultSite:
                     count = site.hits[self.path]
                 site.answer(self, count)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
     def lots(self) -> list[int]:
         return [n for n in range(1, LOTS + 1) if not (self.version > 1 and n == 3)]

@@ -1,25 +1,24 @@
 """A loopback site serving the bad-input corpus (tests/make_corpus.py): a lot per bad photo, bad pages,
-a lot with a script payload in every field and photo URLs at private addresses, and a good lot.
+a lot with a script payload in every field and photo URLs at private addresses.
 ``python -m tests.hostile_site URL DB DATA`` crawls it allowing only the site's own host:port."""
 
 from __future__ import annotations
 
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
+from seeds.demo.server import LoopbackServer
 from spiders.base import StructuredDataSpider
 
 from .fault_site import _send, crawl
 from .make_corpus import REFUSED_IMAGE_URLS, _lot_page, hostile_lot, image_cases, page_cases
 
 
-class HostileSite:
+class HostileSite(LoopbackServer):
     def __init__(self):
         images = {c.name: c for c in image_cases()}
         pages = {c.name: c for c in page_cases()}
-        good = images["cmyk.jpg"]
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args) -> None:
@@ -48,21 +47,7 @@ class HostileSite:
                     return _send(self, 200, body.encode(), "text/html")
                 return _send(self, 404, b"no", "text/plain")
 
-        self.good = good
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.httpd.server_address[1]}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
 
 class HostileSiteSpider(StructuredDataSpider):

@@ -1,10 +1,6 @@
 """The candidate page in a real browser: a seller's script in the title does not run, both thumbnails
 load. Needs Debian's chromium and chromium-driver (`.ci/run` installs them); skips elsewhere."""
 
-import json
-
-from reports.review import review_metadata
-
 from .browser import Datasette, chrome
 from .conftest import ROOT
 from .review_db import hostile_db
@@ -18,12 +14,10 @@ def test_candidate_page_in_chromium(tmp_path):
     db, cid = hostile_db(db_path)
     listing = db.execute("SELECT listing_id FROM candidates WHERE id = ?", [cid]).fetchone()[0]
     db.table("listings").update(listing, {"title": f"Cuneiform tablet {PAYLOAD}"})
-    metadata = tmp_path / "metadata.json"
-    metadata.write_text(json.dumps(review_metadata(db_path)))
     out = ROOT / "test-output"
     out.mkdir(exist_ok=True)
     try:
-        with Datasette(db_path, metadata) as server:
+        with Datasette(db_path) as server:
             for path in (f"/-/lootwatch/candidate/{cid}", "/lootwatch/review_queue"):
                 driver.get(server.url + path)
                 assert driver.execute_script("return window.lootwatchPwned === undefined")

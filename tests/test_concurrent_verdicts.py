@@ -1,7 +1,6 @@
 """500 verdicts posted to the review UI over HTTP while a crawl and a match write to the same database:
 every one recorded, none refused with "database is locked"."""
 
-import json
 import os
 import re
 import subprocess
@@ -15,7 +14,6 @@ from datasette.app import Datasette as App
 from datasette_auth_passwords.utils import hash_password
 
 from matcher import store
-from reports.review import review_metadata
 
 from .browser import Datasette
 from .conftest import ROOT
@@ -31,7 +29,7 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def test_500_verdicts_while_crawling_and_matching(tmp_path):
+def test_500_verdicts_while_crawling_and_matching(tmp_path, monkeypatch):
     path = tmp_path / "l.db"
     db = store.open_db(path)
     ids = []
@@ -45,14 +43,13 @@ def test_500_verdicts_while_crawling_and_matching(tmp_path):
             .last_pk
         )
     env = {"LOOTWATCH_PASSWORD_HASH": hash_password("secret"), "DATASETTE_SECRET": SECRET}
-    os.environ.update(env)  # the metadata names the reviewer whose hash is set
-    metadata = tmp_path / "metadata.json"
-    metadata.write_text(json.dumps(review_metadata(path)))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)  # the metadata names the reviewer whose hash is set
     cookie = f"ds_actor={App(secret=SECRET).sign({'a': {'id': 'analyst'}}, 'actor')}"
     site = FaultSite(lot_delay=0.05)
     child_env = {**os.environ, "PYTHONPATH": str(ROOT)}
     try:
-        with Datasette(path, metadata, env=env) as server:
+        with Datasette(path, env=env) as server:
             page = urllib.request.urlopen(
                 urllib.request.Request(
                     f"{server.url}/-/lootwatch/candidate/{ids[0]}", headers={"Cookie": cookie}

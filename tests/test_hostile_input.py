@@ -4,6 +4,7 @@ is fetched from a private address, and nothing a seller wrote is rendered unesca
 
 import asyncio
 import csv
+import email
 import io
 import os
 import sqlite3
@@ -112,9 +113,7 @@ def test_nothing_a_seller_wrote_is_rendered_unescaped(crawled, tmp_path):
     assert "<script>window.lootwatchPwned" not in html and "onerror=" not in html.replace("onerror=&#34;", "")
     assert 'href="javascript:' not in html
     attachment = next(
-        p
-        for p in __import__("email").message_from_bytes(report.eml_path.read_bytes()).walk()
-        if p.get_filename()
+        p for p in email.message_from_bytes(report.eml_path.read_bytes()).walk() if p.get_filename()
     )
     for row in csv.DictReader(io.StringIO(attachment.get_payload(decode=True).decode())):
         assert not any(v.startswith(("=", "+", "-", "@")) for v in row.values() if v)

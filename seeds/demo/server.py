@@ -7,7 +7,7 @@ import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-__all__ = ["serve", "DemoServer"]
+__all__ = ["serve", "DemoServer", "LoopbackServer"]
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -15,29 +15,40 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         return None
 
 
-class DemoServer:
-    """A running demo marketplace; use as a context manager or call ``close()``."""
+class LoopbackServer:
+    """An HTTP server on 127.0.0.1 (a free port by default) in a background thread; use as a context
+    manager or call ``close()``."""
 
-    def __init__(self, root: Path, port: int = 0):
-        handler = functools.partial(_QuietHandler, directory=str(root))
+    def __init__(self, handler, port: int = 0):
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self.host}"
 
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def __enter__(self) -> DemoServer:
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:PORT``."""
+        return "{}:{}".format(*self.httpd.server_address[:2])
+
+    def __enter__(self) -> LoopbackServer:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class DemoServer(LoopbackServer):
+    """The demo marketplace folder, served as static files."""
+
+    def __init__(self, root: Path, port: int = 0):
+        super().__init__(functools.partial(_QuietHandler, directory=str(root)), port)
 
 
 def serve(root: Path, port: int = 0) -> DemoServer:
