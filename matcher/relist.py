@@ -9,10 +9,9 @@ and relistings.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 
-import numpy as np
 from sqlite_utils import Database
 
 from . import hashes, store
@@ -72,9 +71,5 @@ def link_relistings(db: Database, progress: Callable[[int, int], None] | None = 
             ),
             batch_size=1000,
         )
-    kinds = np.array([k for k, _ in pairs.values()]) if pairs else np.array([])
-    return {
-        "pairs": len(pairs),
-        "same_bytes": int((kinds == "same_bytes").sum()),
-        "near_copy": int((kinds == "near_copy").sum()),
-    }
+    kinds = Counter(kind for kind, _ in pairs.values())
+    return {"pairs": len(pairs), "same_bytes": kinds["same_bytes"], "near_copy": kinds["near_copy"]}

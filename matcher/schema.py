@@ -342,6 +342,7 @@ def m010_mirror_features(db: Database) -> None:
 def m011_text_similarity(db: Database) -> None:
     # Listing texts are compared with registry records (matcher/textmatch.py): a full-text index over the
     # records' descriptive fields finds the likely ones, and its vocabulary gives each word's rarity.
+    # The queue shows the text comparison and the red-flag families (a facet).
     db.table("registry_objects").enable_fts(
         list(TEXT_FIELDS), create_triggers=True, tokenize="unicode61 remove_diacritics 2"
     )
@@ -362,6 +363,9 @@ def m011_text_similarity(db: Database) -> None:
                o.status AS registry_status, o.source_url AS registry_url,
                c.pdq_distance, c.phash_distance, c.dhash_distance, c.inliers, c.variant,
                c.text_score, c.text_json AS text_evidence,
+               (SELECT json_group_array(DISTINCT json_extract(f.value, '$.family'))
+                FROM json_each(c.reasons_json) f WHERE json_extract(f.value, '$.weight') > 0)
+                   AS flag_families,
                l.flag_score, c.reasons_json AS flag_reasons, c.listing_id, c.registry_object_id,
                li.sha256 AS listing_sha256, ri.sha256 AS registry_sha256
         FROM candidates c
@@ -456,44 +460,10 @@ def m015_relistings_and_sellers(db: Database) -> None:
 
 
 @migrations()
-def m016_review_search_and_families(db: Database) -> None:
-    # Full-text search over listings in the review UI, and the red-flag families as a facet of the queue.
+def m016_listing_search(db: Database) -> None:
+    # Full-text search over listings in the review UI.
     db.table("listings").enable_fts(
         ["title", "description", "provenance", "seller"],
         create_triggers=True,
         tokenize="unicode61 remove_diacritics 2",
-    )
-    db.execute("DROP VIEW IF EXISTS review_queue")
-    db.create_view(
-        "review_queue",
-        """
-        SELECT c.id AS candidate_id, c.kind, c.tier, c.score,
-               (SELECT r.verdict FROM reviews r WHERE r.candidate_id = c.id
-                ORDER BY r.id DESC LIMIT 1) AS status,
-               lt.jpeg AS listing_photo, rt.jpeg AS registry_photo,
-               l.title AS listing_title, l.site, l.sale_date, l.url AS listing_url, l.seller,
-               o.source || ':' || o.source_id AS registry_record, o.title AS registry_title,
-               o.status AS registry_status, o.source_url AS registry_url,
-               c.pdq_distance, c.phash_distance, c.dhash_distance, c.inliers, c.variant,
-               c.text_score, c.text_json AS text_evidence,
-               (SELECT json_group_array(DISTINCT json_extract(f.value, '$.family'))
-                FROM json_each(c.reasons_json) f WHERE json_extract(f.value, '$.weight') > 0)
-                   AS flag_families,
-               l.flag_score, c.reasons_json AS flag_reasons, c.listing_id, c.registry_object_id,
-               li.sha256 AS listing_sha256, ri.sha256 AS registry_sha256
-        FROM candidates c
-        JOIN listings l ON l.id = c.listing_id
-        LEFT JOIN registry_objects o ON o.id = c.registry_object_id
-        LEFT JOIN listing_images li ON li.id = COALESCE(c.listing_image_id,
-            (SELECT id FROM listing_images WHERE listing_id = l.id AND error IS NULL
-             ORDER BY position LIMIT 1))
-        LEFT JOIN thumbnails lt ON lt.sha256 = li.sha256
-        LEFT JOIN registry_images ri ON ri.id = COALESCE(c.registry_image_id,
-            (SELECT id FROM registry_images WHERE object_id = o.id AND error IS NULL
-             ORDER BY position LIMIT 1))
-        LEFT JOIN thumbnails rt ON rt.sha256 = ri.sha256
-        WHERE c.tier IS NOT NULL
-        ORDER BY CASE c.tier WHEN 'strong' THEN 0 ELSE 1 END,
-                 COALESCE(l.sale_date, '9999'), COALESCE(c.text_score, 0) DESC, c.score DESC, c.id
-        """,
     )

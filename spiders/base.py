@@ -136,7 +136,16 @@ class StructuredDataSpider(LotSpider):
         yield from self.finish(fields, response)
 
     def lot_data(self, response: Response) -> dict[str, Any] | None:
-        """The lot's fields from the page's structured data, or None if it has none."""
+        """The lot's fields from the page, or None if it shows no lot (no title and no photo)."""
+        fields = self.page_fields(response)
+        if not fields.get("title") and not fields.get("image_urls"):
+            return None
+        fields["lot_id"] = fields.get("lot_id") or _id_from_url(response.url)
+        fields["house"] = fields.get("house") or self.house
+        return fields
+
+    def page_fields(self, response: Response) -> dict[str, Any]:
+        """What the page's structured data says, OpenGraph filling the gaps."""
         nodes = json_ld(response, self.lot_types) or microdata(response, self.lot_types)
         fields = lot_fields(nodes[0]) if nodes else {}
         if self.use_opengraph:
@@ -144,10 +153,6 @@ class StructuredDataSpider(LotSpider):
             fields["title"] = fields.get("title") or og.get("og:title")
             fields["description_html"] = fields.get("description_html") or og.get("og:description")
             fields["image_urls"] = fields.get("image_urls") or _as_list(og.get("og:image"))
-        if not fields.get("title") and not fields.get("image_urls"):
-            return None
-        fields["lot_id"] = fields.get("lot_id") or _id_from_url(response.url)
-        fields["house"] = fields.get("house") or self.house
         return fields
 
 
@@ -163,8 +168,8 @@ class SelectorSpider(StructuredDataSpider):
 
     fields: dict[str, str] = {}
 
-    def lot_data(self, response: Response) -> dict[str, Any] | None:
-        data = super().lot_data(response) or {}
+    def page_fields(self, response: Response) -> dict[str, Any]:
+        data = super().page_fields(response)
         for name, selector in self.fields.items():
             found = _select(response, selector)
             if name == "image_urls":
@@ -174,10 +179,6 @@ class SelectorSpider(StructuredDataSpider):
             else:
                 text = " ".join(" ".join(_text_of(found)).split())
                 data[name] = text or data.get(name)
-        if not data.get("title") and not data.get("image_urls"):
-            return None
-        data["lot_id"] = data.get("lot_id") or _id_from_url(response.url)
-        data["house"] = data.get("house") or self.house
         return data
 
 
