@@ -61,7 +61,7 @@ NEGATIVE_TRANSFORMS = (
     "collage of 4",
     "screenshot",
 )
-VERSION = 1
+VERSION = 2  # 2: registry photos keep the ORB features of their mirror image, as lootwatch stores them
 
 
 def drawn(seed: int) -> bytes:
@@ -84,6 +84,7 @@ def _signature(data: bytes) -> dict:
     return {
         "hashes": fp.hashes,
         "features": (*fp.features.to_blobs(), fp.features.colour),
+        "mirror": fp.mirror_features.to_blobs() if fp.mirror_features is not None else None,
         "naive_phash": _naive_phash(data),
     }
 
@@ -141,7 +142,7 @@ class Registry:
         self.keys: list[str] = []  # object id -> key; photos of one object share a key
         object_of: dict[str, int] = {}
         self.photo_keys: list[str] = []
-        rows, features, naive = [], {}, []
+        rows, features, mirrors, naive = [], {}, {}, []
         for image_id, (key, sig) in enumerate(signatures):
             if key not in object_of:
                 object_of[key] = len(self.keys)
@@ -152,8 +153,10 @@ class Registry:
                     {**h, "variant": variant, "registry_image_id": image_id, "object_id": object_of[key]}
                 )
             features[image_id] = Features.from_blobs(*sig["features"])
+            if sig.get("mirror"):
+                mirrors[image_id] = Features.from_blobs(*sig["mirror"])
             naive.append(sig["naive_phash"])
-        self.index = RegistryIndex.from_rows(rows, features)
+        self.index = RegistryIndex.from_rows(rows, features, mirrors)
         self.naive = np.array(naive, dtype=np.uint64)
 
     def ours(self, data: bytes, t: Thresholds) -> list[tuple[str, str | None]]:
@@ -184,6 +187,9 @@ def main() -> None:
     ap.add_argument("--no-shared", action="store_true", help="leave out ../shared/images")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--only-negatives", action="store_true", help="skip the positive queries (diagnosis)")
+    ap.add_argument(
+        "--transforms", nargs="+", metavar="NAME", help="only these transforms of the positives (diagnosis)"
+    )
     args = ap.parse_args()
     started = time.perf_counter()
     photos = registry_photos(args.no_shared, args.photos)
@@ -205,7 +211,9 @@ def main() -> None:
     results: dict[str, list] = defaultdict(list)
     try:
         ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(args.workers, initializer=_worker_init, initargs=(str(registry_file),)) as pool:
+        with ctx.Pool(
+            args.workers, initializer=_worker_init, initargs=(str(registry_file), args.transforms)
+        ) as pool:
             for done, (kind, rows) in enumerate(pool.imap_unordered(_run_task, tasks), 1):
                 results[kind] += rows
                 if done % 100 == 0 or done == len(tasks):
@@ -214,20 +222,33 @@ def main() -> None:
     finally:
         registry_file.unlink(missing_ok=True)
     (CACHE / "last-results.pkl").write_bytes(pickle.dumps(dict(results)))  # for diagnosis
-    if args.only_negatives:
-        false = [(n, o["evidence"]) for n, o, _ in results["negative"] if o["any_wrong"]]
-        print(f"{len(false)} of {len(results['negative'])} negative queries with a candidate:")
-        for name, evidence in false:
-            print(f"  {name}: {evidence}")
+    if args.only_negatives or args.transforms:
+        _summary(results)
         return
     _report(photos, args, results, time.perf_counter() - started)
 
 
+def _summary(results: dict) -> None:
+    """A diagnosis run's figures, printed and not written to docs/benchmarks.md."""
+    by_name: dict[str, list] = defaultdict(list)
+    for name, outcome, *_ in results.get("positive", []):
+        by_name[name].append(outcome)
+    for name, v in by_name.items():
+        found = np.mean([o["any_found"] for o in v])
+        strong = np.mean([o["strong_found"] for o in v])
+        print(f"  {name:16s} recall {found:.3f}, strong {strong:.3f}")
+    false = [(n, o["evidence"]) for n, o, _ in results["negative"] if o["any_wrong"]]
+    print(f"{len(false)} of {len(results['negative'])} negative queries with a candidate:")
+    for name, evidence in false:
+        print(f"  {name}: {evidence}")
+
+
 _registry: Registry | None = None
 _suite: dict = {}
+_positive_names: list[str] = []
 
 
-def _worker_init(path: str) -> None:
+def _worker_init(path: str, only: list[str] | None) -> None:
     global _registry, _suite
     import faiss
 
@@ -236,6 +257,10 @@ def _worker_init(path: str) -> None:
     others = [Image.open(io.BytesIO(drawn(70_000_000 + i))).convert("RGB") for i in range(3)]
     logo_path = SHARED / "perception/perception/testing/logos/logoipsum.png"
     _suite = transforms.suite(Image.open(logo_path) if logo_path.exists() else None, others)
+    unknown = set(only or []) - set(_suite)
+    if unknown:
+        raise SystemExit(f"unknown transforms {sorted(unknown)}; known: {', '.join(_suite)}")
+    _positive_names[:] = only or list(_suite)
 
 
 def _run_task(task: tuple) -> tuple[str, list]:
@@ -250,7 +275,8 @@ def _run_task(task: tuple) -> tuple[str, list]:
     rows = []
     if kind == "positive":
         im = Image.open(io.BytesIO(data)).convert("RGB")
-        for name, fn in _suite.items():
+        for name in _positive_names:
+            fn = _suite[name]
             q = _jpeg(fn(im, rng), 90)
             hits = _registry.hits(q, t)
             outcome = _outcome([(k, tr) for k, tr, _ in hits if tr], key)

@@ -111,8 +111,9 @@ def tier(hit: Hit, t: Thresholds) -> str | None:
     """``strong``, ``review`` or None for one piece of evidence.
 
     Verification promotes (a crop, a collage tile, a weak hash match) and demotes: a hash match the local
-    features contradict drops a tier. A match on the border-trimmed view compares little more than the
-    object's outline, which objects of one type share, so unless it is near-exact it must be verified.
+    features contradict drops a tier. A match on the border-trimmed view or on one part of the photo
+    compares a smaller picture, often little more than the object's outline, which objects of one type
+    share, so unless it is near-exact it must be verified.
     Evidence from local features alone counts only for a registry photo that the descriptor votes over
     the whole registry also picked. A photo without features to compare (``inliers`` None) keeps the
     hashes' word; mirrored variants are compared with the registry photo's mirror-image features.
@@ -124,7 +125,7 @@ def tier(hit: Hit, t: Thresholds) -> str | None:
     if not ok and hit.colour < t.min_colour:
         return None  # the hues disagree and no local features vouch for the match
     checkable = hit.inliers is not None
-    if by_hash and checkable and not ok and hit.view == "trim" and hit.pdq > t.trim_exact_pdq:
+    if by_hash and checkable and not ok and hit.view != "full" and hit.pdq > t.trim_exact_pdq:
         return None
     if by_hash == "strong":
         if not checkable or ok or hit.pdq <= t.unverified_strong_pdq:

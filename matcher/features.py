@@ -7,6 +7,7 @@ no longer agrees. The colour signature, a coarse hue histogram, is used only as 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -16,6 +17,8 @@ from PIL import Image
 __all__ = ["FEATURE_VERSION", "Features", "orb", "colour_signature", "colour_similarity"]
 
 ORB_FEATURES = 400
+PART_SIDE = 512  # a part of a picture is enlarged towards the size of a photo before its features ...
+PART_ZOOM = 2.5  # ... by at most this much
 HUE_BINS = 16
 MIN_COLOURED = 13  # of 255: under 5 % coloured pixels the picture counts as grey
 FEATURE_VERSION = f"orb{ORB_FEATURES}-grid4-mirror-hue{HUE_BINS};opencv={cv2.__version__}"
@@ -44,13 +47,32 @@ class Features:
         return cls(np.frombuffer(xy, dtype=np.float16).astype(np.float32).reshape(-1, 2), d, colour or "")
 
 
-def orb(im: Image.Image) -> Features:
-    """ORB keypoints and descriptors of a decoded picture (grey levels), spread over the picture.
+def orb(im: Image.Image, parts: Sequence[tuple[int, int, int, int]] = ()) -> Features:
+    """ORB keypoints and descriptors of a decoded picture (grey levels), spread over the picture, and of
+    each of ``parts`` (boxes: collage tiles, the photo on a screenshot) at the size of a photo of its own.
 
     The strongest corners of a photo with a text watermark or a caption are all on the letters; keeping
-    at most an equal share per cell of a 4x4 grid leaves features on the object too.
+    at most an equal share per cell of a 4x4 grid leaves features on the object too. A tile a quarter of
+    the picture's size gets a quarter of its features, too few to verify it, hence the parts.
     """
-    grey = np.asarray(im.convert("L"))
+    whole = _orb_of(np.asarray(im.convert("L")))
+    if not parts:
+        return whole
+    pieces = [whole]
+    for left, top, right, bottom in parts:
+        tile = im.crop((left, top, right, bottom))
+        scale = min(PART_ZOOM, PART_SIDE / max(tile.size))
+        if scale > 1:
+            tile = tile.resize(
+                (round(tile.width * scale), round(tile.height * scale)), Image.Resampling.BILINEAR
+            )
+        f = _orb_of(np.asarray(tile.convert("L")))
+        sx, sy = (right - left) / tile.width, (bottom - top) / tile.height
+        pieces.append(Features(f.xy * np.float32([sx, sy]) + np.float32([left, top]), f.desc))
+    return Features(np.concatenate([p.xy for p in pieces]), np.concatenate([p.desc for p in pieces]))
+
+
+def _orb_of(grey: np.ndarray) -> Features:
     candidates = _detector.detect(grey, None)
     if not candidates:
         return _empty()

@@ -2,8 +2,10 @@
 colour signature, thumbnail.
 
 The image is decoded once (``decode.decode``); every view and variant is derived from that decode.
-Listing photos are hashed as they are ("full") and with any uniform border trimmed ("trim"); registry
-photos additionally in their 8 rotations and mirror images, so a flipped or rotated copy still matches.
+Listing photos are hashed as they are ("full"), with any uniform border trimmed ("trim") and part by part
+when they are made of several pictures ("part1", ...: collage tiles, the photo on a screenshot); registry
+photos as they are and trimmed, each in its 8 rotations and mirror images, so a flipped or rotated copy
+still matches.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from PIL import Image
 from . import hashes
 from .decode import decode, trim_border
 from .features import Features, colour_signature, orb
+from .segments import Box, segment_boxes
 
 __all__ = ["Fingerprint", "fingerprint", "thumbnail_jpeg", "THUMB_SIDE"]
 
@@ -42,12 +45,13 @@ class Fingerprint:
     thumb_size: tuple[int, int] = (0, 0)
 
 
-def views(im: Image.Image) -> dict[str, Image.Image]:
-    """The picture as published and, when it has a uniform border, without it."""
+def views(im: Image.Image, parts: list[Box] = ()) -> dict[str, Image.Image]:
+    """The picture as published, without its uniform border if it has one, and each of ``parts``."""
     out = {"full": im}
     trimmed = trim_border(im)
     if trimmed is not None:
         out["trim"] = trimmed
+    out |= {f"part{n}": im.crop(box) for n, box in enumerate(parts, start=1)}
     return out
 
 
@@ -59,11 +63,15 @@ def fingerprint(data: bytes, all_transforms: bool = False) -> Fingerprint:
     """
     im = decode(data)
     variants: dict[str, dict] = {}
-    pictures = views(im)
+    # A listing photo made of several pictures (collage tiles, the photo on a screenshot) is also hashed
+    # part by part, each with its own hues; registry photos are single pictures.
+    parts = [] if all_transforms else segment_boxes(im)
+    pictures = views(im, parts)
     for view, pic in pictures.items():
         transforms = hashes.dihedral(pic) if all_transforms else [("r0", pic)]
         for name, t in transforms:
             variants[f"{view}/{name}"] = hashes.signals(t).as_dict()
+            variants[f"{view}/{name}"]["colour"] = colour_signature(pic) if view.startswith("part") else None
     quality = variants["full/r0"]["quality"]
     thumb, thumb_size = thumbnail_jpeg(im)
     return Fingerprint(
@@ -74,7 +82,7 @@ def fingerprint(data: bytes, all_transforms: bool = False) -> Fingerprint:
         quality=quality,
         matchable=not _featureless(im),
         hashes=variants,
-        features=replace(orb(im), colour=colour_signature(pictures.get("trim", im))),
+        features=replace(orb(im, parts), colour=colour_signature(pictures.get("trim", im))),
         mirror_features=orb(im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)) if all_transforms else None,
         thumbnail=thumb,
         thumb_size=thumb_size,

@@ -22,7 +22,8 @@ from PIL import Image
 
 __all__ = ["HASH_VERSION", "MIN_QUALITY", "Signals", "sha256", "pdq", "phash", "dhash", "signals", "dihedral"]
 
-HASH_VERSION = f"lw4;pdqhash={version('pdqhash')};imagehash={version('imagehash')}"
+# lw5: listing photos also hashed part by part (collage tiles), with the parts' ORB features and hues.
+HASH_VERSION = f"lw5;pdqhash={version('pdqhash')};imagehash={version('imagehash')}"
 MIN_QUALITY = 50  # PDQ's own advice: hashes below this quality are too featureless to match on
 
 

@@ -75,7 +75,8 @@ def _match_listing(db: Database, index: RegistryIndex, listing_id: int, t: Thres
 def _photos(db: Database, listing_id: int) -> list[tuple[int, dict[str, dict], Features | None]]:
     rows = list(
         db.query(
-            "SELECT li.id, h.variant, h.pdq, h.phash, h.dhash, h.quality, f.xy, f.desc, f.colour "
+            "SELECT li.id, h.variant, h.pdq, h.phash, h.dhash, h.quality, h.colour, f.xy, f.desc, "
+            "f.colour AS photo_colour "
             "FROM listing_images li "
             "JOIN image_hashes h ON h.sha256 = li.sha256 AND h.hash_version = ? "
             "LEFT JOIN image_features f ON f.sha256 = li.sha256 AND f.feature_version = ? "
@@ -86,7 +87,7 @@ def _photos(db: Database, listing_id: int) -> list[tuple[int, dict[str, dict], F
     )
     photos: dict[int, tuple[dict[str, dict], Features | None]] = {}
     for r in rows:
-        feats = Features.from_blobs(r["xy"], r["desc"], r["colour"]) if r["desc"] is not None else None
+        feats = Features.from_blobs(r["xy"], r["desc"], r["photo_colour"]) if r["desc"] is not None else None
         photos.setdefault(r["id"], ({}, feats))[0][r["variant"]] = r
     return [(i, views, feats) for i, (views, feats) in photos.items()]
 

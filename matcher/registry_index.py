@@ -51,12 +51,17 @@ class RegistryIndex:
         self.descriptors = DescriptorIndex(features)
 
     @classmethod
-    def from_rows(cls, rows: Iterable[dict], features: dict[int, Features]) -> RegistryIndex:
+    def from_rows(
+        cls,
+        rows: Iterable[dict],
+        features: dict[int, Features],
+        mirror_features: dict[int, Features] | None = None,
+    ) -> RegistryIndex:
         """Build from dicts with pdq, phash, dhash (hex), quality, variant, registry_image_id, object_id."""
         builder = _Columns()
         for r in rows:
             builder.add(r)
-        return cls(*builder.finish(), features)
+        return cls(*builder.finish(), features, mirror_features)
 
     @classmethod
     def from_db(cls, db: Database) -> RegistryIndex:
@@ -167,7 +172,8 @@ def rank_photo(
         ]
         if features is not None and refs:
             h.inliers, h.overlap = max(verify(features, r) for r in refs)
-            h.colour = round(colour_similarity(features.colour, refs[0].colour), 2)
+            own = views.get(f"{h.view}/r0", {}).get("colour")  # a part's hues, not the whole page's
+            h.colour = round(colour_similarity(own or features.colour, refs[0].colour), 2)
     for h in hits:
         h.other_inliers = max((o.inliers or 0 for o in hits if o.object_id != h.object_id), default=0)
     best: dict[int, Hit] = {}

@@ -467,3 +467,9 @@ def m016_listing_search(db: Database) -> None:
         create_triggers=True,
         tokenize="unicode61 remove_diacritics 2",
     )
+
+
+@migrations()
+def m017_part_colour(db: Database) -> None:
+    # Each part of a listing photo (a collage tile, the photo on a screenshot) has its own hues.
+    db.table("image_hashes").add_column("colour", str)

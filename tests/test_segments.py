@@ -1,0 +1,51 @@
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from matcher.hashes import pdq
+from matcher.index import hamming
+from matcher.segments import segment_boxes, segments
+
+
+def photo(seed: int, size=(240, 180)) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    arr = (rng.random((size[1] // 10, size[0] // 10, 3)) * 255).astype(np.uint8)
+    return Image.fromarray(arr).resize(size, Image.Resampling.BICUBIC)
+
+
+def near(box, expected, slack=6) -> bool:
+    return all(abs(a - b) <= slack for a, b in zip(box, expected, strict=True))
+
+
+def test_collage_tiles_found_one_by_one():
+    sheet = Image.new("RGB", (500, 380), "white")
+    tiles = [(10, 10), (260, 10), (10, 200), (260, 200)]
+    for n, (x, y) in enumerate(tiles):
+        sheet.paste(photo(n), (x, y))
+    boxes = segment_boxes(sheet)
+    for x, y in tiles:
+        assert any(near(b, (x, y, x + 240, y + 180)) for b in boxes), boxes
+    # tiles come first, and each hashes like the photo it was cut from
+    first = pdq(segments(sheet)[0])[0]
+    assert min(hamming(first, pdq(photo(n))[0]) for n in range(4)) <= 16
+
+
+def test_photo_on_a_screenshot_found():
+    page = Image.new("RGB", (640, 400), (250, 250, 250))
+    d = ImageDraw.Draw(page)
+    d.rectangle([0, 0, 640, 35], fill=(222, 225, 230))
+    d.text((70, 10), "https://auctions.example/lot/1", font=ImageFont.load_default(size=12), fill="black")
+    page.paste(photo(9, (300, 225)), (30, 60))
+    for i in range(6):
+        d.text((360, 60 + 20 * i), "Estimate EUR 800 - 1,200", font=ImageFont.load_default(size=12), fill=0)
+    assert any(near(b, (30, 60, 330, 285)) for b in segment_boxes(page)), segment_boxes(page)
+
+
+def test_plain_photo_and_blank_picture_have_no_parts():
+    assert segment_boxes(photo(3, (512, 384))) == []
+    assert segment_boxes(Image.new("RGB", (300, 200), "white")) == []
+
+
+def test_padded_photo_is_not_cut():
+    page = Image.new("RGB", (400, 300), "white")
+    page.paste(photo(4, (300, 200)), (50, 50))
+    assert segment_boxes(page) == []  # the border trim covers it
