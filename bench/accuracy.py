@@ -188,6 +188,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--only-negatives", action="store_true", help="skip the positive queries (diagnosis)")
     ap.add_argument(
+        "--vote-features", type=int, metavar="N", help="descriptors per registry photo in the vote index"
+    )
+    ap.add_argument(
         "--transforms", nargs="+", metavar="NAME", help="only these transforms of the positives (diagnosis)"
     )
     args = ap.parse_args()
@@ -212,7 +215,9 @@ def main() -> None:
     try:
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(
-            args.workers, initializer=_worker_init, initargs=(str(registry_file), args.transforms)
+            args.workers,
+            initializer=_worker_init,
+            initargs=(str(registry_file), args.transforms, args.vote_features),
         ) as pool:
             for done, (kind, rows) in enumerate(pool.imap_unordered(_run_task, tasks), 1):
                 results[kind] += rows
@@ -222,7 +227,7 @@ def main() -> None:
     finally:
         registry_file.unlink(missing_ok=True)
     (CACHE / "last-results.pkl").write_bytes(pickle.dumps(dict(results)))  # for diagnosis
-    if args.only_negatives or args.transforms:
+    if args.only_negatives or args.transforms or args.vote_features:
         _summary(results)
         return
     _report(photos, args, results, time.perf_counter() - started)
@@ -248,11 +253,14 @@ _suite: dict = {}
 _positive_names: list[str] = []
 
 
-def _worker_init(path: str, only: list[str] | None) -> None:
+def _worker_init(path: str, only: list[str] | None, vote_features: int | None) -> None:
     global _registry, _suite
     import faiss
 
+    from matcher import descindex
+
     faiss.omp_set_num_threads(1)  # one process per core: OpenMP threads in each would fight over them
+    descindex.PER_PHOTO = vote_features or descindex.PER_PHOTO
     _registry = Registry(pickle.loads(Path(path).read_bytes()))
     others = [Image.open(io.BytesIO(drawn(70_000_000 + i))).convert("RGB") for i in range(3)]
     logo_path = SHARED / "perception/perception/testing/logos/logoipsum.png"

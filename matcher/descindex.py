@@ -10,31 +10,39 @@ on to geometric verification. This is how a registry photo pasted as one tile of
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 
 import faiss
 import numpy as np
 
 from .features import Features
 
-__all__ = ["DescriptorIndex", "EXACT_LIMIT"]
+__all__ = ["DescriptorIndex", "EXACT_LIMIT", "PER_PHOTO", "spread"]
 
 EXACT_LIMIT = 20_000
+PER_PHOTO = 400
 NPROBE = 16
 
 
 class DescriptorIndex:
-    """ORB descriptors of many photos, searchable together."""
+    """ORB descriptors of many photos, searchable together: at most ``per_photo`` of each photo's,
+    spread over it, which is what bounds the index's memory (40 bytes a descriptor in FAISS)."""
 
-    def __init__(self, photos: dict[int, Features], ratio: float = 0.8):
+    def __init__(
+        self, photos: Iterable[tuple[int, Features]], ratio: float = 0.8, per_photo: int | None = None
+    ):
         self.ratio = ratio
-        self.ids = [i for i in photos if len(photos[i])]
-        parts = [photos[i].desc for i in self.ids]
-        self._owner = (
-            np.concatenate([np.full(len(photos[i]), n, dtype=np.int32) for n, i in enumerate(self.ids)])
-            if parts
-            else np.zeros(0, np.int32)
-        )
+        self.ids: list[int] = []
+        parts, owners = [], []
+        for image_id, features in photos:
+            if len(features):
+                desc = features.desc[spread(features.xy, per_photo or PER_PHOTO)]
+                parts.append(desc)
+                owners.append(np.full(len(desc), len(self.ids), dtype=np.int32))
+                self.ids.append(image_id)
+        self._owner = np.concatenate(owners) if owners else np.zeros(0, np.int32)
         desc = np.ascontiguousarray(np.concatenate(parts)) if parts else np.zeros((0, 32), np.uint8)
+        del parts
         self.index = _build(desc)
 
     def __len__(self) -> int:
@@ -49,6 +57,22 @@ class DescriptorIndex:
         counts = Counter(self._owner[nearest[keep, 0]].tolist())
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
         return [(self.ids[n], c) for n, c in ranked if c >= min_votes]
+
+
+def spread(xy: np.ndarray, k: int, grid: int = 4) -> np.ndarray:
+    """Indices of at most ``k`` keypoints taken in turn from each cell of a grid over them, each cell's
+    in their stored order (strongest first), so a crop or a tile of the photo still has its share."""
+    n = len(xy)
+    if n <= k:
+        return np.arange(n)
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    cell = np.minimum(grid - 1, ((xy - lo) * grid / np.maximum(hi - lo, 1e-6)).astype(np.int64))
+    cell = cell[:, 1] * grid + cell[:, 0]
+    order = np.argsort(cell, kind="stable")
+    first = np.searchsorted(cell[order], cell[order])  # where each keypoint's cell starts
+    rank = np.empty(n, np.int64)
+    rank[order] = np.arange(n) - first
+    return np.lexsort((np.arange(n), rank))[:k]
 
 
 def _build(desc: np.ndarray) -> faiss.IndexBinary:

@@ -40,6 +40,8 @@ class Thresholds:
     strong_inliers: int = 30
     distinct: float = 2.0
     min_overlap: float = 0.1
+    sure_inliers: int = 1_000_000
+    lone_inliers: int = 10
     trim_exact_pdq: int = 16
     min_colour: float = 0.4
     unverified_strong_pdq: int = -1
@@ -103,7 +105,7 @@ def verified(hit: Hit, t: Thresholds) -> bool:
     return (
         hit.inliers is not None
         and hit.inliers >= max(t.min_inliers, t.distinct * hit.other_inliers)
-        and hit.overlap >= t.min_overlap
+        and (hit.overlap >= t.min_overlap or hit.inliers >= t.sure_inliers)
     )
 
 
@@ -133,7 +135,7 @@ def tier(hit: Hit, t: Thresholds) -> str | None:
         return t.weakly_supported if hit.inliers >= t.contradict_inliers else t.contradicted
     if by_hash == "review":
         return "review" if ok or not checkable else None
-    return "review" if ok and hit.votes else None
+    return "review" if ok and hit.votes and hit.inliers >= t.lone_inliers else None
 
 
 def score(hit: Hit) -> float:

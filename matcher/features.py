@@ -42,6 +42,10 @@ class Features:
         return self.xy.astype(np.float16).tobytes(), self.desc.tobytes()
 
     @classmethod
+    def empty(cls) -> Features:
+        return cls(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8))
+
+    @classmethod
     def from_blobs(cls, xy: bytes, desc: bytes, colour: str | None = "") -> Features:
         d = np.frombuffer(desc, dtype=np.uint8).reshape(-1, 32)
         return cls(np.frombuffer(xy, dtype=np.float16).astype(np.float32).reshape(-1, 2), d, colour or "")
@@ -75,11 +79,11 @@ def orb(im: Image.Image, parts: Sequence[tuple[int, int, int, int]] = ()) -> Fea
 def _orb_of(grey: np.ndarray) -> Features:
     candidates = _detector.detect(grey, None)
     if not candidates:
-        return _empty()
+        return Features.empty()
     keypoints = _spread(candidates, grey.shape[1], grey.shape[0])
     keypoints, desc = _orb.compute(grey, keypoints)
     if desc is None or not keypoints:
-        return _empty()
+        return Features.empty()
     return Features(np.array([k.pt for k in keypoints], dtype=np.float32), desc)
 
 
@@ -92,10 +96,6 @@ def _spread(keypoints: list, width: int, height: int, grid: int = 4) -> list:
     kept = [k for ks in cells.values() for k in ks[:share]]
     rest = sorted((k for ks in cells.values() for k in ks[share:]), key=lambda k: -k.response)
     return kept + rest[: ORB_FEATURES - len(kept)]
-
-
-def _empty() -> Features:
-    return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8))
 
 
 def colour_signature(im: Image.Image) -> str:

@@ -55,10 +55,11 @@ def views(im: Image.Image, parts: list[Box] = ()) -> dict[str, Image.Image]:
     return out
 
 
-def fingerprint(data: bytes, all_transforms: bool = False) -> Fingerprint:
-    """Decode ``data`` once and compute its SHA-256, hashes and thumbnail.
+def fingerprint(data: bytes, all_transforms: bool = False, signals_only: bool = False) -> Fingerprint:
+    """Decode ``data`` once and compute its SHA-256, hashes, colour signature, local features and thumbnail.
 
     :param all_transforms: also hash the 8 rotations/mirror images of each view (registry photos).
+    :param signals_only: hashes and colour signature only, no local features or thumbnail.
     Raises ``decode.DecodeError`` for bytes that are not a usable image.
     """
     im = decode(data)
@@ -73,7 +74,9 @@ def fingerprint(data: bytes, all_transforms: bool = False) -> Fingerprint:
             variants[f"{view}/{name}"] = hashes.signals(t).as_dict()
             variants[f"{view}/{name}"]["colour"] = colour_signature(pic) if view.startswith("part") else None
     quality = variants["full/r0"]["quality"]
-    thumb, thumb_size = thumbnail_jpeg(im)
+    thumb, thumb_size = (b"", (0, 0)) if signals_only else thumbnail_jpeg(im)
+    local = Features.empty() if signals_only else orb(im, parts)
+    mirrored = all_transforms and not signals_only
     return Fingerprint(
         sha256=hashes.sha256(data),
         width=im.width,
@@ -82,8 +85,8 @@ def fingerprint(data: bytes, all_transforms: bool = False) -> Fingerprint:
         quality=quality,
         matchable=not _featureless(im),
         hashes=variants,
-        features=replace(orb(im, parts), colour=colour_signature(pictures.get("trim", im))),
-        mirror_features=orb(im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)) if all_transforms else None,
+        features=replace(local, colour=colour_signature(pictures.get("trim", im))),
+        mirror_features=orb(im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)) if mirrored else None,
         thumbnail=thumb,
         thumb_size=thumb_size,
     )

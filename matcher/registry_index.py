@@ -1,14 +1,17 @@
 """Everything known about the registry's photos, in memory, and the search of one photo against it.
 
 Built once per process from the database: the PDQ, pHash and dHash of every registry photo variant as
-numpy columns (exact Hamming search, ``index.HammingIndex``) and the ORB descriptors of every registry
-photo (``DescriptorIndex``). ``rank_photo`` takes one photo's hashes and features to ranked, verified
-evidence per registry object.
+numpy columns (exact Hamming search, ``index.HammingIndex``) and a spread share of the ORB descriptors of
+every registry photo (``DescriptorIndex``); the full features are read back for verification only for the
+few photos a query shortlists (``StoredFeatures``). ``rank_photo`` takes one photo's hashes and features
+to ranked, verified evidence per registry object.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 from sqlite_utils import Database
@@ -20,12 +23,18 @@ from .features import FEATURE_VERSION, Features, colour_similarity
 from .index import HammingIndex, hex_to_words
 from .verify import verify
 
-__all__ = ["RegistryIndex", "rank_photo", "HASH_SHORTLIST", "VOTE_SHORTLIST"]
+__all__ = ["RegistryIndex", "StoredFeatures", "rank_photo", "HASH_SHORTLIST", "VOTE_SHORTLIST"]
 
 HASH_SHORTLIST = 5  # registry photos closest by PDQ that go on to verification
 VOTE_SHORTLIST = 5  # registry photos with most shared descriptors that go on to verification
 SEARCH_RADIUS = 90  # PDQ bits: beyond this a hash says nothing
 _CHUNK = 50_000
+
+
+class FeatureLookup(Protocol):
+    """Local features by registry photo id: a dict, or ``StoredFeatures`` reading them from the database."""
+
+    def get(self, image_id: int, /) -> Features | None: ...
 
 
 class RegistryIndex:
@@ -35,8 +44,9 @@ class RegistryIndex:
         self,
         columns: dict[str, np.ndarray],
         variants: list[str],
-        features: dict[int, Features],
-        mirror_features: dict[int, Features] | None = None,
+        features: FeatureLookup,
+        mirror_features: FeatureLookup | None = None,
+        descriptors: DescriptorIndex | None = None,
     ):
         self.pdq = HammingIndex.from_words(columns["pdq"])
         self.phash, self.dhash = columns["phash"], columns["dhash"]
@@ -48,7 +58,7 @@ class RegistryIndex:
         self._span = {int(i): (int(s), int(e)) for i, s, e in zip(ids, starts, ends, strict=True)}
         self.features = features
         self.mirror_features = mirror_features or {}
-        self.descriptors = DescriptorIndex(features)
+        self.descriptors = descriptors if descriptors is not None else DescriptorIndex(features.items())
 
     @classmethod
     def from_rows(
@@ -95,17 +105,16 @@ class RegistryIndex:
                 )
         columns, variants = builder.finish()
         wanted = set(np.unique(columns["image"]).tolist())
-        features, mirrors = {}, {}
-        for image, xy, desc, colour, xy_m, desc_m in db.execute(
-            "SELECT ri.id, f.xy, f.desc, f.colour, f.xy_m, f.desc_m FROM registry_images ri "
+        rows = db.execute(
+            "SELECT ri.id, f.xy, f.desc FROM registry_images ri "
             "JOIN image_features f ON f.sha256 = ri.sha256 WHERE f.feature_version = ? ORDER BY ri.id",
             [FEATURE_VERSION],
-        ):
-            if image in wanted:
-                features[image] = Features.from_blobs(xy, desc, colour)
-                if desc_m is not None:
-                    mirrors[image] = Features.from_blobs(xy_m, desc_m)
-        return cls(columns, variants, features, mirrors)
+        )
+        descriptors = DescriptorIndex(
+            (image, Features.from_blobs(xy, desc)) for image, xy, desc in rows if image in wanted
+        )
+        stored = StoredFeatures(db)
+        return cls(columns, variants, stored, stored.mirrors, descriptors)
 
     def __len__(self) -> int:
         return len(self.image)
@@ -181,6 +190,41 @@ def rank_photo(
         if better(h, best.get(h.object_id), t):
             best[h.object_id] = h
     return sorted(best.values(), key=lambda h: (*rank_key(h, t), h.object_id))
+
+
+class StoredFeatures:
+    """Registry photos' local features, read from the database when verification asks for them: at a
+    million photos they would take 30 GB of memory. The last few thousand read are kept."""
+
+    def __init__(self, db: Database, cached: int = 4096):
+        self.db = db
+        self._read = lru_cache(maxsize=cached)(self._load)
+        self.mirrors = _Mirrors(self)
+
+    def get(self, image_id: int) -> Features | None:
+        return self._read(image_id)[0]
+
+    def _load(self, image_id: int) -> tuple[Features | None, Features | None]:
+        row = self.db.execute(
+            "SELECT f.xy, f.desc, f.colour, f.xy_m, f.desc_m FROM registry_images ri "
+            "JOIN image_features f ON f.sha256 = ri.sha256 WHERE ri.id = ? AND f.feature_version = ?",
+            [image_id, FEATURE_VERSION],
+        ).fetchone()
+        if row is None:
+            return None, None
+        xy, desc, colour, xy_m, desc_m = row
+        mirror = Features.from_blobs(xy_m, desc_m) if desc_m is not None else None
+        return Features.from_blobs(xy, desc, colour), mirror
+
+
+class _Mirrors:
+    """The mirror-image features of ``StoredFeatures``, read with them."""
+
+    def __init__(self, stored: StoredFeatures):
+        self.stored = stored
+
+    def get(self, image_id: int) -> Features | None:
+        return self.stored._read(image_id)[1]
 
 
 class _Columns:

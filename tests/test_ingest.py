@@ -56,3 +56,22 @@ def test_match_with_an_empty_registry(tmp_path):
     lid, _ = store.upsert_listing(db, {"site": "s", "lot_id": "1"})
     store.upsert_listing_image(db, lid, "u", 0, **fields)
     assert match_listings(db)["candidates"] == 0
+
+
+def test_registry_features_read_back_for_verification(tmp_path):
+    from matcher.descindex import PER_PHOTO
+    from matcher.fingerprint import fingerprint
+    from matcher.registry_index import RegistryIndex
+
+    db = store.open_db(tmp_path / "l.db")
+    data = jpeg_bytes(4)
+    fields = hash_and_store(db, data, all_transforms=True)
+    oid = store.upsert_registry_object(db, {"source": "test", "source_id": "1", "title": "a stolen relief"})
+    image_id = store.upsert_registry_image(db, oid, "file:///r/1.jpg", 0, **fields)
+    index = RegistryIndex.from_db(db)
+    fp = fingerprint(data, all_transforms=True)
+    stored = index.features.get(image_id)
+    assert np.array_equal(stored.desc, fp.features.desc) and stored.colour == fp.features.colour
+    assert np.array_equal(index.mirror_features.get(image_id).desc, fp.mirror_features.desc)
+    assert index.features.get(image_id + 1) is None
+    assert index.descriptors.index.ntotal == min(PER_PHOTO, len(fp.features))

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from matcher.decode import decode
-from matcher.descindex import DescriptorIndex
+from matcher.descindex import DescriptorIndex, spread
 from matcher.evidence import Hit, Thresholds, tier, verified
 from matcher.features import Features, colour_signature, colour_similarity, orb
 from matcher.verify import verify
@@ -59,9 +59,25 @@ def test_different_objects_of_one_type_do_not_verify(pictures):
 
 
 def test_descriptor_votes_rank_the_source_first(pictures):
-    index = DescriptorIndex({n: orb(decoded(p)) for n, p in pictures.items()})
+    index = DescriptorIndex((n, orb(decoded(p))) for n, p in pictures.items())
     query = orb(decoded(pictures[2].resize((400, 320)), quality=40))
     assert index.votes(query)[0][0] == 2
+
+
+def test_vote_index_keeps_a_spread_share_of_each_photo(pictures):
+    features = orb(decoded(pictures[0]))
+    kept = spread(features.xy, 64)
+    assert len(kept) == 64 == len(set(kept.tolist()))
+    lo, hi = features.xy.min(axis=0), features.xy.max(axis=0)
+    cell = np.minimum(3, ((features.xy - lo) * 4 / (hi - lo)).astype(int))
+    occupied = {tuple(c) for c in cell}
+    assert {tuple(c) for c in cell[kept]} == occupied  # every part of the photo keeps its share
+    assert len({tuple(c) for c in cell[:64]}) < len(occupied)  # which the first 64 stored would not
+    index = DescriptorIndex(((n, orb(decoded(p))) for n, p in pictures.items()), per_photo=100)
+    assert index.index.ntotal == 100 * len(pictures)
+    w, h = pictures[1].size
+    query = orb(decoded(pictures[1].crop((int(0.1 * w), int(0.1 * h), w, h))))
+    assert index.votes(query)[0][0] == 1
 
 
 def test_colour_signature():
