@@ -40,8 +40,11 @@ class Thresholds:
     strong_inliers: int = 30
     distinct: float = 2.0
     min_overlap: float = 0.1
-    sure_inliers: int = 1_000_000
+    sure_inliers: int = 20
+    sure_distinct: float = 4.0
+    sure_votes: int = 8
     lone_inliers: int = 10
+    outvoted_inliers: int = 7
     trim_exact_pdq: int = 16
     min_colour: float = 0.4
     unverified_strong_pdq: int = -1
@@ -99,13 +102,17 @@ def hash_tier(hit: Hit, t: Thresholds) -> str | None:
     return None
 
 
-def verified(hit: Hit, t: Thresholds) -> bool:
-    """Enough local features agree, a fair share of those where the photos overlap, and clearly more
-    than with any other registry object."""
+def verified(hit: Hit, t: Thresholds, hashed: bool = False) -> bool:
+    """Enough local features agree, clearly more than with any other registry object, and a fair share
+    of those where the photos overlap; for a match the hashes also found (``hashed``), many inliers
+    will do whatever their share (a much smaller or watermarked copy keeps few of its keypoints)."""
     return (
         hit.inliers is not None
         and hit.inliers >= max(t.min_inliers, t.distinct * hit.other_inliers)
-        and (hit.overlap >= t.min_overlap or hit.inliers >= t.sure_inliers)
+        and (
+            hit.overlap >= t.min_overlap
+            or (hashed and hit.inliers >= max(t.sure_inliers, t.sure_distinct * hit.other_inliers))
+        )
     )
 
 
@@ -121,12 +128,14 @@ def tier(hit: Hit, t: Thresholds) -> str | None:
     hashes' word; mirrored variants are compared with the registry photo's mirror-image features.
     """
     by_hash = hash_tier(hit, t)
-    ok = verified(hit, t)
+    ok = verified(hit, t, hashed=by_hash is not None or hit.votes >= t.sure_votes)
     if ok and hit.inliers >= t.strong_inliers and (by_hash or hit.votes):
         return "strong"
     if not ok and hit.colour < t.min_colour:
         return None  # the hues disagree and no local features vouch for the match
     checkable = hit.inliers is not None
+    if checkable and not ok and hit.other_inliers >= max(t.outvoted_inliers, hit.inliers + 1):
+        return None  # the local features agree better with another registry object
     if by_hash and checkable and not ok and hit.view != "full" and hit.pdq > t.trim_exact_pdq:
         return None
     if by_hash == "strong":
