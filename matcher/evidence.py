@@ -24,8 +24,14 @@ class Thresholds:
     agreeing; rotated/mirrored variants (7 more chances per photo to collide) and PDQ quality under 50
     need closer hashes. Verification: ``min_inliers`` distinct keypoints in one similarity transform, at least
     ``min_overlap`` of the query keypoints that fall inside the registry photo, and ``distinct`` times
-    more inliers than any other registry object gets. Colour: unverified evidence between pictures whose
-    hues overlap less than ``min_colour`` (histogram intersection) earns nothing.
+    more inliers than any other registry object gets; or, for a match the hashes or at least
+    ``sure_votes`` registry-wide descriptor votes also found, ``sure_inliers`` and ``sure_distinct`` times
+    any other object's, whatever their share (a much smaller, padded or watermarked copy keeps few of its
+    keypoints). Unverified evidence earns nothing when another object gets more inliers, at least
+    ``outvoted_inliers``; evidence from local features alone needs ``lone_distinct`` times the inliers
+    of any other object. Only objects whose inliers lie in the same place of the photo compete.
+    Colour: unverified evidence between pictures whose hues overlap less than ``min_colour``
+    (histogram intersection) earns nothing.
     """
 
     strong_pdq: int = 31
@@ -43,8 +49,8 @@ class Thresholds:
     sure_inliers: int = 20
     sure_distinct: float = 4.0
     sure_votes: int = 8
-    lone_inliers: int = 10
     outvoted_inliers: int = 7
+    lone_distinct: float = 3.0
     trim_exact_pdq: int = 16
     min_colour: float = 0.4
     unverified_strong_pdq: int = -1
@@ -70,6 +76,7 @@ class Hit:
     other_inliers: int = 0
     votes: int = 0
     colour: float = 1.0
+    region: tuple[float, float, float, float] | None = None  # where in the photo the inliers are
     listing_image_id: int | None = None
 
     @property
@@ -129,6 +136,8 @@ def tier(hit: Hit, t: Thresholds) -> str | None:
     """
     by_hash = hash_tier(hit, t)
     ok = verified(hit, t, hashed=by_hash is not None or hit.votes >= t.sure_votes)
+    if by_hash is None and ok and hit.inliers < t.lone_distinct * hit.other_inliers:
+        ok = False  # local features alone must stand out further from every other object
     if ok and hit.inliers >= t.strong_inliers and (by_hash or hit.votes):
         return "strong"
     if not ok and hit.colour < t.min_colour:
@@ -144,7 +153,7 @@ def tier(hit: Hit, t: Thresholds) -> str | None:
         return t.weakly_supported if hit.inliers >= t.contradict_inliers else t.contradicted
     if by_hash == "review":
         return "review" if ok or not checkable else None
-    return "review" if ok and hit.votes and hit.inliers >= t.lone_inliers else None
+    return "review" if ok and hit.votes else None
 
 
 def score(hit: Hit) -> float:

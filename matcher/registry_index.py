@@ -31,6 +31,16 @@ SEARCH_RADIUS = 90  # PDQ bits: beyond this a hash says nothing
 _CHUNK = 50_000
 
 
+def _same_place(a: tuple | None, b: tuple | None) -> bool:
+    """Do two inlier regions of a query overlap by at least a third of the smaller one (unknown: yes)?"""
+    if a is None or b is None:
+        return True
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return w > 0 and h > 0 and w * h >= smaller / 3
+
+
 class FeatureLookup(Protocol):
     """Local features by registry photo id: a dict, or ``StoredFeatures`` reading them from the database."""
 
@@ -180,11 +190,16 @@ def rank_photo(
             if r is not None
         ]
         if features is not None and refs:
-            h.inliers, h.overlap = max(verify(features, r) for r in refs)
+            h.inliers, h.overlap, h.region = max((verify(features, r) for r in refs), key=lambda v: v[:2])
             own = views.get(f"{h.view}/r0", {}).get("colour")  # a part's hues, not the whole page's
             h.colour = round(colour_similarity(own or features.colour, refs[0].colour), 2)
     for h in hits:
-        h.other_inliers = max((o.inliers or 0 for o in hits if o.object_id != h.object_id), default=0)
+        # Only objects whose features agree in the same place compete: the other tiles of a collage
+        # show other objects.
+        h.other_inliers = max(
+            (o.inliers or 0 for o in hits if o.object_id != h.object_id and _same_place(h.region, o.region)),
+            default=0,
+        )
     best: dict[int, Hit] = {}
     for h in hits:
         if better(h, best.get(h.object_id), t):

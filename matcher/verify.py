@@ -30,10 +30,12 @@ _matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
 
 class Verification(NamedTuple):
     """``inliers``: distinct query keypoints that agree with the best transform; ``overlap``: their share of
-    all query keypoints that the transform puts inside the reference photo."""
+    all query keypoints that the transform puts inside the reference photo; ``region``: the box
+    (left, top, right, bottom) of the inliers in the query."""
 
     inliers: int
     overlap: float
+    region: tuple[float, float, float, float] | None = None
 
 
 NONE = Verification(0, 0.0)
@@ -63,12 +65,14 @@ def verify(query: Features, reference: Features) -> Verification:
     angle = float(np.degrees(np.arctan2(model[1, 0], model[0, 0])))
     if not 0.1 < scale < 10 or _off_axis(angle) > MAX_TILT:
         return NONE
-    kept = len(np.unique(np.round(src[mask.ravel().astype(bool)]), axis=0))
+    agree = src[mask.ravel().astype(bool)]
+    kept = len(np.unique(np.round(agree), axis=0))
     # The reference frame is approximated by the box of its keypoints (sizes are not stored).
     mapped = query.xy @ model[:, :2].T + model[:, 2]
     lo, hi = reference.xy.min(axis=0), reference.xy.max(axis=0)
     inside = int(np.all((mapped >= lo) & (mapped <= hi), axis=1).sum())
-    return Verification(kept, round(kept / max(inside, kept, 1), 3))
+    region = (*agree.min(axis=0).tolist(), *agree.max(axis=0).tolist())
+    return Verification(kept, round(kept / max(inside, kept, 1), 3), tuple(round(v, 1) for v in region))
 
 
 def _off_axis(angle: float) -> float:

@@ -124,6 +124,17 @@ T = Thresholds()
         ({"inliers": 15, "overlap": 0.05}, None),
         ({"pdq": 20, "phash": 4, "quality": 30}, "strong"),
         ({"pdq": 20, "phash": 12, "quality": 30}, None),  # low PDQ quality needs pHash agreement
+        # another object's features agree better: a look-alike whose hash came close
+        ({"pdq": 28, "phash": 4, "inliers": 3, "overlap": 0.01, "other_inliers": 10}, None),
+        ({"pdq": 28, "phash": 4, "inliers": 3, "overlap": 0.01, "other_inliers": 4}, "review"),
+        # a padded or watermarked copy: many inliers, a small share, nothing else comes near
+        (
+            {"pdq": 40, "phash": 6, "view": "trim", "inliers": 24, "overlap": 0.06, "other_inliers": 3},
+            "review",
+        ),
+        ({"pdq": 40, "phash": 6, "view": "trim", "inliers": 24, "overlap": 0.06, "other_inliers": 8}, None),
+        ({"inliers": 30, "overlap": 0.07, "other_inliers": 2, "votes": 12}, "strong"),
+        ({"inliers": 30, "overlap": 0.07, "other_inliers": 2, "votes": 5}, None),  # few votes
     ],
 )
 def test_tiers(kw, expected):
