@@ -25,6 +25,7 @@ __all__ = [
     "upsert_registry_object",
     "upsert_registry_image",
     "upsert_listing",
+    "set_validators",
     "upsert_listing_image",
     "put_hashes",
     "put_features",
@@ -168,8 +169,6 @@ def upsert_listing(db: Database, item: dict[str, Any]) -> tuple[int, bool]:
     """Insert or update one lot keyed by site + lot_id; returns (id, changed)."""
     keys = (
         "url",
-        "etag",
-        "last_modified",
         "title",
         "description",
         "description_html",
@@ -193,6 +192,15 @@ def upsert_listing(db: Database, item: dict[str, Any]) -> tuple[int, bool]:
     row.update(last_seen=seen, gone=0)
     db.table("listings").update(existing["id"], row if changed else {"last_seen": seen, "gone": 0})
     return existing["id"], changed
+
+
+def set_validators(db: Database, listing_id: int, etag: str | None, last_modified: str | None) -> None:
+    """Remember a lot page's ETag and Last-Modified for conditional requests. Called once the lot and its
+    photos are stored: a page answered 304 is never stored again, so a lot stored without its photos
+    (a crawl killed in between) must not be able to earn a 304."""
+    db.execute(
+        "UPDATE listings SET etag = ?, last_modified = ? WHERE id = ?", [etag, last_modified, listing_id]
+    )
 
 
 def sync_candidates(db: Database, listing_id: int, kind: str, found: dict[int, dict[str, Any]]) -> None:

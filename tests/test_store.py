@@ -33,6 +33,14 @@ def test_upsert_listing_keyed_by_site_and_lot(db):
     assert db.table("listings").count == 1
 
 
+def test_validators_only_once_the_lot_is_stored_whole(db):
+    # A lot page answered 304 is not stored again, so the validators wait for the lot's photos.
+    lid, _ = store.upsert_listing(db, listing(etag='"v1"', last_modified="Tue, 01 Dec 2026 10:00:00 GMT"))
+    assert store.validators(db, "s", "https://example.org/1") == (None, None)
+    store.set_validators(db, lid, '"v1"', "Tue, 01 Dec 2026 10:00:00 GMT")
+    assert store.validators(db, "s", "https://example.org/1") == ('"v1"', "Tue, 01 Dec 2026 10:00:00 GMT")
+
+
 def test_registry_object_keyed_by_source(db):
     rec = {"source": "demo", "source_id": "X1", "title": "Seal", "status": "stolen"}
     assert store.upsert_registry_object(db, rec) == store.upsert_registry_object(db, dict(rec))

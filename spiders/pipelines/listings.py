@@ -36,6 +36,8 @@ class StoreListingPipeline:
         with store.atomic(db):
             listing_id, _ = store.upsert_listing(db, listing)
         store_photos(self.crawler, listing, listing_id, store.upsert_listing_image, all_transforms=False)
+        with store.atomic(db):
+            store.set_validators(db, listing_id, listing.get("etag"), listing.get("last_modified"))
         self.crawler.stats.inc_value("lootwatch/store/items")
         return item
 
