@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import transforms  # noqa: E402
 from bench.report import write_section  # noqa: E402
+from matcher.descindex import PER_PHOTO  # noqa: E402
 from matcher.evidence import Thresholds, rank_key, tier  # noqa: E402
 from matcher.features import FEATURE_VERSION  # noqa: E402
 from matcher.fingerprint import fingerprint  # noqa: E402
@@ -136,7 +137,7 @@ def registry_photos(no_shared: bool, extra: list[str]) -> list[tuple[str, bytes]
 class Registry:
     """An in-memory registry: a RegistryIndex plus the naive pHashes of the baseline."""
 
-    def __init__(self, signatures: list[tuple[str, dict]]):
+    def __init__(self, signatures: list[tuple[str, dict]], per_photo: int = PER_PHOTO):
         from matcher.features import Features
 
         self.keys: list[str] = []  # object id -> key; photos of one object share a key
@@ -156,7 +157,7 @@ class Registry:
             if sig.get("mirror"):
                 mirrors[image_id] = Features.from_blobs(*sig["mirror"])
             naive.append(sig["naive_phash"])
-        self.index = RegistryIndex.from_rows(rows, features, mirrors)
+        self.index = RegistryIndex.from_rows(rows, features, mirrors, per_photo)
         self.naive = np.array(naive, dtype=np.uint64)
 
     def ours(self, data: bytes, t: Thresholds) -> list[tuple[str, str | None]]:
@@ -257,11 +258,8 @@ def _worker_init(path: str, only: list[str] | None, vote_features: int | None) -
     global _registry, _suite
     import faiss
 
-    from matcher import descindex
-
     faiss.omp_set_num_threads(1)  # one process per core: OpenMP threads in each would fight over them
-    descindex.PER_PHOTO = vote_features or descindex.PER_PHOTO
-    _registry = Registry(pickle.loads(Path(path).read_bytes()))
+    _registry = Registry(pickle.loads(Path(path).read_bytes()), vote_features or PER_PHOTO)
     others = [Image.open(io.BytesIO(drawn(70_000_000 + i))).convert("RGB") for i in range(3)]
     logo_path = SHARED / "perception/perception/testing/logos/logoipsum.png"
     _suite = transforms.suite(Image.open(logo_path) if logo_path.exists() else None, others)

@@ -177,7 +177,7 @@ def check_rows(n: int) -> list[str]:
         a.nbytes for a in (index.phash, index.dhash, index.quality, index.variant, index.image, index.object)
     )
     votes = index.descriptors
-    vote_bytes = votes.index.ntotal * (32 + 8) + votes._owner.nbytes + 8 * len(votes.ids)
+    vote_bytes = votes.nbytes
     disk_bytes = (folder / "registry.db").stat().st_size
     photos = sorted((build(ROOT / "bench" / ".cache" / "demo").root / "registry" / "photos").glob("*.jpg"))[
         :30

@@ -29,14 +29,14 @@ class DescriptorIndex:
     spread over it, which is what bounds the index's memory (40 bytes a descriptor in FAISS)."""
 
     def __init__(
-        self, photos: Iterable[tuple[int, Features]], ratio: float = 0.8, per_photo: int | None = None
+        self, photos: Iterable[tuple[int, Features]], ratio: float = 0.8, per_photo: int = PER_PHOTO
     ):
         self.ratio = ratio
         self.ids: list[int] = []
         parts, owners = [], []
         for image_id, features in photos:
             if len(features):
-                desc = features.desc[spread(features.xy, per_photo or PER_PHOTO)]
+                desc = features.desc[spread(features.xy, per_photo)]
                 parts.append(desc)
                 owners.append(np.full(len(desc), len(self.ids), dtype=np.int32))
                 self.ids.append(image_id)
@@ -47,6 +47,11 @@ class DescriptorIndex:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held: FAISS codes and ids (32 + 8 bytes a descriptor), owners, photo ids."""
+        return self.index.ntotal * (32 + 8) + self._owner.nbytes + 8 * len(self.ids)
 
     def votes(self, query: Features | None, top: int = 5, min_votes: int = 4) -> list[tuple[int, int]]:
         """``[(photo id, votes)]`` for the ``top`` photos with at least ``min_votes``, most first."""

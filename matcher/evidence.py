@@ -109,16 +109,19 @@ def hash_tier(hit: Hit, t: Thresholds) -> str | None:
     return None
 
 
-def verified(hit: Hit, t: Thresholds, hashed: bool = False) -> bool:
-    """Enough local features agree, clearly more than with any other registry object, and a fair share
-    of those where the photos overlap; for a match the hashes also found (``hashed``), many inliers
-    will do whatever their share (a much smaller or watermarked copy keeps few of its keypoints)."""
+def verified(hit: Hit, t: Thresholds, by_hash: str | None = None) -> bool:
+    """Enough local features agree, clearly more than with any other registry object (further still
+    for evidence from local features alone, ``by_hash`` None), and a fair share of those where the
+    photos overlap. For a match the hashes or many registry-wide votes also found, many inliers will do
+    whatever their share (a much smaller or watermarked copy keeps few of its keypoints)."""
+    distinct = t.distinct if by_hash else t.lone_distinct
+    supported = by_hash is not None or hit.votes >= t.sure_votes
     return (
         hit.inliers is not None
-        and hit.inliers >= max(t.min_inliers, t.distinct * hit.other_inliers)
+        and hit.inliers >= max(t.min_inliers, distinct * hit.other_inliers)
         and (
             hit.overlap >= t.min_overlap
-            or (hashed and hit.inliers >= max(t.sure_inliers, t.sure_distinct * hit.other_inliers))
+            or (supported and hit.inliers >= max(t.sure_inliers, t.sure_distinct * hit.other_inliers))
         )
     )
 
@@ -135,9 +138,7 @@ def tier(hit: Hit, t: Thresholds) -> str | None:
     hashes' word; mirrored variants are compared with the registry photo's mirror-image features.
     """
     by_hash = hash_tier(hit, t)
-    ok = verified(hit, t, hashed=by_hash is not None or hit.votes >= t.sure_votes)
-    if by_hash is None and ok and hit.inliers < t.lone_distinct * hit.other_inliers:
-        ok = False  # local features alone must stand out further from every other object
+    ok = verified(hit, t, by_hash)
     if ok and hit.inliers >= t.strong_inliers and (by_hash or hit.votes):
         return "strong"
     if not ok and hit.colour < t.min_colour:

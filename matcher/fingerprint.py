@@ -11,6 +11,7 @@ still matches.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -45,7 +46,7 @@ class Fingerprint:
     thumb_size: tuple[int, int] = (0, 0)
 
 
-def views(im: Image.Image, parts: list[Box] = ()) -> dict[str, Image.Image]:
+def views(im: Image.Image, parts: Sequence[Box] = ()) -> dict[str, Image.Image]:
     """The picture as published, without its uniform border if it has one, and each of ``parts``."""
     out = {"full": im}
     trimmed = trim_border(im)

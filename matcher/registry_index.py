@@ -17,7 +17,7 @@ import numpy as np
 from sqlite_utils import Database
 
 from . import hashes, store
-from .descindex import DescriptorIndex
+from .descindex import PER_PHOTO, DescriptorIndex
 from .evidence import Hit, Thresholds, better, rank_key
 from .features import FEATURE_VERSION, Features, colour_similarity
 from .index import HammingIndex, hex_to_words
@@ -55,8 +55,8 @@ class RegistryIndex:
         columns: dict[str, np.ndarray],
         variants: list[str],
         features: FeatureLookup,
-        mirror_features: FeatureLookup | None = None,
-        descriptors: DescriptorIndex | None = None,
+        mirror_features: FeatureLookup,
+        descriptors: DescriptorIndex,
     ):
         self.pdq = HammingIndex.from_words(columns["pdq"])
         self.phash, self.dhash = columns["phash"], columns["dhash"]
@@ -67,8 +67,8 @@ class RegistryIndex:
         ends = np.append(starts[1:], len(self.image))[: len(starts)]
         self._span = {int(i): (int(s), int(e)) for i, s, e in zip(ids, starts, ends, strict=True)}
         self.features = features
-        self.mirror_features = mirror_features or {}
-        self.descriptors = descriptors if descriptors is not None else DescriptorIndex(features.items())
+        self.mirror_features = mirror_features
+        self.descriptors = descriptors
 
     @classmethod
     def from_rows(
@@ -76,12 +76,15 @@ class RegistryIndex:
         rows: Iterable[dict],
         features: dict[int, Features],
         mirror_features: dict[int, Features] | None = None,
+        per_photo: int = PER_PHOTO,
     ) -> RegistryIndex:
-        """Build from dicts with pdq, phash, dhash (hex), quality, variant, registry_image_id, object_id."""
+        """Build from dicts with pdq, phash, dhash (hex), quality, variant, registry_image_id, object_id;
+        ``per_photo`` descriptors of each photo go into the vote index."""
         builder = _Columns()
         for r in rows:
             builder.add(r)
-        return cls(*builder.finish(), features, mirror_features)
+        descriptors = DescriptorIndex(features.items(), per_photo=per_photo)
+        return cls(*builder.finish(), features, mirror_features or {}, descriptors)
 
     @classmethod
     def from_db(cls, db: Database) -> RegistryIndex:
@@ -213,13 +216,14 @@ class StoredFeatures:
 
     def __init__(self, db: Database, cached: int = 4096):
         self.db = db
-        self._read = lru_cache(maxsize=cached)(self._load)
+        self.both = lru_cache(maxsize=cached)(self._load)
         self.mirrors = _Mirrors(self)
 
     def get(self, image_id: int) -> Features | None:
-        return self._read(image_id)[0]
+        return self.both(image_id)[0]
 
     def _load(self, image_id: int) -> tuple[Features | None, Features | None]:
+        """A photo's features and those of its mirror image, read together."""
         row = self.db.execute(
             "SELECT f.xy, f.desc, f.colour, f.xy_m, f.desc_m FROM registry_images ri "
             "JOIN image_features f ON f.sha256 = ri.sha256 WHERE ri.id = ? AND f.feature_version = ?",
@@ -239,7 +243,7 @@ class _Mirrors:
         self.stored = stored
 
     def get(self, image_id: int) -> Features | None:
-        return self.stored._read(image_id)[1]
+        return self.stored.both(image_id)[1]
 
 
 class _Columns:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-__all__ = ["segments", "segment_boxes"]
+__all__ = ["segment_boxes"]
 
 SIDE = 176  # parts are found on a copy about this size, then cut from the full decode
 NOISE = 4.0  # standard deviation of a blank line's pixels in any channel (JPEG noise)
@@ -26,24 +26,20 @@ MAX_SEGMENTS = 6
 Box = tuple[int, int, int, int]  # left, top, right, bottom
 
 
-def segments(im: Image.Image) -> list[Image.Image]:
-    """The parts of ``im`` that could be photos on their own, largest first (none for a plain photo)."""
-    return [im.crop(box) for box in segment_boxes(im)]
-
-
 def segment_boxes(im: Image.Image) -> list[Box]:
-    """Boxes of ``segments`` in the coordinates of ``im``."""
+    """Boxes, in the coordinates of ``im``, of its parts that could be photos on their own, tiles first
+    (none for a plain photo)."""
     factor = max(1, -(-max(im.size) // SIDE))
     small = np.asarray(im.reduce(factor) if factor > 1 else im.convert("RGB"), dtype=np.float32)
     h, w = small.shape[:2]
     found: list[tuple[bool, Box]] = []
     _cut(small, (0, 0, w, h), 0, found)
+    if not found:
+        return []
+    full = np.asarray(im.convert("RGB"), dtype=np.float32)
     boxes: list[Box] = []
-    full = None
     # Tiles first, then the larger parts that hold several of them, each by size.
     for _, (left, top, right, bottom) in sorted(found, key=lambda f: (not f[0], -_area(f[1]))):
-        if full is None:
-            full = np.asarray(im.convert("RGB"), dtype=np.float32)
         box = _refine(full, (left * factor, top * factor, right * factor, bottom * factor), factor)
         bw, bh = box[2] - box[0], box[3] - box[1]
         if (
