@@ -26,9 +26,10 @@ from matcher.store import now
 from .health import crawl_health
 from .mail import MailError, SmtpSettings, send
 
-__all__ = ["Report", "new_candidates", "build_message", "write_report", "safe_url"]
+__all__ = ["Report", "new_candidates", "build_message", "write_report", "safe_url", "TEMPLATES"]
 
-_env = Environment(loader=PackageLoader("reports", "templates"), autoescape=select_autoescape(["html"]))
+# The templates of everything lootwatch renders outside Datasette (digest, evidence packs), escaped.
+TEMPLATES = Environment(loader=PackageLoader("reports", "templates"), autoescape=select_autoescape(["html"]))
 
 
 @dataclass
@@ -123,13 +124,13 @@ def build_message(
         "strong": sum(1 for c in candidates if c["tier"] == "strong"),
         "review": sum(1 for c in candidates if c["tier"] == "review"),
     }
-    html = _env.get_template("digest.html").render(**context)
+    html = TEMPLATES.get_template("digest.html").render(**context)
     msg = EmailMessage()
     msg["Subject"] = f"lootwatch {day}: {context['strong']} strong, {context['review']} to review"
     msg["From"] = sender
     msg["To"] = ", ".join(recipients) or sender
     msg["Date"] = formatdate(localtime=False)
-    msg.set_content(_env.get_template("digest.txt").render(**context))
+    msg.set_content(TEMPLATES.get_template("digest.txt").render(**context))
     msg.add_alternative(html, subtype="html")
     html_part = msg.get_payload()[1]
     for cid, data in images.items():

@@ -16,15 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlite_utils import Database
 from warcio.archiveiterator import ArchiveIterator
 
-from .digest import safe_url
+from .digest import TEMPLATES, safe_url
 
 __all__ = ["write_pack", "PackError"]
-
-_env = Environment(loader=PackageLoader("reports", "templates"), autoescape=select_autoescape(["html"]))
 
 
 class PackError(ValueError):
@@ -77,7 +74,7 @@ def write_pack(db: Database, candidate_id: int, originals: Path, out: Path) -> P
                     _add(zf, manifest, f"originals/{owner}/{sha}", source.read_bytes(), url=p["url"])
                 else:
                     manifest["missing"].append({"url": p["url"], "sha256": sha, "error": p["error"]})
-        html = _env.get_template("evidence.html").render(
+        html = TEMPLATES.get_template("evidence.html").render(
             candidate=candidate,
             evidence=json.loads(candidate["evidence_json"] or "{}"),
             reasons=json.loads(candidate["reasons_json"] or "[]"),
