@@ -243,6 +243,8 @@ def _summary(results: dict) -> None:
         found = np.mean([o["any_found"] for o in v])
         strong = np.mean([o["strong_found"] for o in v])
         print(f"  {name:16s} recall {found:.3f}, strong {strong:.3f}")
+    twins = results.get("twin", [])
+    print(f"twins with a candidate: {sum(o['any_wrong'] for o in twins)} of {len(twins)}")
     false = [(n, o["evidence"]) for n, o, _ in results["negative"] if o["any_wrong"]]
     print(f"{len(false)} of {len(results['negative'])} negative queries with a candidate:")
     for name, evidence in false:

@@ -13,6 +13,8 @@ import numpy as np
 
 __all__ = ["HammingIndex", "hex_to_words", "hamming"]
 
+_CHUNK = 16_384  # hashes compared at a time
+
 
 def hex_to_words(hexes: Sequence[str], bits: int) -> np.ndarray:
     """Pack hex hashes of ``bits`` bits into an (n, bits/64) uint64 array."""
@@ -61,23 +63,46 @@ class HammingIndex:
 
     def distances(self, query: str, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Hamming distance from ``query`` to every stored hash (or those in ``start:stop``), in order."""
-        q = hex_to_words([query], self.bits)[0]
+        return self._closest(hex_to_words([query], self.bits), start, stop).astype(np.int32)
+
+    def _closest(self, queries: np.ndarray, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Distance from each stored hash in ``start:stop`` to the closest of ``queries`` (m, words).
+
+        Chunks small enough to stay in cache: each query's XOR and popcount then reuse the same
+        buffers, and several queries cost one pass through memory."""
         stop = self._n if stop is None else stop
-        dist = np.zeros(max(0, stop - start), dtype=np.int32)
-        for col, word in zip(self._cols, q, strict=True):
-            dist += np.bitwise_count(col[start:stop] ^ word)
-        return dist
+        out = np.empty(max(0, stop - start), dtype=np.uint16)
+        size = min(_CHUNK, out.size)
+        xor, count = np.empty(size, np.uint64), np.empty(size, np.uint8)
+        dist = np.empty(size, np.uint16)
+        for lo in range(start, stop, _CHUNK):
+            hi = min(stop, lo + _CHUNK)
+            best = out[lo - start : hi - start]
+            best[:] = self.bits
+            x, c, d = xor[: hi - lo], count[: hi - lo], dist[: hi - lo]
+            for q in queries:
+                d[:] = 0
+                for col, word in zip(self._cols, q, strict=True):
+                    np.bitwise_xor(col[lo:hi], word, out=x)
+                    np.bitwise_count(x, out=c)
+                    d += c
+                np.minimum(best, d, out=best)
+        return out
 
     @property
     def nbytes(self) -> int:
         return sum(c.nbytes for c in self._cols)
 
-    def search(self, query: str, radius: int | None = None, k: int | None = None) -> np.ndarray:
-        """Rows ``[position, distance]`` of stored hashes within ``radius`` and/or the ``k`` nearest.
+    def search(
+        self, query: str | Sequence[str], radius: int | None = None, k: int | None = None
+    ) -> np.ndarray:
+        """Rows ``[position, distance]`` of stored hashes within ``radius`` and/or the ``k`` nearest, by
+        the distance to ``query`` (or to the closest of several queries, in one pass).
 
         Sorted by distance, then position, so ties come out in a stable order.
         """
-        dist = self.distances(query)
+        queries = [query] if isinstance(query, str) else list(query)
+        dist = self._closest(hex_to_words(queries, self.bits)).astype(np.int64)
         pos = np.arange(dist.size)
         if radius is not None:
             keep = dist <= radius

@@ -165,11 +165,9 @@ class RegistryIndex:
     def shortlist(self, views: dict[str, dict], limit: int) -> list[int]:
         """Registry photos whose variants come closest to any view, by PDQ, at most ``limit``."""
         closest: dict[int, int] = {}
-        for h in views.values():
-            for pos, dist in self.pdq.search(h["pdq"], radius=SEARCH_RADIUS):
-                image = int(self.image[pos])
-                if image not in closest or dist < closest[image]:
-                    closest[image] = int(dist)
+        found = self.pdq.search([h["pdq"] for h in views.values()], radius=SEARCH_RADIUS)
+        for pos, dist in found:  # by distance, so an image's first row is its closest
+            closest.setdefault(int(self.image[pos]), int(dist))
         return sorted(closest, key=lambda i: (closest[i], i))[:limit]
 
 

@@ -4,7 +4,8 @@ listing page, the objects of a group lot shot on one backdrop.
 A recursive XY-cut (Nagy & Seth, 1984): the picture is cut along runs of blank lines, rows or columns of
 one colour, such as the gutters between collage tiles or the margin between a page's photo and its text,
 and each part is cut again. Every part large enough to be a photo is returned, so a registry photo pasted
-into a page is hashed on its own, as it was published, and not as a quarter of someone else's picture.
+into a page is hashed on its own, as it was published, and not as a quarter of someone else's picture; a
+photo padded onto a blank page is one part.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def segment_boxes(im: Image.Image) -> list[Box]:
     h, w = small.shape[:2]
     found: list[tuple[bool, Box]] = []
     _cut(small, (0, 0, w, h), 0, found)
+    # The picture's content without its margin counts as a part only when it is not cut any further:
+    # a photo on a page, padded or framed, then gets features of its own at the size of a photo.
+    found = found[1:] if len(found) > 1 else found
     if not found:
         return []
     full = np.asarray(im.convert("RGB"), dtype=np.float32)
@@ -67,8 +71,7 @@ def _cut(arr: np.ndarray, box: Box, depth: int, found: list[tuple[bool, Box]]) -
     region = arr[box[1] : box[3], box[0] : box[2]]
     gaps = [(length, 0, start) for start, length in _runs(_blank(region, 1))]
     gaps += [(length, 1, start) for start, length in _runs(_blank(region, 0))]
-    if depth:
-        found.append((not gaps or depth == MAX_DEPTH, box))
+    found.append((not gaps or depth == MAX_DEPTH, box))
     if not gaps or depth == MAX_DEPTH:
         return
     _, axis, _ = max(gaps)

@@ -46,3 +46,17 @@ def test_from_words_and_slices():
     assert np.array_equal(index.distances(stored[7]), full)
     assert np.array_equal(index.distances(stored[7], 5, 10), full[5:10])
     assert len(HammingIndex.from_words(np.zeros((0, 4), np.uint64))) == 0
+
+
+def test_several_queries_across_chunks_equal_brute_force():
+    stored = random_hashes(40_000, 256, seed=4)  # more than one chunk of the scan
+    queries = random_hashes(3, 256, seed=5)
+    index = HammingIndex(stored, 256)
+    closest = [min(hamming(q, h) for q in queries) for h in stored]
+    radius = sorted(closest)[30]
+    got = index.search(queries, radius=radius).tolist()
+    assert got == sorted(([i, d] for i, d in enumerate(closest) if d <= radius), key=lambda r: (r[1], r[0]))
+    assert np.array_equal(
+        index.distances(queries[1], 16_000, 33_000)[:5],
+        [hamming(queries[1], h) for h in stored[16_000:16_005]],
+    )

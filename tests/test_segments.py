@@ -45,7 +45,14 @@ def test_plain_photo_and_blank_picture_have_no_parts():
     assert segment_boxes(Image.new("RGB", (300, 200), "white")) == []
 
 
-def test_padded_photo_is_not_cut():
+def test_padded_photo_is_one_part():
     page = Image.new("RGB", (400, 300), "white")
     page.paste(photo(4, (300, 200)), (50, 50))
-    assert segment_boxes(page) == []  # the border trim covers it
+    boxes = segment_boxes(page)
+    assert len(boxes) == 1 and near(boxes[0], (50, 50, 350, 250)), boxes
+
+
+def test_thin_margin_is_no_part():
+    page = Image.new("RGB", (330, 220), "white")
+    page.paste(photo(4, (300, 200)), (15, 10))
+    assert segment_boxes(page) == []  # nearly the whole picture: the border trim covers it
