@@ -5,7 +5,7 @@ A recursive XY-cut (Nagy & Seth, 1984): the picture is cut along runs of blank l
 one colour, such as the gutters between collage tiles or the margin between a page's photo and its text,
 and each part is cut again. Every part large enough to be a photo is returned, so a registry photo pasted
 into a page is hashed on its own, as it was published, and not as a quarter of someone else's picture; a
-photo padded onto a blank page is one part.
+photo padded onto a blank page (or an object alone on a plain backdrop) is one part.
 """
 
 from __future__ import annotations
