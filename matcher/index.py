@@ -13,7 +13,7 @@ import numpy as np
 
 __all__ = ["HammingIndex", "hex_to_words", "hamming"]
 
-_CHUNK = 16_384  # hashes compared at a time
+_CHUNK = 65_536  # hashes compared at a time: 1.5 MB of buffers, fastest for 1 to 3 queries at 1M
 
 
 def hex_to_words(hexes: Sequence[str], bits: int) -> np.ndarray:
@@ -102,11 +102,13 @@ class HammingIndex:
         Sorted by distance, then position, so ties come out in a stable order.
         """
         queries = [query] if isinstance(query, str) else list(query)
-        dist = self._closest(hex_to_words(queries, self.bits)).astype(np.int64)
-        pos = np.arange(dist.size)
+        dist = self._closest(hex_to_words(queries, self.bits))
         if radius is not None:
-            keep = dist <= radius
-            pos, dist = pos[keep], dist[keep]
+            # Filter before widening: a radius keeps a handful of a million rows.
+            pos = np.flatnonzero(dist <= radius)
+            dist = dist[pos].astype(np.int64)
+        else:
+            pos, dist = np.arange(dist.size), dist.astype(np.int64)
         order = np.lexsort((pos, dist))
         if k is not None:
             order = order[:k]

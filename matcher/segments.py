@@ -5,7 +5,7 @@ A recursive XY-cut (Nagy & Seth, 1984): the picture is cut along runs of blank l
 one colour, such as the gutters between collage tiles or the margin between a page's photo and its text,
 and each part is cut again. Every part large enough to be a photo is returned, so a registry photo pasted
 into a page is hashed on its own, as it was published, and not as a quarter of someone else's picture; a
-photo padded onto a blank page (or an object alone on a plain backdrop) is one part.
+photo padded onto a blank page is one part, an object alone on a plain backdrop none.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ MIN_SIDE = 48  # pixels of the decoded picture
 MAX_ASPECT = 4.0  # longer and thinner parts are text lines and rules
 MAX_DEPTH = 4
 MAX_SEGMENTS = 6
+PASTED_EDGE = 0.8  # share of each edge line of a pasted photo that stands out from the page
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom
 
@@ -35,9 +36,14 @@ def segment_boxes(im: Image.Image) -> list[Box]:
     h, w = small.shape[:2]
     found: list[tuple[bool, Box]] = []
     _cut(small, (0, 0, w, h), 0, found)
-    # The picture's content without its margin counts as a part only when it is not cut any further:
-    # a photo on a page, padded or framed, then gets features of its own at the size of a photo.
-    found = found[1:] if len(found) > 1 else found
+    # The picture's content without its margin counts as a part only when it is not cut any further and
+    # is a pasted photo, a rectangle whose edges stand out from the page all along: a photo padded or
+    # framed on a page then gets features of its own at the size of a photo. An object on a plain
+    # backdrop touches its box in a few places only; its trimmed view already serves it.
+    if len(found) > 1:
+        found = found[1:]
+    elif found and not _pasted(small, found[0][1]):
+        found = []
     if not found:
         return []
     full = np.asarray(im.convert("RGB"), dtype=np.float32)
@@ -83,6 +89,27 @@ def _cut(arr: np.ndarray, box: Box, depth: int, found: list[tuple[bool, Box]]) -
         else:
             part = (box[0] + lo, box[1], box[0] + hi, box[3])
         _cut(arr, part, depth + 1, found)
+
+
+def _pasted(arr: np.ndarray, box: Box) -> bool:
+    """Whether the content in ``box`` is a rectangle: each of its edge lines, one line in (the reduced
+    copy blurs the boundary), differs from the margin's colour by more than NOISE almost all along."""
+    left, top, right, bottom = box
+    h, w = arr.shape[:2]
+    if right - left < 8 or bottom - top < 8:
+        return False
+    outside = np.ones((h, w), bool)
+    outside[top:bottom, left:right] = False
+    if not outside.any():
+        return False
+    page = np.median(arr[outside], axis=0)
+    edges = [
+        arr[top + 1, left + 1 : right - 1],
+        arr[bottom - 2, left + 1 : right - 1],
+        arr[top + 1 : bottom - 1, left + 1],
+        arr[top + 1 : bottom - 1, right - 2],
+    ]
+    return all((np.abs(e - page).max(axis=1) > NOISE).mean() >= PASTED_EDGE for e in edges)
 
 
 def _refine(full: np.ndarray, box: Box, margin: int) -> Box:

@@ -56,3 +56,19 @@ def test_thin_margin_is_no_part():
     page = Image.new("RGB", (330, 220), "white")
     page.paste(photo(4, (300, 200)), (15, 10))
     assert segment_boxes(page) == []  # nearly the whole picture: the border trim covers it
+
+
+def test_object_on_a_plain_backdrop_is_no_part():
+    backdrop = Image.new("RGB", (400, 300), (200, 200, 205))
+    ImageDraw.Draw(backdrop).ellipse((120, 70, 280, 230), fill=(150, 110, 40))
+    assert segment_boxes(backdrop) == []  # the trimmed view serves it; only a rectangle is a photo
+
+
+def test_pasted_photo_with_a_pale_backdrop_is_one_part():
+    grain = np.random.default_rng(5).normal(238, 6, (200, 300, 1)).clip(0, 255).astype(np.uint8)
+    pale = Image.fromarray(grain.repeat(3, axis=2))  # a studio backdrop a little darker than the page
+    ImageDraw.Draw(pale).ellipse((100, 50, 200, 150), fill=(150, 110, 40))
+    page = Image.new("RGB", (400, 300), "white")
+    page.paste(pale, (50, 50))
+    boxes = segment_boxes(page)
+    assert len(boxes) == 1 and near(boxes[0], (50, 50, 350, 250)), boxes
