@@ -186,7 +186,9 @@ def check_rows(n: int) -> list[str]:
     t = Thresholds()
     qps_rank = rate(lambda fp: rank_photo(index, fp.hashes, fp.features, t), prints)
     qps_all = rate(
-        lambda p: (lambda fp: rank_photo(index, fp.hashes, fp.features, t))(fingerprint(p.read_bytes())),
+        lambda p: (lambda fp: rank_photo(index, fp.hashes, fp.features, t))(
+            fingerprint(p.read_bytes(), thumbnail=False)  # as check_photo does
+        ),
         photos,
     )
     shutil.rmtree(folder)

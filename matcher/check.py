@@ -18,7 +18,7 @@ def check_photo(
 ) -> list[dict[str, Any]]:
     """Up to ``limit`` registry candidates for one photo, best first. Raises DecodeError for bad bytes."""
     t = t or Thresholds()
-    fp = fingerprint(data)
+    fp = fingerprint(data, thumbnail=False)
     if not fp.matchable:
         return []
     hits = [h for h in rank_photo(index, fp.hashes, fp.features, t) if tier(h, t)][:limit]

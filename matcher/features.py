@@ -14,14 +14,14 @@ import cv2
 import numpy as np
 from PIL import Image
 
-__all__ = ["FEATURE_VERSION", "Features", "orb", "colour_signature", "colour_similarity"]
+__all__ = ["FEATURE_VERSION", "Features", "orb", "orb_of_grey", "colour_signature", "colour_similarity"]
 
 ORB_FEATURES = 400
 PART_SIDE = 512  # a part of a picture is enlarged towards the size of a photo before its features ...
 PART_ZOOM = 2.5  # ... by at most this much
 HUE_BINS = 16
 MIN_COLOURED = 13  # of 255: under 5 % coloured pixels the picture counts as grey
-FEATURE_VERSION = f"orb{ORB_FEATURES}-grid4-mirror-hue{HUE_BINS};opencv={cv2.__version__}"
+FEATURE_VERSION = f"orb{ORB_FEATURES}-grid4-mirror-hue{HUE_BINS}-stable3;opencv={cv2.__version__}"
 _orb = cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=10, edgeThreshold=15, patchSize=15)
 _detector = cv2.ORB_create(nfeatures=ORB_FEATURES * 5, fastThreshold=10, edgeThreshold=15, patchSize=15)
 
@@ -59,7 +59,7 @@ def orb(im: Image.Image, parts: Sequence[tuple[int, int, int, int]] = ()) -> Fea
     at most an equal share per cell of a 4x4 grid leaves features on the object too. A tile a quarter of
     the picture's size gets a quarter of its features, too few to verify it, hence the parts.
     """
-    whole = _orb_of(np.asarray(im.convert("L")))
+    whole = orb_of_grey(np.asarray(im.convert("L")))
     if not parts:
         return whole
     pieces = [whole]
@@ -70,13 +70,14 @@ def orb(im: Image.Image, parts: Sequence[tuple[int, int, int, int]] = ()) -> Fea
             tile = tile.resize(
                 (round(tile.width * scale), round(tile.height * scale)), Image.Resampling.BILINEAR
             )
-        f = _orb_of(np.asarray(tile.convert("L")))
+        f = orb_of_grey(np.asarray(tile.convert("L")))
         sx, sy = (right - left) / tile.width, (bottom - top) / tile.height
         pieces.append(Features(f.xy * np.float32([sx, sy]) + np.float32([left, top]), f.desc))
     return Features(np.concatenate([p.xy for p in pieces]), np.concatenate([p.desc for p in pieces]))
 
 
-def _orb_of(grey: np.ndarray) -> Features:
+def orb_of_grey(grey: np.ndarray) -> Features:
+    """ORB keypoints and descriptors of a grey picture, spread over a 4x4 grid."""
     candidates = _detector.detect(grey, None)
     if not candidates:
         return Features.empty()

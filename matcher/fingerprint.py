@@ -21,6 +21,7 @@ from . import hashes
 from .decode import decode, trim_border
 from .features import Features, colour_signature, orb
 from .segments import Box, segment_boxes
+from .stability import stable_first
 
 __all__ = ["Fingerprint", "fingerprint", "thumbnail_jpeg", "THUMB_SIDE"]
 
@@ -56,11 +57,14 @@ def views(im: Image.Image, parts: Sequence[Box] = ()) -> dict[str, Image.Image]:
     return out
 
 
-def fingerprint(data: bytes, all_transforms: bool = False, signals_only: bool = False) -> Fingerprint:
+def fingerprint(
+    data: bytes, all_transforms: bool = False, signals_only: bool = False, thumbnail: bool = True
+) -> Fingerprint:
     """Decode ``data`` once and compute its SHA-256, hashes, colour signature, local features and thumbnail.
 
     :param all_transforms: also hash the 8 rotations/mirror images of each view (registry photos).
     :param signals_only: hashes and colour signature only, no local features or thumbnail.
+    :param thumbnail: make the thumbnail (a photo only checked, not stored, needs none).
     Raises ``decode.DecodeError`` for bytes that are not a usable image.
     """
     im = decode(data)
@@ -75,9 +79,11 @@ def fingerprint(data: bytes, all_transforms: bool = False, signals_only: bool = 
             variants[f"{view}/{name}"] = hashes.signals(t).as_dict()
             variants[f"{view}/{name}"]["colour"] = colour_signature(pic) if view.startswith("part") else None
     quality = variants["full/r0"]["quality"]
-    thumb, thumb_size = (b"", (0, 0)) if signals_only else thumbnail_jpeg(im)
+    thumb, thumb_size = thumbnail_jpeg(im) if thumbnail and not signals_only else (b"", (0, 0))
     local = Features.empty() if signals_only else orb(im, parts)
     mirrored = all_transforms and not signals_only
+    if mirrored:  # registry photos: the vote index keeps the keypoints that edited copies still show
+        local = stable_first(np.asarray(im.convert("L")), local)
     return Fingerprint(
         sha256=hashes.sha256(data),
         width=im.width,
