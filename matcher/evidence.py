@@ -31,7 +31,8 @@ class Thresholds:
     ``outvoted_inliers``; evidence from local features alone needs ``lone_distinct`` times the inliers
     of any other object. Only objects whose inliers lie in the same place of the photo compete.
     Colour: unverified evidence between pictures whose hues overlap less than ``min_colour``
-    (histogram intersection) earns nothing.
+    (histogram intersection) earns nothing, and verified evidence between them needs ``lone_distinct``
+    times any other object's inliers, as evidence from local features alone does.
     """
 
     strong_pdq: int = 31
@@ -114,7 +115,8 @@ def verified(hit: Hit, t: Thresholds, by_hash: str | None = None) -> bool:
     for evidence from local features alone, ``by_hash`` None), and a fair share of those where the
     photos overlap. For a match the hashes or many registry-wide votes also found, many inliers will do
     whatever their share (a much smaller or watermarked copy keeps few of its keypoints)."""
-    distinct = t.distinct if by_hash else t.lone_distinct
+    # Hues that disagree weigh against a match as much as hashes that do not find it.
+    distinct = t.distinct if by_hash and hit.colour >= t.min_colour else t.lone_distinct
     supported = by_hash is not None or hit.votes >= t.sure_votes
     return (
         hit.inliers is not None

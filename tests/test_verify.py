@@ -173,3 +173,11 @@ def test_colour_filter_drops_unverified_evidence_only():
     assert tier(hit(pdq=20, phash=4, colour=0.1), t) is None
     assert tier(hit(pdq=20, phash=4, colour=0.9), t) == "strong"
     assert tier(hit(pdq=20, phash=4, colour=0.1, inliers=60, overlap=0.5, votes=3), t) == "strong"
+
+
+def test_hues_that_disagree_ask_more_of_the_features():
+    t = Thresholds()
+    seen = {"pdq": 44, "phash": 4, "view": "trim", "inliers": 44, "overlap": 0.12, "other_inliers": 21}
+    assert tier(hit(**seen, colour=0.9), t) == "strong"  # twice the other object's inliers will do
+    assert tier(hit(**seen, colour=0.0), t) is None  # with hues apart, three times are needed
+    assert tier(hit(**seen | {"other_inliers": 10}, colour=0.0), t) == "strong"
