@@ -27,7 +27,8 @@ class Thresholds:
     more inliers than any other registry object gets; or, for a match the hashes or at least
     ``sure_votes`` registry-wide descriptor votes also found, ``sure_inliers`` and ``sure_distinct`` times
     any other object's, whatever their share (a much smaller, padded or watermarked copy keeps few of its
-    keypoints). Unverified evidence earns nothing when another object gets more inliers, at least
+    keypoints); for a match both the hashes and ``sure_votes`` votes found, the share is waived outright.
+    Unverified evidence earns nothing when another object gets more inliers, at least
     ``outvoted_inliers``; evidence from local features alone needs ``lone_distinct`` times the inliers
     of any other object. Only objects whose inliers lie in the same place of the photo compete.
     Colour: unverified evidence between pictures whose hues overlap less than ``min_colour``
@@ -114,15 +115,18 @@ def verified(hit: Hit, t: Thresholds, by_hash: str | None = None) -> bool:
     """Enough local features agree, clearly more than with any other registry object (further still
     for evidence from local features alone, ``by_hash`` None), and a fair share of those where the
     photos overlap. For a match the hashes or many registry-wide votes also found, many inliers will do
-    whatever their share (a much smaller or watermarked copy keeps few of its keypoints)."""
+    whatever their share (a much smaller or watermarked copy keeps few of its keypoints); for one both
+    found, the share does not count."""
     # Hues that disagree weigh against a match as much as hashes that do not find it.
     distinct = t.distinct if by_hash and hit.colour >= t.min_colour else t.lone_distinct
     supported = by_hash is not None or hit.votes >= t.sure_votes
+    both = by_hash is not None and hit.votes >= t.sure_votes  # two independent searches agree
     return (
         hit.inliers is not None
         and hit.inliers >= max(t.min_inliers, distinct * hit.other_inliers)
         and (
             hit.overlap >= t.min_overlap
+            or both
             or (supported and hit.inliers >= max(t.sure_inliers, t.sure_distinct * hit.other_inliers))
         )
     )

@@ -135,6 +135,10 @@ T = Thresholds()
         ({"pdq": 40, "phash": 6, "view": "trim", "inliers": 24, "overlap": 0.06, "other_inliers": 8}, None),
         ({"inliers": 30, "overlap": 0.07, "other_inliers": 2, "votes": 12}, "strong"),
         ({"inliers": 30, "overlap": 0.07, "other_inliers": 2, "votes": 5}, None),  # few votes
+        # a half-size copy: the hashes and the registry-wide votes both found it, few inliers agree
+        ({"pdq": 36, "phash": 0, "inliers": 15, "overlap": 0.06, "other_inliers": 2, "votes": 10}, "review"),
+        ({"pdq": 36, "phash": 0, "inliers": 15, "overlap": 0.06, "other_inliers": 2, "votes": 5}, None),
+        ({"pdq": 36, "phash": 0, "inliers": 15, "overlap": 0.06, "other_inliers": 8, "votes": 10}, None),
     ],
 )
 def test_tiers(kw, expected):
