@@ -35,26 +35,27 @@ class DescriptorIndex:
         self, photos: Iterable[tuple[int, Features]], ratio: float = 0.8, per_photo: int = PER_PHOTO
     ):
         self.ratio = ratio
-        self.ids: list[int] = []
+        ids: list[int] = []
         parts, owners = [], []
         for image_id, features in photos:
             if len(features):
                 desc = features.desc[spread(features.xy, per_photo)]
                 parts.append(desc)
-                owners.append(np.full(len(desc), len(self.ids), dtype=np.int32))
-                self.ids.append(image_id)
-        self._owner = np.concatenate(owners) if owners else np.zeros(0, np.int32)
+                owners.append(np.full(len(desc), len(ids), dtype=np.int64))
+                ids.append(image_id)
+        self.ids = np.array(ids, dtype=np.int64)  # registry photo id by position
+        owner = np.concatenate(owners) if owners else np.zeros(0, np.int64)
         desc = np.ascontiguousarray(np.concatenate(parts)) if parts else np.zeros((0, 32), np.uint8)
-        del parts
-        self.index = _build(desc)
+        del parts, owners
+        self.index = _build(desc, owner)  # FAISS keeps each descriptor's photo as its id
 
     def __len__(self) -> int:
         return len(self.ids)
 
     @property
     def nbytes(self) -> int:
-        """Memory held: FAISS codes and ids (32 + 8 bytes a descriptor), owners, photo ids."""
-        return self.index.ntotal * (32 + 8) + self._owner.nbytes + 8 * len(self.ids)
+        """Memory held: FAISS codes and ids (32 + 8 bytes a descriptor), photo ids."""
+        return self.index.ntotal * (32 + 8) + self.ids.nbytes
 
     def votes(self, query: Features | None, top: int = 5, min_votes: int = 4) -> list[tuple[int, int]]:
         """``[(photo id, votes)]`` for the ``top`` photos with at least ``min_votes``, most first."""
@@ -62,9 +63,9 @@ class DescriptorIndex:
             return []
         dist, nearest = self.index.search(np.ascontiguousarray(query.desc), 2)
         keep = (nearest[:, 1] >= 0) & (dist[:, 0] < self.ratio * dist[:, 1])
-        counts = Counter(self._owner[nearest[keep, 0]].tolist())
+        counts = Counter(nearest[keep, 0].tolist())
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
-        return [(self.ids[n], c) for n, c in ranked if c >= min_votes]
+        return [(int(self.ids[n]), c) for n, c in ranked if c >= min_votes]
 
 
 def spread(xy: np.ndarray, k: int, grid: int = 4) -> np.ndarray:
@@ -83,10 +84,10 @@ def spread(xy: np.ndarray, k: int, grid: int = 4) -> np.ndarray:
     return np.lexsort((np.arange(n), rank))[:k]
 
 
-def _build(desc: np.ndarray) -> faiss.IndexBinary:
+def _build(desc: np.ndarray, owner: np.ndarray) -> faiss.IndexBinary:
     n = desc.shape[0]
     if n <= EXACT_LIMIT:
-        index = faiss.IndexBinaryFlat(256)
+        index = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(256))
     else:
         nlist = int(2 * np.sqrt(n))  # FAISS wants about 40 training points per list
         index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(256), 256, nlist)
@@ -94,5 +95,5 @@ def _build(desc: np.ndarray) -> faiss.IndexBinary:
         index.train(sample)
         index.nprobe = NPROBE
     if n:
-        index.add(desc)
+        index.add_with_ids(desc, owner)
     return index

@@ -185,3 +185,23 @@ def test_hues_that_disagree_ask_more_of_the_features():
     assert tier(hit(**seen, colour=0.9), t) == "strong"  # twice the other object's inliers will do
     assert tier(hit(**seen, colour=0.0), t) is None  # with hues apart, three times are needed
     assert tier(hit(**seen | {"other_inliers": 10}, colour=0.0), t) == "strong"
+
+
+def test_inverted_file_votes_carry_registry_photo_ids(pictures):
+    from matcher.descindex import EXACT_LIMIT, PER_PHOTO
+
+    rng = np.random.default_rng(0)
+    noise = [
+        (
+            10_000 + n,
+            Features(
+                rng.uniform(0, 500, (PER_PHOTO, 2)).astype(np.float32),
+                rng.integers(0, 256, (PER_PHOTO, 32), dtype=np.uint8),
+            ),
+        )
+        for n in range(EXACT_LIMIT // PER_PHOTO + 10)
+    ]
+    index = DescriptorIndex([*noise, (7, orb(decoded(pictures[2])))])
+    assert index.index.ntotal > EXACT_LIMIT  # the inverted file, not the exact index
+    query = orb(decoded(pictures[2].resize((400, 320)), quality=40))
+    assert index.votes(query)[0][0] == 7
