@@ -32,7 +32,7 @@ class DescriptorIndex:
     spread over it, which is what bounds the index's memory (40 bytes a descriptor in FAISS)."""
 
     def __init__(
-        self, photos: Iterable[tuple[int, Features]], ratio: float = 0.8, per_photo: int = PER_PHOTO
+        self, photos: Iterable[tuple[int, Features]], ratio: float = 0.85, per_photo: int = PER_PHOTO
     ):
         self.ratio = ratio
         ids: list[int] = []
@@ -57,7 +57,7 @@ class DescriptorIndex:
         """Memory held: FAISS codes and ids (32 + 8 bytes a descriptor), photo ids."""
         return self.index.ntotal * (32 + 8) + self.ids.nbytes
 
-    def votes(self, query: Features | None, top: int = 5, min_votes: int = 4) -> list[tuple[int, int]]:
+    def votes(self, query: Features | None, top: int = 5, min_votes: int = 3) -> list[tuple[int, int]]:
         """``[(photo id, votes)]`` for the ``top`` photos with at least ``min_votes``, most first."""
         if query is None or len(query) == 0 or self.index.ntotal < 2:
             return []
