@@ -32,8 +32,9 @@ class Thresholds:
     ``outvoted_inliers``; evidence from local features alone needs ``lone_distinct`` times the inliers
     of any other object. Only objects whose inliers lie in the same place of the photo compete.
     Colour: unverified evidence between pictures whose hues overlap less than ``min_colour``
-    (histogram intersection) earns nothing, and verified evidence between them needs ``lone_distinct``
-    times any other object's inliers, as evidence from local features alone does.
+    (histogram intersection) earns nothing, verified evidence between them needs ``lone_distinct``
+    times any other object's inliers, as evidence from local features alone does, and evidence from
+    local features alone between them earns ``strong`` or nothing.
     """
 
     strong_pdq: int = 31
@@ -50,7 +51,7 @@ class Thresholds:
     min_overlap: float = 0.1
     sure_inliers: int = 20
     sure_distinct: float = 4.0
-    sure_votes: int = 8
+    sure_votes: int = 9
     outvoted_inliers: int = 7
     lone_distinct: float = 3.0
     trim_exact_pdq: int = 16
@@ -160,7 +161,7 @@ def tier(hit: Hit, t: Thresholds) -> str | None:
         return t.weakly_supported if hit.inliers >= t.contradict_inliers else t.contradicted
     if by_hash == "review":
         return "review" if ok or not checkable else None
-    return "review" if ok and hit.votes else None
+    return "review" if ok and hit.votes and hit.colour >= t.min_colour else None
 
 
 def score(hit: Hit) -> float:

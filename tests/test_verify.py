@@ -113,6 +113,8 @@ T = Thresholds()
         ({"pdq": 45, "phash": 20}, None),
         ({"pdq": 28, "phash": 4, "variant": "full/r90"}, "review"),
         ({"inliers": 15, "overlap": 0.3, "votes": 6}, "review"),  # collage tile, found by descriptor votes
+        ({"inliers": 15, "overlap": 0.3, "votes": 6, "colour": 0.1}, None),  # ... whose hues disagree
+        ({"inliers": 45, "overlap": 0.3, "votes": 6, "colour": 0.1}, "strong"),  # many inliers outweigh them
         ({"inliers": 45, "overlap": 0.3, "votes": 6}, "strong"),
         (
             {"inliers": 15, "overlap": 0.3},
@@ -137,7 +139,7 @@ T = Thresholds()
         ({"inliers": 30, "overlap": 0.07, "other_inliers": 2, "votes": 5}, None),  # few votes
         # a half-size copy: the hashes and the registry-wide votes both found it, few inliers agree
         ({"pdq": 36, "phash": 0, "inliers": 15, "overlap": 0.06, "other_inliers": 2, "votes": 10}, "review"),
-        ({"pdq": 36, "phash": 0, "inliers": 15, "overlap": 0.06, "other_inliers": 2, "votes": 5}, None),
+        ({"pdq": 36, "phash": 0, "inliers": 15, "overlap": 0.06, "other_inliers": 2, "votes": 8}, None),
         ({"pdq": 36, "phash": 0, "inliers": 15, "overlap": 0.06, "other_inliers": 8, "votes": 10}, None),
     ],
 )
