@@ -1,10 +1,10 @@
 """Everything known about the registry's photos, in memory, and the search of one photo against it.
 
-Built once per process from the database: the PDQ, pHash and dHash of every registry photo variant as
-numpy columns (exact Hamming search, ``index.HammingIndex``) and a spread share of the ORB descriptors of
-every registry photo (``DescriptorIndex``); the full features are read back for verification only for the
-few photos a query shortlists (``StoredFeatures``). ``rank_photo`` takes one photo's hashes and features
-to ranked, verified evidence per registry object.
+Built once per process from the database: the PDQ of every registry photo variant as FAISS binary codes
+(exact nearest-row search, ``index.FlatCodes``), their pHash and dHash as numpy columns, and a spread
+share of the ORB descriptors of every registry photo (``DescriptorIndex``); the full features are read
+back for verification only for the few photos a query shortlists (``StoredFeatures``). ``rank_photo``
+takes one photo's hashes and features to ranked, verified evidence per registry object.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from . import hashes, store
 from .descindex import PER_PHOTO, DescriptorIndex
 from .evidence import Hit, Thresholds, better, rank_key
 from .features import FEATURE_VERSION, Features, colour_similarity
-from .index import HammingIndex, hex_to_words
+from .index import FlatCodes, hex_to_words
 from .verify import verify
 
 __all__ = ["RegistryIndex", "StoredFeatures", "rank_photo", "HASH_SHORTLIST", "VOTE_SHORTLIST"]
@@ -29,6 +29,7 @@ HASH_SHORTLIST = 5  # registry photos closest by PDQ that go on to verification
 VOTE_SHORTLIST = 5  # registry photos with most shared descriptors that go on to verification
 SEARCH_RADIUS = 90  # PDQ bits: beyond this a hash says nothing
 _CHUNK = 50_000
+_ROWS_PER_PHOTO = 16  # hash variants of one registry photo: 2 views x 8 rotations and mirror images
 
 
 def _same_place(a: tuple | None, b: tuple | None) -> bool:
@@ -58,7 +59,7 @@ class RegistryIndex:
         mirror_features: FeatureLookup,
         descriptors: DescriptorIndex,
     ):
-        self.pdq = HammingIndex.from_words(columns["pdq"])
+        self.pdq = FlatCodes(columns["pdq"])
         self.phash, self.dhash = columns["phash"], columns["dhash"]
         self.quality, self.variant = columns["quality"], columns["variant"]
         self.image, self.object = columns["image"], columns["object"]
@@ -163,11 +164,27 @@ class RegistryIndex:
         return best
 
     def shortlist(self, views: dict[str, dict], limit: int) -> list[int]:
-        """Registry photos whose variants come closest to any view, by PDQ, at most ``limit``."""
+        """Registry photos whose variants come closest to any view, by PDQ (within ``SEARCH_RADIUS``), at
+        most ``limit``: exactly those a scan of every row would pick."""
+        queries = [h["pdq"] for h in views.values()]
+        k = min(len(self), _ROWS_PER_PHOTO * (limit + 1))
+        dist, pos = self.pdq.nearest(queries, k)
+        # A row closer to a query than that query's k-th row was found. Where a query's k nearest all lie
+        # within the radius, rows at its k-th distance or beyond may be missing: only photos closer than
+        # that are known exactly, and they must fill the shortlist.
+        cut = SEARCH_RADIUS + 1
+        if k < len(self):
+            cut = min(cut, *(int(row[-1]) for row in dist))
         closest: dict[int, int] = {}
-        found = self.pdq.search([h["pdq"] for h in views.values()], radius=SEARCH_RADIUS)
-        for pos, dist in found:  # by distance, so an image's first row is its closest
-            closest.setdefault(int(self.image[pos]), int(dist))
+        for d, p in zip(dist.ravel().tolist(), pos.ravel().tolist(), strict=True):
+            if p >= 0 and d < cut:
+                image = int(self.image[p])
+                closest[image] = min(d, closest.get(image, d))
+        if len(closest) < limit and cut <= SEARCH_RADIUS:
+            for query in queries:  # rare: many rows this close; ask for every row within the radius
+                for p, d in self.pdq.search(query, SEARCH_RADIUS).tolist():
+                    image = int(self.image[p])
+                    closest[image] = min(d, closest.get(image, d))
         return sorted(closest, key=lambda i: (closest[i], i))[:limit]
 
 

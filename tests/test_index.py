@@ -60,3 +60,70 @@ def test_several_queries_across_chunks_equal_brute_force():
         index.distances(queries[1], 16_000, 33_000)[:5],
         [hamming(queries[1], h) for h in stored[16_000:16_005]],
     )
+
+
+def test_registry_shortlist_is_what_a_scan_would_pick():
+    from matcher.registry_index import SEARCH_RADIUS, RegistryIndex
+
+    rng = np.random.default_rng(11)
+    base = rng.integers(0, 2**63, size=(4,), dtype=np.uint64)
+    rows = []
+    for image in range(400):  # many photos near one another, so k nearest rows run out inside the radius
+        for v in range(16):
+            words = base.copy()
+            for _ in range(int(rng.integers(0, 40))):
+                words[rng.integers(4)] ^= np.uint64(1) << np.uint64(rng.integers(64))
+            rows.append(
+                {
+                    "pdq": "".join(f"{int(w):016x}" for w in words),
+                    "phash": "0" * 16,
+                    "dhash": "0" * 16,
+                    "quality": 100,
+                    "variant": f"full/r{v}",
+                    "registry_image_id": image,
+                    "object_id": image,
+                }
+            )
+    index = RegistryIndex.from_rows(rows, {})
+    hexes = [r["pdq"] for r in rows]
+    scan = HammingIndex(hexes, 256)
+    for _ in range(5):
+        views = {f"v{j}/r0": {"pdq": hexes[int(rng.integers(len(hexes)))]} for j in range(3)}
+        closest: dict[int, int] = {}
+        for pos, dist in scan.search([h["pdq"] for h in views.values()], radius=SEARCH_RADIUS).tolist():
+            closest.setdefault(rows[pos]["registry_image_id"], dist)
+        expected = sorted(closest, key=lambda i: (closest[i], i))[:5]
+        assert index.shortlist(views, 5) == expected
+
+
+def test_registry_shortlist_when_the_nearest_rows_are_all_ties():
+    from matcher.registry_index import RegistryIndex
+
+    same = "ab" * 32
+    rows = [
+        {
+            "pdq": same if image < 7 else random_hashes(1, 256, seed=image)[0],
+            "phash": "0" * 16,
+            "dhash": "0" * 16,
+            "quality": 100,
+            "variant": f"full/r{v}",
+            "registry_image_id": image,
+            "object_id": image,
+        }
+        for image in range(40)
+        for v in range(16)
+    ]
+    index = RegistryIndex.from_rows(rows, {})
+    assert index.shortlist({"full/r0": {"pdq": same}}, 5) == [0, 1, 2, 3, 4]
+
+
+def test_flat_codes_agree_with_the_column_scan():
+    from matcher.index import FlatCodes
+
+    hexes = random_hashes(3000, 256, seed=4)
+    scan, codes = HammingIndex(hexes, 256), FlatCodes(hex_to_words(hexes, 256))
+    query = hexes[17]
+    assert codes.distances(query, 100, 900).tolist() == scan.distances(query, 100, 900).tolist()
+    assert codes.search(query, 110).tolist() == scan.search(query, radius=110).tolist()
+    dist, pos = codes.nearest([query, hexes[5]], 4)
+    assert dist[0].tolist() == sorted(scan.distances(query).tolist())[:4] and pos[0][0] == 17
