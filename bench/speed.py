@@ -203,7 +203,8 @@ def check_rows(n: int) -> list[str]:
         "|---|---|",
         f"| rank_photo (hash search, descriptor votes, verification) | {qps_rank:.1f} queries/s |",
         f"| whole check path incl. decoding and hashing the query | {qps_all:.1f} queries/s |",
-        f"| hash columns in memory, per million registry photos | {hash_bytes * scale / 2**30:.2f} GiB |",
+        "| hashes in memory (PDQ codes, pHash and dHash columns), per million registry photos "
+        f"| {hash_bytes * scale / 2**30:.2f} GiB |",
         f"| descriptor vote index in memory (FAISS codes + photo ids), per million | "
         f"{vote_bytes * scale / 2**30:.2f} GiB |",
         f"| memory in all, per million registry photos | {memory:.2f} GiB |",
