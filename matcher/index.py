@@ -132,7 +132,7 @@ class FlatCodes:
         self.bits = 64 * words.shape[1]
         self._index = faiss.IndexBinaryFlat(self.bits)
         if len(words):
-            self._index.add(np.ascontiguousarray(words.astype(">u8").view(np.uint8)))
+            self._index.add(_as_codes(words))
         size = self._index.ntotal * self.bits // 8
         self._codes = (
             faiss.rev_swig_ptr(self._index.xb.data(), size).reshape(-1, self.bits // 8)
@@ -147,24 +147,28 @@ class FlatCodes:
     def nbytes(self) -> int:
         return self._codes.nbytes
 
-    def _encode(self, hexes: Sequence[str]) -> np.ndarray:
-        return np.frombuffer(b"".join(bytes.fromhex(h.rjust(self.bits // 4, "0")) for h in hexes), np.uint8)
-
     def nearest(self, queries: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """(distances, positions), each (len(queries), k): each query's ``k`` nearest rows, closest first
         (position -1 where there are fewer rows)."""
-        codes = self._encode(queries).reshape(len(queries), -1)
+        codes = _as_codes(hex_to_words(list(queries), self.bits))
         dist, pos = self._index.search(codes, max(1, min(k, len(self))))
         return dist.astype(np.int32), pos
 
     def distances(self, query: str, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Hamming distance from ``query`` to the rows ``start:stop``, in order."""
         rows = self._codes[start:stop]
-        return np.bitwise_count(rows ^ self._encode([query])).sum(axis=1, dtype=np.int32)
+        return np.bitwise_count(rows ^ _as_codes(hex_to_words([query], self.bits))).sum(
+            axis=1, dtype=np.int32
+        )
 
     def search(self, query: str, radius: int) -> np.ndarray:
         """Rows ``[position, distance]`` within ``radius`` of ``query``, by distance, then position."""
-        _, dist, pos = self._index.range_search(self._encode([query]).reshape(1, -1), radius + 1)
+        _, dist, pos = self._index.range_search(_as_codes(hex_to_words([query], self.bits)), radius + 1)
         dist, pos = np.asarray(dist, dtype=np.int64), np.asarray(pos, dtype=np.int64)
         order = np.lexsort((pos, dist))
         return np.stack([pos[order], dist[order]], axis=1)
+
+
+def _as_codes(words: np.ndarray) -> np.ndarray:
+    """Packed (n, words) uint64 hashes as the (n, bytes) uint8 rows FAISS takes, most significant first."""
+    return np.ascontiguousarray(words.astype(">u8")).view(np.uint8)

@@ -175,17 +175,20 @@ class RegistryIndex:
         cut = SEARCH_RADIUS + 1
         if k < len(self):
             cut = min(cut, *(int(row[-1]) for row in dist))
+        closest = self._closest_images(zip(dist.ravel().tolist(), pos.ravel().tolist(), strict=True), cut)
+        if len(closest) < limit and cut <= SEARCH_RADIUS:  # rare: many rows this close
+            rows = (row[::-1] for q in queries for row in self.pdq.search(q, SEARCH_RADIUS).tolist())
+            closest = self._closest_images(rows, SEARCH_RADIUS + 1)
+        return sorted(closest, key=lambda i: (closest[i], i))[:limit]
+
+    def _closest_images(self, rows: Iterable[tuple[int, int]], cut: int) -> dict[int, int]:
+        """Registry photo -> its smallest distance among ``(distance, position)`` rows closer than ``cut``."""
         closest: dict[int, int] = {}
-        for d, p in zip(dist.ravel().tolist(), pos.ravel().tolist(), strict=True):
+        for d, p in rows:
             if p >= 0 and d < cut:
                 image = int(self.image[p])
                 closest[image] = min(d, closest.get(image, d))
-        if len(closest) < limit and cut <= SEARCH_RADIUS:
-            for query in queries:  # rare: many rows this close; ask for every row within the radius
-                for p, d in self.pdq.search(query, SEARCH_RADIUS).tolist():
-                    image = int(self.image[p])
-                    closest[image] = min(d, closest.get(image, d))
-        return sorted(closest, key=lambda i: (closest[i], i))[:limit]
+        return closest
 
 
 def rank_photo(

@@ -62,6 +62,19 @@ def test_several_queries_across_chunks_equal_brute_force():
     )
 
 
+def registry_row(pdq: str, image: int, variant: int) -> dict:
+    """One hash variant of a registry photo, as ``RegistryIndex.from_rows`` takes it."""
+    return {
+        "pdq": pdq,
+        "phash": "0" * 16,
+        "dhash": "0" * 16,
+        "quality": 100,
+        "variant": f"full/r{variant}",
+        "registry_image_id": image,
+        "object_id": image,
+    }
+
+
 def test_registry_shortlist_is_what_a_scan_would_pick():
     from matcher.registry_index import SEARCH_RADIUS, RegistryIndex
 
@@ -73,17 +86,7 @@ def test_registry_shortlist_is_what_a_scan_would_pick():
             words = base.copy()
             for _ in range(int(rng.integers(0, 40))):
                 words[rng.integers(4)] ^= np.uint64(1) << np.uint64(rng.integers(64))
-            rows.append(
-                {
-                    "pdq": "".join(f"{int(w):016x}" for w in words),
-                    "phash": "0" * 16,
-                    "dhash": "0" * 16,
-                    "quality": 100,
-                    "variant": f"full/r{v}",
-                    "registry_image_id": image,
-                    "object_id": image,
-                }
-            )
+            rows.append(registry_row("".join(f"{int(w):016x}" for w in words), image, v))
     index = RegistryIndex.from_rows(rows, {})
     hexes = [r["pdq"] for r in rows]
     scan = HammingIndex(hexes, 256)
@@ -101,15 +104,7 @@ def test_registry_shortlist_when_the_nearest_rows_are_all_ties():
 
     same = "ab" * 32
     rows = [
-        {
-            "pdq": same if image < 7 else random_hashes(1, 256, seed=image)[0],
-            "phash": "0" * 16,
-            "dhash": "0" * 16,
-            "quality": 100,
-            "variant": f"full/r{v}",
-            "registry_image_id": image,
-            "object_id": image,
-        }
+        registry_row(same if image < 7 else random_hashes(1, 256, seed=image)[0], image, v)
         for image in range(40)
         for v in range(16)
     ]
