@@ -10,15 +10,17 @@ from __future__ import annotations
 import io
 import warnings
 
+import cv2
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 TARGET = 512  # longest side after decode; PDQ and the 64-bit hashes need no more
+DRAFT_SLACK = 0.9  # JPEG draft may stop this far below TARGET: a 4032 px photo decodes at 1/8, 504 px
 MAX_PIXELS = 50_000_000  # refuse larger canvases before any pixel is decoded (decompression bombs)
 MAX_BYTES = 30 * 1024 * 1024
 TRIM_SIDE = 160  # trim_border looks for the border on a copy about this size
 
-__all__ = ["DecodeError", "decode", "trim_border", "TARGET", "MAX_PIXELS"]
+__all__ = ["DecodeError", "decode", "shrink", "trim_border", "TARGET", "MAX_PIXELS"]
 
 _SRGB = ImageCms.createProfile("sRGB")
 
@@ -28,7 +30,8 @@ class DecodeError(ValueError):
 
 
 def decode(data: bytes, target: int = TARGET) -> Image.Image:
-    """Decode image bytes to an RGB picture whose longest side is at most ``target`` pixels.
+    """Decode image bytes to an RGB picture whose longest side is at most ``target`` pixels (and, when
+    the image is larger, at least 90 % of it).
 
     Applies EXIF orientation, converts CMYK/ICC to sRGB, 16-bit and float to 8-bit, palette and alpha onto
     white, keeps the first frame of an animation, and uses JPEG draft mode so large JPEGs decode fast.
@@ -47,7 +50,9 @@ def decode(data: bytes, target: int = TARGET) -> Image.Image:
             if getattr(im, "n_frames", 1) > 1:
                 im.seek(0)
             if im.format == "JPEG":
-                im.draft("RGB", (target, target))
+                # Ask for (nearly) the size the picture will have: the DCT scaling is the cheapest resize.
+                scale = DRAFT_SLACK * target / max(im.size)
+                im.draft("RGB", (max(1, int(im.width * scale)), max(1, int(im.height * scale))))
             im = ImageOps.exif_transpose(im)
             im = to_rgb(im)
     except DecodeError:
@@ -60,9 +65,21 @@ def decode(data: bytes, target: int = TARGET) -> Image.Image:
         raise DecodeError(f"corrupt image: {exc}") from exc
     if min(im.size) < 8:
         raise DecodeError(f"image too small ({im.width}x{im.height})")
-    # Box-reduce, then bilinear: as good as Lanczos for hashing at half the cost.
-    im.thumbnail((target, target), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return im
+    return shrink(im, target)
+
+
+def shrink(im: Image.Image, target: int) -> Image.Image:
+    """Fit ``im`` within ``target`` pixels: box-reduce by a whole factor, then bilinear for the last
+    step of less than 2x."""
+    factor = max(im.size) // target
+    if factor > 1:
+        im = im.reduce(factor)
+    if max(im.size) <= target:
+        return im
+    # OpenCV's bilinear is 7x faster than Pillow's here, and a step under 2x needs no wider filter.
+    scale = target / max(im.size)
+    size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+    return Image.fromarray(cv2.resize(np.asarray(im), size, interpolation=cv2.INTER_LINEAR))
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
@@ -129,17 +146,17 @@ def _peel(arr: np.ndarray, tolerance: int, max_lines: int = 12) -> tuple[int, in
     """Remove up to ``max_lines`` near-uniform rows/columns from each edge."""
     h, w = arr.shape[:2]
 
-    def uniform(line: np.ndarray) -> bool:
-        return bool((np.abs(line - np.median(line, axis=0)).max(axis=-1) <= tolerance).mean() > 0.95)
+    def uniform_lines(lines: np.ndarray) -> int:
+        # How many of the lines (outermost first) are uniform before the first that is not.
+        med = np.median(lines, axis=1, keepdims=True)
+        uniform = (_channel_max(np.abs(lines - med)) <= tolerance).mean(axis=1) > 0.95
+        return int(np.argmin(uniform)) if not uniform.all() else len(uniform)
 
-    t = next((i for i in range(min(max_lines, h // 4)) if not uniform(arr[i])), min(max_lines, h // 4))
-    b = next(
-        (i for i in range(min(max_lines, h // 4)) if not uniform(arr[h - 1 - i])), min(max_lines, h // 4)
-    )
-    l_ = next((i for i in range(min(max_lines, w // 4)) if not uniform(arr[:, i])), min(max_lines, w // 4))
-    r = next(
-        (i for i in range(min(max_lines, w // 4)) if not uniform(arr[:, w - 1 - i])), min(max_lines, w // 4)
-    )
+    rows, cols = min(max_lines, h // 4), min(max_lines, w // 4)
+    t = uniform_lines(arr[:rows])
+    b = uniform_lines(arr[::-1][:rows])
+    l_ = uniform_lines(arr[:, :cols].swapaxes(0, 1))
+    r = uniform_lines(arr[:, ::-1][:, :cols].swapaxes(0, 1))
     return t, h - b, l_, w - r
 
 
@@ -151,7 +168,7 @@ def _content_box(
     if h < 8 or w < 8:
         return None
     edge = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
-    differs = np.abs(arr - np.median(edge, axis=0)).max(axis=2) > tolerance
+    differs = _channel_max(np.abs(arr - np.median(edge, axis=0))) > tolerance
     rows = np.flatnonzero(differs.sum(axis=1) > max(1, w // 100))
     cols = np.flatnonzero(differs.sum(axis=0) > max(1, h // 100))
     if rows.size == 0 or cols.size == 0:
@@ -162,3 +179,8 @@ def _content_box(
         base[2] + int(cols[0]),
         base[2] + int(cols[-1]) + 1,
     )
+
+
+def _channel_max(arr: np.ndarray) -> np.ndarray:
+    # Largest of the three channels; 15x faster than arr.max(axis=-1) over an axis of length 3.
+    return np.maximum(np.maximum(arr[..., 0], arr[..., 1]), arr[..., 2])

@@ -20,10 +20,20 @@ import numpy as np
 import pdqhash
 from PIL import Image
 
-__all__ = ["HASH_VERSION", "MIN_QUALITY", "Signals", "sha256", "pdq", "phash", "dhash", "signals", "dihedral"]
+__all__ = [
+    "HASH_VERSION",
+    "MIN_QUALITY",
+    "Signals",
+    "sha256",
+    "pdq",
+    "phash",
+    "dhash",
+    "signals",
+    "dihedral",
+]
 
-# lw5: listing photos also hashed part by part (collage tiles), with the parts' ORB features and hues.
-HASH_VERSION = f"lw5;pdqhash={version('pdqhash')};imagehash={version('imagehash')}"
+# lw6: JPEG draft may stop at 90 % of the decode size; the last resize step is OpenCV's bilinear.
+HASH_VERSION = f"lw6;pdqhash={version('pdqhash')};imagehash={version('imagehash')}"
 MIN_QUALITY = 50  # PDQ's own advice: hashes below this quality are too featureless to match on
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from matcher.decode import MAX_PIXELS, DecodeError, decode, trim_border
+from matcher.decode import MAX_PIXELS, TARGET, DecodeError, decode, shrink, trim_border
 from matcher.hashes import pdq
 from matcher.index import hamming
 
@@ -21,10 +21,31 @@ def encode(im: Image.Image, fmt: str, **kw) -> bytes:
     return buf.getvalue()
 
 
-def test_result_is_rgb_and_at_most_512():
+def test_result_is_rgb_and_fits_target():
     im = decode(encode(picture((2000, 1200)), "JPEG", quality=90))
     assert im.mode == "RGB"
-    assert max(im.size) == 512
+    assert 0.9 * TARGET <= max(im.size) <= TARGET  # 2000 px at 1/4 is 500 px: close enough, no resize
+    im = decode(encode(picture((2000, 1200)), "PNG"))
+    assert max(im.size) == TARGET
+
+
+def test_large_jpeg_decodes_at_the_smallest_dct_scale_near_target():
+    # 4000 px at 1/8 is 500 px: no resize after the draft, and the same picture a full decode would give
+    # (of a picture whose detail, like a photo's, is coarser than the decode's pixels).
+    rng = np.random.default_rng(7)
+    coarse = Image.fromarray((rng.random((30, 40, 3)) * 255).astype(np.uint8))
+    big = encode(coarse.resize((4000, 3000), Image.Resampling.BICUBIC), "JPEG", quality=90)
+    im = decode(big)
+    assert im.size == (500, 375)
+    full = shrink(Image.open(io.BytesIO(big)).convert("RGB"), TARGET)
+    assert hamming(pdq(im)[0], pdq(full)[0]) <= 10
+
+
+def test_shrink_keeps_aspect_and_small_pictures():
+    assert shrink(picture((1234, 617)), 500).size == (500, 250)
+    assert shrink(picture((760, 380)), 500).size == (500, 250)
+    small = picture((300, 200))
+    assert shrink(small, 500) is small
 
 
 def test_exif_orientation_applied():
