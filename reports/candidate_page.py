@@ -4,7 +4,8 @@
 inlier count, the red flags with the seller's words, the text comparison, links to both sides, the
 current status and the whole verdict history. A signed-in reviewer (datasette-auth-passwords) records
 confirm, dismiss, escalate or a note; the verdict is appended to ``reviews`` with the reviewer's id and
-time. Without a signed-in reviewer, or in read-only mode, nothing can be posted.
+time, in the words of ``store.VERDICTS`` (confirmed, dismissed, escalated, note) that ``add_review`` uses.
+Without a signed-in reviewer, or in read-only mode, nothing can be posted.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from typing import Any
 
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
-from matcher.store import now
+from matcher.store import VERDICTS, now
 
 from .digest import safe_url
 
-__all__ = ["candidate_page", "post_verdict", "VERDICTS"]
+__all__ = ["candidate_page", "post_verdict"]
 
-VERDICTS = ("confirm", "dismiss", "escalate", "note")
+# One vocabulary in ``reviews`` whoever writes it, so the queue's status column facets as one.
+BUTTONS = {"confirmed": "confirm", "dismissed": "dismiss", "escalated": "escalate", "note": "note"}
 MAX_NOTE = 5000
 
 
@@ -63,7 +65,7 @@ async def candidate_page(request, datasette) -> Response:
         "text": json.loads(candidate.get("text_json") or "null"),
         "reviews": reviews,
         "status": reviews[-1]["verdict"] if reviews else "open",
-        "verdicts": VERDICTS,
+        "verdicts": [(v, BUTTONS[v]) for v in VERDICTS],
         "can_post": bool(request.actor) and not read_only(datasette),
         "read_only": read_only(datasette),
         "database": db.name,

@@ -75,7 +75,7 @@ def test_verdict_recorded_by_a_signed_in_reviewer_and_shown(tmp_path, monkeypatc
         ds = review_ui(db_path)
         await ds.invoke_startup()
         cookies = await signed_in(ds)
-        r = await post_verdict(ds, cid, "escalate", "same inventory number as IM 1234 <b>", cookies)
+        r = await post_verdict(ds, cid, "escalated", "same inventory number as IM 1234 <b>", cookies)
         assert r.status_code == 302
         page = await ds.client.get(f"/-/lootwatch/candidate/{cid}", cookies=cookies)
         queue = await ds.client.get("/lootwatch/review_queue.json?_shape=array")
@@ -83,9 +83,9 @@ def test_verdict_recorded_by_a_signed_in_reviewer_and_shown(tmp_path, monkeypatc
 
     page, queue = asyncio.run(go())
     (row,) = list(db.query("SELECT * FROM reviews"))
-    assert (row["verdict"], row["reviewer"], row["candidate_id"]) == ("escalate", "analyst", cid)
-    assert "same inventory number as IM 1234 &lt;b&gt;" in page and "(escalate)" in page
-    assert queue[0]["status"] == "escalate"
+    assert (row["verdict"], row["reviewer"], row["candidate_id"]) == ("escalated", "analyst", cid)
+    assert "same inventory number as IM 1234 &lt;b&gt;" in page and "(escalated)" in page
+    assert queue[0]["status"] == "escalated"
 
 
 def test_verdict_refused_without_login_or_in_read_only_mode(tmp_path, monkeypatch):
@@ -96,10 +96,10 @@ def test_verdict_refused_without_login_or_in_read_only_mode(tmp_path, monkeypatc
     db, cid = hostile_db(db_path)
 
     async def go():
-        anonymous = await post_verdict(review_ui(db_path), cid, "dismiss", "", {})
+        anonymous = await post_verdict(review_ui(db_path), cid, "dismissed", "", {})
         shared = review_ui(db_path, read_only=True)
         cookies = {"ds_actor": shared.sign({"a": {"id": "analyst"}}, "actor")}
-        read_only = await post_verdict(shared, cid, "dismiss", "", cookies)
+        read_only = await post_verdict(shared, cid, "dismissed", "", cookies)
         page = await shared.client.get(f"/-/lootwatch/candidate/{cid}", cookies=cookies)
         return anonymous.status_code, read_only.status_code, page.text
 

@@ -20,7 +20,7 @@ def test_pack_of_a_strong_candidate(small_demo, tmp_path):
     ).fetchone()[0]
     con.execute(
         "INSERT INTO reviews (candidate_id, verdict, note, reviewer, created_at) VALUES (?, ?, ?, ?, ?)",
-        [cid, "confirm", "<script>alert(1)</script>", "analyst1", "2026-11-28T09:00:00+00:00"],
+        [cid, "confirmed", "<script>alert(1)</script>", "analyst1", "2026-11-28T09:00:00+00:00"],
     )
     con.commit()
     run_cli("--config", str(tmp_path / "lootwatch.toml"), "evidence", str(cid), "--out", str(tmp_path))
@@ -40,7 +40,7 @@ def test_pack_of_a_strong_candidate(small_demo, tmp_path):
     assert len(responses) == len(manifest["warc_records"]) >= 2  # the lot page and its photo at least
     assert responses == [(m["url"], m["payload_sha256"]) for m in manifest["warc_records"]]
     summary = pack.read("summary.html").decode()
-    assert "analyst1" in summary and "confirm" in summary
+    assert "analyst1" in summary and "confirmed" in summary
     assert "<script>alert(1)</script>" not in summary and "&lt;script&gt;" in summary
 
 

@@ -37,7 +37,7 @@ STEPS = st.lists(
         st.tuples(st.just("import"), st.integers(1, 3), st.sampled_from(["14.5 x 9 cm", "30 x 20 cm"])),
         st.tuples(st.just("withdraw"), st.integers(1, 3)),
         st.tuples(st.just("match"), st.booleans()),
-        st.tuples(st.just("verdict"), st.sampled_from(["confirm", "dismiss", "escalate", "note"])),
+        st.tuples(st.just("verdict"), st.sampled_from(["confirmed", "dismissed", "escalated", "note"])),
     ),
     max_size=14,
 )
