@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import warnings
 
-import cv2
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
@@ -69,17 +68,16 @@ def decode(data: bytes, target: int = TARGET) -> Image.Image:
 
 
 def shrink(im: Image.Image, target: int) -> Image.Image:
-    """Fit ``im`` within ``target`` pixels: box-reduce by a whole factor, then bilinear for the last
-    step of less than 2x."""
-    factor = max(im.size) // target
-    if factor > 1:
-        im = im.reduce(factor)
+    """Fit ``im`` within ``target`` pixels: box-reduce by a whole factor, then an antialiased bilinear
+    resize."""
     if max(im.size) <= target:
         return im
-    # OpenCV's bilinear is 7x faster than Pillow's here, and a step under 2x needs no wider filter.
-    scale = target / max(im.size)
-    size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
-    return Image.fromarray(cv2.resize(np.asarray(im), size, interpolation=cv2.INTER_LINEAR))
+    # OpenCV's bilinear is 7x faster but samples without a filter, and ORB notices: demo registry photos
+    # shrunk with it verified their 0.5x copies with 36 inliers at worst (43 here), and 49 of 142
+    # quarter-size copies with fewer than 20 (44 here).
+    im = im.copy()
+    im.thumbnail((target, target), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return im
 
 
 def to_rgb(im: Image.Image) -> Image.Image:

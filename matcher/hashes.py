@@ -32,8 +32,8 @@ __all__ = [
     "dihedral",
 ]
 
-# lw6: JPEG draft may stop at 90 % of the decode size; the last resize step is OpenCV's bilinear.
-HASH_VERSION = f"lw6;pdqhash={version('pdqhash')};imagehash={version('imagehash')}"
+# lw7: JPEG draft may stop at 90 % of the decode size.
+HASH_VERSION = f"lw7;pdqhash={version('pdqhash')};imagehash={version('imagehash')}"
 MIN_QUALITY = 50  # PDQ's own advice: hashes below this quality are too featureless to match on
 
 
