@@ -29,7 +29,7 @@ HASH_SHORTLIST = 5  # registry photos closest by PDQ that go on to verification
 VOTE_SHORTLIST = 5  # registry photos with most shared descriptors that go on to verification
 SEARCH_RADIUS = 90  # PDQ bits: beyond this a hash says nothing
 _CHUNK = 50_000
-_ROWS_PER_PHOTO = 16  # hash variants of one registry photo: 2 views x 8 rotations and mirror images
+_ROWS_PER_PHOTO = 2 * len(hashes.DIHEDRAL)  # hash variants of a registry photo: 2 views x 8 turns/mirrors
 
 
 def _same_place(a: tuple | None, b: tuple | None) -> bool:
