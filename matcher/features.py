@@ -21,7 +21,7 @@ PART_SIDE = 512  # a part of a picture is enlarged towards the size of a photo b
 PART_ZOOM = 2.5  # ... by at most this much
 HUE_BINS = 16
 MIN_COLOURED = 13  # of 255: under 5 % coloured pixels the picture counts as grey
-FEATURE_VERSION = f"orb{ORB_FEATURES}-grid4-mirror-hue{HUE_BINS}-stable3-decode3;opencv={cv2.__version__}"
+FEATURE_VERSION = f"orb{ORB_FEATURES}-grid4-mirror-hue{HUE_BINS}-stable3-decode4;opencv={cv2.__version__}"
 _orb = cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=10, edgeThreshold=15, patchSize=15)
 _detector = cv2.ORB_create(nfeatures=ORB_FEATURES * 5, fastThreshold=10, edgeThreshold=15, patchSize=15)
 
@@ -106,8 +106,8 @@ def colour_signature(im: Image.Image) -> str:
     Hue only, so gamma, brightness and saturation changes and white or black padding leave it alone; a
     grey photo (an old catalogue print) has no coloured share and is never filtered on colour.
     """
-    small = im.convert("RGB")
-    small = small.reduce(max(1, max(small.size) // 64))
+    factor = max(1, max(im.size) // 64)
+    small = (im.reduce(factor) if factor > 1 else im).convert("RGB")
     hsv = np.asarray(small.convert("HSV"), dtype=np.int32).reshape(-1, 3)
     coloured = (hsv[:, 1] > 40) & (hsv[:, 2] > 30)
     hist = np.bincount(hsv[coloured, 0] * HUE_BINS // 256, minlength=HUE_BINS).astype(np.float64)

@@ -7,7 +7,7 @@ from PIL import Image
 
 from matcher.decode import decode
 from matcher.fingerprint import fingerprint
-from matcher.hashes import dihedral, pdq, phash, signals
+from matcher.hashes import DIHEDRAL, _TURNS, dihedral_signals, pdq, phash, signals
 from matcher.index import hamming
 
 
@@ -40,13 +40,31 @@ def test_quarter_turn_is_far_but_its_variant_matches():
     im = decode(jpeg(picture(), 95))
     turned = im.transpose(Image.Transpose.ROTATE_90)
     assert hamming(pdq(im)[0], pdq(turned)[0]) > 64
-    variants = dict(dihedral(im))
-    assert hamming(pdq(variants["r90"])[0], pdq(turned)[0]) <= 4
+    variants = dict(dihedral_signals(im))
+    assert variants["r90"].pdq == pdq(turned)[0]
 
 
-def test_dihedral_names_and_mirrors():
-    names = [n for n, _ in dihedral(picture())]
-    assert names == ["r0", "r90", "r180", "r270", "m0", "m90", "m180", "m270"]
+def _pillow_turns(im: Image.Image) -> dict[str, Image.Image]:
+    mirrored = im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    out = {}
+    for prefix, base in (("r", im), ("m", mirrored)):
+        out[f"{prefix}0"] = base
+        for degrees, t in ((90, "ROTATE_90"), (180, "ROTATE_180"), (270, "ROTATE_270")):
+            out[f"{prefix}{degrees}"] = base.transpose(Image.Transpose[t])
+    return out
+
+
+def test_dihedral_signals_are_the_turned_pictures_signals():
+    # Mirrored, then turned counter-clockwise, as Pillow turns: the numpy views must agree with it.
+    im = Image.fromarray((np.random.default_rng(5).random((41, 67, 3)) * 255).astype(np.uint8))
+    turned = _pillow_turns(im)
+    assert DIHEDRAL == tuple(turned)
+    luma = np.asarray(im.convert("F"))
+    for name, turn, pil in _TURNS:
+        assert np.array_equal(turn(luma), np.asarray(turned[name].convert("F"))), name
+        assert pil is None or im.transpose(pil).tobytes() == turned[name].tobytes(), name
+    big = picture()
+    assert dict(dihedral_signals(big)) == {name: signals(t) for name, t in _pillow_turns(big).items()}
 
 
 def test_registry_fingerprint_has_every_variant():
