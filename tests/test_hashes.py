@@ -7,7 +7,7 @@ from PIL import Image
 
 from matcher.decode import decode
 from matcher.fingerprint import fingerprint
-from matcher.hashes import DIHEDRAL, _TURNS, dihedral_signals, pdq, phash, signals
+from matcher.hashes import _TURNS, DIHEDRAL, dihedral_signals, pdq, phash, signals
 from matcher.index import hamming
 
 
