@@ -13,11 +13,8 @@ import warnings
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-TARGET = 512  # decodes are 1-2x this (hashes take them as they are); local features are found at this size
+TARGET = 512  # longest side after decode; PDQ and the 64-bit hashes need no more
 DRAFT_SLACK = 0.9  # JPEG draft may stop this far below TARGET: a 4032 px photo decodes at 1/8, 504 px
-# libjpeg's 1/2 scaling put two of the reference bridge photos 12 bits from the C++ hasher's PDQ (6 after
-# a full decode and a box reduce); from 1/4 on, the time saved is worth a few bits.
-MIN_DRAFT = 0.25
 MAX_PIXELS = 50_000_000  # refuse larger canvases before any pixel is decoded (decompression bombs)
 MAX_BYTES = 30 * 1024 * 1024
 TRIM_SIDE = 160  # trim_border looks for the border on a copy about this size
@@ -32,12 +29,11 @@ class DecodeError(ValueError):
 
 
 def decode(data: bytes, target: int = TARGET) -> Image.Image:
-    """Decode image bytes to an RGB picture whose longest side is under twice ``target`` pixels and, when
-    the image is larger than ``target``, at least 90 % of it.
+    """Decode image bytes to an RGB picture whose longest side is at most ``target`` pixels (and, when
+    the image is larger, at least 90 % of it).
 
     Applies EXIF orientation, converts CMYK/ICC to sRGB, 16-bit and float to 8-bit, palette and alpha onto
     white, keeps the first frame of an animation, and uses JPEG draft mode so large JPEGs decode fast.
-    Hashes are taken at this size; ``shrink`` makes the ``target`` copy local features are found on.
     Raises DecodeError for anything it cannot or will not decode.
     """
     if not data:
@@ -52,9 +48,9 @@ def decode(data: bytes, target: int = TARGET) -> Image.Image:
                 raise DecodeError(f"too many pixels ({im.width}x{im.height})")
             if getattr(im, "n_frames", 1) > 1:
                 im.seek(0)
-            scale = DRAFT_SLACK * target / max(im.size)
-            if im.format == "JPEG" and scale <= MIN_DRAFT:
-                # The DCT scaling is the cheapest resize: ask for (nearly) the target size.
+            if im.format == "JPEG":
+                # Ask for (nearly) the size the picture will have: the DCT scaling is the cheapest resize.
+                scale = DRAFT_SLACK * target / max(im.size)
                 im.draft("RGB", (max(1, int(im.width * scale)), max(1, int(im.height * scale))))
             ImageOps.exif_transpose(im, in_place=True)  # a copy of every picture would cost 1-2 ms
             im = to_rgb(im)
@@ -68,10 +64,7 @@ def decode(data: bytes, target: int = TARGET) -> Image.Image:
         raise DecodeError(f"corrupt image: {exc}") from exc
     if min(im.size) < 8:
         raise DecodeError(f"image too small ({im.width}x{im.height})")
-    # Any other size is box-averaged by a whole factor, which is cheap; a resize to exactly ``target``
-    # would cost more than every hash of the picture together.
-    factor = max(im.size) // target
-    return im.reduce(factor) if factor > 1 else im
+    return shrink(im, target)
 
 
 def shrink(im: Image.Image, target: int) -> Image.Image:

@@ -21,7 +21,7 @@ PART_SIDE = 512  # a part of a picture is enlarged towards the size of a photo b
 PART_ZOOM = 2.5  # ... by at most this much
 HUE_BINS = 16
 MIN_COLOURED = 13  # of 255: under 5 % coloured pixels the picture counts as grey
-FEATURE_VERSION = f"orb{ORB_FEATURES}-grid4-mirror-hue{HUE_BINS}-stable3-decode4;opencv={cv2.__version__}"
+FEATURE_VERSION = f"orb{ORB_FEATURES}-grid4-mirror-hue{HUE_BINS}-stable3-decode3;opencv={cv2.__version__}"
 _orb = cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=10, edgeThreshold=15, patchSize=15)
 _detector = cv2.ORB_create(nfeatures=ORB_FEATURES * 5, fastThreshold=10, edgeThreshold=15, patchSize=15)
 

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from PIL import Image, ImageStat
+from PIL import Image
 
 from . import hashes
-from .decode import TARGET, decode, shrink, trim_border
+from .decode import decode, trim_border
 from .features import Features, colour_signature, orb
 from .segments import Box, segment_boxes
 from .stability import stable_first
@@ -80,7 +80,10 @@ def fingerprint(
             variants[f"{view}/{name}"] = s.as_dict() | {"colour": colour}
     quality = variants["full/r0"]["quality"]
     thumb, thumb_size = thumbnail_jpeg(im) if thumbnail and not signals_only else (b"", (0, 0))
-    local, mirror = (Features.empty(), None) if signals_only else _local_features(im, parts, all_transforms)
+    local = Features.empty() if signals_only else orb(im, parts)
+    mirrored = all_transforms and not signals_only
+    if mirrored:  # registry photos: the vote index keeps the keypoints that edited copies still show
+        local = stable_first(np.asarray(im.convert("L")), local)
     return Fingerprint(
         sha256=hashes.sha256(data),
         width=im.width,
@@ -90,25 +93,10 @@ def fingerprint(
         matchable=not _featureless(im),
         hashes=variants,
         features=replace(local, colour=colour_signature(pictures.get("trim", im))),
-        mirror_features=mirror,
+        mirror_features=orb(im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)) if mirrored else None,
         thumbnail=thumb,
         thumb_size=thumb_size,
     )
-
-
-def _local_features(
-    im: Image.Image, parts: Sequence[Box], registry: bool
-) -> tuple[Features, Features | None]:
-    """ORB features of the picture and its parts at ``TARGET`` px; for a registry photo, its most
-    repeatable keypoints first and the features of its mirror image."""
-    small = shrink(im, TARGET)
-    scale = small.width / im.width
-    local = orb(small, [tuple(round(c * scale) for c in box) for box in parts])
-    if not registry:
-        return local, None
-    # The vote index keeps the keypoints that edited copies still show.
-    local = stable_first(np.asarray(small.convert("L")), local)
-    return local, orb(small.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
 
 
 def thumbnail_jpeg(im: Image.Image, side: int = THUMB_SIDE) -> tuple[bytes, tuple[int, int]]:
@@ -122,4 +110,4 @@ def thumbnail_jpeg(im: Image.Image, side: int = THUMB_SIDE) -> tuple[bytes, tupl
 
 def _featureless(im: Image.Image) -> bool:
     # A near-uniform picture (blank placeholder, solid colour) would match every other blank picture.
-    return ImageStat.Stat(im.convert("L")).stddev[0] < 4.0
+    return float(np.asarray(im.convert("L"), dtype=np.float32).std()) < 4.0

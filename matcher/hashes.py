@@ -34,7 +34,7 @@ __all__ = [
     "DIHEDRAL",
 ]
 
-# lw8: hashed at the JPEG draft's size (up to 2x TARGET), PDQ by matcher.pdq.
+# lw8: PDQ by matcher.pdq, not the pdqhash bindings (the same bits but for float rounding).
 HASH_VERSION = f"lw8;pdq=numpy1;imagehash={version('imagehash')}"
 MIN_QUALITY = 50  # PDQ's own advice: hashes below this quality are too featureless to match on
 
@@ -59,49 +59,56 @@ def sha256(data: bytes) -> str:
 
 def pdq(im: Image.Image) -> tuple[str, int]:
     """PDQ hash (64 hex digits) and quality 0-100 of an RGB picture."""
-    return pdq_of_luma(_prepared(im)[0])
+    # Pillow's "F" is 0.299 R + 0.587 G + 0.114 B in float, the luma of the reference PDQ.
+    return pdq_of_luma(np.asarray(_rgb(im).convert("F")))
 
 
 def phash(im: Image.Image) -> str:
     """64-bit DCT perceptual hash (imagehash.phash) as 16 hex digits."""
-    return str(imagehash.phash(_prepared(im)[1]))
+    return str(imagehash.phash(_grey_small(_rgb(im).convert("L"))))
 
 
 def dhash(im: Image.Image) -> str:
     """64-bit difference hash (imagehash.dhash) as 16 hex digits."""
-    return str(imagehash.dhash(_prepared(im)[1]))
+    return str(imagehash.dhash(_grey_small(_rgb(im).convert("L"))))
 
 
 def signals(im: Image.Image) -> Signals:
     """All hashes of one decoded picture."""
-    return _signals(*_prepared(im))
+    rgb = _rgb(im)
+    return _signals(np.asarray(rgb.convert("F")), _grey_small(rgb.convert("L")))
 
 
 def dihedral_signals(im: Image.Image) -> list[tuple[str, Signals]]:
     """All hashes of the 8 rotations and mirror images of a picture (``DIHEDRAL``), each computed from
     the turned pixels."""
-    luma, grey = _prepared(im)
+    rgb = _rgb(im)
+    luma, grey = np.asarray(rgb.convert("F")), rgb.convert("L")
     return [
-        (name, _signals(turn(luma), grey if pil is None else grey.transpose(pil)))
+        (name, _signals(turn(luma), _grey_small(grey if pil is None else grey.transpose(pil))))
         for name, turn, pil in _TURNS
     ]
 
 
-def _signals(luma: np.ndarray, grey: Image.Image) -> Signals:
+def _signals(luma: np.ndarray, grey_small: Image.Image) -> Signals:
     pdq_hex, quality = pdq_of_luma(luma)
     return Signals(
-        pdq=pdq_hex, quality=quality, phash=str(imagehash.phash(grey)), dhash=str(imagehash.dhash(grey))
+        pdq=pdq_hex,
+        quality=quality,
+        phash=str(imagehash.phash(grey_small)),
+        dhash=str(imagehash.dhash(grey_small)),
     )
 
 
-def _prepared(im: Image.Image) -> tuple[np.ndarray, Image.Image]:
-    """The luma PDQ hashes, and a box-reduced grey copy of about 128 px for imagehash."""
-    # imagehash shrinks to 32x32 (pHash) or 9x8 (dHash) with Lanczos; from a copy of about 128 px that
-    # is 5-10x cheaper and changes no more than a bit or two.
-    # Pillow's "F" is 0.299 R + 0.587 G + 0.114 B in float, the luma of the reference PDQ.
-    luma = (im if im.mode == "RGB" else im.convert("RGB")).convert("F")
-    factor = max(1, max(luma.size) // 128)
-    return np.asarray(luma), (luma.reduce(factor) if factor > 1 else luma).convert("L")
+def _rgb(im: Image.Image) -> Image.Image:
+    return im if im.mode == "RGB" else im.convert("RGB")
+
+
+def _grey_small(grey: Image.Image) -> Image.Image:
+    # imagehash shrinks to 32x32 (pHash) or 9x8 (dHash) with Lanczos; a box-averaged grey copy of about
+    # 128 px first makes that 5-10x cheaper and changes no more than a bit or two.
+    factor = max(1, max(grey.size) // 128)
+    return grey.reduce(factor) if factor > 1 else grey
 
 
 # The 8 rotations and mirror images (m: mirrored, then rotated), each as a numpy view of an array and as

@@ -19,7 +19,7 @@ SIDE = 176  # parts are found on a copy about this size, then cut from the full 
 NOISE = 4.0  # standard deviation of a blank line's pixels in any channel (JPEG noise)
 MIN_GAP = 2  # blank lines (on the small copy) that separate two parts
 MIN_AREA = 0.04  # of the picture: smaller parts are text lines, buttons, icons
-MIN_SIDE = 48  # pixels of a 512 px picture, in proportion on larger ones
+MIN_SIDE = 48  # pixels of the decoded picture
 MAX_ASPECT = 4.0  # longer and thinner parts are text lines and rules
 MAX_DEPTH = 4
 MAX_SEGMENTS = 6
@@ -47,7 +47,6 @@ def segment_boxes(im: Image.Image) -> list[Box]:
     if not found:
         return []
     full = np.asarray(im.convert("RGB"), dtype=np.float32)
-    min_side = MIN_SIDE * max(1.0, max(im.size) / 512)
     boxes: list[Box] = []
     # Tiles first, then the larger parts that hold several of them, each by size.
     for _, (left, top, right, bottom) in sorted(found, key=lambda f: (not f[0], -_area(f[1]))):
@@ -55,7 +54,7 @@ def segment_boxes(im: Image.Image) -> list[Box]:
         bw, bh = box[2] - box[0], box[3] - box[1]
         if (
             bw * bh >= MIN_AREA * im.width * im.height
-            and min(bw, bh) >= min_side
+            and min(bw, bh) >= MIN_SIDE
             and max(bw, bh) <= MAX_ASPECT * min(bw, bh)
             and _iou(box, (0, 0, im.width, im.height)) < 0.8
             and all(_iou(box, b) < 0.8 for b in boxes)

@@ -21,14 +21,12 @@ def encode(im: Image.Image, fmt: str, **kw) -> bytes:
     return buf.getvalue()
 
 
-def test_result_is_rgb_and_between_target_and_twice_it():
+def test_result_is_rgb_and_fits_target():
     im = decode(encode(picture((2000, 1200)), "JPEG", quality=90))
     assert im.mode == "RGB"
-    assert im.size == (500, 300)  # 2000 px at 1/4 is 500 px: close enough to TARGET, no resize
-    assert decode(encode(picture((2000, 1200)), "PNG")).size == (667, 400)  # box-reduced by 3
-    assert decode(encode(picture((720, 576)), "JPEG", quality=90)).size == (720, 576)  # left as it is
-    assert decode(encode(picture((1100, 900)), "PNG")).size == (550, 450)
-    assert decode(encode(picture((300, 200)), "PNG")).size == (300, 200)
+    assert 0.9 * TARGET <= max(im.size) <= TARGET  # 2000 px at 1/4 is 500 px: close enough, no resize
+    im = decode(encode(picture((2000, 1200)), "PNG"))
+    assert max(im.size) == TARGET
 
 
 def test_large_jpeg_decodes_at_the_smallest_dct_scale_near_target():

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from matcher.decode import TARGET, decode
-from matcher.features import ORB_FEATURES
+from matcher.decode import decode
 from matcher.fingerprint import fingerprint
 from matcher.hashes import _TURNS, DIHEDRAL, dihedral_signals, pdq, phash, signals
 from matcher.index import hamming
@@ -112,23 +111,3 @@ def test_imagededup_variants_match_some_registry_variant(shared, name):
     query = fingerprint((folder / "mixed_images" / name).read_bytes())
     best = min(hamming(query.hashes["full/r0"]["pdq"], h["pdq"]) for h in original.hashes.values())
     assert best <= 31
-
-
-def test_parts_of_a_large_decode_get_features_on_the_target_copy():
-    # Hashes are taken at the decode's size (here 1000 px); ORB runs on a copy of TARGET px, so the
-    # parts' boxes must be scaled to it.
-    rng = np.random.default_rng(11)
-    sheet = Image.new("RGB", (1000, 760), "white")
-    tiles = [(20, 20), (520, 20), (20, 390), (520, 390)]
-    for x, y in tiles:
-        tile = Image.fromarray((rng.random((36, 46, 3)) * 255).astype(np.uint8))
-        sheet.paste(tile.resize((460, 350), Image.Resampling.BICUBIC), (x, y))
-    buf = io.BytesIO()
-    sheet.save(buf, "PNG")
-    fp = fingerprint(buf.getvalue(), thumbnail=False)
-    assert (fp.width, fp.height) == (1000, 760)
-    assert {"part1", "part4"} <= {key.split("/")[0] for key in fp.hashes}
-    xy = fp.features.xy * 1000 / TARGET  # back to the decode's pixels
-    for x, y in tiles:  # the whole picture's share of each tile, and the tile's own features
-        inside = (xy[:, 0] >= x) & (xy[:, 0] < x + 460) & (xy[:, 1] >= y) & (xy[:, 1] < y + 350)
-        assert inside.sum() >= ORB_FEATURES + 50, (x, y)
