@@ -45,12 +45,16 @@ from matcher.evidence import Thresholds  # noqa: E402
 from matcher.features import FEATURE_VERSION, ORB_FEATURES, Features, colour_signature  # noqa: E402
 from matcher.fingerprint import fingerprint  # noqa: E402
 from matcher.index import FlatCodes, HammingIndex, hex_to_words  # noqa: E402
-from matcher.pdq import pdq_of_luma  # noqa: E402
 from matcher.registry_index import RegistryIndex, StoredFeatures, rank_photo  # noqa: E402
 from seeds.demo.build import build  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "images"
 VARIANTS_PER_PHOTO = 16  # 2 views x 8 rotations/mirror images
+
+
+def demo_photos(n: int) -> list[Path]:
+    """The first ``n`` demo registry photos (~600 px), drawn once into bench/.cache."""
+    return sorted((build(ROOT / "bench" / ".cache" / "demo").root / "registry" / "photos").glob("*.jpg"))[:n]
 
 
 def rate(fn, items, repeat: int = 1) -> float:
@@ -68,9 +72,7 @@ HASH_ROUNDS = 5  # the machine's speed drifts; each round times every method onc
 def hashing_rows() -> list[str]:
     big = sorted((SHARED / "pdq/pdq/data/reg-test-input").rglob("*.jpg")) if SHARED.is_dir() else []
     big = [p for p in big if Image.open(p).width * Image.open(p).height >= 1_000_000]
-    small = sorted((build(ROOT / "bench" / ".cache" / "demo").root / "registry" / "photos").glob("*.jpg"))[
-        :60
-    ]
+    small = demo_photos(60)
     methods = {
         "naive": lambda d: imagehash.phash(Image.open(io.BytesIO(d))),
         "set": signal_set,
@@ -114,11 +116,10 @@ def pdq_rows() -> list[str]:
     the C++ reference."""
     import pdqhash
 
-    folder = build(ROOT / "bench" / ".cache" / "demo").root / "registry" / "photos"
-    pictures = [decode(f.read_bytes()) for f in sorted(folder.glob("*.jpg"))[:60]]
+    pictures = [decode(f.read_bytes()) for f in demo_photos(60)]
     methods = {
         "pdqhash": lambda im: pdqhash.compute(np.asarray(im)),
-        "numpy": lambda im: pdq_of_luma(np.asarray(im.convert("F"))),
+        "numpy": hashes.pdq,
     }
     rates = {name: [] for name in methods}
     for _ in range(HASH_ROUNDS):
@@ -248,9 +249,7 @@ def check_rows(n: int) -> list[str]:
     votes = index.descriptors
     vote_bytes = votes.nbytes
     disk_bytes = (folder / "registry.db").stat().st_size
-    photos = sorted((build(ROOT / "bench" / ".cache" / "demo").root / "registry" / "photos").glob("*.jpg"))[
-        :30
-    ]
+    photos = demo_photos(30)
     prints = [fingerprint(p.read_bytes()) for p in photos]
     t = Thresholds()
     qps_rank = rate(lambda fp: rank_photo(index, fp.hashes, fp.features, t), prints)

@@ -146,9 +146,8 @@ def _peel(arr: np.ndarray, tolerance: int, max_lines: int = 12) -> tuple[int, in
 
     def uniform_lines(lines: np.ndarray) -> int:
         # How many of the lines (outermost first) are uniform before the first that is not.
-        uniform = (_twice_off(lines, np.median(lines, axis=1, keepdims=True)) <= 2 * tolerance).mean(
-            axis=1
-        ) > 0.95
+        near = _twice_off(lines, np.median(lines, axis=1, keepdims=True)) <= 2 * tolerance
+        uniform = near.mean(axis=1) > 0.95
         return int(np.argmin(uniform)) if not uniform.all() else len(uniform)
 
     rows, cols = min(max_lines, h // 4), min(max_lines, w // 4)
