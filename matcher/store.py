@@ -156,8 +156,11 @@ def registry_state(db: Database) -> str:
         db.execute(f"SELECT count(*), max(updated_at), max(id) FROM {t}").fetchone()
         for t in ("registry_objects", "registry_images")
     ]
+    # Timestamps have whole seconds: a record withdrawn in the second of the last change leaves them
+    # alone, so the withdrawn records are counted too.
+    withdrawn = db.execute("SELECT count(*) FROM registry_objects WHERE status = 'withdrawn'").fetchone()
     banks = db.execute("SELECT group_concat(source || '=' || enabled, ',') FROM banks").fetchone()
-    return ";".join(map(str, (*parts[0], *parts[1], banks[0])))
+    return ";".join(map(str, (*parts[0], *parts[1], withdrawn[0], banks[0])))
 
 
 def upsert_registry_image(db: Database, object_id: int, url: str, position: int, **fields: Any) -> int:

@@ -130,3 +130,13 @@ def test_registry_state_changes_with_records_photos_and_banks(db):
     obj = db.execute("SELECT id FROM registry_objects LIMIT 1").fetchone()[0]
     store.upsert_registry_image(db, obj, "https://r.example/1.jpg", 0, sha256="b" * 64)
     assert store.registry_state(db) != middle
+
+
+def test_registry_state_changes_with_a_withdrawal_in_the_same_second(db, monkeypatch):
+    # Found by tests/test_properties.py: a text candidate kept its tier after its record was withdrawn in
+    # the second it was imported, until a full re-match.
+    monkeypatch.setattr(store, "now", lambda: "2026-01-01T00:00:00+00:00")
+    store.upsert_registry_object(db, {"source": "test", "source_id": "R9", "title": "Bronze mirror"})
+    before = store.registry_state(db)
+    store.withdraw_unseen(db, "test", {"R1", "R2", "R3"})
+    assert store.registry_state(db) != before
