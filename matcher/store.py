@@ -7,6 +7,7 @@ re-running a crawl or a match converges on the same rows. ``reviews`` is append-
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -152,15 +153,13 @@ def withdraw_unseen(db: Database, source: str, seen: set[str]) -> int:
 def registry_state(db: Database) -> str:
     """Changes whenever a registry record, photo or bank changes: stored listings are then due to be
     matched again (retro-matching)."""
-    parts = [
-        db.execute(f"SELECT count(*), max(updated_at), max(id) FROM {t}").fetchone()
-        for t in ("registry_objects", "registry_images")
-    ]
-    # Timestamps have whole seconds: a record withdrawn in the second of the last change leaves them
-    # alone, so the withdrawn records are counted too.
-    withdrawn = db.execute("SELECT count(*) FROM registry_objects WHERE status = 'withdrawn'").fetchone()
-    banks = db.execute("SELECT group_concat(source || '=' || enabled, ',') FROM banks").fetchone()
-    return ";".join(map(str, (*parts[0], *parts[1], withdrawn[0], banks[0])))
+    # A digest of every row, not counts and the latest timestamp: timestamps have whole seconds, and an
+    # edit or withdrawal in the second of the last change would leave those alone.
+    digest = hashlib.sha256()
+    for table in ("registry_objects", "registry_images", "banks"):
+        for row in db.execute(f"SELECT * FROM {table} ORDER BY rowid"):
+            digest.update(repr(row).encode())
+    return digest.hexdigest()[:32]
 
 
 def upsert_registry_image(db: Database, object_id: int, url: str, position: int, **fields: Any) -> int:

@@ -132,11 +132,14 @@ def test_registry_state_changes_with_records_photos_and_banks(db):
     assert store.registry_state(db) != middle
 
 
-def test_registry_state_changes_with_a_withdrawal_in_the_same_second(db, monkeypatch):
-    # Found by tests/test_properties.py: a text candidate kept its tier after its record was withdrawn in
-    # the second it was imported, until a full re-match.
+def test_registry_state_changes_with_an_edit_or_withdrawal_in_the_same_second(db, monkeypatch):
+    # Found by tests/test_properties.py: a record edited or withdrawn in the second it was imported kept
+    # its text candidate as it was, until a full re-match.
     monkeypatch.setattr(store, "now", lambda: "2026-01-01T00:00:00+00:00")
     store.upsert_registry_object(db, {"source": "test", "source_id": "R9", "title": "Bronze mirror"})
     before = store.registry_state(db)
+    store.upsert_registry_object(db, {"source": "test", "source_id": "R9", "title": "Bronze mirror, Han"})
+    edited = store.registry_state(db)
+    assert edited != before
     store.withdraw_unseen(db, "test", {"R1", "R2", "R3"})
-    assert store.registry_state(db) != before
+    assert store.registry_state(db) != edited
