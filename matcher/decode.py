@@ -143,19 +143,18 @@ def trim_border(
 def _peel(arr: np.ndarray, tolerance: int, max_lines: int = 12) -> tuple[int, int, int, int]:
     """Remove up to ``max_lines`` near-uniform rows/columns from each edge."""
     h, w = arr.shape[:2]
-
-    def uniform_lines(lines: np.ndarray) -> int:
-        # How many of the lines (outermost first) are uniform before the first that is not.
-        near = _twice_off(lines, np.median(lines, axis=1, keepdims=True)) <= 2 * tolerance
-        uniform = near.mean(axis=1) > 0.95
-        return int(np.argmin(uniform)) if not uniform.all() else len(uniform)
-
     rows, cols = min(max_lines, h // 4), min(max_lines, w // 4)
-    t = uniform_lines(arr[:rows])
-    b = uniform_lines(arr[::-1][:rows])
-    l_ = uniform_lines(arr[:, :cols].swapaxes(0, 1))
-    r = uniform_lines(arr[:, ::-1][:, :cols].swapaxes(0, 1))
+    # Opposite edges go through numpy together, each edge's lines outermost first.
+    t, b = _uniform_lines(np.stack([arr[:rows], arr[::-1][:rows]]), tolerance)
+    l_, r = _uniform_lines(np.stack([arr[:, :cols], arr[:, ::-1][:, :cols]]).swapaxes(1, 2), tolerance)
     return t, h - b, l_, w - r
+
+
+def _uniform_lines(edges: np.ndarray, tolerance: int) -> list[int]:
+    """For each edge (an array of lines), how many lines are uniform before the first that is not."""
+    near = _twice_off(edges, np.median(edges, axis=2, keepdims=True)) <= 2 * tolerance
+    uniform = near.mean(axis=2) > 0.95
+    return [int(np.argmin(u)) if not u.all() else len(u) for u in uniform]
 
 
 def _content_box(

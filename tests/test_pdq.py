@@ -51,3 +51,23 @@ def test_same_hashes_on_real_photos(shared):
         assert bin(int(got[0], 16) ^ int(want[0], 16)).count("1") <= 2, path.name
         checked += 1
     assert checked >= 40
+
+
+def test_blas_works_on_one_thread_while_hashing(monkeypatch):
+    # Threaded BLAS on PDQ's small products was 30x slower when other processes kept the cores busy.
+    # The products run in numpy's BLAS, which matcher.pdq found when it was imported.
+    from threadpoolctl import threadpool_info
+
+    from matcher import pdq
+
+    numpys = {c.filepath for c in pdq._BLAS.lib_controllers if c.user_api == "blas"}
+    seen = []
+    real = pdq.luma_cells
+
+    def spy(luma):
+        seen.extend(lib["num_threads"] for lib in threadpool_info() if lib["filepath"] in numpys)
+        return real(luma)
+
+    monkeypatch.setattr(pdq, "luma_cells", spy)
+    ours(photo_like((300, 200), 0))
+    assert seen and set(seen) == {1}
