@@ -6,6 +6,7 @@ the current hashing and feature code from the kept originals (``data/originals/<
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,16 @@ from sqlite_utils import Database
 from . import hashes, store
 from .decode import DecodeError
 from .features import FEATURE_VERSION
-from .fingerprint import fingerprint
+from .fingerprint import Fingerprint, fingerprint
 
-__all__ = ["hash_and_store", "refresh", "original_path"]
+__all__ = [
+    "hash_and_store",
+    "known_fields",
+    "store_fingerprint",
+    "keep_original",
+    "refresh",
+    "original_path",
+]
 
 ROW_FIELDS = ("sha256", "width", "height", "bytes", "quality", "matchable")
 
@@ -33,13 +41,27 @@ def hash_and_store(db: Database, data: bytes, all_transforms: bool) -> dict[str,
     ``all_transforms`` (registry photos) also hashes the 8 rotations/mirror images.
     Raises DecodeError for bytes that are not a usable image.
     """
-    digest = hashes.sha256(data)
+    known = known_fields(db, hashes.sha256(data), all_transforms)
+    if known is not None:
+        return known
+    return store_fingerprint(db, fingerprint(data, all_transforms=all_transforms))
+
+
+def known_fields(db: Database, digest: str, all_transforms: bool) -> dict[str, Any] | None:
+    """The image row's fields for a photo this code already hashed (by SHA-256), else None."""
     variant = "full/r90" if all_transforms else "full/r0"
     if store.has_hashes(db, digest, hashes.HASH_VERSION, FEATURE_VERSION, variant):
         for table in ("listing_images", "registry_images"):
             for row in db.table(table).rows_where("sha256 = ? AND error IS NULL", [digest], limit=1):
                 return {k: row[k] for k in ROW_FIELDS} | {"error": None}
-    fp = fingerprint(data, all_transforms=all_transforms)
+    return None
+
+
+def store_fingerprint(db: Database, fp: Fingerprint) -> dict[str, Any]:
+    """Store one computed fingerprint (hashes, features, thumbnail) and return the image row's fields.
+
+    Computing and storing are apart so worker processes can fingerprint while one process writes.
+    """
     with store.atomic(db):
         db.execute("DELETE FROM image_hashes WHERE sha256 = ?", [fp.sha256])  # drop other code versions
         store.put_hashes(db, fp.sha256, fp.hashes, hashes.HASH_VERSION)
@@ -58,6 +80,18 @@ def hash_and_store(db: Database, data: bytes, all_transforms: bool) -> dict[str,
         "matchable": int(fp.matchable),
         "error": None,
     }
+
+
+def keep_original(originals: Path, data: bytes, sha256: str) -> Path:
+    """Keep ``data`` under ``originals/<sha[:2]>/<sha>`` as the crawler's FilesPipeline does; once."""
+    path = original_path(originals, sha256)
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written beside and renamed: a reader never sees half a file under its final name.
+        partial = path.with_name(f".{sha256}.{os.getpid()}.part")
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    return path
 
 
 def stale(db: Database) -> list[tuple[str, bool]]:
