@@ -1,0 +1,192 @@
+"""Stream the records of a JSON or JSONL registry file.
+
+JSON is parsed with ijson's event parser (``basic_parse``, the yajl2 C backend where it is installed),
+so a file of any number of records is read in flat memory. Records are built from the events here, with a
+nesting cap: ijson's own ``items`` builds a path string per level, which a file nested 100,000 deep turns
+into gigabytes. Records come out as ``(label, record, error)``: ``record`` is the raw dict, or None with
+``error`` saying why that record was refused. Whole-file problems raise ``JsonFileError``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .tabular import LineReader, LineTooLong, detect_encoding, open_text
+
+__all__ = ["JsonFileError", "JsonTable", "JsonlTable", "MAX_DEPTH"]
+
+MAX_DEPTH = 32  # no registry record nests this deep; deeper is a hostile or broken file
+RECORD_KEYS = ("records", "items")
+
+Row = tuple[str, dict[str, Any] | None, str | None]
+
+
+class JsonFileError(ValueError):
+    """The JSON file as a whole cannot be read; the message says why (without the path)."""
+
+
+class JsonTable:
+    """A ``.json`` file: a list of records, or an object holding one under ``records`` or ``items``.
+
+    Opening runs one streaming pass over the whole file, so a syntax error, a wrong shape or excessive
+    nesting anywhere raises JsonFileError before any record is handed out (a streamed document cannot
+    resume after an error, and a half-imported file is worse than a refused one).
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.encoding = detect_encoding(path)
+        count = sum(1 for _ in self.rows())
+        self.count = count
+
+    def rows(self) -> Iterator[Row]:
+        """``("record N", dict, None)`` per record; non-objects are refused as ``(label, None, reason)``."""
+        import ijson  # only for JSON files
+
+        with open(self.path, "rb") as raw:
+            stream = _utf8_stream(raw, self.encoding)
+            events = ijson.basic_parse(stream, use_float=True)
+            n = 0
+            try:
+                for value in _records(events):
+                    n += 1
+                    if isinstance(value, dict):
+                        yield f"record {n}", value, None
+                    else:
+                        yield f"record {n}", None, f"not an object but {_kind(value)}"
+            except ijson.JSONError as exc:
+                where = f" after record {n}" if n else ""
+                raise JsonFileError(f"not JSON{where} ({_first_line(exc)})") from None
+
+
+class JsonlTable:
+    """A ``.jsonl`` file: one JSON object a line; a malformed or over-long line is that line's error."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.encoding = detect_encoding(path)
+
+    def rows(self) -> Iterator[Row]:
+        """``("line N", dict, None)`` per non-blank line, or ``("line N", None, reason)``."""
+        with open(self.path, "rb") as raw, open_text(raw, self.encoding) as text:
+            lines = LineReader(text)
+            n = 0
+            while True:
+                n += 1
+                try:
+                    line = next(lines)
+                except StopIteration:
+                    return
+                except LineTooLong as exc:
+                    yield f"line {n}", None, str(exc)
+                    continue
+                if line.strip():
+                    yield (f"line {n}", *_parse_line(line))
+
+
+def _parse_line(line: str) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        value = json.loads(line)
+    except RecursionError:
+        return None, f"not JSON (nested more than {MAX_DEPTH} levels)"
+    except ValueError as exc:
+        return None, f"not JSON ({exc})"
+    if not isinstance(value, dict):
+        return None, f"not an object but {_kind(value)}"
+    if _depth(value) > MAX_DEPTH:
+        return None, f"nested more than {MAX_DEPTH} levels"
+    return value, None
+
+
+def _records(events: Iterator[tuple[str, Any]]) -> Iterator[Any]:
+    """The records of the document: the top-level list's items, or those of its "records"/"items" list."""
+    event, _ = next(events, ("end", None))
+    if event == "start_array":
+        yield from _items(events)
+        return
+    if event == "start_map":
+        found = False
+        for event, key in events:
+            if event == "end_map":
+                break
+            event, value = next(events)
+            if key in RECORD_KEYS and event == "start_array" and not found:
+                found = True
+                yield from _items(events)
+            else:
+                _value(event, value, events, 1)  # another top-level key: read past it
+        if found:
+            return
+    raise JsonFileError("expected a list of records (or {'records': [...]})")
+
+
+def _items(events: Iterator[tuple[str, Any]]) -> Iterator[Any]:
+    for event, value in events:
+        if event == "end_array":
+            return
+        yield _value(event, value, events, 2)
+
+
+def _value(event: str, value: Any, events: Iterator[tuple[str, Any]], depth: int) -> Any:
+    """One JSON value built from its events, refusing the file past MAX_DEPTH levels."""
+    if event not in ("start_map", "start_array"):
+        return value
+    if depth > MAX_DEPTH:
+        raise JsonFileError(f"nested more than {MAX_DEPTH} levels")
+    if event == "start_array":
+        items = []
+        for event, value in events:
+            if event == "end_array":
+                return items
+            items.append(_value(event, value, events, depth + 1))
+    out: dict[str, Any] = {}
+    for event, key in events:
+        if event == "end_map":
+            return out
+        event, value = next(events)
+        out[key] = _value(event, value, events, depth + 1)
+    return out
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def _kind(value: Any) -> str:
+    kinds = {list: "a list", str: "a string", type(None): "null", bool: "a boolean"}
+    return kinds.get(type(value), "a number")
+
+
+def _first_line(exc: Exception) -> str:
+    # yajl's message goes on with a picture of the text around the error: keep the first line only.
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+class _Utf8Reader(io.RawIOBase):
+    """A text stream re-encoded as UTF-8 bytes, for ijson (which reads bytes) on UTF-16/32 files."""
+
+    def __init__(self, text: io.TextIOWrapper):
+        self.text = text
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return self.text.read(size if size and size > 0 else -1).encode("utf-8")
+
+
+def _utf8_stream(raw: io.BufferedReader, encoding: str) -> Any:
+    if encoding == "utf-8":
+        return raw
+    if encoding == "utf-8-sig":
+        raw.seek(3)  # yajl refuses a BOM
+        return raw
+    return _Utf8Reader(open_text(raw, encoding))
