@@ -91,26 +91,44 @@ def registry() -> None:
     metavar="THEIRS:OURS",
     help="Read the file's column THEIRS as the Object ID field OURS (repeatable), e.g. Objekt-Nr:source_id.",
 )
+@click.option(
+    "--photo-root",
+    type=click.Path(file_okay=False),
+    help="Folder that photo paths may point into (default: the registry file's folder).",
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Processes hashing photos (default: one per core)."
+)
 @click.pass_obj
-def registry_import(cfg, file: str, source: str | None, mapping: tuple[str, ...]) -> None:
+def registry_import(
+    cfg, file: str, source: str | None, mapping: tuple[str, ...], photo_root: str | None, workers: int | None
+) -> None:
     """Import a CSV / JSON / JSONL registry file with Object ID fields (see README), then match the
-    stored listings against the updated registry."""
-    from spiders.registries.files import RegistryFileError, parse_mapping, read_registry_file
+    stored listings against the updated registry. Local photos are read from disk and hashed on every
+    core; photo URLs are fetched by the crawler."""
+    from spiders.registries.files import RegistryFileError, parse_mapping
+    from spiders.registries.local_import import fetch_photo_urls, import_registry
+
+    from .import_progress import ConsoleReporter
 
     joined = ",".join(mapping)
     try:
-        parsed = read_registry_file(file, source, parse_mapping(joined))
+        with ConsoleReporter(file) as reporter:
+            counts = import_registry(
+                cfg.db, cfg.data_dir, file, source, parse_mapping(joined), photo_root, workers, reporter
+            )
     except RegistryFileError as exc:
         raise UsageProblem(str(exc)) from exc
-    stats = _crawl_registry(
-        cfg, "registry_file", {"path": str(Path(file).resolve()), "source": source, "mapping": joined}
-    )
-    click.echo(
-        f"{len(parsed.records)} records read, {len(parsed.errors)} refused; "
-        f"{stats.get('lootwatch/store/images', 0)} photos hashed, "
-        f"{stats.get('lootwatch/registry/withdrawn', 0)} records no longer in the file marked withdrawn, "
-        f"{stats.get('lootwatch/errors', 0)} errors (see the errors table in {cfg.db})"
-    )
+    if counts.url_photos:
+        click.echo(f"fetching {counts.url_photos} photo URLs through the crawler", err=True)
+        spider_args = {
+            "path": Path(file).resolve(),
+            "source": source,
+            "mapping": joined,
+            "photo_root": photo_root,
+        }
+        fetch_photo_urls(counts, cfg.db, cfg.data_dir, spider_args, cfg.scrapy, ConsoleReporter(file))
+    click.echo(counts.summary(f"the errors table of {cfg.db}"))
     _match_stage(cfg)
 
 
@@ -292,11 +310,12 @@ def match(cfg, rematch_all: bool) -> None:
 def _match_stage(cfg, rematch_all: bool = False) -> None:
     """Bring stored photos up to the current code, match, screen the text, compare with the records.
 
-    Listings are matched again whenever the registry changed since, so a registry import finds the lots
-    crawled before it (retro-matching).
+    Stored listings are checked against the registry records changed since their last match, and those
+    a change can affect are matched again, so a registry import finds the lots crawled before it
+    (retro-matching, matcher/retro.py).
     """
     from matcher.ingest import refresh
-    from matcher.match import match_listings
+    from matcher.match import Matching
     from matcher.relist import link_relistings
     from matcher.screen import screen_listings
     from matcher.store import open_db
@@ -312,8 +331,11 @@ def _match_stage(cfg, rematch_all: bool = False) -> None:
             f"{fresh['refreshed']} stored photos re-hashed by the current code "
             f"({fresh['missing']} originals missing, {fresh['failed']} undecodable)"
         )
-    with bar("matching listings") as update:
-        counts = match_listings(db, rematch_all=rematch_all or fresh["refreshed"] > 0, progress=update)
+    run = Matching(db, rematch_all=rematch_all or fresh["refreshed"] > 0)
+    with bar("stored listings checked against changed registry records") as update:
+        run.check(progress=update)
+    with bar("listings re-matched") as update:
+        counts = run.match(progress=update)
     with bar("screening listing text") as update:
         flags = screen_listings(db, rescreen_all=rematch_all, progress=update)
     with bar("comparing listing texts with registry records") as update:
@@ -327,6 +349,11 @@ def _match_stage(cfg, rematch_all: bool = False) -> None:
         f"{counts['listings']} listings matched against {counts['registry_variants']} registry "
         f"photo variants; {counts['candidates']} candidates"
     )
+    if counts["checked"]:
+        click.echo(
+            f"{counts['checked']} stored listings checked against {counts['changed_records']} changed "
+            f"registry records; {counts['rematched']} re-matched"
+        )
     click.echo(
         f"{texts['compared']} listing texts compared with the registry; "
         f"{texts['text_candidates']} text candidates"

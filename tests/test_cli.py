@@ -102,7 +102,8 @@ def test_registry_import_csv(tmp_path):
     )
     db = tmp_path / "l.db"
     proc = run_cli("--db", str(db), "registry", "import", str(tmp_path / "r.csv"))
-    assert "2 records read, 2 refused; 2 photos hashed" in proc.stdout
+    summary = "2 records stored, 1 rows refused; 2 photos hashed (new), 0 already known, 1 photo errors"
+    assert summary in proc.stdout
     con = sqlite3.connect(db)
     assert con.execute("SELECT count(*) FROM registry_objects").fetchone()[0] == 2
     assert con.execute("SELECT count(*) FROM registry_images WHERE sha256 IS NOT NULL").fetchone()[0] == 2

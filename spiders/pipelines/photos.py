@@ -31,10 +31,15 @@ def store_photos(
 ) -> None:
     """Hash and store every photo of ``item`` with ``upsert(db, owner_id, url, position, **fields)``.
 
+    Positions are the item's ``positions`` when it has them, else the photos' order.
+
     A photo that failed to download or decode is stored with its error, recorded and counted.
     """
     run = crawler.lootwatch_run
-    for position, (url, data, error) in enumerate(stored_photos(item, crawler.settings.get("FILES_STORE"))):
+    photos = stored_photos(item, crawler.settings.get("FILES_STORE"))
+    # An item may carry only some of its owner's photos (a registry import fetches just the URLs).
+    positions = item.get("positions") or range(len(photos))
+    for position, (url, data, error) in zip(positions, photos, strict=True):
         fields: dict[str, Any] = {"error": error}
         if data is not None:
             try:
