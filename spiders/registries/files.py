@@ -146,13 +146,12 @@ class RegistryReader:
         images: list[str] = []
         for raw_name, value in fields:
             name = raw_name if self.format in ("csv", "xlsx") else _field_name(str(raw_name), self.mapping)
-            if name == "images" and isinstance(value, list):
-                values = [_text(v) for v in value]
-            else:
-                values = [_text(value)]
+            raw = value if name == "images" and isinstance(value, list) else [value]
+            values = [_text(v) for v in raw]
             why = _refuse_values(str(raw_name), values)
             if why is not None:
                 return {}, [], why
+            values = [None if v is None else _LINE_BREAKS.sub("\n", v) for v in values]
             if name == "images":
                 images += [p.strip() for v in values if v for p in v.split("|") if p.strip()]
             elif len(name) > 200:
@@ -279,12 +278,12 @@ def _refuse_values(name: str, values: list[str | None]) -> str | None:
 
 
 def _text(value: Any) -> str | None:
-    """A field as text: line breaks inside cells as ``\\n``; JSON numbers as written, nested values as
-    compact JSON (then capped like any text)."""
+    """A field as text: JSON numbers as written, nested values as compact JSON (then capped like any text).
+    Line breaks are made ``\\n`` after the cap is checked."""
     if value is None:
         return None
     if isinstance(value, str):
-        return _LINE_BREAKS.sub("\n", value)
+        return value
     if isinstance(value, bool | int | float):
         return json.dumps(value)
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)

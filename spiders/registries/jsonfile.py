@@ -20,6 +20,11 @@ from .tabular import LineReader, LineTooLong, detect_encoding, open_text
 __all__ = ["JsonFileError", "JsonTable", "JsonlTable", "MAX_DEPTH"]
 
 MAX_DEPTH = 32  # no registry record nests this deep; deeper is a hostile or broken file
+# yajl re-reads a token that spans reads from its start at every read, so a huge string costs
+# (length / read size) passes over it: reads of 4 MB, and no stretch of more than 64 MB without a quote
+# (a string or number that long refuses the file; up to there a long field refuses only its record).
+READ_SIZE = 4 * 1024 * 1024
+MAX_TOKEN_BYTES = 64 * 1024 * 1024
 RECORD_KEYS = ("records", "items")
 
 Row = tuple[str, dict[str, Any] | None, str | None]
@@ -48,8 +53,8 @@ class JsonTable:
         import ijson  # only for JSON files
 
         with open(self.path, "rb") as raw:
-            stream = _utf8_stream(raw, self.encoding)
-            events = ijson.basic_parse(stream, use_float=True)
+            stream = _QuoteGapGuard(_utf8_stream(raw, self.encoding))
+            events = ijson.basic_parse(stream, use_float=True, buf_size=READ_SIZE)
             n = 0
             try:
                 for value in _records(events):
@@ -170,7 +175,7 @@ def _first_line(exc: Exception) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
-class _Utf8Reader(io.RawIOBase):
+class _Utf8Reader:
     """A text stream re-encoded as UTF-8 bytes, for ijson (which reads bytes) on UTF-16/32 files."""
 
     def __init__(self, text: io.TextIOWrapper):
@@ -181,6 +186,25 @@ class _Utf8Reader(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         return self.text.read(size if size and size > 0 else -1).encode("utf-8")
+
+
+class _QuoteGapGuard:
+    """Reads through, refusing the file at a stretch of MAX_TOKEN_BYTES without a ``"`` (see READ_SIZE)."""
+
+    def __init__(self, stream: Any):
+        self.stream = stream
+        self.since_quote = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        first = data.find(b'"')
+        if (self.since_quote + (len(data) if first < 0 else first)) > MAX_TOKEN_BYTES:
+            raise JsonFileError(f"a JSON value longer than {MAX_TOKEN_BYTES:,} bytes")
+        self.since_quote = self.since_quote + len(data) if first < 0 else len(data) - 1 - data.rfind(b'"')
+        return data
 
 
 def _utf8_stream(raw: io.BufferedReader, encoding: str) -> Any:
