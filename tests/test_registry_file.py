@@ -75,7 +75,9 @@ def test_rows_are_labelled_by_spreadsheet_row(folder):
 
 
 def test_photos_are_confined_paths_and_urls(folder):
-    (folder / "r.csv").write_text(HEADER + "demo,A1,seal,Seal,stolen,photos/a.jpg|https://example.org/b.jpg\n")
+    (folder / "r.csv").write_text(
+        HEADER + "demo,A1,seal,Seal,stolen,photos/a.jpg|https://example.org/b.jpg\n"
+    )
     (row,) = rows(folder / "r.csv")
     assert row.photos == [str((folder / "photos" / "a.jpg").resolve()), "https://example.org/b.jpg"]
     assert row.errors == [] and "images" not in row.record
@@ -150,10 +152,15 @@ def test_a_field_past_the_csv_modules_limit_refuses_that_row_only(folder):
 
 
 def test_a_50_mb_json_field_is_refused(folder):
-    records = [{"source": "b", "source_id": "1", "description": "z" * 50_000_000}, {"source": "b", "source_id": "2"}]
+    records = [
+        {"source": "b", "source_id": "1", "description": "z" * 50_000_000},
+        {"source": "b", "source_id": "2"},
+    ]
     (folder / "r.json").write_text(json.dumps(records))
     big, small = rows(folder / "r.json")
-    assert big.record is None and big.errors == ["field 'description' is 50,000,000 characters (limit 100,000)"]
+    assert big.record is None and big.errors == [
+        "field 'description' is 50,000,000 characters (limit 100,000)"
+    ]
     assert small.record["source_id"] == "2"
 
 
@@ -190,5 +197,8 @@ def test_read_registry_file_keeps_the_old_shape(folder):
     )
     parsed = read_registry_file(folder / "r.csv")
     (rec,) = parsed.records
-    assert rec["image_urls"] == [(folder / "photos" / "a.jpg").resolve().as_uri(), "https://example.org/b.jpg"]
+    assert rec["image_urls"] == [
+        (folder / "photos" / "a.jpg").resolve().as_uri(),
+        "https://example.org/b.jpg",
+    ]
     assert parsed.errors == [("row 3", "missing source_id")]

@@ -51,8 +51,16 @@ MAX_FIELD = 100_000
 STATUSES = ("stolen", "looted", "missing", "recovered")  # the documented set (README, DESIGN.md)
 DEFAULT_STATUS = "stolen"  # what the store has always put in for an empty status
 KEY_FIELDS = ("source", "source_id", "status", "images")
-FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
-           ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
 _LINE_BREAKS = re.compile("\r\n|[\r\x0b\u2028\u2029]")  # Excel, Mac and Unicode line breaks inside cells
 
 
@@ -120,9 +128,15 @@ class RegistryReader:
             label = f"row {number}"
             if error is not None:
                 yield label, [], error
-            elif len(cells) > len(names) and any(c.strip() for c in cells[len(names):]):
-                yield label, [], (f"{len(cells)} cells but the header has {len(names)} "
-                                  f"(a stray {delimiter_name(self.delimiter)} or quote?)")
+            elif len(cells) > len(names) and any(c.strip() for c in cells[len(names) :]):
+                yield (
+                    label,
+                    [],
+                    (
+                        f"{len(cells)} cells but the header has {len(names)} "
+                        f"(a stray {delimiter_name(self.delimiter)} or quote?)"
+                    ),
+                )
             else:
                 yield label, list(zip(self.columns, cells, strict=False)), None
 

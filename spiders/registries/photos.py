@@ -99,8 +99,10 @@ def read_photo(path: str | Path, root: Path, max_bytes: int = MAX_PHOTO_BYTES) -
             except FileNotFoundError:
                 raise PhotoRefused(f"{shown}: no such file") from None
             except OSError as exc:  # ELOOP / ENOTDIR: a symlink where the check saw a real file or folder
-                raise PhotoRefused(f"{shown}: changed since it was checked or cannot be opened "
-                                   f"({exc.strerror or type(exc).__name__})") from None
+                raise PhotoRefused(
+                    f"{shown}: changed since it was checked or cannot be opened "
+                    f"({exc.strerror or type(exc).__name__})"
+                ) from None
         _check_regular(os.fstat(fds[-1]), shown, max_bytes)
         data = _read_capped(fds[-1], max_bytes)
         if data is None:
