@@ -42,13 +42,13 @@ def confined_root(folder: str | Path) -> Path:
     return root
 
 
-def check_photo(ref: str, root: Path, max_bytes: int = MAX_PHOTO_BYTES) -> str:
+def check_photo(ref: str, root: Path, max_bytes: int | None = None) -> str:
     """One photo reference as written in the file -> an http(s) URL or a confined absolute local path.
 
     ``root`` is the resolved photo folder (``confined_root``). Raises PhotoRefused (message starts with
     ``image '...':``) for other URL schemes, ``file:`` URLs, absolute paths, escapes from ``root``,
-    /proc, /sys, /dev, missing files, non-regular files (FIFOs, directories) and files over ``max_bytes``.
-    The file is stat-ed, never opened.
+    /proc, /sys, /dev, missing files, non-regular files (FIFOs, directories) and files over ``max_bytes``
+    (default MAX_PHOTO_BYTES). The file is stat-ed, never opened.
     """
     shown = f"image {quote(ref)}"
     scheme = urlsplit(ref).scheme.lower() if ":" in ref else ""
@@ -69,7 +69,7 @@ def check_photo(ref: str, root: Path, max_bytes: int = MAX_PHOTO_BYTES) -> str:
         raise PhotoRefused(f"{shown}: no such file") from None
     except OSError as exc:
         raise PhotoRefused(f"{shown}: cannot be read ({exc.strerror or type(exc).__name__})") from None
-    _check_regular(info, shown, max_bytes)
+    _check_regular(info, shown, MAX_PHOTO_BYTES if max_bytes is None else max_bytes)
     return str(target)
 
 
