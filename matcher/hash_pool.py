@@ -18,6 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +90,13 @@ class HashPool:
             self._executor = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread_each
             )
-        self._running[self._executor.submit(fingerprint_or_error, data, self.all_transforms)] = key
+        try:
+            future = self._executor.submit(fingerprint_or_error, data, self.all_transforms)
+        except BrokenProcessPool:  # a worker died (killed, out of memory): start afresh
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+            return [*self._collect(set(self._running)), *self.submit(key, data)]
+        self._running[future] = key
         if len(self._running) < self.window:
             return self._collect(wait(self._running, timeout=0).done)
         return self._collect(wait(self._running, return_when=FIRST_COMPLETED).done)

@@ -1,0 +1,201 @@
+"""``lootwatch registry import``: local photos read directly and hashed in worker processes, photo URLs
+through the crawler, refused rows and photos named, the summary counted by rows."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from matcher import hash_pool
+from seeds.demo.server import LoopbackServer
+from spiders.registries.local_import import ImportCounts, import_registry
+
+from .conftest import run_cli
+
+
+def noise_photo(path: Path, seed: int) -> bytes:
+    """A photo of random blocks (no border, plenty of corners), saved as JPEG; returns its bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arr = (np.random.default_rng(seed).random((30, 40, 3)) * 255).astype(np.uint8)
+    Image.fromarray(arr).resize((400, 300)).save(path)
+    return path.read_bytes()
+
+
+def write_config(folder: Path, **scrapy: object) -> Path:
+    """A lootwatch.toml keeping the database and originals inside ``folder``."""
+    lines = ['db = "l.db"', 'data_dir = "data"', "[scrapy]"]
+    lines += [f"{k} = {str(v).lower() if isinstance(v, bool) else v}" for k, v in scrapy.items()]
+    (folder / "lootwatch.toml").write_text("\n".join(lines) + "\n")
+    return folder / "lootwatch.toml"
+
+
+def run_import(folder: Path, text: str, workers: int = 1) -> tuple[ImportCounts, sqlite3.Connection]:
+    """Import a CSV written into ``folder``, in this process."""
+    (folder / "r.csv").write_text(text)
+    counts = import_registry(folder / "l.db", folder / "data", folder / "r.csv", workers=workers)
+    return counts, sqlite3.connect(folder / "l.db")
+
+
+def originals(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in (folder / "data" / "originals").rglob("*") if p.is_file()}
+
+
+def test_local_photos_are_kept_hashed_and_recorded(tmp_path):
+    a = noise_photo(tmp_path / "photos" / "a.jpg", 1)
+    b = noise_photo(tmp_path / "photos" / "b.jpg", 2)
+    counts, con = run_import(
+        tmp_path, "source,source_id,title,images\nbulletin,1,Stele,photos/a.jpg|photos/b.jpg\n"
+    )
+    assert (counts.stored, counts.hashed, counts.known, counts.photo_errors) == (1, 2, 0, 0)
+    sha_a, sha_b = hashlib.sha256(a).hexdigest(), hashlib.sha256(b).hexdigest()
+    assert (tmp_path / "data" / "originals" / sha_a[:2] / sha_a).read_bytes() == a
+    assert (tmp_path / "data" / "originals" / sha_b[:2] / sha_b).read_bytes() == b
+    rows = con.execute(
+        "SELECT url, position, sha256, error FROM registry_images ORDER BY position"
+    ).fetchall()
+    assert rows == [
+        ((tmp_path / "photos" / "a.jpg").as_uri(), 0, sha_a, None),
+        ((tmp_path / "photos" / "b.jpg").as_uri(), 1, sha_b, None),
+    ]
+    assert con.execute("SELECT count(DISTINCT sha256) FROM image_hashes").fetchone()[0] == 2
+    assert con.execute("SELECT count(*) FROM thumbnails").fetchone()[0] == 2
+    run = con.execute("SELECT spider, kind, status, items, images, errors FROM crawl_runs").fetchall()
+    assert run == [("registry_file", "registry", "finished", 1, 2, 0)]
+
+
+def test_the_same_photo_under_two_records_is_hashed_once(tmp_path, monkeypatch):
+    data = noise_photo(tmp_path / "photos" / "a.jpg", 1)
+    (tmp_path / "photos" / "copy.jpg").write_bytes(data)
+    calls = []
+    real = hash_pool.fingerprint
+    monkeypatch.setattr(hash_pool, "fingerprint", lambda d, **kw: calls.append(1) or real(d, **kw))
+    counts, con = run_import(
+        tmp_path, "source,source_id,images\ninterpol,7,photos/a.jpg\ncarabinieri,9,photos/copy.jpg\n"
+    )
+    assert len(calls) == 1
+    assert (counts.stored, counts.hashed, counts.known) == (2, 1, 1)
+    shas = con.execute("SELECT sha256 FROM registry_images WHERE error IS NULL").fetchall()
+    assert len(shas) == 2 and len(set(shas)) == 1
+    # Importing again hashes nothing: every photo is already known.
+    counts, _ = run_import(tmp_path, (tmp_path / "r.csv").read_text())
+    assert (counts.hashed, counts.known, len(calls)) == (0, 2, 1)
+
+
+def test_summary_counts_rows_not_reasons(tmp_path):
+    for n in range(3):
+        noise_photo(tmp_path / "photos" / f"{n}.jpg", n)
+    counts, _ = run_import(
+        tmp_path,
+        "source,source_id,images\n"
+        "b,1,photos/0.jpg\nb,2,photos/1.jpg\nb,3,photos/2.jpg\nb,4,photos/missing.jpg\n",
+    )
+    assert (counts.stored, counts.refused, counts.hashed, counts.photo_errors) == (4, 0, 3, 1)
+    assert counts.summary().startswith(
+        "4 records stored, 0 rows refused; 3 photos hashed (new), 0 already known, 1 photo errors"
+    )
+
+
+def test_two_workers_hash_as_this_process_does(tmp_path):
+    text = "source,source_id,images\n" + "".join(f"b,{n},photos/{n}.jpg\n" for n in range(4))
+    tables = {}
+    for workers in (1, 2):
+        folder = tmp_path / f"w{workers}"
+        for n in range(4):
+            noise_photo(folder / "photos" / f"{n}.jpg", n)
+        counts, con = run_import(folder, text, workers=workers)
+        assert counts.hashed == 4
+        tables[workers] = (
+            con.execute(
+                "SELECT sha256, variant, pdq, phash, dhash FROM image_hashes ORDER BY 1, 2"
+            ).fetchall(),
+            con.execute("SELECT sha256, n, xy, desc, colour FROM image_features ORDER BY 1").fetchall(),
+        )
+    assert tables[1] == tables[2] and tables[1][0]
+
+
+def test_refused_paths_store_nothing_and_the_import_goes_on(tmp_path):
+    noise_photo(tmp_path / "reg" / "photos" / "a.jpg", 1)
+    (tmp_path / "reg" / "r.csv").write_text(
+        "source,source_id,status,images\n"
+        "b,1,stolen,photos/a.jpg\n"
+        "b,2,stolen,/etc/passwd|../x|../../x|/proc/self/environ\n"
+        "b,3,confiscated,photos/a.jpg\n"
+    )
+    (tmp_path / "x").write_bytes(b"SECRET-OUTSIDE-THE-FOLDER")
+    cfg = write_config(tmp_path)
+    proc = run_cli("--config", str(cfg), "registry", "import", str(tmp_path / "reg" / "r.csv"))
+    assert proc.returncode == 0
+    err = proc.stderr.splitlines()
+    assert "row 4 refused: status 'confiscated' is not one of stolen, looted, missing, recovered" in err
+    assert any(line.startswith("row 3:") and "/etc/passwd" in line for line in err)
+    assert any(line.startswith("row 3:") and "/proc/self/environ" in line for line in err)
+    assert "2 records stored, 1 rows refused; 1 photos hashed (new), 0 already known, 4 photo errors" in (
+        proc.stdout
+    )
+    kept = originals(tmp_path)
+    assert len(kept) == 1
+    assert not any(b"root:" in data or b"SECRET" in data or b"PATH=" in data for data in kept.values())
+    con = sqlite3.connect(tmp_path / "l.db")
+    reasons = " ".join(r for (r,) in con.execute("SELECT reason FROM errors"))
+    assert "root:" not in reasons and "SECRET" not in reasons and "PATH=" not in reasons
+    assert con.execute("SELECT count(*) FROM registry_images WHERE object_id = 2").fetchone()[0] == 0
+
+
+class _PhotoSite(LoopbackServer):
+    """Serves one JPEG at /photo.jpg on loopback and counts requests."""
+
+    def __init__(self, jpeg: bytes):
+        self.hits: list[str] = []
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                return None
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                site.hits.append(self.path)
+                ok = self.path == "/photo.jpg"
+                body = jpeg if ok else b"not found"
+                self.send_response(200 if ok else 404)
+                self.send_header("Content-Type", "image/jpeg" if ok else "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        super().__init__(Handler)
+
+
+def test_photo_urls_still_go_through_the_crawler(tmp_path):
+    local = noise_photo(tmp_path / "photos" / "a.jpg", 1)
+    served = noise_photo(tmp_path / "served.jpg", 2)
+    cfg = write_config(
+        tmp_path,
+        LOOTWATCH_ALLOW_PRIVATE=True,
+        DOWNLOAD_DELAY=0,
+        AUTOTHROTTLE_ENABLED=False,
+        LOG_LEVEL='"ERROR"',
+    )
+    with _PhotoSite(served) as site:
+        (tmp_path / "r.csv").write_text(
+            f"source,source_id,images\nb,1,photos/a.jpg|{site.url}/photo.jpg\nb,2,photos/a.jpg\n"
+        )
+        run_cli("--config", str(cfg), "registry", "import", str(tmp_path / "r.csv"))
+    assert "/photo.jpg" in site.hits
+    con = sqlite3.connect(tmp_path / "l.db")
+    rows = con.execute(
+        "SELECT object_id, position, url, sha256 FROM registry_images ORDER BY object_id, position"
+    ).fetchall()
+    assert rows == [
+        (1, 0, (tmp_path / "photos" / "a.jpg").as_uri(), hashlib.sha256(local).hexdigest()),
+        (1, 1, f"{site.url}/photo.jpg", hashlib.sha256(served).hexdigest()),
+        (2, 0, (tmp_path / "photos" / "a.jpg").as_uri(), hashlib.sha256(local).hexdigest()),
+    ]
+    runs = con.execute("SELECT spider, status FROM crawl_runs ORDER BY id").fetchall()
+    assert runs == [("registry_file", "finished"), ("registry_file", "finished")]
+    # The crawl fetched only the URL: the local photo was read from disk.
+    assert set(originals(tmp_path)) == {hashlib.sha256(local).hexdigest(), hashlib.sha256(served).hexdigest()}
