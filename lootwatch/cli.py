@@ -310,11 +310,12 @@ def match(cfg, rematch_all: bool) -> None:
 def _match_stage(cfg, rematch_all: bool = False) -> None:
     """Bring stored photos up to the current code, match, screen the text, compare with the records.
 
-    Listings are matched again whenever the registry changed since, so a registry import finds the lots
-    crawled before it (retro-matching).
+    Stored listings are checked against the registry records changed since their last match, and those
+    a change can affect are matched again, so a registry import finds the lots crawled before it
+    (retro-matching, matcher/retro.py).
     """
     from matcher.ingest import refresh
-    from matcher.match import match_listings
+    from matcher.match import Matching
     from matcher.relist import link_relistings
     from matcher.screen import screen_listings
     from matcher.store import open_db
@@ -330,8 +331,11 @@ def _match_stage(cfg, rematch_all: bool = False) -> None:
             f"{fresh['refreshed']} stored photos re-hashed by the current code "
             f"({fresh['missing']} originals missing, {fresh['failed']} undecodable)"
         )
-    with bar("matching listings") as update:
-        counts = match_listings(db, rematch_all=rematch_all or fresh["refreshed"] > 0, progress=update)
+    run = Matching(db, rematch_all=rematch_all or fresh["refreshed"] > 0)
+    with bar("stored listings checked against changed registry records") as update:
+        run.check(progress=update)
+    with bar("listings re-matched") as update:
+        counts = run.match(progress=update)
     with bar("screening listing text") as update:
         flags = screen_listings(db, rescreen_all=rematch_all, progress=update)
     with bar("comparing listing texts with registry records") as update:
@@ -345,6 +349,11 @@ def _match_stage(cfg, rematch_all: bool = False) -> None:
         f"{counts['listings']} listings matched against {counts['registry_variants']} registry "
         f"photo variants; {counts['candidates']} candidates"
     )
+    if counts["checked"]:
+        click.echo(
+            f"{counts['checked']} stored listings checked against {counts['changed_records']} changed "
+            f"registry records; {counts['rematched']} re-matched"
+        )
     click.echo(
         f"{texts['compared']} listing texts compared with the registry; "
         f"{texts['text_candidates']} text candidates"

@@ -3,6 +3,10 @@
 Each listing photo is ranked against the registry (``registry_index.rank_photo``: hash search over every
 registry photo variant, descriptor votes, geometric verification); the best evidence over all photos of
 a lot, per registry object, decides the candidate's tier. Every distance and inlier count is stored.
+
+A run matches the listings this code has not matched yet, then retro-matches: the stored listings are
+checked against the registry records changed since they were matched (``retro.plan_retro``, from their
+stored signals, without verification), and only those a change can affect are matched again.
 """
 
 from __future__ import annotations
@@ -16,47 +20,92 @@ from . import hashes, store
 from .evidence import Hit, Thresholds, better, score, tier
 from .features import FEATURE_VERSION, Features
 from .registry_index import RegistryIndex, rank_photo
+from .retro import RetroPlan, plan_retro, remember_index
 
-__all__ = ["MATCHER_VERSION", "match_listings"]
+__all__ = ["MATCHER_VERSION", "Matching", "match_listings"]
 
 # Changing the matcher, the hashes or the features makes every listing photo due for matching again.
 MATCHER_VERSION = f"match-2;{hashes.HASH_VERSION};{FEATURE_VERSION}"
+
+Progress = Callable[[int, int], None]
 
 
 def match_listings(
     db: Database,
     rematch_all: bool = False,
     t: Thresholds | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
+    check_progress: Progress | None = None,
 ) -> dict[str, int]:
-    """Match listing photos not yet matched by this matcher against this registry (all of them with
-    ``rematch_all``): a registry import or a bank switched on or off makes every stored listing due
-    again, so a new record finds the lots that were crawled before it (retro-matching).
+    """Match listings not yet matched by this matcher, and retro-match those a registry change since
+    their last match can affect (all of them with ``rematch_all``); see ``Matching``."""
+    run = Matching(db, rematch_all, t)
+    run.check(check_progress)
+    return run.match(progress)
+
+
+class Matching:
+    """One match run, in two steps so each can show its own progress: ``check`` finds the stored
+    listings that registry changes can affect, ``match`` matches them and the new ones.
 
     Candidates are keyed by (listing, registry object): re-running converges on the same rows, and a
     candidate that no longer holds keeps its row (and its verdicts) with ``tier`` NULL. Photos whose
     hashes predate the current code are skipped here; ``ingest.refresh`` brings them up to date first.
+    Listing photos remember the matcher's code version (``matched_version``) and the registry change they
+    are matched through (``matched_change``, a number in ``registry_changes``).
     """
-    t = t or Thresholds()
-    index = RegistryIndex.from_db(db)
-    version = f"{MATCHER_VERSION};{store.registry_state(db)}"
-    where = "1=1" if rematch_all else "COALESCE(li.matched_version, '') != :v"
-    listing_ids = [
-        r["listing_id"]
-        for r in db.query(
-            f"SELECT DISTINCT li.listing_id FROM listing_images li WHERE {where} ORDER BY li.listing_id",
-            {"v": version},
-        )
-    ]
-    counts = {"listings": len(listing_ids), "registry_variants": len(index), "candidates": 0}
-    for n, listing_id in enumerate(listing_ids, start=1):
-        counts["candidates"] += _match_listing(db, index, listing_id, t, version)
-        if progress:
-            progress(n, len(listing_ids))
-    return counts
+
+    def __init__(self, db: Database, rematch_all: bool = False, t: Thresholds | None = None):
+        self.db, self.t, self.rematch_all = db, t or Thresholds(), rematch_all
+        # Read before the index is built: a change made meanwhile is in the index or comes next time.
+        self.through = store.registry_change_seq(db)
+        self.index = RegistryIndex.from_db(db)
+        where = "1=1" if rematch_all else "COALESCE(matched_version, '') != :v"
+        self.due = [
+            r[0]
+            for r in db.execute(
+                f"SELECT DISTINCT listing_id FROM listing_images WHERE {where} ORDER BY listing_id",
+                {"v": MATCHER_VERSION},
+            )
+        ]
+        self.plan = RetroPlan()
+
+    def check(self, progress: Progress | None = None) -> RetroPlan:
+        """Find the matched listings that the registry changes since their match can affect."""
+        if not self.rematch_all:
+            self.plan = plan_retro(self.db, self.index.descriptors, MATCHER_VERSION, self.through, progress)
+        return self.plan
+
+    def match(self, progress: Progress | None = None) -> dict[str, int]:
+        """Match the new listings and those ``check`` found; mark every other one matched through the
+        latest registry change. Returns counts."""
+        todo = sorted(set(self.due) | self.plan.affected)
+        counts = {
+            "listings": len(todo),
+            "checked": len(self.plan.checked),
+            "rematched": len(self.plan.affected - set(self.due)),
+            "changed_records": len(self.plan.changed),
+            "registry_variants": len(self.index),
+            "candidates": 0,
+        }
+        for n, listing_id in enumerate(todo, start=1):
+            counts["candidates"] += _match_listing(self.db, self.index, listing_id, self.t, self.through)
+            if progress:
+                progress(n, len(todo))
+        # Only now: a run stopped before this point checks the same listings again next time.
+        with store.atomic(self.db):
+            self.db.execute(
+                "UPDATE listing_images SET matched_change = :c "
+                "WHERE matched_version = :v AND COALESCE(matched_change, 0) < :c",
+                {"c": self.through, "v": MATCHER_VERSION},
+            )
+            full = self.rematch_all or self.plan.full
+            remember_index(self.db, self.through, None if full else self.plan.changed)
+            store.prune_registry_changes(self.db, self.through)
+        return counts
 
 
-def _match_listing(db: Database, index: RegistryIndex, listing_id: int, t: Thresholds, version: str) -> int:
+def _match_listing(db: Database, index: RegistryIndex, listing_id: int, t: Thresholds, through: int) -> int:
     best: dict[int, Hit] = {}
     for image_id, views, features in _photos(db, listing_id):
         for hit in rank_photo(index, views, features, t):
@@ -66,8 +115,8 @@ def _match_listing(db: Database, index: RegistryIndex, listing_id: int, t: Thres
     with store.atomic(db):
         written = _write_candidates(db, listing_id, best, t)
         db.execute(
-            "UPDATE listing_images SET matched_version = ? WHERE listing_id = ?",
-            [version, listing_id],
+            "UPDATE listing_images SET matched_version = ?, matched_change = ? WHERE listing_id = ?",
+            [MATCHER_VERSION, through, listing_id],
         )
     return written
 

@@ -473,3 +473,65 @@ def m016_listing_search(db: Database) -> None:
 def m017_part_colour(db: Database) -> None:
     # Each part of a listing photo (a collage tile, the photo on a screenshot) has its own hues.
     db.table("image_hashes").add_column("colour", str)
+
+
+@migrations()
+def m018_registry_changes(db: Database) -> None:
+    # What changed in the registry, one row per changed record (or bank), so `match` re-matches only the
+    # listings a change can affect (matcher/retro.py). Written by triggers, not by the store functions:
+    # every writer of registry rows (imports, spiders, bulk loaders) is then logged, whatever its code.
+    # ``sha256`` is a photo the record held before the change (an old photo's listings are due too);
+    # ``source`` a bank switched on or off (all its records changed).
+    db.execute(
+        "CREATE TABLE registry_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, object_id INTEGER, "
+        "source TEXT, sha256 TEXT, changed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%S+00:00')))"
+    )
+    # Up to which registry change each listing photo's listing is matched (``matched_version`` keeps
+    # the matcher's code version).
+    db.table("listing_images").add_column("matched_change", int)
+    # The registry photos the index held when the stored listings were matched through ``retro_state``'s
+    # change: what a changed record's photos were, so the votes before the change can be worked out.
+    db.table("matched_photos").create({"id": int, "object_id": int, "sha256": str}, pk="id")
+    db.table("matched_photos").create_index(["object_id"])
+    db.table("retro_state").create({"id": int, "through": int}, pk="id")
+    db.executescript(
+        """
+        CREATE TRIGGER registry_objects_logged_insert AFTER INSERT ON registry_objects
+        BEGIN INSERT INTO registry_changes (object_id) VALUES (NEW.id); END;
+        -- Only what decides whether a record takes part in image matching (store.ACTIVE_RECORD): a text
+        -- edit changes no image candidate, and a re-import that touches every record's text must not
+        -- make every listing due.
+        CREATE TRIGGER registry_objects_logged_update AFTER UPDATE ON registry_objects
+        WHEN OLD.status IS NOT NEW.status OR OLD.source IS NOT NEW.source OR OLD.id IS NOT NEW.id
+        BEGIN
+          INSERT INTO registry_changes (object_id) VALUES (OLD.id);
+          INSERT INTO registry_changes (object_id) VALUES (NEW.id);
+        END;
+        CREATE TRIGGER registry_objects_logged_delete AFTER DELETE ON registry_objects
+        BEGIN INSERT INTO registry_changes (object_id) VALUES (OLD.id); END;
+        CREATE TRIGGER registry_images_logged_insert AFTER INSERT ON registry_images
+        BEGIN INSERT INTO registry_changes (object_id) VALUES (NEW.object_id); END;
+        CREATE TRIGGER registry_images_logged_update AFTER UPDATE ON registry_images
+        WHEN OLD.sha256 IS NOT NEW.sha256 OR OLD.error IS NOT NEW.error
+          OR OLD.matchable IS NOT NEW.matchable OR OLD.object_id IS NOT NEW.object_id
+        BEGIN
+          INSERT INTO registry_changes (object_id, sha256) VALUES (OLD.object_id, OLD.sha256);
+          INSERT INTO registry_changes (object_id) VALUES (NEW.object_id);
+        END;
+        CREATE TRIGGER registry_images_logged_delete AFTER DELETE ON registry_images
+        BEGIN INSERT INTO registry_changes (object_id, sha256) VALUES (OLD.object_id, OLD.sha256); END;
+        CREATE TRIGGER banks_logged_insert AFTER INSERT ON banks
+        BEGIN INSERT INTO registry_changes (source) VALUES (NEW.source); END;
+        CREATE TRIGGER banks_logged_update AFTER UPDATE ON banks WHEN OLD.enabled IS NOT NEW.enabled
+        BEGIN INSERT INTO registry_changes (source) VALUES (NEW.source); END;
+        """
+    )
+    # A registry photo's signals written after its row (hashing in worker processes, a refresh) change
+    # what the index holds of it: its records are changed again.
+    for table, when in (("image_hashes", "WHEN NEW.variant = 'full/r0' "), ("image_features", "")):
+        for event in ("INSERT", "UPDATE"):
+            db.execute(
+                f"CREATE TRIGGER {table}_logged_{event.lower()} AFTER {event} ON {table} {when}"
+                "BEGIN INSERT INTO registry_changes (object_id) "
+                "SELECT DISTINCT object_id FROM registry_images WHERE sha256 = NEW.sha256; END"
+            )

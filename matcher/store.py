@@ -35,6 +35,9 @@ __all__ = [
     "start_run",
     "finish_run",
     "record_error",
+    "registry_change_seq",
+    "registry_changes",
+    "prune_registry_changes",
     "VERDICTS",
 ]
 
@@ -160,6 +163,32 @@ def registry_state(db: Database) -> str:
         for row in db.execute(f"SELECT * FROM {table} ORDER BY rowid"):
             digest.update(repr(row).encode())
     return digest.hexdigest()[:32]
+
+
+def registry_change_seq(db: Database) -> int:
+    """The number of the latest registry change (``registry_changes``, written by triggers); 0 if none.
+
+    Read from ``sqlite_sequence``: it keeps counting after old changes are pruned."""
+    row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'registry_changes'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def registry_changes(db: Database, since: int, through: int) -> tuple[set[int], set[str]]:
+    """Registry records changed after change ``since`` up to ``through`` (a bank switched on or off
+    counts as all its records), and the photos (SHA-256) those records held before the change."""
+    rows = db.execute(
+        "SELECT object_id, source, sha256 FROM registry_changes WHERE seq > ? AND seq <= ?", [since, through]
+    ).fetchall()
+    objects = {obj for obj, _, _ in rows if obj is not None}
+    sources = sorted({src for _, src, _ in rows if src is not None})
+    for src in sources:
+        objects.update(r[0] for r in db.execute("SELECT id FROM registry_objects WHERE source = ?", [src]))
+    return objects, {sha for _, _, sha in rows if sha is not None}
+
+
+def prune_registry_changes(db: Database, through: int) -> None:
+    """Forget changes up to ``through`` once every stored listing is matched through it."""
+    db.execute("DELETE FROM registry_changes WHERE seq <= ?", [through])
 
 
 def upsert_registry_image(db: Database, object_id: int, url: str, position: int, **fields: Any) -> int:
