@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import os
 
 import pytest
 
@@ -141,6 +142,12 @@ def test_extra_cells_refuse_the_row(tmp_path):
     assert good.record["title"] == "Lamp"
 
 
+def test_a_fifo_as_the_registry_file_is_refused_without_blocking(tmp_path):
+    os.mkfifo(tmp_path / "r.csv")
+    with pytest.raises(RegistryFileError, match="not a regular file"):
+        open_registry_file(tmp_path / "r.csv")
+
+
 def test_an_old_xls_is_named(tmp_path):
     path = tmp_path / "r.xls"
     path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100))
@@ -183,6 +190,23 @@ def test_xlsx_cells_as_text(workbook):
         "Line 1\nLine 2",
     )
     assert (second.record["reported"], second.record["height_cm"]) == ("2023-12-24", "12")
+
+
+def test_xlsx_cell_right_of_the_header_is_an_unnamed_column(tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["source", "source_id"])
+    book.active.append(["lka", "A1", "a note"])
+    book.save(tmp_path / "r.xlsx")
+    (row,) = read(tmp_path / "r.xlsx")[1]
+    assert row.record["column_3"] == "a note"
+
+
+def test_a_workbook_under_a_csv_name_reads_as_a_workbook(workbook):
+    renamed = workbook.rename(workbook.with_suffix(".csv"))
+    reader, rows = read(renamed)
+    assert reader.format == "xlsx" and len(rows) == 2
 
 
 def test_a_broken_workbook_refuses_the_file(tmp_path):

@@ -128,6 +128,10 @@ class RegistryReader:
             label = f"row {number}"
             if error is not None:
                 yield label, [], error
+            elif self.format == "xlsx" and len(cells) > len(names):
+                # a workbook has no stray delimiters: a cell right of the header is an unnamed column
+                extra = [f"column_{i}" for i in range(len(names) + 1, len(cells) + 1)]
+                yield label, list(zip(self.columns + extra, cells, strict=False)), None
             elif len(cells) > len(names) and any(c.strip() for c in cells[len(names) :]):
                 yield (
                     label,
@@ -189,7 +193,8 @@ class RegistryReader:
         # Keys are remembered as 16-byte digests: a set of 200,000 of them stays a few MB.
         key = hashlib.blake2b(f"{record['source']}\x00{record['source_id']}".encode(), digest_size=16)
         if key.digest() in seen:
-            return f"duplicate record {record['source']}:{record['source_id']} (the first one is kept)"
+            shown = " ".join(f"{record['source']}:{record['source_id']}".split())
+            return f"duplicate record {shown[:120]} (the first one is kept)"
         seen.add(key.digest())
         return None
 
@@ -210,7 +215,7 @@ def open_registry_file(
     """
     path = Path(path)
     if not path.is_file():
-        raise RegistryFileError(f"{path}: no such file")
+        raise RegistryFileError(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
     mapping = {_norm(k): v.strip().lower() for k, v in (mapping or {}).items()}
     try:
         root = confined_root(photo_root if photo_root is not None else path.parent)

@@ -179,20 +179,24 @@ class XlsxTable:
     def _all_rows(self) -> Iterator[tuple[int, list[str]]]:
         import openpyxl  # heavy: only for workbooks
 
-        try:
-            book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds (KeyError, InvalidFileException, XML errors)
-            raise TabularError(f"not a readable XLSX workbook ({type(exc).__name__})") from None
-        try:
-            sheet = book.worksheets[0]
-            sheet.reset_dimensions()  # some writers store a wrong size, which would cut rows short
-            for cells in sheet.iter_rows():
-                values = [cell_text(getattr(c, "value", None)) for c in cells]
-                number = next((c.row for c in cells if getattr(c, "row", None)), None)
-                if number is not None:
-                    yield number, values
-        finally:
-            book.close()
+        # A file object, not the path: openpyxl judges a path by its extension, not by its content.
+        with open(self.path, "rb") as f:
+            try:
+                book = openpyxl.load_workbook(f, read_only=True, data_only=True)
+            except Exception as exc:  # openpyxl raises many kinds (KeyError, InvalidFileException, XML)
+                raise TabularError(f"not a readable XLSX workbook ({type(exc).__name__})") from None
+            try:
+                sheet = book.worksheets[0]
+                sheet.reset_dimensions()  # some writers store a wrong size, which would cut rows short
+                for cells in sheet.iter_rows():
+                    values = [cell_text(getattr(c, "value", None)) for c in cells]
+                    number = next((c.row for c in cells if getattr(c, "row", None)), None)
+                    if number is not None:
+                        yield number, values
+            except Exception as exc:  # a sheet that is corrupt further on, or no sheet at all
+                raise TabularError(f"the first sheet cannot be read ({type(exc).__name__})") from None
+            finally:
+                book.close()
 
 
 def cell_text(value: object) -> str:
