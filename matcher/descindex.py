@@ -10,7 +10,7 @@ on to geometric verification. This is how a registry photo pasted as one tile of
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import faiss
 import numpy as np
@@ -25,6 +25,10 @@ EXACT_LIMIT = 20_000
 PER_PHOTO = 64
 # Inverted lists searched per descriptor: 16 shortlisted the right photo no more often, at twice the cost.
 NPROBE = 8
+# Neighbours fetched per query descriptor when copies of one picture may be among them, and the most
+# pairs of photos per query that are checked for being such copies.
+TWIN_NEIGHBOURS = 8
+MAX_TWIN_PAIRS = 10
 
 
 class DescriptorIndex:
@@ -57,15 +61,78 @@ class DescriptorIndex:
         """Memory held: FAISS codes and ids (32 + 8 bytes a descriptor), photo ids."""
         return self.index.ntotal * (32 + 8) + self.ids.nbytes
 
-    def votes(self, query: Features | None, top: int = 5, min_votes: int = 3) -> list[tuple[int, int]]:
-        """``[(photo id, votes)]`` for the ``top`` photos with at least ``min_votes``, most first."""
+    def votes(
+        self,
+        query: Features | None,
+        top: int = 5,
+        min_votes: int = 3,
+        same: Callable[[int, int], bool] | None = None,
+    ) -> list[tuple[int, int]]:
+        """``[(photo id, votes)]`` for the ``top`` photos with at least ``min_votes``, most first.
+
+        ``same(a, b)`` says whether two registry photos show the same picture (``twins.Twins``): the
+        ratio test then compares a match with the nearest descriptor of a photo that is *not* a copy of
+        the first (Lowe 2004, section 7.1), and the match votes for every copy it passed over.
+        """
         if query is None or len(query) == 0 or self.index.ntotal < 2:
             return []
-        dist, nearest = self.index.search(np.ascontiguousarray(query.desc), 2)
+        k = min(TWIN_NEIGHBOURS if same is not None else 2, self.index.ntotal)
+        dist, nearest = self.index.search(np.ascontiguousarray(query.desc), k)
         keep = (nearest[:, 1] >= 0) & (dist[:, 0] < self.ratio * dist[:, 1])
         counts = Counter(nearest[keep, 0].tolist())
-        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
-        return [(int(self.ids[n]), c) for n, c in ranked if c >= min_votes]
+        twins: set[tuple[int, int]] = set()
+        if same is not None:
+            counts, twins = self._with_twins(counts, dist, nearest, ~keep, same, min_votes)
+        ranked = [(n, c) for n, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c >= min_votes]
+        chosen = {n for n, _ in ranked[:top]}
+        # The copies of a chosen picture go on with it, past ``top``: the shortlist must not pick one copy.
+        return [
+            (int(self.ids[n]), c)
+            for i, (n, c) in enumerate(ranked)
+            if i < top or any((min(n, m), max(n, m)) in twins for m in chosen)
+        ]
+
+    def _with_twins(
+        self,
+        counts: Counter,
+        dist: np.ndarray,
+        nearest: np.ndarray,
+        failed: np.ndarray,
+        same: Callable[[int, int], bool],
+        min_votes: int,
+    ) -> tuple[Counter, set[tuple[int, int]]]:
+        """Add the votes of the descriptors that failed the plain ratio test only because the runner-up
+        came from a copy of the same picture (the test is taken again against the first neighbour that
+        is no copy), then give each copy the votes of the picture: a descriptor distinctive enough for
+        one copy matched them all. Only pairs that at least ``min_votes`` descriptors confuse are asked.
+        Returns the votes and the pairs of copies (positions in the index)."""
+        near = failed[:, None] & (nearest >= 0) & (dist[:, :1] >= self.ratio * dist)
+        pairs = Counter(
+            (min(a, b), max(a, b))
+            for row, col in zip(*np.nonzero(near[:, 1:]), strict=True)
+            if (a := int(nearest[row, 0])) != (b := int(nearest[row, col + 1]))
+        )
+        twins = {
+            pair
+            for pair, n in pairs.most_common(MAX_TWIN_PAIRS)
+            if n >= min_votes and same(int(self.ids[pair[0]]), int(self.ids[pair[1]]))
+        }
+        if not twins:
+            return counts, twins
+        votes = Counter(counts)
+        for row in np.flatnonzero(failed):
+            first, group, j = int(nearest[row, 0]), {int(nearest[row, 0])}, 1
+            while j < nearest.shape[1] and (other := int(nearest[row, j])) >= 0 and other != first:
+                if (min(first, other), max(first, other)) not in twins:
+                    break
+                group.add(other)
+                j += 1
+            if len(group) > 1 and (j == nearest.shape[1] or dist[row, 0] < self.ratio * dist[row, j]):
+                votes.update(group)
+        shared = Counter(votes)
+        for a, b in twins:
+            shared[a] = shared[b] = max(votes[a], votes[b])
+        return shared, twins
 
 
 def spread(xy: np.ndarray, k: int, grid: int = 4) -> np.ndarray:

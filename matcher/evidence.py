@@ -8,7 +8,7 @@ distinctive match from a generic one), and how alike their hues are.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from .hashes import MIN_QUALITY
 
@@ -81,6 +81,7 @@ class Hit:
     colour: float = 1.0
     region: tuple[float, float, float, float] | None = None  # where in the photo the inliers are
     listing_image_id: int | None = None
+    shared: list[int] = field(default_factory=list)  # other records' objects holding this same picture
 
     @property
     def turned(self) -> bool:

@@ -5,11 +5,17 @@ Built once per process from the database: the PDQ of every registry photo varian
 share of the ORB descriptors of every registry photo (``DescriptorIndex``); the full features are read
 back for verification only for the few photos a query shortlists (``StoredFeatures``). ``rank_photo``
 takes one photo's hashes and features to ranked, verified evidence per registry object.
+
+One photo, many records: registry photos identical to the byte (SHA-256) are indexed once and stand for
+every record that holds them; near-identical ones (re-crops, re-encodes) are told apart from different
+pictures by ``twins.Twins``, so no copy masks another in the votes or in the competition between objects,
+and a match on a shared photo raises every record that holds it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import lru_cache
 from typing import Protocol
 
@@ -21,6 +27,7 @@ from .descindex import PER_PHOTO, DescriptorIndex
 from .evidence import Hit, Thresholds, better, rank_key
 from .features import FEATURE_VERSION, Features, colour_similarity
 from .index import FlatCodes, hex_to_words
+from .twins import Twins
 from .verify import verify
 
 __all__ = ["RegistryIndex", "StoredFeatures", "rank_photo", "HASH_SHORTLIST", "VOTE_SHORTLIST"]
@@ -58,7 +65,10 @@ class RegistryIndex:
         features: FeatureLookup,
         mirror_features: FeatureLookup,
         descriptors: DescriptorIndex,
+        holders: dict[int, list[tuple[int, int]]] | None = None,
     ):
+        """``holders``: for a photo of the index, ``[(registry photo id, object id)]`` of every record that
+        holds the same bytes (itself included); a photo not in it is held by its own record only."""
         self.pdq = FlatCodes(columns["pdq"])
         self.phash, self.dhash = columns["phash"], columns["dhash"]
         self.quality, self.variant = columns["quality"], columns["variant"]
@@ -70,6 +80,9 @@ class RegistryIndex:
         self.features = features
         self.mirror_features = mirror_features
         self.descriptors = descriptors
+        self.holders = holders or {}
+        self._indexed_as = {img: photo for photo, held in self.holders.items() for img, _ in held}
+        self.twins = Twins(features, mirror_features)
 
     @classmethod
     def from_rows(
@@ -79,13 +92,17 @@ class RegistryIndex:
         mirror_features: dict[int, Features] | None = None,
         per_photo: int = PER_PHOTO,
     ) -> RegistryIndex:
-        """Build from dicts with pdq, phash, dhash (hex), quality, variant, registry_image_id, object_id;
-        ``per_photo`` descriptors of each photo go into the vote index."""
+        """Build from dicts with pdq, phash, dhash (hex), quality, variant, registry_image_id, object_id
+        and optionally sha256 (photos with the same one are indexed once); ``per_photo`` descriptors of
+        each photo go into the vote index."""
         builder = _Columns()
         for r in rows:
             builder.add(r)
-        descriptors = DescriptorIndex(features.items(), per_photo=per_photo)
-        return cls(*builder.finish(), features, mirror_features or {}, descriptors)
+        columns, variants = builder.finish()
+        indexed = set(builder.indexed.values())
+        photos = ((i, f) for i, f in features.items() if i in indexed)
+        descriptors = DescriptorIndex(photos, per_photo=per_photo)
+        return cls(columns, variants, features, mirror_features or {}, descriptors, builder.shared())
 
     @classmethod
     def from_db(cls, db: Database) -> RegistryIndex:
@@ -93,7 +110,7 @@ class RegistryIndex:
         rows into arrays."""
         cursor = db.execute(
             f"""
-            SELECT h.pdq, h.phash, h.dhash, h.quality, h.variant, ri.id, ri.object_id
+            SELECT h.pdq, h.phash, h.dhash, h.quality, h.variant, ri.id, ri.object_id, ri.sha256
             FROM image_hashes h
             JOIN registry_images ri ON ri.sha256 = h.sha256
             JOIN registry_objects o ON o.id = ri.object_id
@@ -105,7 +122,7 @@ class RegistryIndex:
         )
         builder = _Columns()
         while batch := cursor.fetchmany(_CHUNK):
-            for pdq, phash, dhash, quality, variant, image, obj in batch:
+            for pdq, phash, dhash, quality, variant, image, obj, sha in batch:
                 builder.add(
                     {
                         "pdq": pdq,
@@ -115,6 +132,7 @@ class RegistryIndex:
                         "variant": variant,
                         "registry_image_id": image,
                         "object_id": obj,
+                        "sha256": sha,
                     }
                 )
         columns, variants = builder.finish()
@@ -128,10 +146,23 @@ class RegistryIndex:
             (image, Features.from_blobs(xy, desc)) for image, xy, desc in rows if image in wanted
         )
         stored = StoredFeatures(db)
-        return cls(columns, variants, stored, stored.mirrors, descriptors)
+        return cls(columns, variants, stored, stored.mirrors, descriptors, builder.shared())
 
     def __len__(self) -> int:
         return len(self.image)
+
+    def same_picture(self, a: Hit, b: Hit) -> bool:
+        """Do two hits rest on the same picture: one photo held by two records, or twins?"""
+        pa = self._indexed_as.get(a.registry_image_id, a.registry_image_id)
+        pb = self._indexed_as.get(b.registry_image_id, b.registry_image_id)
+        return self.twins.same(pa, pb)
+
+    def held(self, hit: Hit) -> list[Hit]:
+        """The hit on an indexed photo as evidence for every record that holds the photo."""
+        holders = self.holders.get(hit.registry_image_id)
+        if not holders:
+            return [hit]
+        return [replace(hit, registry_image_id=img, object_id=obj) for img, obj in holders]
 
     def hit(self, registry_image_id: int, views: dict[str, dict]) -> Hit | None:
         """Hash distances between a photo's views and one registry photo's closest variant."""
@@ -198,7 +229,11 @@ def rank_photo(
     if not len(index):
         return []
     images = set(index.shortlist(views, HASH_SHORTLIST))
-    votes = dict(index.descriptors.votes(features, top=VOTE_SHORTLIST)) if features is not None else {}
+    votes = (
+        dict(index.descriptors.votes(features, top=VOTE_SHORTLIST, same=index.twins.same))
+        if features is not None
+        else {}
+    )
     images |= set(votes)
     hits = [h for h in (index.hit(i, views) for i in sorted(images)) if h is not None]
     for h in hits:
@@ -214,18 +249,29 @@ def rank_photo(
             h.inliers, h.overlap, h.region = max((verify(features, r) for r in refs), key=lambda v: v[:2])
             own = views.get(f"{h.view}/r0", {}).get("colour")  # a part's hues, not the whole page's
             h.colour = round(colour_similarity(own or features.colour, refs[0].colour), 2)
-    for h in hits:
-        # Only objects whose features agree in the same place compete: the other tiles of a collage
-        # show other objects.
-        h.other_inliers = max(
-            (o.inliers or 0 for o in hits if o.object_id != h.object_id and _same_place(h.region, o.region)),
-            default=0,
-        )
+    hits = [held for h in hits for held in index.held(h)]
+    _compete(index, hits)
     best: dict[int, Hit] = {}
     for h in hits:
         if better(h, best.get(h.object_id), t):
             best[h.object_id] = h
     return sorted(best.values(), key=lambda h: (*rank_key(h, t), h.object_id))
+
+
+def _compete(index: RegistryIndex, hits: list[Hit]) -> None:
+    """Set each hit's ``other_inliers`` and ``shared``. Only objects whose features agree in the same
+    place compete (the other tiles of a collage show other objects), and never on the same picture: a
+    copy of the photo under another record is the same evidence, named in ``shared``, not a rival."""
+    for h in hits:
+        rivals = [
+            o
+            for o in hits
+            if o.object_id != h.object_id and (o.inliers or 0) > 0 and _same_place(h.region, o.region)
+        ]
+        h.other_inliers = max((o.inliers or 0 for o in rivals if not index.same_picture(h, o)), default=0)
+        h.shared = sorted(
+            {o.object_id for o in hits if o.object_id != h.object_id and index.same_picture(h, o)}
+        )
 
 
 class StoredFeatures:
@@ -276,15 +322,28 @@ class _Columns:
         self.image: list[int] = []
         self.object: list[int] = []
         self.codes: dict[str, int] = {}
+        self.indexed: dict[str, int] = {}  # photo bytes (SHA-256) -> the registry photo indexed for them
+        self.holders: dict[int, list[tuple[int, int]]] = {}
 
     def add(self, r: dict) -> None:
+        image, obj = int(r["registry_image_id"]), int(r["object_id"])
+        photo = self.indexed.setdefault(r.get("sha256") or f"id:{image}", image)
+        held = self.holders.setdefault(photo, [])
+        if (image, obj) not in held:
+            held.append((image, obj))
+        if photo != image:
+            return  # the same bytes under another record: indexed once, found for both
         self.pdq.append(r["pdq"])
         self.phash.append(int(r["phash"], 16))
         self.dhash.append(int(r["dhash"], 16))
         self.quality.append(int(r["quality"] or 0))
         self.variant.append(self.codes.setdefault(r["variant"], len(self.codes)))
-        self.image.append(int(r["registry_image_id"]))
-        self.object.append(int(r["object_id"]))
+        self.image.append(image)
+        self.object.append(obj)
+
+    def shared(self) -> dict[int, list[tuple[int, int]]]:
+        """The holders of the photos that more than one registry photo row holds."""
+        return {photo: held for photo, held in self.holders.items() if len(held) > 1}
 
     def finish(self) -> tuple[dict[str, np.ndarray], list[str]]:
         image = np.array(self.image, dtype=np.int64)
