@@ -156,9 +156,11 @@ def open_xlsx(path: Path) -> XlsxTable:
     if big:
         raise TabularError(f"workbook part {big[0]!r} unpacks to more than {MAX_XLSX_MEMBER:,} bytes")
     table = XlsxTable(path)
-    for number, cells in table._all_rows():
+    rows = table._all_rows()
+    for number, cells in rows:
         if any(cells):
             table.header, table.header_row = cells, number
+            table._pending = rows  # the first iteration goes on from here: loading a sheet costs a pass
             return table
     raise TabularError("the first sheet is empty")
 
@@ -170,14 +172,21 @@ class XlsxTable:
     path: Path
     header: list[str] = field(default_factory=list)
     header_row: int = 0
+    _pending: Iterator[tuple[int, list[str]]] | None = field(default=None, repr=False)
 
     def rows(self) -> Iterator[tuple[int, list[str] | None, str | None]]:
         """Data rows after the header, as text; empty rows skipped."""
-        for number, cells in self._all_rows():
+        rows, self._pending = self._pending or self._all_rows(), None
+        for number, cells in rows:
             if number > self.header_row and any(c.strip() for c in cells):
                 yield number, cells, None
 
     def _all_rows(self) -> Iterator[tuple[int, list[str]]]:
+        """Every row of the first sheet as (row number, cell texts).
+
+        Opening a sheet read-only costs a whole extra pass when the file has no ``<dimension>`` before its
+        data (openpyxl 3.1 then looks for it to the end); Excel writes one, some other writers do not.
+        """
         import openpyxl  # heavy: only for workbooks
 
         # A file object, not the path: openpyxl judges a path by its extension, not by its content.
@@ -189,11 +198,9 @@ class XlsxTable:
             try:
                 sheet = book.worksheets[0]
                 sheet.reset_dimensions()  # some writers store a wrong size, which would cut rows short
-                for cells in sheet.iter_rows():
-                    values = [cell_text(getattr(c, "value", None)) for c in cells]
-                    number = next((c.row for c in cells if getattr(c, "row", None)), None)
-                    if number is not None:
-                        yield number, values
+                # read-only iteration fills in rows missing from the file, so counting gives row numbers
+                for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
+                    yield number, [cell_text(v) for v in cells]
             except Exception as exc:  # a sheet that is corrupt further on, or no sheet at all
                 raise TabularError(f"the first sheet cannot be read ({type(exc).__name__})") from None
             finally:
