@@ -4,7 +4,9 @@ through the crawler, refused rows and photos named, the summary counted by rows.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import sqlite3
+from concurrent.futures import ProcessPoolExecutor
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -199,3 +201,17 @@ def test_photo_urls_still_go_through_the_crawler(tmp_path):
     assert runs == [("registry_file", "finished"), ("registry_file", "finished")]
     # The crawl fetched only the URL: the local photo was read from disk.
     assert set(originals(tmp_path)) == {hashlib.sha256(local).hexdigest(), hashlib.sha256(served).hexdigest()}
+
+
+def _thread_counts() -> tuple[int, int]:
+    import cv2
+    from threadpoolctl import threadpool_info
+
+    return cv2.getNumThreads(), max((i["num_threads"] for i in threadpool_info()), default=1)
+
+
+def test_hashing_workers_run_one_thread_each():
+    # Two workers on two cores with threaded BLAS or OpenCV inside each would oversubscribe the cores.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context, initializer=hash_pool._one_thread_each) as pool:
+        assert pool.submit(_thread_counts).result(timeout=120) == (1, 1)
