@@ -293,3 +293,39 @@ def test_an_over_long_jsonl_line_is_that_lines_error(tmp_path):
     path.write_text(big + "\n" + '{"source": "b", "source_id": "2"}\n')
     bad, good = read(path)[1]
     assert bad.errors == ["a line longer than 4,000,000 characters"] and good.record["source_id"] == "2"
+
+
+# --- streaming ------------------------------------------------------------------------------------------
+
+
+def write_big(path, n: int, text: str) -> None:
+    with open(path, "w", newline="") as f:
+        if path.suffix == ".csv":
+            f.write("source,source_id,description\r\n")
+            f.writelines(f'lka,A{i},"{text}"\r\n' for i in range(n))
+        elif path.suffix == ".jsonl":
+            f.writelines(
+                json.dumps({"source": "lka", "source_id": f"A{i}", "d": text}) + "\n" for i in range(n)
+            )
+        else:
+            f.write(
+                "["
+                + ",".join(json.dumps({"source": "lka", "source_id": f"A{i}", "d": text}) for i in range(n))
+            )
+            f.write("]")
+
+
+@pytest.mark.parametrize("name", ["r.csv", "r.jsonl", "r.json"])
+def test_memory_stays_far_below_the_file_size(tmp_path, name):
+    import tracemalloc
+
+    path = tmp_path / name
+    write_big(path, 8_000, "lapis lazuli, line\nbreak " * 100)  # about 20 MB
+    tracemalloc.start()
+    try:
+        count = sum(1 for row in open_registry_file(path) if row.record)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 8_000 and path.stat().st_size > 19_000_000
+    assert peak < 14_000_000, f"{peak:,} bytes at peak"  # JSON reads 4 MB at a time (jsonfile.READ_SIZE)
