@@ -53,6 +53,30 @@ def test_latin1(tmp_path):
     assert rows[0].record["title"] == "Stèle à inscription"
 
 
+@pytest.mark.parametrize(
+    "encoding, title",
+    [
+        ("latin-1", "Tête Bronze - égyptienne Kopf albâtre"),  # one short line: once read as HP Roman-8
+        ("cp1252", "Mosaïque römisch – “façade”"),
+        ("cp1250", "Rzeźba z brązu, skradziona z kościoła św. Łukasza"),  # not forced to Western
+        ("cp1251", "Икона Святой Троицы, похищена из церкви"),
+    ],
+)
+def test_single_byte_encodings_on_one_line(tmp_path, encoding, title):
+    path = tmp_path / "r.csv"
+    path.write_bytes(f"source;source_id;title\nlka;0;{title}\n".encode(encoding))
+    assert read(path)[1][0].record["title"] == title
+
+
+def test_a_non_utf8_byte_after_the_first_megabyte(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_bytes(
+        b"source,source_id,title\n" + b"lka,1,plain\n" * 150_000 + "lka,2,Stèle\n".encode("cp1252")
+    )
+    reader, rows = read(path)
+    assert reader.encoding == "cp1252" and rows[-1].record["title"] == "Stèle"
+
+
 def test_utf8_without_bom(tmp_path):
     path = tmp_path / "r.csv"
     path.write_text(table(ROWS), encoding="utf-8")

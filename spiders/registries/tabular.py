@@ -17,6 +17,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 __all__ = ["TabularError", "CsvTable", "XlsxTable", "detect_encoding", "open_csv", "open_xlsx", "cell_text"]
 
@@ -26,6 +27,7 @@ DELIMITERS = ",;\t|"
 DELIMITER_NAMES = {",": "comma ','", ";": "semicolon ';'", "\t": "tab", "|": "pipe '|'"}
 SAMPLE_CHARS = 64 * 1024
 SNIFF_CHARS = 8 * 1024
+SNIFF_BYTES = 256 * 1024  # what charset-normalizer sees of a file that is not UTF-8
 CHUNK = 1 << 20
 MAX_XLSX_MEMBER = 512 * 1024 * 1024  # uncompressed bytes of one part of a workbook (a zip bomb stops here)
 
@@ -130,17 +132,27 @@ def detect_encoding(path: Path) -> str:
         return "utf-8"
     from charset_normalizer import from_bytes  # only for files that are not UTF-8
 
-    with open(path, "rb") as raw:
-        raw.seek(max(0, bad - 32 * 1024))
-        sample = head[: 256 * 1024] + b"\n" + raw.read(64 * 1024)
-    results = sorted(
-        from_bytes(sample),
-        key=lambda m: (round(m.chaos, 2), -round(m.coherence, 2), m.encoding not in _PREFERRED),
-    )
-    for match in results[:5]:
-        if _first_undecodable(path, match.encoding) is None:
-            return match.encoding
+    sample = head[:SNIFF_BYTES]
+    if bad >= len(sample):  # add the text around the first non-UTF-8 byte (no overlap: repeats skew scores)
+        with open(path, "rb") as raw:
+            raw.seek(max(len(sample), bad - SNIFF_BYTES // 8))
+            sample += b"\n" + raw.read(SNIFF_BYTES // 4)
+    for name in _candidates(from_bytes(sample))[:5]:
+        if _first_undecodable(path, name) is None:
+            return name
     raise TabularError(f"cannot decode the text: not UTF-8 (byte {bad:,}), no BOM, no other encoding fits")
+
+
+def _candidates(matches: Any) -> list[str]:
+    """charset-normalizer's matches as encoding names, best first. Among equally clean decodings (its
+    language guess is noise on a few lines: Latin-1 text came out as HP Roman-8) Western Windows wins,
+    the usual non-UTF-8 registry file being an Excel export from a Western-European locale."""
+
+    def name(m: Any) -> str:
+        return next((c for c in _PREFERRED if c in m.could_be_from_charset), m.encoding)
+
+    ranked = sorted(matches, key=lambda m: (round(m.chaos, 2), name(m) not in _PREFERRED, -m.coherence))
+    return [name(m) for m in ranked]
 
 
 def open_xlsx(path: Path) -> XlsxTable:
