@@ -151,6 +151,16 @@ def test_a_field_past_the_csv_modules_limit_refuses_that_row_only(folder):
     assert good.record["source_id"] == "A2"
 
 
+def test_a_row_of_many_long_multiline_cells_refuses_that_row_only(folder):
+    cell = '"' + "w" * 450_000 + "\n" + "w" * 450_000 + '"'
+    (folder / "r.csv").write_text(
+        "source,source_id,notes\n" + "demo,A1," + ",".join([cell] * 20) + "\ndemo,A2,ok\n"
+    )
+    read = rows(folder / "r.csv")
+    assert read[0].record is None and "a row longer than 16,000,000 characters" in read[0].errors[0]
+    assert read[-1].record["source_id"] == "A2"
+
+
 def test_a_50_mb_json_field_is_refused(folder):
     records = [
         {"source": "b", "source_id": "1", "description": "z" * 50_000_000},

@@ -82,6 +82,7 @@ class JsonlTable:
             n = 0
             while True:
                 n += 1
+                lines.new_row()
                 try:
                     line = next(lines)
                 except StopIteration:

@@ -22,6 +22,7 @@ from typing import Any
 __all__ = ["TabularError", "CsvTable", "XlsxTable", "detect_encoding", "open_csv", "open_xlsx", "cell_text"]
 
 MAX_LINE = 4_000_000  # characters in one physical line; a longer line is that row's error
+MAX_ROW = 16_000_000  # characters in one row of several lines (quoted line breaks)
 FIELD_HARD_LIMIT = 1_000_000  # the csv module's own cap: above the caller's 100,000 so such rows can be named
 DELIMITERS = ",;\t|"
 DELIMITER_NAMES = {",": "comma ','", ";": "semicolon ';'", "\t": "tab", "|": "pipe '|'"}
@@ -71,6 +72,7 @@ class CsvTable:
             number = 0
             while True:
                 number += 1
+                lines.new_row()
                 try:
                     cells = next(reader)
                 except StopIteration:
@@ -235,18 +237,25 @@ def cell_text(value: object) -> str:
 
 
 class LineTooLong(ValueError):
-    pass
+    """A line, or a row of several lines, over its cap; the reader goes on after it."""
 
 
 class LineReader:
-    """Physical lines of a text file, each at most MAX_LINE characters: a longer line raises LineTooLong
-    once (the csv reader passes it on and can be asked for the next row) and is skipped."""
+    """Physical lines of a text file, each at most MAX_LINE characters, and at most MAX_ROW characters
+    between two calls of ``new_row``: past either cap it raises LineTooLong once (skipping the rest of an
+    over-long line) and can be asked for the next line. The csv reader passes the error on and starts
+    afresh, so a runaway quote or a row of endless cells costs one row, never the memory of the file."""
 
     def __init__(self, text: io.TextIOBase):
         self.text = text
+        self.row_chars = 0
 
     def __iter__(self) -> LineReader:
         return self
+
+    def new_row(self) -> None:
+        """Start counting a new row."""
+        self.row_chars = 0
 
     def __next__(self) -> str:
         line = self.text.readline(MAX_LINE)
@@ -256,6 +265,10 @@ class LineReader:
             while (more := self.text.readline(MAX_LINE)) and not more.endswith(("\n", "\r")):
                 pass
             raise LineTooLong(f"a line longer than {MAX_LINE:,} characters")
+        self.row_chars += len(line)
+        if self.row_chars > MAX_ROW:
+            self.row_chars = 0
+            raise LineTooLong(f"a row longer than {MAX_ROW:,} characters (a quote left open?)")
         return line
 
 
