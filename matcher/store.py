@@ -24,6 +24,7 @@ __all__ = [
     "open_db",
     "now",
     "upsert_registry_object",
+    "upsert_registry_objects",
     "upsert_registry_image",
     "upsert_listing",
     "set_validators",
@@ -95,14 +96,7 @@ def open_db(path: str | Path) -> Database:
 
 def upsert_registry_object(db: Database, record: dict[str, Any]) -> int:
     """Insert or update one registry object keyed by source + source_id; returns its id."""
-    row = {k: _text(record.get(k)) for k in OBJECT_ID_FIELDS}
-    row.update(
-        source=record["source"],
-        source_id=str(record["source_id"]),
-        status=_text(record.get("status")) or "stolen",
-        source_url=_text(record.get("source_url")),
-        record_json=json.dumps(record, sort_keys=True, default=str),
-    )
+    row = _registry_row(record)
     existing = _one(db, "registry_objects", "source = ? AND source_id = ?", [row["source"], row["source_id"]])
     if existing is None:
         ensure_bank(db, row["source"])
@@ -112,6 +106,67 @@ def upsert_registry_object(db: Database, record: dict[str, Any]) -> int:
         row["updated_at"] = now()
         db.table("registry_objects").update(existing["id"], row)
     return existing["id"]
+
+
+def upsert_registry_objects(db: Database, records: list[dict[str, Any]]) -> list[int]:
+    """``upsert_registry_object`` for a batch of records (the same rows); returns their ids in order.
+
+    One query finds the batch's existing rows and rows are written with plain SQL: per-row lookups and
+    sqlite-utils' table introspection on every insert were most of a 200,000-record import's time.
+    """
+    rows = [_registry_row(r) for r in records]
+    existing: dict[tuple[str, str], dict[str, Any]] = {}
+    for source in {r["source"] for r in rows}:
+        ids = [r["source_id"] for r in rows if r["source"] == source]
+        for start in range(0, len(ids), 500):  # under SQLite's bound-parameter limit
+            part = ids[start : start + 500]
+            cursor = db.execute(
+                "SELECT * FROM registry_objects WHERE source = ? AND source_id IN "
+                f"({', '.join('?' * len(part))})",
+                [source, *part],
+            )
+            names = [d[0] for d in cursor.description]
+            for values in cursor.fetchall():
+                found = dict(zip(names, values, strict=True))
+                existing[(found["source"], found["source_id"])] = found
+        ensure_bank(db, source)
+    out = []
+    for row in rows:
+        key = (row["source"], row["source_id"])
+        old = existing.get(key)
+        if old is None:
+            row["imported_at"] = row["updated_at"] = now()
+            out.append(_insert_row(db, "registry_objects", row))
+            existing[key] = {**row, "id": out[-1]}
+        elif any(old.get(k) != v for k, v in row.items()):
+            row["updated_at"] = now()
+            sets = ", ".join(f'"{k}" = ?' for k in row)
+            db.execute(f"UPDATE registry_objects SET {sets} WHERE id = ?", [*row.values(), old["id"]])
+            existing[key] = {**old, **row}
+            out.append(old["id"])
+        else:
+            out.append(old["id"])
+    return out
+
+
+def _registry_row(record: dict[str, Any]) -> dict[str, Any]:
+    row = {k: _text(record.get(k)) for k in OBJECT_ID_FIELDS}
+    row.update(
+        source=record["source"],
+        source_id=str(record["source_id"]),
+        status=_text(record.get("status")) or "stolen",
+        source_url=_text(record.get("source_url")),
+        record_json=json.dumps(record, sort_keys=True, default=str),
+    )
+    return row
+
+
+def _insert_row(db: Database, table: str, row: dict[str, Any]) -> int:
+    names = ", ".join(f'"{k}"' for k in row)
+    cursor = db.conn.execute(
+        f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+    )
+    return cursor.lastrowid
 
 
 # The registry records that take part in matching, as a condition on ``registry_objects o``.

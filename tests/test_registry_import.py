@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from matcher import hash_pool
+from matcher import hash_pool, store
 from seeds.demo.server import LoopbackServer
 from spiders.registries.local_import import ImportCounts, import_registry
 
@@ -215,3 +215,28 @@ def test_hashing_workers_run_one_thread_each():
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=context, initializer=hash_pool._one_thread_each) as pool:
         assert pool.submit(_thread_counts).result(timeout=120) == (1, 1)
+
+
+def test_batched_upsert_stores_what_one_by_one_does(tmp_path):
+    records = [
+        {"source": "b", "source_id": "1", "title": " Stele ", "status": "looted", "extra": 3},
+        {"source": "b", "source_id": 2, "materials": ""},
+        {"source": "c", "source_id": "1", "description": "Lamp", "source_url": "https://example.org/1"},
+    ]
+    changed = [records[0] | {"title": "Stele, broken"}, records[1]]
+    one, batch = store.open_db(tmp_path / "one.db"), store.open_db(tmp_path / "batch.db")
+    assert [store.upsert_registry_object(one, r) for r in records] == store.upsert_registry_objects(
+        batch, records
+    )
+    assert [store.upsert_registry_object(one, r) for r in changed] == store.upsert_registry_objects(
+        batch, changed
+    )
+
+    def rows(db):
+        kept = "SELECT * FROM registry_objects ORDER BY id"
+        return [{k: v for k, v in r.items() if not k.endswith("_at")} for r in db.query(kept)]
+
+    assert rows(one) == rows(batch) and rows(one)[0]["title"] == "Stele, broken"
+    assert list(one.query("SELECT source, enabled FROM banks")) == list(
+        batch.query("SELECT source, enabled FROM banks")
+    )

@@ -135,8 +135,10 @@ class _Import:
             prepared = [self._prepare(row, pool) for row in chunk]  # reading waits outside the transaction
             with store.atomic(self.db):
                 self._store_hashed()
-                for row in prepared:
-                    self._write(row)
+                kept = [row for row in prepared if self._accept(row)]
+                ids = store.upsert_registry_objects(self.db, [row.record for row in kept])
+                for row, object_id in zip(kept, ids, strict=True):
+                    self._write(row, object_id)
             self.reporter.progress(self.counts)
         self.done += pool.finish()
         with store.atomic(self.db):
@@ -192,17 +194,20 @@ class _Import:
             self.reporter.progress(self.counts)
         self.done = []
 
-    def _write(self, row: _Row) -> None:
+    def _accept(self, row: _Row) -> bool:
+        """False (and the row refused, by name) for a refused or repeated record."""
         if row.record is None:
             self._refuse(row.label, "; ".join(row.errors) or "refused")
-            return
+            return False
         source, source_id = str(row.record["source"]), str(row.record["source_id"])
         ids = self.counts.by_source.setdefault(source, set())
         if source_id in ids:
             self._refuse(row.label, f"duplicate record {source}:{source_id} (the first one is kept)")
-            return
+            return False
         ids.add(source_id)
-        object_id = store.upsert_registry_object(self.db, row.record)
+        return True
+
+    def _write(self, row: _Row, object_id: int) -> None:
         self.counts.stored += 1
         for reason in row.errors:  # photos the reader refused; the record itself is kept
             self._photo_error(None, row.label, reason, stage="registry")
