@@ -288,6 +288,14 @@ def test_bad_json_refuses_the_file_at_once(tmp_path, body, message):
     assert len(str(err.value).splitlines()) == 1
 
 
+def test_a_json_record_of_many_long_fields_is_refused_the_next_kept(tmp_path):
+    big = {"source": "b", "source_id": "1", **{f"f{i}": "v" * 99_000 for i in range(200)}}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps([big, {"source": "b", "source_id": "2"}]))
+    bad, good = read(path)[1]
+    assert bad.errors == ["more than 16,000,000 characters"] and good.record["source_id"] == "2"
+
+
 def test_json_with_bom(tmp_path):
     path = tmp_path / "r.json"
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps([{"source": "b", "source_id": "1"}]).encode())

@@ -232,7 +232,7 @@ def open_registry_file(
 def _open_table(reader: RegistryReader) -> None:
     path, mapping = reader.path, reader.mapping
     if reader.format == "json":
-        reader._table = JsonTable(path)
+        reader._table = JsonTable(path, MAX_FIELD)
         reader.encoding = reader._table.encoding
         return
     if reader.format == "jsonl":

@@ -24,6 +24,7 @@ MAX_DEPTH = 32  # no registry record nests this deep; deeper is a hostile or bro
 # (length / read size) passes over it: reads of 4 MB, and no stretch of more than 64 MB without a quote
 # (a string or number that long refuses the file; up to there a long field refuses only its record).
 READ_SIZE = 4 * 1024 * 1024
+MAX_RECORD_CHARS = 16_000_000  # text kept of one record: past it the record is refused, the file read on
 MAX_TOKEN_BYTES = 64 * 1024 * 1024
 RECORD_KEYS = ("records", "items")
 
@@ -42,11 +43,10 @@ class JsonTable:
     resume after an error, and a half-imported file is worse than a refused one).
     """
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, path: Path, max_field: int):
+        self.path, self.max_field = path, max_field
         self.encoding = detect_encoding(path)
-        count = sum(1 for _ in self.rows())
-        self.count = count
+        self.count = sum(1 for _ in self.rows())
 
     def rows(self) -> Iterator[Row]:
         """``("record N", dict, None)`` per record; non-objects are refused as ``(label, None, reason)``."""
@@ -57,9 +57,11 @@ class JsonTable:
             events = ijson.basic_parse(stream, use_float=True, buf_size=READ_SIZE)
             n = 0
             try:
-                for value in _records(events):
+                for value in _records(events, self.max_field):
                     n += 1
-                    if isinstance(value, dict):
+                    if isinstance(value, _Refused):
+                        yield f"record {n}", None, value.why
+                    elif isinstance(value, dict):
                         yield f"record {n}", value, None
                     else:
                         yield f"record {n}", None, f"not an object but {_kind(value)}"
@@ -108,11 +110,11 @@ def _parse_line(line: str) -> tuple[dict[str, Any] | None, str | None]:
     return value, None
 
 
-def _records(events: Iterator[tuple[str, Any]]) -> Iterator[Any]:
+def _records(events: Iterator[tuple[str, Any]], max_field: int) -> Iterator[Any]:
     """The records of the document: the top-level list's items, or those of its "records"/"items" list."""
     event, _ = next(events, ("end", None))
     if event == "start_array":
-        yield from _items(events)
+        yield from _items(events, max_field)
         return
     if event == "start_map":
         found = False
@@ -122,40 +124,71 @@ def _records(events: Iterator[tuple[str, Any]]) -> Iterator[Any]:
             event, value = next(events)
             if key in RECORD_KEYS and event == "start_array" and not found:
                 found = True
-                yield from _items(events)
+                yield from _items(events, max_field)
             else:
-                _value(event, value, events, 1)  # another top-level key: read past it
+                _Builder(events, 0).value(event, value, 1)  # another top-level key: read past, keep nothing
         if found:
             return
     raise JsonFileError("expected a list of records (or {'records': [...]})")
 
 
-def _items(events: Iterator[tuple[str, Any]]) -> Iterator[Any]:
+def _items(events: Iterator[tuple[str, Any]], max_field: int) -> Iterator[Any]:
     for event, value in events:
         if event == "end_array":
             return
-        yield _value(event, value, events, 2)
+        builder = _Builder(events, max_field)
+        record = builder.value(event, value, 2)
+        yield record if builder.why is None else _Refused(builder.why)
 
 
-def _value(event: str, value: Any, events: Iterator[tuple[str, Any]], depth: int) -> Any:
-    """One JSON value built from its events, refusing the file past MAX_DEPTH levels."""
-    if event not in ("start_map", "start_array"):
-        return value
-    if depth > MAX_DEPTH:
-        raise JsonFileError(f"nested more than {MAX_DEPTH} levels")
-    if event == "start_array":
-        items = []
-        for event, value in events:
-            if event == "end_array":
-                return items
-            items.append(_value(event, value, events, depth + 1))
-    out: dict[str, Any] = {}
-    for event, key in events:
-        if event == "end_map":
-            return out
-        event, value = next(events)
-        out[key] = _value(event, value, events, depth + 1)
-    return out
+class _Refused:
+    def __init__(self, why: str):
+        self.why = why
+
+
+class _Builder:
+    """Builds one record from its events: refuses the file past MAX_DEPTH levels; keeps at most
+    MAX_RECORD_CHARS of text (past it, and past a string over ``max_field``, the rest of the record is
+    read but no longer kept, and ``why`` says why the record is refused)."""
+
+    def __init__(self, events: Iterator[tuple[str, Any]], max_field: int):
+        self.events, self.max_field = events, max_field
+        self.left = MAX_RECORD_CHARS
+        self.why: str | None = None
+
+    def value(self, event: str, value: Any, depth: int, key: str = "") -> Any:
+        if event not in ("start_map", "start_array"):
+            size = len(value) if isinstance(value, str) else 8
+            self.left -= size
+            if size > self.max_field and self.why is None:
+                self.why = f"field {_quote(key)} is {size:,} characters (limit {self.max_field:,})"
+            elif self.left < 0 and self.why is None:
+                self.why = f"more than {MAX_RECORD_CHARS:,} characters"
+            return None if self.why else value
+        if depth > MAX_DEPTH:
+            raise JsonFileError(f"nested more than {MAX_DEPTH} levels")
+        if event == "start_array":
+            items = []
+            for event, value in self.events:
+                if event == "end_array":
+                    return items
+                item = self.value(event, value, depth + 1, key)
+                if self.why is None:
+                    items.append(item)
+        out: dict[str, Any] = {}
+        for event, name in self.events:
+            if event == "end_map":
+                return out
+            self.left -= len(name)
+            event, value = next(self.events)
+            item = self.value(event, value, depth + 1, name if depth == 2 else key)
+            if self.why is None:
+                out[name] = item
+        return out
+
+
+def _quote(name: str) -> str:
+    return repr(name if len(name) <= 40 else name[:39] + "…")
 
 
 def _depth(value: Any) -> int:
