@@ -20,12 +20,13 @@ from . import hashes, store
 from .evidence import Hit, Thresholds, better, score, tier
 from .features import FEATURE_VERSION, Features
 from .registry_index import RegistryIndex, rank_photo
-from .retro import RetroPlan, plan_retro, remember_index
+from .retro import RetroPlan, plan_retro, remember_votes, vote_shortlist
 
 __all__ = ["MATCHER_VERSION", "Matching", "match_listings"]
 
-# Changing the matcher, the hashes or the features makes every listing photo due for matching again.
-MATCHER_VERSION = f"match-2;{hashes.HASH_VERSION};{FEATURE_VERSION}"
+# Changing the matcher, the hashes or the features makes every listing photo due for matching again
+# (match-3: vote shortlists kept for retro-matching; one photo under several records, twins).
+MATCHER_VERSION = f"match-3;{hashes.HASH_VERSION};{FEATURE_VERSION}"
 
 Progress = Callable[[int, int], None]
 
@@ -73,7 +74,7 @@ class Matching:
     def check(self, progress: Progress | None = None) -> RetroPlan:
         """Find the matched listings that the registry changes since their match can affect."""
         if not self.rematch_all:
-            self.plan = plan_retro(self.db, self.index.descriptors, MATCHER_VERSION, self.through, progress)
+            self.plan = plan_retro(self.db, self.index, MATCHER_VERSION, self.through, progress)
         return self.plan
 
     def match(self, progress: Progress | None = None) -> dict[str, int]:
@@ -99,21 +100,24 @@ class Matching:
                 "WHERE matched_version = :v AND COALESCE(matched_change, 0) < :c",
                 {"c": self.through, "v": MATCHER_VERSION},
             )
-            full = self.rematch_all or self.plan.full
-            remember_index(self.db, self.through, None if full else self.plan.changed)
             store.prune_registry_changes(self.db, self.through)
         return counts
 
 
 def _match_listing(db: Database, index: RegistryIndex, listing_id: int, t: Thresholds, through: int) -> int:
     best: dict[int, Hit] = {}
-    for image_id, views, features in _photos(db, listing_id):
+    shortlists: dict[str, list[list[int]]] = {}
+    for image_id, sha, views, features in _photos(db, listing_id):
+        # What the photo's votes were, so that a registry change that leaves them alone needs no match.
+        shortlists[sha] = vote_shortlist(index, features)
         for hit in rank_photo(index, views, features, t):
             hit.listing_image_id = image_id
             if tier(hit, t) and better(hit, best.get(hit.object_id), t):
                 best[hit.object_id] = hit
     with store.atomic(db):
         written = _write_candidates(db, listing_id, best, t)
+        for sha, votes in shortlists.items():
+            remember_votes(db, sha, votes)
         db.execute(
             "UPDATE listing_images SET matched_version = ?, matched_change = ? WHERE listing_id = ?",
             [MATCHER_VERSION, through, listing_id],
@@ -121,10 +125,10 @@ def _match_listing(db: Database, index: RegistryIndex, listing_id: int, t: Thres
     return written
 
 
-def _photos(db: Database, listing_id: int) -> list[tuple[int, dict[str, dict], Features | None]]:
+def _photos(db: Database, listing_id: int) -> list[tuple[int, str, dict[str, dict], Features | None]]:
     rows = list(
         db.query(
-            "SELECT li.id, h.variant, h.pdq, h.phash, h.dhash, h.quality, h.colour, f.xy, f.desc, "
+            "SELECT li.id, li.sha256, h.variant, h.pdq, h.phash, h.dhash, h.quality, h.colour, f.xy, f.desc, "
             "f.colour AS photo_colour "
             "FROM listing_images li "
             "JOIN image_hashes h ON h.sha256 = li.sha256 AND h.hash_version = ? "
@@ -134,11 +138,11 @@ def _photos(db: Database, listing_id: int) -> list[tuple[int, dict[str, dict], F
             [hashes.HASH_VERSION, FEATURE_VERSION, listing_id],
         )
     )
-    photos: dict[int, tuple[dict[str, dict], Features | None]] = {}
+    photos: dict[int, tuple[str, dict[str, dict], Features | None]] = {}
     for r in rows:
         feats = Features.from_blobs(r["xy"], r["desc"], r["photo_colour"]) if r["desc"] is not None else None
-        photos.setdefault(r["id"], ({}, feats))[0][r["variant"]] = r
-    return [(i, views, feats) for i, (views, feats) in photos.items()]
+        photos.setdefault(r["id"], (r["sha256"], {}, feats))[1][r["variant"]] = r
+    return [(i, sha, views, feats) for i, (sha, views, feats) in photos.items()]
 
 
 def _write_candidates(db: Database, listing_id: int, best: dict[int, Hit], t: Thresholds) -> int:

@@ -489,11 +489,9 @@ def m018_registry_changes(db: Database) -> None:
     # Up to which registry change each listing photo's listing is matched (``matched_version`` keeps
     # the matcher's code version).
     db.table("listing_images").add_column("matched_change", int)
-    # The registry photos the index held when the stored listings were matched through ``retro_state``'s
-    # change: what a changed record's photos were, so the votes before the change can be worked out.
-    db.table("matched_photos").create({"id": int, "object_id": int, "sha256": str}, pk="id")
-    db.table("matched_photos").create_index(["object_id"])
-    db.table("retro_state").create({"id": int, "through": int}, pk="id")
+    # The descriptor vote shortlist each listing photo got at its last match ([[registry photo, votes]]),
+    # to tell whether a registry change altered it without matching the photo again.
+    db.table("listing_votes").create({"sha256": str, "votes": str}, pk="sha256")
     db.executescript(
         """
         CREATE TRIGGER registry_objects_logged_insert AFTER INSERT ON registry_objects
