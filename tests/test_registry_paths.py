@@ -170,3 +170,8 @@ def test_read_photo_refuses_a_fifo_without_blocking(folder):
 def test_read_photo_size_cap(folder):
     with pytest.raises(PhotoRefused, match=r"10 bytes \(limit 4\)"):
         read_photo("photos/a.jpg", folder, max_bytes=4)
+
+
+def test_read_photo_refuses_a_root_under_proc():
+    with pytest.raises(PhotoRefused, match="under /proc"):
+        read_photo("environ", "/proc/self")

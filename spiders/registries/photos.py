@@ -84,6 +84,8 @@ def read_photo(path: str | Path, root: Path, max_bytes: int = MAX_PHOTO_BYTES) -
     """
     shown = f"image {quote(str(path))}"
     root = Path(root).resolve()
+    if _special(root):
+        raise PhotoRefused(f"{shown}: the photo folder is under /proc, /sys or /dev")
     target = _resolve_inside(str(path), root, shown)
     parts = target.relative_to(root).parts
     if not parts:
