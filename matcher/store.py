@@ -116,7 +116,7 @@ def upsert_registry_objects(db: Database, records: list[dict[str, Any]]) -> list
     """
     rows = [_registry_row(r) for r in records]
     existing: dict[tuple[str, str], dict[str, Any]] = {}
-    for source in {r["source"] for r in rows}:
+    for source in dict.fromkeys(r["source"] for r in rows):  # in file order: banks are added as they come
         ids = [r["source_id"] for r in rows if r["source"] == source]
         for start in range(0, len(ids), 500):  # under SQLite's bound-parameter limit
             part = ids[start : start + 500]

@@ -237,6 +237,5 @@ def test_batched_upsert_stores_what_one_by_one_does(tmp_path):
         return [{k: v for k, v in r.items() if not k.endswith("_at")} for r in db.query(kept)]
 
     assert rows(one) == rows(batch) and rows(one)[0]["title"] == "Stele, broken"
-    assert list(one.query("SELECT source, enabled FROM banks")) == list(
-        batch.query("SELECT source, enabled FROM banks")
-    )
+    banks = "SELECT source, enabled FROM banks ORDER BY source"
+    assert list(one.query(banks)) == list(batch.query(banks))
