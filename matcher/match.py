@@ -20,7 +20,7 @@ from . import hashes, store
 from .evidence import Hit, Thresholds, better, score, tier
 from .features import FEATURE_VERSION, Features
 from .registry_index import RegistryIndex, rank_photo
-from .retro import RetroPlan, plan_retro, remember_votes, vote_shortlist
+from .retro import RetroPlan, apply_revotes, plan_retro, remember_votes, vote_shortlist
 
 __all__ = ["MATCHER_VERSION", "Matching", "match_listings"]
 
@@ -74,7 +74,9 @@ class Matching:
     def check(self, progress: Progress | None = None) -> RetroPlan:
         """Find the matched listings that the registry changes since their match can affect."""
         if not self.rematch_all:
-            self.plan = plan_retro(self.db, self.index, MATCHER_VERSION, self.through, progress)
+            self.plan = plan_retro(
+                self.db, self.index, MATCHER_VERSION, self.through, self.t.sure_votes, progress
+            )
         return self.plan
 
     def match(self, progress: Progress | None = None) -> dict[str, int]:
@@ -95,6 +97,7 @@ class Matching:
                 progress(n, len(todo))
         # Only now: a run stopped before this point checks the same listings again next time.
         with store.atomic(self.db):
+            apply_revotes(self.db, self.plan.revotes)
             self.db.execute(
                 "UPDATE listing_images SET matched_change = :c "
                 "WHERE matched_version = :v AND COALESCE(matched_change, 0) < :c",

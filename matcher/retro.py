@@ -9,12 +9,16 @@ change a listing photo's matches only if
 - a changed photo, as it is or as it was, has a hash variant within ``SEARCH_RADIUS`` of one of the
   listing photo's views: otherwise the photos within the radius, and so the hash shortlist, are the
   same; or
-- the photo's vote shortlist (photos and vote counts) now differs from the one it got at its last match
-  (``listing_votes``), or holds a changed photo (or one with the same bytes as a changed photo: the index
-  holds those bytes once, for every record that has them). The ratio test makes each vote depend on the
-  whole registry, so the shortlist is asked again of the full descriptor index: one search per stored
-  listing photo, which is how a match begins, without the geometric verification that makes matching
-  cost.
+- the photo's vote shortlist now differs from the one it got at its last match (``listing_votes``) in
+  what the evidence depends on, or holds a changed photo (or one with the same bytes as a changed photo:
+  the index holds those bytes once, for every record that has them). The ratio test makes each vote
+  depend on the whole registry, so the shortlist is asked again of the full descriptor index: one
+  search per stored listing photo, which is how a match begins, without the geometric verification
+  that makes matching cost. A tier depends on a photo's votes only through "any" and "at least
+  ``sure_votes``" (``evidence.tier``; tests/test_retro_match.py holds it to that), so a shortlist
+  that names the same photos, each on the same side of ``sure_votes``, gives the same candidates; only
+  the counts their evidence records change, and those are written into it without matching (in a
+  small registry a new photo moves a vote or two of most listing photos).
 
 A listing that passes both tests for every photo is matched exactly as a full re-match would match it,
 and is marked up to date without matching. Listings holding a candidate (any tier, NULL included: it may
@@ -40,7 +44,15 @@ from .features import FEATURE_VERSION, Features
 from .index import FlatCodes, hex_to_words
 from .registry_index import SEARCH_RADIUS, VOTE_SHORTLIST, RegistryIndex
 
-__all__ = ["RetroPlan", "ChangedPhotos", "plan_retro", "vote_shortlist", "remember_votes", "FULL_SHARE"]
+__all__ = [
+    "RetroPlan",
+    "ChangedPhotos",
+    "plan_retro",
+    "apply_revotes",
+    "vote_shortlist",
+    "remember_votes",
+    "FULL_SHARE",
+]
 
 # Above this share of the registry's records changed, every stored listing is simply re-matched: the
 # check then finds most listings affected anyway (docs/benchmarks.md, retro-matching).
@@ -56,6 +68,9 @@ class RetroPlan:
     affected: set[int] = field(default_factory=set)
     changed: set[int] = field(default_factory=set)  # registry records changed since the listings' match
     full: bool = False  # so many records changed that every checked listing is re-matched
+    # Listing photos whose vote counts moved without changing their evidence but for the counts it
+    # records: the new shortlist, written into their candidates' evidence without matching.
+    revotes: dict[str, list[list[int]]] = field(default_factory=dict)
 
 
 class ChangedPhotos:
@@ -116,6 +131,7 @@ def plan_retro(
     index: RegistryIndex,
     version: str,
     through: int,
+    sure_votes: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> RetroPlan:
     """Check the listings matched by this ``version`` of the matcher but not through registry change
@@ -140,9 +156,35 @@ def plan_retro(
     for listing_id, sha, usable, _ in rows:
         if usable and sha and listing_id not in plan.affected:
             photos.setdefault(sha, set()).add(listing_id)
-    for sha in _affected_photos(db, index, changed, photos, progress):
+    for sha in _affected_photos(db, index, changed, photos, sure_votes, plan.revotes, progress):
         plan.affected |= photos[sha]
     return plan
+
+
+def apply_revotes(db: Database, revotes: dict[str, list[list[int]]]) -> None:
+    """Write the new vote counts into the evidence of the candidates that rest on these listing photos,
+    as matching them again would, and keep the new shortlists."""
+    for sha, votes in revotes.items():
+        counts = dict(map(tuple, votes))
+        rows = db.execute(
+            "SELECT c.id, c.evidence_json, (SELECT group_concat(same.id) FROM registry_images same "
+            "WHERE same.sha256 = ri.sha256 OR same.id = ri.id) FROM candidates c "
+            "JOIN listing_images li ON li.id = c.listing_image_id "
+            "JOIN registry_images ri ON ri.id = c.registry_image_id "
+            "WHERE li.sha256 = ? AND c.kind = 'image' AND c.tier IS NOT NULL",
+            [sha],
+        ).fetchall()
+        for cid, evidence_json, same in rows:
+            evidence = json.loads(evidence_json)
+            # The votes a hit carries are those of the photo the index holds for its bytes.
+            new = next((counts[int(i)] for i in same.split(",") if int(i) in counts), 0)
+            if evidence.get("votes") != new:
+                evidence["votes"] = new
+                db.execute(
+                    "UPDATE candidates SET evidence_json = ?, updated_at = ? WHERE id = ?",
+                    [json.dumps(evidence, sort_keys=True), store.now(), cid],
+                )
+        remember_votes(db, sha, votes)
 
 
 def _affected_photos(
@@ -150,6 +192,8 @@ def _affected_photos(
     index: RegistryIndex,
     changed: ChangedPhotos,
     photos: dict[str, set[int]],
+    sure_votes: int,
+    revotes: dict[str, list[list[int]]],
     progress: Callable[[int, int], None] | None,
 ) -> Iterable[str]:
     """The listing photos (SHA-256) a changed photo comes near by hash, or whose vote shortlist changed
@@ -162,11 +206,22 @@ def _affected_photos(
             if sha in near or sha not in views:  # no hashes by this code: the match skips the photo
                 continue
             votes = vote_shortlist(index, features.get(sha))
-            if stored.get(sha) != votes or any(p in changed.ids for p, _ in votes):
+            if any(p in changed.ids for p, _ in votes) or not _same_votes(stored.get(sha), votes, sure_votes):
                 near.add(sha)
+            elif votes != stored.get(sha):
+                revotes[sha] = votes
         yield from sorted(near)
         if progress:
             progress(min(done * _BATCH, len(shas)), len(shas))
+
+
+def _same_votes(before: list[list[int]] | None, now: list[list[int]], sure: int) -> bool:
+    """Would the vote shortlist ``now`` give the tiers that ``before`` gave? The same photos, each on
+    the same side of ``sure`` votes (the counts themselves go into the evidence: ``apply_revotes``)."""
+    if before is None:
+        return False
+    a, b = dict(map(tuple, before)), dict(map(tuple, now))
+    return a.keys() == b.keys() and all((a[p] >= sure) == (b[p] >= sure) for p in a)
 
 
 def _signals(

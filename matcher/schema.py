@@ -503,7 +503,7 @@ def m018_registry_changes(db: Database) -> None:
         WHEN OLD.status IS NOT NEW.status OR OLD.source IS NOT NEW.source OR OLD.id IS NOT NEW.id
         BEGIN
           INSERT INTO registry_changes (object_id) VALUES (OLD.id);
-          INSERT INTO registry_changes (object_id) VALUES (NEW.id);
+          INSERT INTO registry_changes (object_id) SELECT NEW.id WHERE NEW.id IS NOT OLD.id;
         END;
         CREATE TRIGGER registry_objects_logged_delete AFTER DELETE ON registry_objects
         BEGIN INSERT INTO registry_changes (object_id) VALUES (OLD.id); END;
