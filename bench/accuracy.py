@@ -12,6 +12,8 @@ that are in no registry, under a subset of the transforms, and a "twin" of every
 Baseline, measured in the same run: imagehash.phash (64 bits) of the photo as opened, against the
 registry photos as opened, a match at Hamming distance <= 10 (its customary threshold).
 Multiview: object-level top-1 / top-10 on ../shared/images/multiview (different photos of one object).
+Twins: every positive and negative query also runs against the registry with a share of its photos held
+by a second record (bench/registry_twins.py); recall and false candidates must not change.
 Writes its tables into docs/benchmarks.md.
 """
 
@@ -37,7 +39,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import transforms  # noqa: E402
+from bench import registry_twins, transforms  # noqa: E402
 from bench.report import write_section  # noqa: E402
 from matcher.descindex import PER_PHOTO  # noqa: E402
 from matcher.evidence import Thresholds, rank_key, tier  # noqa: E402
@@ -83,6 +85,7 @@ def _jpeg(im: Image.Image, quality: int = 90) -> bytes:
 def _signature(data: bytes) -> dict:
     fp = fingerprint(data, all_transforms=True)
     return {
+        "sha256": fp.sha256,
         "hashes": fp.hashes,
         "features": (*fp.features.to_blobs(), fp.features.colour),
         "mirror": fp.mirror_features.to_blobs() if fp.mirror_features is not None else None,
@@ -151,7 +154,13 @@ class Registry:
             self.photo_keys.append(key)
             for variant, h in sig["hashes"].items():
                 rows.append(
-                    {**h, "variant": variant, "registry_image_id": image_id, "object_id": object_of[key]}
+                    {
+                        **h,
+                        "variant": variant,
+                        "registry_image_id": image_id,
+                        "object_id": object_of[key],
+                        "sha256": sig.get("sha256"),
+                    }
                 )
             features[image_id] = Features.from_blobs(*sig["features"])
             if sig.get("mirror"):
@@ -164,9 +173,10 @@ class Registry:
         """(object key, tier) of every ranked hit for a query, best first."""
         return [(key, tr) for key, tr, _ in self.hits(data, t)]
 
-    def hits(self, data: bytes, t: Thresholds) -> list[tuple[str, str | None, dict]]:
-        """(object key, tier, evidence) of every ranked hit for a query, best first."""
-        fp = fingerprint(data)
+    def hits(self, data: bytes | object, t: Thresholds) -> list[tuple[str, str | None, dict]]:
+        """(object key, tier, evidence) of every ranked hit for a query (bytes or its fingerprint),
+        best first."""
+        fp = fingerprint(data) if isinstance(data, bytes) else data
         if not fp.matchable:
             return []
         return [
@@ -206,6 +216,9 @@ def main() -> None:
     sigs += [(key, _signature(data)) for key, data in multiview["registry"]]
     registry_file = CACHE / f"registry-{os.getpid()}.pkl"
     registry_file.write_bytes(pickle.dumps(sigs))
+    copies = [(key, _signature(data)) for key, data in registry_twins.twin_records(photos)]
+    twins_file = CACHE / f"registry-twins-{os.getpid()}.pkl"
+    twins_file.write_bytes(pickle.dumps(sigs + copies))
     tasks = (
         [] if args.only_negatives else [("positive", i, key, data) for i, (key, data) in enumerate(photos)]
     )
@@ -218,15 +231,17 @@ def main() -> None:
         with ctx.Pool(
             args.workers,
             initializer=_worker_init,
-            initargs=(str(registry_file), args.transforms, args.vote_features),
+            initargs=(str(registry_file), str(twins_file), args.transforms, args.vote_features),
         ) as pool:
-            for done, (kind, rows) in enumerate(pool.imap_unordered(_run_task, tasks), 1):
+            for done, (kind, rows, twinned) in enumerate(pool.imap_unordered(_run_task, tasks), 1):
                 results[kind] += rows
+                results[f"{kind}_twins"] += twinned
                 if done % 100 == 0 or done == len(tasks):
                     elapsed = time.perf_counter() - started
                     print(f"  queries: {done}/{len(tasks)} tasks ({elapsed:.0f} s)", file=sys.stderr)
     finally:
         registry_file.unlink(missing_ok=True)
+        twins_file.unlink(missing_ok=True)
     (CACHE / "last-results.pkl").write_bytes(pickle.dumps(dict(results)))  # for diagnosis
     if args.only_negatives or args.transforms or args.vote_features:
         _summary(results)
@@ -252,16 +267,18 @@ def _summary(results: dict) -> None:
 
 
 _registry: Registry | None = None
+_twinned: Registry | None = None
 _suite: dict = {}
 _positive_names: list[str] = []
 
 
-def _worker_init(path: str, only: list[str] | None, vote_features: int | None) -> None:
-    global _registry, _suite
+def _worker_init(path: str, twins_path: str, only: list[str] | None, vote_features: int | None) -> None:
+    global _registry, _twinned, _suite
     import faiss
 
     faiss.omp_set_num_threads(1)  # one process per core: OpenMP threads in each would fight over them
     _registry = Registry(pickle.loads(Path(path).read_bytes()), vote_features or PER_PHOTO)
+    _twinned = Registry(pickle.loads(Path(twins_path).read_bytes()), vote_features or PER_PHOTO)
     others = [Image.open(io.BytesIO(drawn(70_000_000 + i))).convert("RGB") for i in range(3)]
     logo_path = SHARED / "perception/perception/testing/logos/logoipsum.png"
     _suite = transforms.suite(Image.open(logo_path) if logo_path.exists() else None, others)
@@ -271,35 +288,43 @@ def _worker_init(path: str, only: list[str] | None, vote_features: int | None) -
     _positive_names[:] = only or list(_suite)
 
 
-def _run_task(task: tuple) -> tuple[str, list]:
+def _run_task(task: tuple) -> tuple[str, list, list]:
     """One registry photo under every transform, one outsider under some, one twin or multiview query.
 
     Each task seeds its own random generator, so results do not depend on how tasks reach workers.
     """
     kind, i, key, data = task
-    assert _registry is not None
+    assert _registry is not None and _twinned is not None
     t = Thresholds()
     rng = np.random.default_rng([2199, i, len(kind)])
-    rows = []
+    rows, twinned = [], []
     if kind == "positive":
         im = Image.open(io.BytesIO(data)).convert("RGB")
+        copied = (registry_twins.COPY + key) in _twinned.keys and i % registry_twins.SHARE == 0
         for name in _positive_names:
             fn = _suite[name]
             q = _jpeg(fn(im, rng), 90)
-            hits = _registry.hits(q, t)
+            fp = fingerprint(q)
+            hits = _registry.hits(fp, t)
             outcome = _outcome([(k, tr) for k, tr, _ in hits if tr], key)
             outcome["hits"] = [(k == key, e) for k, _, e in hits[:10]]  # for replaying other tier rules
             found = _registry.baseline(q)
             rows.append((name, outcome, key in found, bool(found - {key})))
+            raised = [(k, tr) for k, tr, _ in _twinned.hits(fp, t) if tr]
+            both = {key, registry_twins.COPY + key} <= {k for k, _ in raised}
+            same = [(k.removeprefix(registry_twins.COPY), tr) for k, tr in raised]
+            twinned.append((name, _outcome(same, key), copied, both))
     elif kind == "negative":
         im = Image.open(io.BytesIO(drawn(60_000_000 + i))).convert("RGB")
         for name in NEGATIVE_TRANSFORMS:
             q = _jpeg(_suite[name](im, rng), 90)
-            hits = _registry.hits(q, t)
+            fp = fingerprint(q)
+            hits = _registry.hits(fp, t)
             outcome = _outcome([(k, tr) for k, tr, _ in hits], None)
             outcome["evidence"] = [(k, tr, e) for k, tr, e in hits if tr]  # what a false candidate rests on
             outcome["hits"] = [(False, e) for _, _, e in hits[:10]]
             rows.append((name, outcome, bool(_registry.baseline(q))))
+            twinned.append((name, _outcome([(k, tr) for k, tr, _ in _twinned.hits(fp, t)], None)))
     elif kind == "twin":
         rows.append(_outcome(_registry.ours(data, t), None))
     else:
@@ -307,7 +332,7 @@ def _run_task(task: tuple) -> tuple[str, list]:
         ranked = sorted(rank_photo(_registry.index, fp.hashes, fp.features, t), key=lambda h: rank_key(h, t))
         keys = [_registry.keys[h.object_id] for h in ranked]
         rows.append((keys[:1] == [key], key in keys[:10]))
-    return kind, rows
+    return kind, rows, twinned
 
 
 def _outcome(ranked: list[tuple[str, str | None]], key: str | None) -> dict:
@@ -413,6 +438,7 @@ def _report(photos, args, results, seconds) -> None:
             f"Multiview (different photos of one object, ../shared/images/multiview): top-1 "
             f"{sum(a for a, _ in mv)} of {len(mv)}, top-10 {sum(b for _, b in mv)} of {len(mv)}."
         )
+    lines += ["", *registry_twins.report_lines(results)]
     print("\n".join(lines))
     write_section("accuracy.py", "Matcher accuracy", lines)
 

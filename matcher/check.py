@@ -24,12 +24,13 @@ def check_photo(
     hits = [h for h in rank_photo(index, fp.hashes, fp.features, t) if tier(h, t)][:limit]
     if not hits:
         return []
-    marks = ",".join("?" * len(hits))
+    wanted = {h.object_id for h in hits} | {o for h in hits for o in h.shared}
+    marks = ",".join("?" * len(wanted))
     refs = {
         r["id"]: r
         for r in db.query(
             f"SELECT id, source, source_id, title, status FROM registry_objects WHERE id IN ({marks})",
-            [h.object_id for h in hits],
+            sorted(wanted),
         )
     }
     return [
@@ -40,6 +41,8 @@ def check_photo(
             "status": refs[h.object_id]["status"],
             "tier": tier(h, t),
             "score": score(h),
+            # Other records holding this same photo (or a re-crop or re-encode of it), as source:source_id.
+            "same_photo_as": [f"{refs[o]['source']}:{refs[o]['source_id']}" for o in h.shared if o in refs],
             "evidence": h.evidence(),
         }
         for h in hits

@@ -54,14 +54,16 @@ async def candidate_page(request, datasette) -> Response:
     reviews = [
         dict(r) for r in await db.execute("SELECT * FROM reviews WHERE candidate_id = ? ORDER BY id", [cid])
     ]
+    evidence = json.loads(candidate["evidence_json"] or "{}")
     context = {
+        "same_photo": await _same_photo(db, candidate["listing_id"], evidence.get("shared") or []),
         "candidate": candidate,
         "listing": listing,
         "record": dict(record) if record else None,
         "listing_photo": _data_uri(queue["listing_photo"] if queue else None),
         "registry_photo": _data_uri(queue["registry_photo"] if queue else None),
         "reasons": [r for r in json.loads(candidate["reasons_json"] or "[]") if r.get("weight")],
-        "evidence": json.loads(candidate["evidence_json"] or "{}"),
+        "evidence": evidence,
         "text": json.loads(candidate.get("text_json") or "null"),
         "reviews": reviews,
         "status": reviews[-1]["verdict"] if reviews else "open",
@@ -113,6 +115,21 @@ async def post_verdict(request, datasette) -> Response:
     if not await db.execute_write_fn(write, block=True):
         raise NotFound(f"no candidate {cid}")
     return Response.redirect(datasette.urls.path(f"/-/lootwatch/candidate/{cid}"))
+
+
+async def _same_photo(db, listing_id: int, object_ids: list) -> list[dict]:
+    """The other records holding the candidate's registry photo, with their candidate on this lot."""
+    ids = [int(i) for i in object_ids if isinstance(i, int)][:50]
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = await db.execute(
+        f"SELECT o.id, o.source, o.source_id, o.title, (SELECT c.id FROM candidates c WHERE c.listing_id = ? "
+        f"AND c.registry_object_id = o.id AND c.kind = 'image') AS candidate_id "
+        f"FROM registry_objects o WHERE o.id IN ({marks}) ORDER BY o.source, o.source_id",
+        [listing_id, *ids],
+    )
+    return [dict(r) for r in rows]
 
 
 def _data_uri(jpeg: Any) -> str | None:
