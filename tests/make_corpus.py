@@ -192,11 +192,11 @@ def registry_cases() -> list[Case]:
             "CSV without a source_id column",
         ),
         Case(
-            "latin1.csv",
-            "source,source_id,title\nbulletin,1,Stèle à inscription\n".encode("latin-1"),
+            "picture.csv",
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4,
             "text/csv",
             "error",
-            "CSV in Latin-1, not UTF-8",
+            "a picture named .csv (Latin-1 and cp1252 text is read: tests/test_registry_formats.py)",
         ),
         Case(
             "duplicates.csv",
