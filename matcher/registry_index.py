@@ -36,6 +36,7 @@ HASH_SHORTLIST = 5  # registry photos closest by PDQ that go on to verification
 VOTE_SHORTLIST = 5  # registry photos with most shared descriptors that go on to verification
 SEARCH_RADIUS = 90  # PDQ bits: beyond this a hash says nothing
 _CHUNK = 50_000
+TWIN_ASK = 5  # inliers under which local features neither confirm nor contradict (contradict_inliers)
 _ROWS_PER_PHOTO = 2 * len(hashes.DIHEDRAL)  # hash variants of a registry photo: 2 views x 8 turns/mirrors
 
 
@@ -152,10 +153,14 @@ class RegistryIndex:
         return len(self.image)
 
     def same_picture(self, a: Hit, b: Hit) -> bool:
-        """Do two hits rest on the same picture: one photo held by two records, or twins?"""
+        """Do two hits rest on the same picture: one photo held by two records, or twins? Twins are
+        asked only of hits whose local features both agree with the query (``TWIN_ASK`` inliers): an
+        answer costs up to three verifications, and a copy of a matched photo matches too."""
         pa = self._indexed_as.get(a.registry_image_id, a.registry_image_id)
         pb = self._indexed_as.get(b.registry_image_id, b.registry_image_id)
-        return self.twins.same(pa, pb)
+        if pa == pb:
+            return True
+        return min(a.inliers or 0, b.inliers or 0) >= TWIN_ASK and self.twins.same(pa, pb)
 
     def held(self, hit: Hit) -> list[Hit]:
         """The hit on an indexed photo as evidence for every record that holds the photo."""
