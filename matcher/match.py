@@ -74,9 +74,10 @@ class Matching:
     def check(self, progress: Progress | None = None) -> RetroPlan:
         """Find the matched listings that the registry changes since their match can affect."""
         if not self.rematch_all:
-            self.plan = plan_retro(
-                self.db, self.index, MATCHER_VERSION, self.through, self.t.sure_votes, progress
-            )
+            with _one_openmp_thread():
+                self.plan = plan_retro(
+                    self.db, self.index, MATCHER_VERSION, self.through, self.t.sure_votes, progress
+                )
         return self.plan
 
     def match(self, progress: Progress | None = None) -> dict[str, int]:
@@ -91,10 +92,11 @@ class Matching:
             "registry_variants": len(self.index),
             "candidates": 0,
         }
-        for n, listing_id in enumerate(todo, start=1):
-            counts["candidates"] += _match_listing(self.db, self.index, listing_id, self.t, self.through)
-            if progress:
-                progress(n, len(todo))
+        with _one_openmp_thread():
+            for n, listing_id in enumerate(todo, start=1):
+                counts["candidates"] += _match_listing(self.db, self.index, listing_id, self.t, self.through)
+                if progress:
+                    progress(n, len(todo))
         # Only now: a run stopped before this point checks the same listings again next time.
         with store.atomic(self.db):
             apply_revotes(self.db, self.plan.revotes)
@@ -105,6 +107,18 @@ class Matching:
             )
             store.prune_registry_changes(self.db, self.through)
         return counts
+
+
+def _one_openmp_thread():
+    """FAISS searches (the vote index, PDQ codes) on one OpenMP thread while matching.
+
+    One photo's search is small: with two threads on two cores that other work (a crawl, a second
+    match) also uses, OpenMP's threads wait on each other, and a vote search took 0.42 s instead of
+    about 0.013 s (load average 14 on 2 cores, 2026-11-29); the same choice as PDQ's one BLAS thread.
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="openmp")
 
 
 def _match_listing(db: Database, index: RegistryIndex, listing_id: int, t: Thresholds, through: int) -> int:
