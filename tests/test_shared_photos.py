@@ -8,6 +8,8 @@ re-cropped, one photo shows two objects). The registry here is drawn in the demo
 from __future__ import annotations
 
 import io
+import json
+import shutil
 
 import numpy as np
 import pytest
@@ -22,6 +24,8 @@ from matcher.fingerprint import fingerprint
 from matcher.registry_index import RegistryIndex, rank_photo
 from matcher.twins import Twins
 from seeds.demo import draw
+
+from .conftest import run_cli
 
 T = Thresholds()
 OBJECTS = 8
@@ -150,3 +154,31 @@ def test_adding_twins_never_removes_a_candidate(signatures, photos, twins):
         before = {n: tier(h, T) for n, h in raised(before_index, before_names, query).items()}
         after = {n: tier(h, T) for n, h in raised(after_index, after_names, query).items()}
         assert set(before) <= set(after), (key, before, after)
+
+
+def test_the_case_through_the_command_line(small_demo, tmp_path):
+    """The case of ../shared/cases/README.md on the small demo: a second registry's record X-1 holds a
+    copy of LW-DEMO-0012_1.jpg; ``check`` on the photo turned, cropped, padded or in a screenshot raises
+    both records and says they share the photo."""
+    shutil.copy(small_demo["db"], tmp_path / "lootwatch.db")
+    (tmp_path / "photos").mkdir()
+    original = small_demo["out"] / "demo" / "registry" / "photos" / "LW-DEMO-0012_1.jpg"
+    shutil.copy(original, tmp_path / "photos" / "LW-DEMO-0012_1.jpg")
+    (tmp_path / "second.csv").write_text(
+        "source,source_id,title,status,images\n"
+        "second-registry,X-1,Basalt panel,stolen,photos/LW-DEMO-0012_1.jpg\n"
+    )
+    db = str(tmp_path / "lootwatch.db")
+    run_cli("--db", db, "registry", "import", str(tmp_path / "second.csv"), cwd=tmp_path)
+    queries = []
+    for name, data in edits(original.read_bytes()).items():
+        queries.append(tmp_path / f"{name.replace(' ', '-')}.jpg")
+        queries[-1].write_bytes(data)
+    lines = run_cli("--db", db, "check", "--json", *map(str, queries), cwd=tmp_path).stdout.splitlines()
+    assert len(lines) == len(queries)
+    for line in lines:
+        result = json.loads(line)
+        ids = {c["source_id"]: c for c in result["candidates"]}
+        assert {"LW-DEMO-0012", "X-1"} <= set(ids), result["image"]
+        assert ids["X-1"]["same_photo_as"] == [f"{ids['LW-DEMO-0012']['source']}:LW-DEMO-0012"]
+        assert "second-registry:X-1" in ids["LW-DEMO-0012"]["same_photo_as"]
