@@ -127,7 +127,7 @@ def _match_listing(db: Database, index: RegistryIndex, listing_id: int, t: Thres
     for image_id, sha, views, features in _photos(db, listing_id):
         # What the photo's votes were, so that a registry change that leaves them alone needs no match.
         shortlists[sha] = vote_shortlist(index, features)
-        for hit in rank_photo(index, views, features, t):
+        for hit in rank_photo(index, views, features, t, [(p, c) for p, c in shortlists[sha]]):
             hit.listing_image_id = image_id
             if tier(hit, t) and better(hit, best.get(hit.object_id), t):
                 best[hit.object_id] = hit

@@ -30,7 +30,14 @@ from .index import FlatCodes, hex_to_words
 from .twins import Twins
 from .verify import verify
 
-__all__ = ["RegistryIndex", "StoredFeatures", "rank_photo", "HASH_SHORTLIST", "VOTE_SHORTLIST"]
+__all__ = [
+    "RegistryIndex",
+    "StoredFeatures",
+    "rank_photo",
+    "vote_shortlist",
+    "HASH_SHORTLIST",
+    "VOTE_SHORTLIST",
+]
 
 HASH_SHORTLIST = 5  # registry photos closest by PDQ that go on to verification
 VOTE_SHORTLIST = 5  # registry photos with most shared descriptors that go on to verification
@@ -227,22 +234,33 @@ class RegistryIndex:
         return closest
 
 
+def vote_shortlist(index: RegistryIndex, features: Features | None) -> list[tuple[int, int]]:
+    """``[(registry photo id, votes)]``: the photos the descriptor votes send on to verification, most
+    votes first (twin-aware ratio test, ``twins.Twins``)."""
+    if features is None or not len(index):
+        return []
+    return index.descriptors.votes(features, top=VOTE_SHORTLIST, same=index.twins.same)
+
+
 def rank_photo(
-    index: RegistryIndex, views: dict[str, dict], features: Features | None, t: Thresholds
+    index: RegistryIndex,
+    views: dict[str, dict],
+    features: Features | None,
+    t: Thresholds,
+    votes: list[tuple[int, int]] | None = None,
 ) -> list[Hit]:
-    """The best evidence per registry object for one photo, best first (including hits with no tier)."""
+    """The best evidence per registry object for one photo, best first (including hits with no tier).
+
+    ``votes``: the photo's ``vote_shortlist`` where the caller already has it (it is searched otherwise).
+    """
     if not len(index):
         return []
     images = set(index.shortlist(views, HASH_SHORTLIST))
-    votes = (
-        dict(index.descriptors.votes(features, top=VOTE_SHORTLIST, same=index.twins.same))
-        if features is not None
-        else {}
-    )
-    images |= set(votes)
+    votes_of = dict(vote_shortlist(index, features) if votes is None else votes)
+    images |= set(votes_of)
     hits = [h for h in (index.hit(i, views) for i in sorted(images)) if h is not None]
     for h in hits:
-        h.votes = votes.get(h.registry_image_id, 0)
+        h.votes = votes_of.get(h.registry_image_id, 0)
         # Compared with the registry photo as it is and as its mirror image (ORB is not mirror-invariant);
         # the better agreement counts, whichever hash variant came closest.
         refs = [

@@ -39,10 +39,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlite_utils import Database
 
-from . import hashes, store
+from . import hashes, registry_index, store
 from .features import FEATURE_VERSION, Features
 from .index import FlatCodes, hex_to_words
-from .registry_index import SEARCH_RADIUS, VOTE_SHORTLIST, RegistryIndex
+from .registry_index import SEARCH_RADIUS, RegistryIndex
 
 __all__ = [
     "RetroPlan",
@@ -108,15 +108,9 @@ _HASHES = "SELECT pdq FROM image_hashes WHERE sha256 IN ({}) AND hash_version = 
 
 
 def vote_shortlist(index: RegistryIndex, features: Features | None) -> list[list[int]]:
-    """The descriptor vote shortlist ``rank_photo`` gets for a photo, as ``[[registry photo, votes]]``.
-
-    The same call as in ``rank_photo``; keep the two in step (tests/test_retro_match.py checks it).
-    """
-    if features is None or not len(index):
-        return []
-    twins = getattr(index, "twins", None)  # twin-aware ratio test, where the index has one
-    extra = {"same": twins.same} if twins is not None else {}
-    return [[int(p), int(c)] for p, c in index.descriptors.votes(features, top=VOTE_SHORTLIST, **extra)]
+    """The descriptor vote shortlist ``rank_photo`` gets for a photo, as ``[[registry photo, votes]]``
+    (``registry_index.vote_shortlist``, the one call both use)."""
+    return [[int(p), int(c)] for p, c in registry_index.vote_shortlist(index, features)]
 
 
 def remember_votes(db: Database, sha256: str, votes: list[list[int]]) -> None:
