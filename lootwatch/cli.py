@@ -392,6 +392,8 @@ def check(cfg, images: tuple[str, ...], as_json: bool) -> None:
                 click.echo(
                     f"  {c['tier']:<6} {c['score']:>5}  {c['source']}:{c['source_id']}  {c['title'] or ''}"
                 )
+                if c["same_photo_as"]:
+                    click.echo(f"         the same photo is held by {', '.join(c['same_photo_as'])}")
 
 
 @main.command()
