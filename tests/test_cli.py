@@ -101,7 +101,8 @@ def test_registry_import_csv(tmp_path):
         ",3,No source,\n"
     )
     db = tmp_path / "l.db"
-    proc = run_cli("--db", str(db), "registry", "import", str(tmp_path / "r.csv"))
+    # Run in tmp_path: the originals go to its data/ folder, not the repository's.
+    proc = run_cli("--db", str(db), "registry", "import", str(tmp_path / "r.csv"), cwd=tmp_path)
     summary = "2 records stored, 1 rows refused; 2 photos hashed (new), 0 already known, 1 photo errors"
     assert summary in proc.stdout
     con = sqlite3.connect(db)
@@ -111,7 +112,7 @@ def test_registry_import_csv(tmp_path):
     assert con.execute("SELECT count(*) FROM image_hashes").fetchone()[0] == 16
     assert con.execute("SELECT count(*) FROM errors WHERE stage = 'registry'").fetchone()[0] == 2
     # Importing again changes nothing.
-    run_cli("--db", str(db), "registry", "import", str(tmp_path / "r.csv"))
+    run_cli("--db", str(db), "registry", "import", str(tmp_path / "r.csv"), cwd=tmp_path)
     assert con.execute("SELECT count(*) FROM registry_images").fetchone()[0] == 2
     # A record that left the file is withdrawn, not deleted; a bank can be switched off and on.
     (tmp_path / "r2.csv").write_text("Nummer,source,Titel\n2,bulletin,Lamp\n")
@@ -125,6 +126,7 @@ def test_registry_import_csv(tmp_path):
         "Nummer:source_id",
         "--map",
         "Titel:title",
+        cwd=tmp_path,
     )
     assert "1 records no longer in the file marked withdrawn" in proc.stdout
     rows = dict(con.execute("SELECT source_id, status FROM registry_objects").fetchall())
