@@ -57,7 +57,7 @@ def decode(data: bytes, target: int = TARGET) -> Image.Image:
     except DecodeError:
         raise
     except UnidentifiedImageError as exc:
-        raise DecodeError(f"not an image format lootwatch reads (starts {data[:8]!r})") from exc
+        raise DecodeError(f"not an image format lootwatch reads ({len(data):,} bytes)") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise DecodeError(f"decompression bomb: {exc}") from exc
     except (OSError, ValueError, SyntaxError, EOFError, TypeError) as exc:

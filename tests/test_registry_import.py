@@ -239,3 +239,16 @@ def test_batched_upsert_stores_what_one_by_one_does(tmp_path):
     assert rows(one) == rows(batch) and rows(one)[0]["title"] == "Stele, broken"
     banks = "SELECT source, enabled FROM banks ORDER BY source"
     assert list(one.query(banks)) == list(batch.query(banks))
+
+
+def test_a_refused_row_withdraws_nothing(tmp_path):
+    """A record the file still holds but could not read (a bad status) is no record gone from it."""
+    header = "source,source_id,title,status\n"
+    run_import(tmp_path, header + "bulletin,1,Stele,stolen\nbulletin,2,Lamp,looted\n")
+    counts, con = run_import(tmp_path, header + "bulletin,1,Stele,stolen\nbulletin,2,Lamp,confiscated\n")
+    assert (counts.refused, counts.withdrawn, counts.withdrawal_skipped) == (1, 0, True)
+    assert "none withdrawn" in counts.summary()
+    statuses = dict(con.execute("SELECT source_id, status FROM registry_objects"))
+    assert statuses == {"1": "stolen", "2": "looted"}
+    counts, con = run_import(tmp_path, header + "bulletin,1,Stele,stolen\n")
+    assert counts.withdrawn == 1  # a clean file is the whole listing again

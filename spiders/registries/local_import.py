@@ -39,6 +39,7 @@ class ImportCounts:
     known: int = 0  # photos whose hashes were already stored, or repeated in the file
     photo_errors: int = 0  # photos refused, unreadable or undecodable (each named on the console)
     withdrawn: int = 0  # records of the file's sources no longer in it
+    withdrawal_skipped: bool = False  # rows were refused, so nothing was withdrawn
     url_photos: int = 0  # photo URLs handed to the crawler
     run_id: int | None = None  # this import's crawl_runs row
     read_seconds: float = 0.0  # spent reading, digesting and keeping photo bytes (the fetch step)
@@ -51,6 +52,8 @@ class ImportCounts:
             f"{self.known} already known, {self.photo_errors} photo errors; "
             f"{self.withdrawn} records no longer in the file marked withdrawn"
         )
+        if self.withdrawal_skipped:
+            text += " (none withdrawn: with rows refused the file is no complete listing)"
         if self.refused or self.photo_errors:
             text += f". The file was usable: each problem is named above and kept in {where}"
         return text
@@ -143,8 +146,13 @@ class _Import:
         self.done += pool.finish()
         with store.atomic(self.db):
             self._store_hashed()
-        for source, ids in self.counts.by_source.items():
-            self.counts.withdrawn += store.withdraw_unseen(self.db, source, ids)
+        # A refused row may be a record still in the file that could not be read: the file is then no
+        # complete listing, and withdrawing what it lacks would drop a stored record (and its candidates).
+        if self.counts.refused:
+            self.counts.withdrawal_skipped = True
+        else:
+            for source, ids in self.counts.by_source.items():
+                self.counts.withdrawn += store.withdraw_unseen(self.db, source, ids)
         self.reporter.progress(self.counts)
 
     def _prepare(self, row: RegistryRow, pool: HashPool) -> _Row:
