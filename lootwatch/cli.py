@@ -103,7 +103,7 @@ def registry() -> None:
 def registry_import(
     cfg, file: str, source: str | None, mapping: tuple[str, ...], photo_root: str | None, workers: int | None
 ) -> None:
-    """Import a CSV / JSON / JSONL registry file with Object ID fields (see README), then match the
+    """Import a CSV / XLSX / JSON / JSONL registry file with Object ID fields (see README), then match the
     stored listings against the updated registry. Local photos are read from disk and hashed on every
     core; photo URLs are fetched by the crawler."""
     from spiders.registries.files import RegistryFileError, parse_mapping
