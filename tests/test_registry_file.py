@@ -212,3 +212,39 @@ def test_read_registry_file_keeps_the_old_shape(folder):
         "https://example.org/b.jpg",
     ]
     assert parsed.errors == [("row 3", "missing source_id")]
+
+
+@pytest.mark.parametrize(
+    "body, refused, lines, kept",
+    [
+        # a quote left open in the last rows: they are swallowed into one short row
+        (
+            'u,U-1,"Unclosed title,stolen\nu,U-2,Fine,stolen\nu,U-3,Fine too,looted\n',
+            "row 2",
+            "lines 2 to 4",
+            [],
+        ),
+        # left open mid-file, closed by the next quoted cell: a cell holds whole rows
+        (
+            'u,U-1,Fine,stolen\nu,U-2,"Lion statue,stolen\nu,U-3,x,stolen\nu,U-4,"Quoted",looted\n'
+            "u,U-5,After,stolen\n",
+            "row 3",
+            "lines 3 to 5",
+            ["U-1", "U-5"],
+        ),
+    ],
+)
+def test_a_quote_left_open_refuses_its_row_and_names_the_lines(tmp_path, body, refused, lines, kept):
+    path = tmp_path / "r.csv"
+    path.write_text("source,source_id,title,status\n" + body)
+    got = rows(path)
+    (bad,) = [r for r in got if r.record is None]
+    assert bad.label == refused and "a quote left open" in bad.errors[0] and lines in bad.errors[0]
+    assert [r.record["source_id"] for r in got if r.record] == kept
+
+
+def test_a_quoted_line_break_with_the_headers_cells_is_kept(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text('source,source_id,title,status\nu,U-1,"two\nlines",stolen\n')
+    (row,) = rows(path)
+    assert row.record["title"] == "two\nlines" and not row.errors

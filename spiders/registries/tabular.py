@@ -73,6 +73,7 @@ class CsvTable:
             while True:
                 number += 1
                 lines.new_row()
+                first = lines.count + 1
                 try:
                     cells = next(reader)
                 except StopIteration:
@@ -82,7 +83,31 @@ class CsvTable:
                         yield number, None, _csv_reason(exc)
                     continue
                 if number > self.header_row and any(c.strip() for c in cells):
-                    yield number, cells, None
+                    yield number, cells, self._runaway_quote(first, lines.count, cells)
+
+    def _runaway_quote(self, first: int, last: int, cells: list[str]) -> str | None:
+        """Why a row that runs over several lines of the file is refused, or None.
+
+        A quote left open swallows the rows after it into one cell, up to the next quote in the file:
+        the row then has another number of cells than the header, or a cell holding a line that is a
+        whole row of its own (as many delimiters as the header). A line break in a cell, kept in quotes
+        as Excel and LibreOffice write it, does neither.
+        """
+        columns = len(self.header)
+        if last <= first:
+            return None
+        swallowed = any(
+            line.count(self.delimiter) >= columns - 1
+            for cell in cells
+            if "\n" in cell
+            for line in cell.splitlines()[1:]
+        )
+        if len(cells) == columns and not swallowed:
+            return None
+        return (
+            f"lines {first:,} to {last:,} of the file read as one row of {len(cells)} cells (the header has "
+            f"{columns}): a quote left open there swallows the rows after it (close it and import again)"
+        )
 
 
 def delimiter_name(delimiter: str | None) -> str:
@@ -249,6 +274,7 @@ class LineReader:
     def __init__(self, text: io.TextIOBase):
         self.text = text
         self.row_chars = 0
+        self.count = 0  # physical lines read
 
     def __iter__(self) -> LineReader:
         return self
@@ -265,6 +291,7 @@ class LineReader:
             while (more := self.text.readline(MAX_LINE)) and not more.endswith(("\n", "\r")):
                 pass
             raise LineTooLong(f"a line longer than {MAX_LINE:,} characters")
+        self.count += 1
         self.row_chars += len(line)
         if self.row_chars > MAX_ROW:
             self.row_chars = 0
