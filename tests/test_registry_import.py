@@ -252,3 +252,16 @@ def test_a_refused_row_withdraws_nothing(tmp_path):
     assert statuses == {"1": "stolen", "2": "looted"}
     counts, con = run_import(tmp_path, header + "bulletin,1,Stele,stolen\n")
     assert counts.withdrawn == 1  # a clean file is the whole listing again
+
+
+def test_a_file_that_is_no_image_is_not_kept_as_an_original(tmp_path):
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "secret.jpg").write_text("secret-token-abc123")
+    good = noise_photo(tmp_path / "photos" / "good.jpg", 3)
+    counts, con = run_import(
+        tmp_path, "source,source_id,title,images\nbulletin,1,Stele,photos/secret.jpg|photos/good.jpg\n"
+    )
+    assert (counts.stored, counts.hashed, counts.photo_errors) == (1, 1, 1)
+    assert list(originals(tmp_path).values()) == [good]
+    reasons = " ".join(r for (r,) in con.execute("SELECT reason FROM errors"))
+    assert "not an image" in reasons and "secret-token" not in reasons

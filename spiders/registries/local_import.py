@@ -128,6 +128,7 @@ class _Import:
         self.run_id: int | None = None
         self.fields: dict[str, dict[str, Any]] = {}  # sha256 -> image row fields (or error), this run
         self.queued: set[str] = set()  # sha256 being hashed
+        self.unkept: dict[str, bytes] = {}  # sha256 -> bytes being hashed, kept under originals once decoded
         self.fresh: set[str] = set()  # sha256 hashed by this run whose first photo row is not written yet
         self.waiting: dict[str, list[tuple[int, _Photo, str]]] = {}  # sha256 -> rows to write when hashed
         self.done: list[Hashed] = []
@@ -175,22 +176,31 @@ class _Import:
             photo.error = _reason(exc)
             return photo
         photo.sha256 = digest = hashes.sha256(data)
-        keep_original(self.originals, data, digest)
         self.counts.read_seconds += time.perf_counter() - started
         if digest in self.fields or digest in self.queued:
             return photo
         known = known_fields(self.db, digest, all_transforms=True)
         if known is not None:
+            self._keep(data, digest)
             self.fields[digest] = known
         else:
             self.queued.add(digest)
+            self.unkept[digest] = data  # kept once it decodes: a text file named .jpg is no original
             self.done += pool.submit(digest, data)
         return photo
+
+    def _keep(self, data: bytes, digest: str) -> None:
+        started = time.perf_counter()
+        keep_original(self.originals, data, digest)
+        self.counts.read_seconds += time.perf_counter() - started
 
     def _store_hashed(self) -> None:
         for result in self.done:
             self.queued.discard(result.key)
+            data = self.unkept.pop(result.key, None)
             if result.fingerprint is not None:
+                if data is not None:
+                    self._keep(data, result.key)
                 self.fields[result.key] = store_fingerprint(self.db, result.fingerprint)
                 self.fresh.add(result.key)
                 self.counts.hashed += 1
