@@ -248,3 +248,12 @@ def test_a_quoted_line_break_with_the_headers_cells_is_kept(tmp_path):
     path.write_text('source,source_id,title,status\nu,U-1,"two\nlines",stolen\n')
     (row,) = rows(path)
     assert row.record["title"] == "two\nlines" and not row.errors
+
+
+def test_columns_nothing_reads_and_maps_to_no_column_are_named(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("source,source_id,Titel,Material\nmm,MM-1,Schale,Ton\n")
+    warnings = open_registry_file(path, mapping={"material": "materials", "nope": "title"}).warnings()
+    assert any("'titel' is no Object ID field" in w for w in warnings)
+    assert not any("material" in w and "no Object ID" in w for w in warnings)
+    assert "--map nope:title: the file has no column 'nope'" in warnings

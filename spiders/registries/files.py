@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from matcher.schema import OBJECT_ID_FIELDS
+
 from .jsonfile import JsonFileError, JsonlTable, JsonTable
 from .photos import MAX_PHOTO_BYTES, PhotoRefused, check_photo, confined_root, quote, read_photo
 from .tabular import CsvTable, TabularError, XlsxTable, delimiter_name, open_csv, open_xlsx
@@ -105,6 +107,25 @@ class RegistryReader:
     mapping: dict[str, str] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)
     _table: Any = field(default=None, repr=False)
+
+    def warnings(self) -> list[str]:
+        """Columns of a tabular file that nothing reads, and ``--map`` names the file lacks, one line
+        each: a German "Titel" left unmapped would otherwise lose every title without a word."""
+        known = {*OBJECT_ID_FIELDS, *KEY_FIELDS, "source_url"}
+        out = [
+            f"column {name!r} is no Object ID field: kept in record_json only, not searched or matched "
+            f"(--map {name}:FIELD reads it as one)"
+            for name in self.columns
+            if name not in known and not name.startswith("column_")
+        ]
+        if self.format in ("csv", "xlsx"):
+            header = set(self.columns)
+            out += [
+                f"--map {theirs}:{ours}: the file has no column {theirs!r}"
+                for theirs, ours in self.mapping.items()
+                if ours not in header
+            ]
+        return out
 
     def __iter__(self) -> Iterator[RegistryRow]:
         seen: set[bytes] = set()

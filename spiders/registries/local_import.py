@@ -106,8 +106,11 @@ def import_registry(
     :param workers: hashing processes (default: one per core; 1 hashes in this process).
     """
     rows = open_registry_file(file, source=source, mapping=mapping, photo_root=photo_root)  # checks the file
+    reporter = reporter or Reporter()
+    for warning in rows.warnings():
+        reporter.line(warning)
     db = store.open_db(db_path)
-    job = _Import(db, Path(data_dir) / "originals", Path(file), rows.photo_root, reporter or Reporter())
+    job = _Import(db, Path(data_dir) / "originals", Path(file), rows.photo_root, reporter)
     job.run_id = job.counts.run_id = store.start_run(db, RUN_NAME, "registry")
     status = "failed"
     try:
