@@ -27,8 +27,8 @@ PER_PHOTO = 64
 NPROBE = 8
 # Neighbours fetched per query descriptor when copies of one picture may be among them, and the most
 # pairs of photos per query that are checked for being such copies.
-TWIN_NEIGHBOURS = 8
-MAX_TWIN_PAIRS = 10
+TWIN_NEIGHBOURS = 16
+MAX_TWIN_PAIRS = 32
 
 
 class DescriptorIndex:

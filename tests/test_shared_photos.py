@@ -182,3 +182,17 @@ def test_the_case_through_the_command_line(small_demo, tmp_path):
         assert {"LW-DEMO-0012", "X-1"} <= set(ids), result["image"]
         assert ids["X-1"]["same_photo_as"] == [f"{ids['LW-DEMO-0012']['source']}:LW-DEMO-0012"]
         assert "second-registry:X-1" in ids["LW-DEMO-0012"]["same_photo_as"]
+
+
+def test_nine_near_copies_under_nine_records_are_all_raised(signatures, photos):
+    """Past the 5 photos each shortlist takes: every copy of a chosen photo goes on with it."""
+    im = Image.open(io.BytesIO(photos["0"])).convert("RGB")
+    records = list(PLAIN)
+    for quality in range(60, 100, 5):
+        key = f"q{quality}"
+        if key not in signatures:
+            signatures[key] = fingerprint(jpeg(im, quality), all_transforms=True)
+        records.append((key, key))
+    index, names = build(signatures, records)
+    found = raised(index, names, edits(photos["0"])["padded 25 %"])
+    assert {"0", *(f"q{q}" for q in range(60, 100, 5))} <= set(found)
