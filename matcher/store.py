@@ -251,6 +251,20 @@ def upsert_registry_image(db: Database, object_id: int, url: str, position: int,
     return _upsert_image(db, "registry_images", "object_id", object_id, url, position, fields)
 
 
+def retire_registry_images(db: Database, object_id: int, listed: int) -> int:
+    """A record's photos from position ``listed`` on are no longer in its source: they stop being matched
+    (``matchable`` 0, ``error`` says why) and their rows stay, as evidence for the candidates and verdicts
+    that rest on them. Listed again, a photo is matched again. Returns the photos retired."""
+    return db.execute(
+        "UPDATE registry_images SET matchable = 0, error = ? "
+        "WHERE object_id = ? AND position >= ? AND error IS NULL",
+        [RETIRED_PHOTO, object_id, listed],
+    ).rowcount
+
+
+RETIRED_PHOTO = "no longer listed by the record's source"
+
+
 def upsert_listing(db: Database, item: dict[str, Any]) -> tuple[int, bool]:
     """Insert or update one lot keyed by site + lot_id; returns (id, changed)."""
     keys = (

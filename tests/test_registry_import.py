@@ -265,3 +265,14 @@ def test_a_file_that_is_no_image_is_not_kept_as_an_original(tmp_path):
     assert list(originals(tmp_path).values()) == [good]
     reasons = " ".join(r for (r,) in con.execute("SELECT reason FROM errors"))
     assert "not an image" in reasons and "secret-token" not in reasons
+
+
+def test_a_photo_the_record_no_longer_lists_stops_being_matched_and_stays_as_evidence(tmp_path):
+    noise_photo(tmp_path / "photos" / "a.jpg", 4)
+    run_import(tmp_path, "source,source_id,title,images\nbulletin,1,Stele,photos/a.jpg\n")
+    counts, con = run_import(tmp_path, "source,source_id,title,images\nbulletin,1,Stele,\n")
+    assert counts.stored == 1
+    ((matchable, error, sha),) = con.execute("SELECT matchable, error, sha256 FROM registry_images")
+    assert (matchable, error) == (0, store.RETIRED_PHOTO) and sha  # the row and its hashes stay
+    run_import(tmp_path, "source,source_id,title,images\nbulletin,1,Stele,photos/a.jpg\n")
+    assert con.execute("SELECT matchable, error FROM registry_images").fetchall() == [(1, None)]

@@ -88,6 +88,7 @@ class _Row:
     record: dict[str, Any] | None
     errors: list[str]
     photos: list[_Photo]
+    listed: int = 0  # photos the row lists that can be read (local paths and URLs)
 
 
 def import_registry(
@@ -168,7 +169,7 @@ class _Import:
                     self.counts.url_photos += 1
                 else:
                     photos.append(self._read(photo, position, pool))
-        return _Row(row.label, row.record, list(row.errors), photos)
+        return _Row(row.label, row.record, list(row.errors), photos, len(row.photos))
 
     def _read(self, path: str, position: int, pool: HashPool) -> _Photo:
         photo = _Photo(Path(path).as_uri(), position)
@@ -232,6 +233,7 @@ class _Import:
         self.counts.stored += 1
         for reason in row.errors:  # photos the reader refused; the record itself is kept
             self._photo_error(None, row.label, reason, stage="registry")
+        store.retire_registry_images(self.db, object_id, row.listed)
         for photo in row.photos:
             if photo.sha256 is not None and photo.sha256 not in self.fields:
                 self.waiting.setdefault(photo.sha256, []).append((object_id, photo, row.label))
