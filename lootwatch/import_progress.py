@@ -3,6 +3,7 @@ hashed, with rates and an estimate) and one line per refused row or photo proble
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from spiders.registries.local_import import ImportCounts, Reporter
 __all__ = ["ConsoleReporter", "estimate_rows"]
 
 LINE_FORMATS = (".csv", ".tsv", ".txt", ".jsonl")
+PLAIN_EVERY = 10.0  # seconds between progress lines where stderr is a log, not a terminal
 
 
 class _Rate(ProgressColumn):
@@ -62,13 +64,18 @@ class ConsoleReporter(Reporter):
         )
         self.rows = self.bars.add_task("records read", total=self.total)
         self.photos = self.bars.add_task("photos hashed", total=None)
+        # Under cron or a systemd timer stderr is a log: bars would draw nothing there, lines do.
+        self.plain = not self.console.is_terminal
+        self.started = self.last_line = time.monotonic()
 
     def __enter__(self) -> ConsoleReporter:
-        self.bars.start()
+        if not self.plain:
+            self.bars.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.bars.stop()
+        if not self.plain:
+            self.bars.stop()
 
     def line(self, text: str) -> None:
         """Print one problem line above the bars, never wrapped."""
@@ -77,5 +84,23 @@ class ConsoleReporter(Reporter):
     def progress(self, counts: ImportCounts) -> None:
         """Move the bars to ``counts``."""
         total = max(self.total, counts.read) if self.total else None
+        if self.plain:
+            self._plain_line(counts, total)
+            return
         self.bars.update(self.rows, completed=counts.read, total=total)
         self.bars.update(self.photos, completed=counts.hashed + counts.known)
+
+    def _plain_line(self, counts: ImportCounts, total: int | None) -> None:
+        now = time.monotonic()
+        if now - self.last_line < PLAIN_EVERY:
+            return
+        self.last_line = now
+        seconds = max(now - self.started, 1e-6)
+        of = f" of about {total:,}" if total else ""
+        left = ""
+        if total and counts.read:
+            left = f", about {(total - counts.read) * seconds / counts.read:,.0f} s left"
+        self.line(
+            f"records read {counts.read:,}{of} ({counts.read / seconds:,.1f}/s), photos hashed "
+            f"{counts.hashed + counts.known:,} ({(counts.hashed + counts.known) / seconds:,.1f}/s){left}"
+        )

@@ -276,3 +276,14 @@ def test_a_photo_the_record_no_longer_lists_stops_being_matched_and_stays_as_evi
     assert (matchable, error) == (0, store.RETIRED_PHOTO) and sha  # the row and its hashes stay
     run_import(tmp_path, "source,source_id,title,images\nbulletin,1,Stele,photos/a.jpg\n")
     assert con.execute("SELECT matchable, error FROM registry_images").fetchall() == [(1, None)]
+
+
+def test_progress_is_written_as_lines_where_stderr_is_no_terminal(tmp_path, capsys, monkeypatch):
+    from lootwatch import import_progress
+
+    monkeypatch.setattr(import_progress, "PLAIN_EVERY", 0.0)
+    (tmp_path / "r.csv").write_text("source,source_id\nb,1\nb,2\n")
+    with import_progress.ConsoleReporter(tmp_path / "r.csv") as reporter:
+        reporter.progress(ImportCounts(read=1, hashed=3))
+    err = capsys.readouterr().err
+    assert "records read 1 of about 2" in err and "photos hashed 3" in err
