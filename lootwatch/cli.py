@@ -105,7 +105,8 @@ def registry_import(
 ) -> None:
     """Import a CSV / XLSX / JSON / JSONL registry file with Object ID fields (see README), then match the
     stored listings against the updated registry. Local photos are read from disk and hashed on every
-    core; photo URLs are fetched by the crawler."""
+    core; photo URLs are fetched by the crawler. The file is taken as its sources' whole listing: their
+    records it no longer holds are marked withdrawn (unless rows were refused)."""
     from spiders.registries.files import RegistryFileError, parse_mapping
     from spiders.registries.local_import import fetch_photo_urls, import_registry
 
