@@ -90,6 +90,12 @@ class RegistryIndex:
         self.descriptors = descriptors
         self.holders = holders or {}
         self._indexed_as = {img: photo for photo, held in self.holders.items() for img, _ in held}
+        self._photos_of: dict[int, set[int]] = {}  # object -> the indexed photos it holds
+        for photo, obj in dict(zip(self.image.tolist(), self.object.tolist(), strict=True)).items():
+            self._photos_of.setdefault(obj, set()).add(photo)
+        for photo, held in self.holders.items():
+            for _, obj in held:
+                self._photos_of.setdefault(obj, set()).add(photo)
         self.twins = Twins(features, mirror_features)
 
     @classmethod
@@ -168,6 +174,20 @@ class RegistryIndex:
         if pa == pb:
             return True
         return min(a.inliers or 0, b.inliers or 0) >= TWIN_ASK and self.twins.same(pa, pb)
+
+    def same_object(self, a: Hit, b: Hit) -> bool:
+        """Do two hits' records show the same object as far as their photos tell: the same picture, or
+        one record holds a copy of a photo the other one's hit does not rest on (one object listed by two
+        registries, each with its own choice of photos)? Asked, like twins, of agreeing hits only."""
+        if self.same_picture(a, b):
+            return True
+        if min(a.inliers or 0, b.inliers or 0) < TWIN_ASK:
+            return False
+        pa = self._indexed_as.get(a.registry_image_id, a.registry_image_id)
+        pb = self._indexed_as.get(b.registry_image_id, b.registry_image_id)
+        return any(self.twins.same(p, pb) for p in self._photos_of.get(a.object_id, ()) if p != pa) or any(
+            self.twins.same(p, pa) for p in self._photos_of.get(b.object_id, ()) if p != pb
+        )
 
     def held(self, hit: Hit) -> list[Hit]:
         """The hit on an indexed photo as evidence for every record that holds the photo."""
@@ -283,15 +303,16 @@ def rank_photo(
 
 def _compete(index: RegistryIndex, hits: list[Hit]) -> None:
     """Set each hit's ``other_inliers`` and ``shared``. Only objects whose features agree in the same
-    place compete (the other tiles of a collage show other objects), and never on the same picture: a
-    copy of the photo under another record is the same evidence, named in ``shared``, not a rival."""
+    place compete (the other tiles of a collage show other objects), and never records that show the same
+    object by the same picture: a copy of the photo under another record is the same evidence, named in
+    ``shared``, not a rival; nor is a record holding a copy of another of the object's photos."""
     for h in hits:
         rivals = [
             o
             for o in hits
             if o.object_id != h.object_id and (o.inliers or 0) > 0 and _same_place(h.region, o.region)
         ]
-        h.other_inliers = max((o.inliers or 0 for o in rivals if not index.same_picture(h, o)), default=0)
+        h.other_inliers = max((o.inliers or 0 for o in rivals if not index.same_object(h, o)), default=0)
         h.shared = sorted(
             {o.object_id for o in hits if o.object_id != h.object_id and index.same_picture(h, o)}
         )
