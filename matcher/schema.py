@@ -533,3 +533,10 @@ def m018_registry_changes(db: Database) -> None:
                 "BEGIN INSERT INTO registry_changes (object_id) "
                 "SELECT DISTINCT object_id FROM registry_images WHERE sha256 = NEW.sha256; END"
             )
+
+
+@migrations()
+def m019_listing_cuts(db: Database) -> None:
+    # Which fields of a lot were cut to the crawler's caps (spiders/pipelines/caps.py) and how long they
+    # were: {"description_html": {"length": 1100000, "kept": 100000}}; NULL when nothing was cut.
+    db.table("listings").add_column("cut_json", str)

@@ -266,7 +266,11 @@ RETIRED_PHOTO = "no longer listed by the record's source"
 
 
 def upsert_listing(db: Database, item: dict[str, Any]) -> tuple[int, bool]:
-    """Insert or update one lot keyed by site + lot_id; returns (id, changed)."""
+    """Insert or update one lot keyed by site + lot_id; returns (id, changed).
+
+    ``item["cuts"]``, when the crawler's caps cut the lot (``{field: {"length": ..., "kept": ...}}``), is
+    stored as JSON in ``cut_json``; a lot stored again without cuts has ``cut_json`` cleared.
+    """
     keys = (
         "url",
         "title",
@@ -283,6 +287,8 @@ def upsert_listing(db: Database, item: dict[str, Any]) -> tuple[int, bool]:
         "content_sha256",
     )
     row = {k: item.get(k) for k in keys}
+    cuts = item.get("cuts")
+    row["cut_json"] = json.dumps(cuts, sort_keys=True, default=str) if cuts else None
     seen = now()
     existing = _one(db, "listings", "site = ? AND lot_id = ?", [item["site"], str(item["lot_id"])])
     if existing is None:

@@ -20,7 +20,7 @@ from matcher.store import VERDICTS, now
 
 from .digest import safe_url
 
-__all__ = ["candidate_page", "post_verdict"]
+__all__ = ["candidate_page", "post_verdict", "cut_notes"]
 
 # One vocabulary in ``reviews`` whoever writes it, so the queue's status column facets as one.
 BUTTONS = {"confirmed": "confirm", "dismissed": "dismiss", "escalated": "escalate", "note": "note"}
@@ -62,6 +62,7 @@ async def candidate_page(request, datasette) -> Response:
         "record": dict(record) if record else None,
         "listing_photo": _data_uri(queue["listing_photo"] if queue else None),
         "registry_photo": _data_uri(queue["registry_photo"] if queue else None),
+        "cut_notes": cut_notes(listing.get("cut_json")),
         "reasons": [r for r in json.loads(candidate["reasons_json"] or "[]") if r.get("weight")],
         "evidence": evidence,
         "text": json.loads(candidate.get("text_json") or "null"),
@@ -130,6 +131,72 @@ async def _same_photo(db, listing_id: int, object_ids: list) -> list[dict]:
         [listing_id, *ids],
     )
     return [dict(r) for r in rows]
+
+
+# How the candidate page names a lot's fields when it says one was cut (spiders/pipelines/caps.py).
+CUT_NAMES = {
+    "description_html": "description",
+    "lot_id": "lot number",
+    "url": "lot URL",
+    "house": "auction house",
+    "seller": "seller's name",
+    "sale_date": "sale date",
+    "etag": "ETag header",
+    "last_modified": "Last-Modified header",
+}
+# Fields red-flag screening reads (matcher/screen.py) and listing search indexes (listings_fts).
+SCREENED = {"title", "description_html", "provenance"}
+SEARCHED = {"title", "description_html", "provenance", "seller"}
+
+
+def cut_notes(cut_json: str | None) -> list[str]:
+    """One plain sentence per field the crawler's caps cut, from ``listings.cut_json``.
+
+    ``cut_json`` is ``{field: {"length": N, "kept": K}}`` for text and ``{"image_urls": {"count": N,
+    "kept": K, "too_long": T}}`` for photos; NULL, unreadable JSON or odd entries give no sentence.
+    """
+    try:
+        cuts = json.loads(cut_json or "{}")
+    except (TypeError, ValueError):
+        return []
+    if not isinstance(cuts, dict):
+        return []
+    notes = []
+    for field, cut in sorted(cuts.items(), key=lambda kv: (kv[0] != "description_html", kv[0])):
+        if not isinstance(cut, dict):
+            continue
+        if field == "image_urls":
+            note = _photo_note(cut)
+        elif isinstance(cut.get("length"), int) and isinstance(cut.get("kept"), int):
+            note = (
+                f"The {CUT_NAMES.get(field, field.replace('_', ' '))} on the page was {cut['length']:,} "
+                f"characters long; lootwatch kept the first {cut['kept']:,} (its limit)"
+            )
+            if field in SCREENED:
+                note += ", so red-flag screening and search saw only that part."
+            else:
+                note += ", so search saw only that part." if field in SEARCHED else "."
+        else:
+            note = None
+        if note:
+            notes.append(note)
+    return notes
+
+
+def _photo_note(cut: dict[str, Any]) -> str | None:
+    count, kept, too_long = cut.get("count"), cut.get("kept"), cut.get("too_long") or 0
+    if not all(isinstance(n, int) for n in (count, kept, too_long)):
+        return None
+    listed = f"The page listed {count:,} photo{'' if count == 1 else 's'}"
+    long_urls = f"{too_long:,} had a URL too long to fetch"
+    tail = "so only those were fetched and matched."
+    if count - too_long > kept:  # photos beyond the count limit were dropped too
+        if too_long:
+            return (
+                f"{listed}; {long_urls} and lootwatch kept the first {kept:,} of the rest (its limit), {tail}"
+            )
+        return f"{listed}; lootwatch kept the first {kept:,} (its limit), {tail}"
+    return f"{listed}; {long_urls}, so only {kept:,} were fetched and matched."
 
 
 def _data_uri(jpeg: Any) -> str | None:

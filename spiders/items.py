@@ -24,6 +24,8 @@ class ListingItem(scrapy.Item):
     file_errors = scrapy.Field()
     etag = scrapy.Field()
     last_modified = scrapy.Field()
+    # What TextCapPipeline cut ({field: {"length": ..., "kept": ...}}), stored as listings.cut_json.
+    cuts = scrapy.Field()
 
 
 class RegistryItem(scrapy.Item):

@@ -52,7 +52,10 @@ HTTPCACHE_DIR = "httpcache"
 SPIDER_MIDDLEWARES = {"spiders.sites.SiteStatusMiddleware": 10}
 # Sites of seeds/sites.yaml shipped disabled that the operator has permission to crawl.
 LOOTWATCH_ENABLE_SITES: list[str] = []
+# Caps first: text fields cut to 100,000 characters, at most 50 photos and no photo URL over
+# URLLENGTH_LIMIT, before any photo is fetched or anything stored (spiders/pipelines/caps.py).
 ITEM_PIPELINES = {
+    "spiders.pipelines.caps.TextCapPipeline": 50,
     "spiders.pipelines.originals.OriginalsPipeline": 100,
     "spiders.pipelines.listings.StoreListingPipeline": 300,
     "spiders.pipelines.registry.StoreRegistryPipeline": 310,
