@@ -11,7 +11,18 @@ from twisted.python.failure import Failure
 
 from .incremental import Unchanged
 from .items import ListingItem
-from .structured import LOT_TYPES, _id_from_url, json_ld, lot_fields, microdata, opengraph
+from .structured import (
+    LOT_TYPES,
+    _first,
+    _id_from_url,
+    html_text,
+    json_ld,
+    lot_fields,
+    microdata,
+    opengraph,
+    page_language,
+    plain_text,
+)
 
 
 class LotSpider(scrapy.Spider):
@@ -129,29 +140,37 @@ class StructuredDataSpider(LotSpider):
                 yield from self.follow_all(response, _hrefs(response, selector), callback)
 
     def parse_lot(self, response: Response) -> Iterator[ListingItem]:
-        fields = self.lot_data(response)
+        problems: list[str] = []
+        fields = self.lot_data(response, problems)
+        for problem in problems:  # a block skipped or unreadable: recorded, the lot taken from the rest
+            self.record("parse", response.url, problem)
         if fields is None:
             self.record("parse", response.url, "no schema.org lot or OpenGraph data on the page")
             return
         yield from self.finish(fields, response)
 
-    def lot_data(self, response: Response) -> dict[str, Any] | None:
-        """The lot's fields from the page, or None if it shows no lot (no title and no photo)."""
-        fields = self.page_fields(response)
+    def lot_data(self, response: Response, problems: list[str] | None = None) -> dict[str, Any] | None:
+        """The lot's fields from the page, or None if it shows no lot (no title and no photo). Structured
+        data skipped as too large or unreadable is added to ``problems``, one line each."""
+        fields = self.page_fields(response, problems)
         if not fields.get("title") and not fields.get("image_urls"):
             return None
         fields["lot_id"] = fields.get("lot_id") or _id_from_url(response.url)
-        fields["house"] = fields.get("house") or self.house
+        fields["house"] = plain_text(fields.get("house")) or self.house
         return fields
 
-    def page_fields(self, response: Response) -> dict[str, Any]:
-        """What the page's structured data says, OpenGraph filling the gaps."""
-        nodes = json_ld(response, self.lot_types) or microdata(response, self.lot_types)
-        fields = lot_fields(nodes[0]) if nodes else {}
+    def page_fields(self, response: Response, problems: list[str] | None = None) -> dict[str, Any]:
+        """What the page's structured data says, OpenGraph filling the gaps; text fields as plain text
+        (character references decoded, tags stripped), the description's references decoded."""
+        report = problems.append if problems is not None else None
+        nodes = json_ld(response, self.lot_types, report) or microdata(response, self.lot_types)
+        fields = lot_fields(nodes[0], page_language(response)) if nodes else {}
         if self.use_opengraph:
             og = opengraph(response)
-            fields["title"] = fields.get("title") or og.get("og:title")
-            fields["description_html"] = fields.get("description_html") or og.get("og:description")
+            fields["title"] = fields.get("title") or plain_text(_first(og.get("og:title")))
+            fields["description_html"] = fields.get("description_html") or html_text(
+                _first(og.get("og:description"))
+            )
             fields["image_urls"] = fields.get("image_urls") or _as_list(og.get("og:image"))
         return fields
 
@@ -168,8 +187,8 @@ class SelectorSpider(StructuredDataSpider):
 
     fields: dict[str, str] = {}
 
-    def page_fields(self, response: Response) -> dict[str, Any]:
-        data = super().page_fields(response)
+    def page_fields(self, response: Response, problems: list[str] | None = None) -> dict[str, Any]:
+        data = super().page_fields(response, problems)
         for name, selector in self.fields.items():
             found = _select(response, selector)
             if name == "image_urls":
@@ -177,7 +196,8 @@ class SelectorSpider(StructuredDataSpider):
             elif name == "description_html":
                 data[name] = found.get()
             else:
-                text = " ".join(" ".join(_text_of(found)).split())
+                # The page's own text is decoded already; an attribute or text may still hold markup.
+                text = plain_text(" ".join(_text_of(found)))
                 data[name] = text or data.get(name)
         return data
 

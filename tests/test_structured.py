@@ -1,6 +1,7 @@
 from scrapy.http import HtmlResponse
 
-from spiders.structured import dig, image_list, iso_date, json_ld, next_data, number
+from spiders.jsonld import schema_term, types_of
+from spiders.structured import dig, html_text, image_list, iso_date, json_ld, next_data, number, plain_text
 
 
 def page(body: str) -> HtmlResponse:
@@ -38,3 +39,27 @@ def test_helpers():
         "c.jpg",
     ]
     assert number("1,200.50 EUR") == 1200.5 and number(None) is None and number(True) is None
+
+
+def test_json_ld_reports_unreadable_blocks_one_line_each():
+    problems: list[str] = []
+    r = page(
+        '<script type="application/ld+json">{"a":\n</script><script type="application/ld+json"></script>'
+    )
+    assert json_ld(r, "Product", problems.append) == []
+    assert len(problems) == 1 and problems[0].startswith("JSON-LD block 1 of 2: not JSON")
+
+
+def test_schema_terms():
+    assert {
+        schema_term(t) for t in ("http://schema.org/Product", "https://schema.org/Product/", "schema:Product")
+    } == {"Product"}
+    assert types_of({"@type": ["Thing", "https://www.schema.org/Offer", 3]}) == {"Thing", "Offer"}
+    assert types_of({"@type": None}) == set() and types_of("Product") == set()
+
+
+def test_plain_and_html_text():
+    assert plain_text("  A &amp;amp; B<br>\n<i>c</i> <script>x()</script>") == "A & B c"
+    assert plain_text("< 3 cm &lt; 4 cm") == "< 3 cm < 4 cm"
+    assert plain_text("<p> </p>") is None and plain_text(None) is None
+    assert html_text("&lt;p&gt;Caf&eacute;&lt;/p&gt;") == "<p>Café</p>"

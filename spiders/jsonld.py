@@ -1,0 +1,354 @@
+"""schema.org JSON-LD as pages really publish it: reading each ``<script type="application/ld+json">``
+block leniently, walking the nodes of every block as one graph, resolving ``@id`` references and picking
+the node that is the page's lot.
+
+Shapes read (each with a fixture in ``tests/files/pages/``, listed in ``docs/crawling.md``):
+
+* blocks: raw control characters inside strings; HTML comment and CDATA wrappers; ``//`` and ``/* */``
+  comments; trailing commas and semicolons; several values in one block; several blocks per page;
+  ``@graph``; a ``type`` attribute in any case or with parameters; a block over ``MAX_JSONLD``
+  characters is skipped unparsed and reported.
+* nodes: entities nested under any property (``mainEntity``, ``itemOffered``, ``subjectOf``, ``about``,
+  ``hasPart``, ...) down to ``MAX_DEPTH``; ``@type`` as a string or a list, short or as an IRI
+  (``http://schema.org/Product``, ``https://schema.org/Product``, ``schema:Product``), property names
+  likewise; ``@id`` references resolved within the page (relative ones against the page URL), cycles cut.
+* the lot: the node of a wanted type that is the page's main entity (``mainEntity``/``about`` of a page
+  node, or ``mainEntityOfPage`` naming this page) before other lot nodes, and those before lot nodes in
+  "related items" (``isRelatedTo``, ``isSimilarTo``, an ``ItemList``); an Offer whose ``itemOffered`` is
+  a product is merged into that product.
+
+Nothing here raises on a page: what cannot be read is returned as a one-line problem.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+__all__ = [
+    "MAX_JSONLD",
+    "MAX_DEPTH",
+    "JsonLdGraph",
+    "parse_block",
+    "read_blocks",
+    "schema_term",
+    "types_of",
+]
+
+MAX_JSONLD = 1_000_000  # characters: a larger block is not one lot's data, and parsing it costs
+MAX_DEPTH = 16  # real JSON-LD nests a few levels; hostile pages nest thousands
+MAX_NODES = 20_000  # dicts kept per page
+MAX_LIST = 1_000  # items kept per list
+MAX_VALUES = 50  # top-level values read from one block
+MAX_LOTS = 20  # lot nodes returned per page: the first is the lot, the rest only alternatives
+EMBED_DEPTH = 8  # levels of references followed when a node is copied out with its references
+EMBED_BUDGET = 1_000  # dicts copied per node: references may form a DAG that doubles at each level
+
+_SCHEMA_PREFIXES = (
+    "http://schema.org/",
+    "https://schema.org/",
+    "http://www.schema.org/",
+    "https://www.schema.org/",
+    "schema:",
+)
+# Keys under which a node is the page's subject, or one of a list of other things.
+_MAIN_KEYS = {"mainEntity", "about"}
+_RELATED_KEYS = {
+    "isRelatedTo",
+    "isSimilarTo",
+    "isAccessoryOrSparePartFor",
+    "isConsumableFor",
+    "itemListElement",
+    "relatedLink",
+    "significantLink",
+    "workExample",
+}
+_LIST_TYPES = {"ItemList", "OfferCatalog", "BreadcrumbList", "CollectionPage", "SearchResultsPage"}
+_OFFER_TYPES = {"Offer", "AggregateOffer"}
+
+# Wrappers CMS templates put around the JSON so that old browsers or XHTML parsers skip it.
+_LEADING = re.compile(r"\A\s*(?:<!--|/\*\s*<!\[CDATA\[\s*\*/|//\s*<!\[CDATA\[|<!\[CDATA\[)")
+_TRAILING = re.compile(r"(?:-->|/\*\s*\]\]>\s*\*/|//\s*\]\]>|\]\]>)\s*\Z")
+# What the lenient reading drops: comments, and commas before a closing bracket. Strings are matched
+# too, whole, so that nothing inside one is touched ("https://..." is no comment).
+_DROPPABLE = re.compile(
+    r'"[^"\\]*(?:\\.[^"\\]*)*"'
+    r"|(?P<drop>//[^\n]*|/\*.*?(?:\*/|\Z)|,(?=\s*[}\]]))",  # an unclosed comment runs to the end
+    re.S,
+)
+_SEPARATORS = " \t\r\n;,\ufeff"
+
+
+def parse_block(text: str) -> tuple[list[Any], str | None]:
+    """The JSON values of one JSON-LD block, and a one-line problem or None.
+
+    Strict JSON first (control characters allowed in strings, as extruct's reader allows them); then
+    leniently: HTML comment and CDATA wrappers, JavaScript comments and trailing commas removed, values
+    separated by ``;`` or ``,`` read one after another. A block nested deeper than Python's parser goes is
+    unreadable. Values read before an unreadable part are kept, with the problem.
+    """
+    if len(text) > MAX_JSONLD:
+        return [], f"{len(text):,} characters, over the {MAX_JSONLD:,} limit, skipped"
+    if not text.strip():
+        return [], None
+    try:
+        return [json.loads(text, strict=False)], None
+    except RecursionError:
+        return [], "nested too deeply to read"
+    except ValueError as exc:
+        first = exc
+    cleaned = _lenient(text)
+    decoder = json.JSONDecoder(strict=False)
+    values: list[Any] = []
+    at, end = 0, len(cleaned)
+    while len(values) < MAX_VALUES:
+        while at < end and cleaned[at] in _SEPARATORS:
+            at += 1
+        if at >= end:
+            break
+        try:
+            value, at = decoder.raw_decode(cleaned, at)
+        except RecursionError:
+            return values, "nested too deeply to read"
+        except ValueError as exc:
+            reason = exc if values else first
+            return values, f"not JSON even leniently: {_one_line(str(reason))}"
+        values.append(value)
+    return values, None
+
+
+def _lenient(text: str) -> str:
+    text = text.strip().lstrip("\ufeff")
+    for _ in range(4):  # wrappers come nested: "<!-- //<![CDATA[ ... //]]> -->"
+        stripped = _TRAILING.sub("", _LEADING.sub("", text)).strip()
+        if stripped == text:
+            break
+        text = stripped
+    return _DROPPABLE.sub(lambda m: "" if m.group("drop") is not None else m.group(0), text)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:200]
+
+
+def read_blocks(scripts: Iterable[str]) -> tuple[list[Any], list[str]]:
+    """The values of every block, in page order, and one problem line per block skipped or partly
+    unreadable (``JSON-LD block 2 of 3 ...``)."""
+    scripts = list(scripts)
+    values: list[Any] = []
+    problems: list[str] = []
+    for number, text in enumerate(scripts, 1):
+        found, problem = parse_block(text)
+        values += found
+        if problem:
+            problems.append(f"JSON-LD block {number} of {len(scripts)}: {problem}")
+    return values, problems
+
+
+def schema_term(name: Any) -> str:
+    """A schema.org type or property name without its vocabulary: ``https://schema.org/Product``,
+    ``http://schema.org/Product/`` and ``schema:Product`` all give ``Product``; other strings are kept."""
+    if not isinstance(name, str):
+        return ""
+    name = name.strip()
+    for prefix in _SCHEMA_PREFIXES:
+        if name.startswith(prefix):
+            return name[len(prefix) :].strip("/")
+    return name
+
+
+def types_of(node: Any) -> set[str]:
+    """The short schema.org types of a node (``@type`` a string or a list of strings), else empty."""
+    if not isinstance(node, dict):
+        return set()
+    t = node.get("@type")
+    items = t if isinstance(t, list) else [t]
+    return {s for s in (schema_term(x) for x in items[:20]) if s}
+
+
+@dataclass
+class _Seen:
+    """One place a node appears in the page, and what that place says of it."""
+
+    node: dict[str, Any]
+    order: int
+    main: bool
+    related: bool
+    inside_lot: bool
+
+
+@dataclass
+class JsonLdGraph:
+    """All JSON-LD (or extruct's JSON-LD-shaped microdata) values of one page as one graph.
+
+    ``page_urls`` are the addresses of the page (its URL, canonical link, ``og:url``): relative ``@id``
+    values resolve against the first, and a node whose ``mainEntityOfPage`` names one of them is the
+    page's main entity.
+    """
+
+    values: list[Any]
+    page_urls: list[str] = field(default_factory=list)
+    wanted: frozenset[str] = frozenset()
+    by_id: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
+    seen: list[_Seen] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self._count = 0
+        self._base = self.page_urls[0] if self.page_urls else ""
+        self._pages = {_same_page(u) for u in self.page_urls if isinstance(u, str)}
+        self.values = [self._normalise(v, 0, False, False, False) for v in self.values[:MAX_LIST]]
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def _normalise(self, value: Any, depth: int, main: bool, related: bool, inside_lot: bool) -> Any:
+        """A copy with short property names and types, bounded in depth, list length and node count;
+        every dict is remembered with what its place says of it."""
+        if isinstance(value, list):
+            if depth > MAX_DEPTH:
+                return None
+            items = (self._normalise(v, depth + 1, main, related, inside_lot) for v in value[:MAX_LIST])
+            return [v for v in items if v is not None]
+        if not isinstance(value, dict):
+            return value
+        if depth > MAX_DEPTH or self._count >= MAX_NODES:
+            return None
+        self._count += 1
+        order = self._count
+        types = types_of(value)
+        is_lot = bool(types & self.wanted)
+        related = related or bool(types & _LIST_TYPES)
+        node: dict[str, Any] = {}
+        graph: list[Any] = []
+        for key, item in list(value.items())[:200]:
+            term = schema_term(key)
+            if term == "@type":
+                node["@type"] = sorted(types)
+            elif term == "@id":
+                node["@id"] = self._absolute(item)
+            elif term == "@graph":
+                graph = item if isinstance(item, list) else [item]
+            elif term and term != "@context":
+                node[term] = self._normalise(
+                    item,
+                    depth + 1,
+                    main=term in _MAIN_KEYS and not is_lot,
+                    related=related or term in _RELATED_KEYS,
+                    inside_lot=inside_lot or (is_lot and term != "itemOffered"),
+                )
+        if graph:
+            # @graph members are top-level nodes of the page, not parts of the object that holds them.
+            node["@graph"] = self._normalise(graph, depth + 1, False, related, inside_lot)
+        self._remember(_Seen(node, order, main, related, inside_lot))
+        return node
+
+    def _remember(self, seen: _Seen) -> None:
+        self.seen.append(seen)
+        ident = seen.node.get("@id")
+        if isinstance(ident, str) and ident:
+            known = self.by_id.setdefault(ident, seen.node)
+            if known is not seen.node:  # the same node described twice (often once whole, once by @id)
+                for k, v in seen.node.items():
+                    known.setdefault(k, v)
+
+    def _absolute(self, ident: Any) -> str | None:
+        if not isinstance(ident, str) or not ident.strip():
+            return None
+        try:
+            return urljoin(self._base, ident.strip()) if self._base else ident.strip()
+        except ValueError:  # a malformed IPv6 host and such
+            return ident.strip()
+
+    def resolve(self, node: Any) -> Any:
+        """The node an ``{"@id": ...}`` reference names, if the page describes it; else the node."""
+        if isinstance(node, dict) and isinstance(node.get("@id"), str):
+            return self.by_id.get(node["@id"], node)
+        return node
+
+    def embed(self, node: Any) -> Any:
+        """A copy of ``node`` with every reference replaced by the node it names, to ``EMBED_DEPTH``
+        levels, a reference back to a node being copied left as it is (cycles)."""
+        budget = [EMBED_BUDGET]
+        return self._embed(node, 0, frozenset(), budget)
+
+    def _embed(self, value: Any, depth: int, path: frozenset[str], budget: list[int]) -> Any:
+        if isinstance(value, list):
+            if depth > EMBED_DEPTH or budget[0] <= 0:
+                return None
+            return [e for e in (self._embed(v, depth + 1, path, budget) for v in value) if e is not None]
+        if not isinstance(value, dict):
+            return value
+        ident = value.get("@id") if isinstance(value.get("@id"), str) else None
+        if ident in path or depth > EMBED_DEPTH or budget[0] <= 0:
+            return {"@id": ident} if ident else None
+        budget[0] -= 1
+        full = self.by_id.get(ident, value) if ident else value
+        inner = path | {ident} if ident else path
+        return {k: self._embed(v, depth + 1, inner, budget) for k, v in full.items()}
+
+    # -- choosing the lot ------------------------------------------------------------------------
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """Every node of a wanted type, each once, references resolved and embedded, best lot first: the
+        page's main entity, then other nodes in page order, then nodes that are parts of another lot,
+        then related items. An Offer whose ``itemOffered`` is one of the others is merged into it as its
+        ``offers`` (unless it has its own) instead of being listed; the pair takes the better place."""
+        places: dict[int, list[Any]] = {}  # id(node) -> [rank, order, node]
+        for seen in self.seen:
+            node = self.resolve(seen.node)
+            types = types_of(node)
+            if not types & self.wanted or (types & _OFFER_TYPES and seen.inside_lot):
+                continue  # not a lot, or a lot's own offer
+            if seen.main or self._names_page(node.get("mainEntityOfPage")):
+                rank = 0
+            else:
+                rank = 3 if seen.related else 2 if seen.inside_lot else 1
+            best = places.get(id(node))
+            if best is None or (rank, seen.order) < (best[0], best[1]):
+                places[id(node)] = [rank, seen.order, node]
+        offers: dict[int, dict[str, Any]] = {}
+        for key, place in list(places.items()):
+            node = place[2]
+            item = self._offered(node) if types_of(node) & _OFFER_TYPES else None
+            if item is not None and id(item) in places and id(item) != key:
+                target = places[id(item)]
+                target[:2] = min(target[:2], place[:2])
+                offers.setdefault(id(item), {k: v for k, v in node.items() if k != "itemOffered"})
+                del places[key]
+        result = []
+        for _, _, node in sorted(places.values(), key=lambda p: (p[0], p[1]))[:MAX_LOTS]:
+            copy = self.embed(node)
+            if id(node) in offers and not copy.get("offers"):
+                copy["offers"] = self.embed(offers[id(node)])
+            result.append(copy)
+        return result
+
+    def _offered(self, offer: dict[str, Any]) -> dict[str, Any] | None:
+        item = offer.get("itemOffered")
+        if isinstance(item, list):
+            item = next((i for i in item if isinstance(i, dict)), None)
+        item = self.resolve(item)
+        return item if isinstance(item, dict) else None
+
+    def _names_page(self, value: Any) -> bool:
+        if value is True:
+            return True
+        value = self.resolve(value)
+        if isinstance(value, dict):
+            value = value.get("@id") or value.get("url")
+        if isinstance(value, list):
+            value = next((v for v in value if isinstance(v, str)), None)
+        return isinstance(value, str) and _same_page(self._absolute(value) or "") in self._pages
+
+
+def _same_page(url: str) -> str:
+    """A URL compared as a page address: no scheme, ``www.``, query, fragment or trailing slash."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url
+    host = parts.netloc.lower().removeprefix("www.")
+    return f"{host}{parts.path.rstrip('/')}"
