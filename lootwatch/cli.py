@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import sys
@@ -240,9 +241,7 @@ def _crawl_stage(
     if http_cache:
         overrides.update(HTTPCACHE_ENABLED=True, HTTPCACHE_DIR=str(Path(cfg.data_dir) / "httpcache"))
     if demo_url:
-        from .demo import DEMO_CRAWL
-
-        overrides.update(LOOTWATCH_DEMO_URL=demo_url, LOOTWATCH_ALLOW_PRIVATE=True, **DEMO_CRAWL)
+        overrides.update(LOOTWATCH_DEMO_URL=demo_url)  # only the demo houses read it (spiders.base)
     settings = project_settings(cfg.db, cfg.data_dir, **overrides)
     known = spider_names(settings, kind="market")
     unknown = [s for s in sites if s not in known]
@@ -255,8 +254,8 @@ def _crawl_stage(
         chosen = []
         for name in known:
             entry = site(name) or {}
-            if name.startswith("demo_") and not demo_url:
-                continue
+            if name.startswith("demo_") != bool(demo_url):
+                continue  # --demo-url crawls the demo houses only; without it they have nowhere to go
             if entry.get("enabled", True) is False and name not in enabled:
                 click.echo(f"{name}: skipped, disabled in seeds/sites.yaml ({entry.get('reason')})")
                 continue
@@ -370,7 +369,7 @@ def _match_stage(cfg, rematch_all: bool = False) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image per line.")
 @click.pass_obj
 def check(cfg, images: tuple[str, ...], as_json: bool) -> None:
-    """Rank registry objects that these photos may show."""
+    """Rank registry objects that these photos may show; exit status 1 if any photo could not be read."""
     from matcher.check import check_photo
     from matcher.decode import DecodeError
     from matcher.registry_index import RegistryIndex
@@ -378,11 +377,16 @@ def check(cfg, images: tuple[str, ...], as_json: bool) -> None:
 
     db = open_db(_existing(cfg.db))
     index = RegistryIndex.from_db(db)
+    failed = 0
     for path in images:
         try:
             result = {"image": path, "candidates": check_photo(db, index, Path(path).read_bytes())}
         except (OSError, DecodeError) as exc:
             result = {"image": path, "error": str(exc)}
+        except Exception as exc:  # noqa: BLE001 - one photo's bug must not stop the others
+            logging.getLogger("lootwatch").debug("checking %s failed", path, exc_info=True)
+            result = {"image": path, "error": f"internal error: {type(exc).__name__}: {exc}"}
+        failed += "error" in result
         if as_json:
             click.echo(json.dumps(result, ensure_ascii=False))
         elif "error" in result:
@@ -395,6 +399,8 @@ def check(cfg, images: tuple[str, ...], as_json: bool) -> None:
                 )
                 if c["same_photo_as"]:
                     click.echo(f"         the same photo is held by {', '.join(c['same_photo_as'])}")
+    if failed:
+        raise SystemExit(1)  # the lines above say which photos failed and why
 
 
 @main.command()

@@ -55,7 +55,24 @@ def load_config(path: str | Path | None = None, db: str | Path | None = None) ->
                 raise ConfigError(f"config file {p}: smtp_port must be a number")
             cfg.smtp_port = data["smtp_port"]
         cfg.mail_to = [str(x) for x in data.get("mail_to", [])]
-        cfg.scrapy = dict(data.get("scrapy", {}))
+        cfg.scrapy = _scrapy_settings(data, p)
     if db:
         cfg.db = Path(db)
     return cfg
+
+
+def _scrapy_settings(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The ``[scrapy]`` table, with the crawler's address allowance checked before any crawl starts."""
+    from spiders.addresses import Allowance
+
+    scrapy = dict(data.get("scrapy", {}))
+    if "LOOTWATCH_ALLOW_PRIVATE" in scrapy:
+        raise ConfigError(
+            f"config file {path}: LOOTWATCH_ALLOW_PRIVATE is not read any more; list the host:port pairs "
+            "that may be fetched on a private address in LOOTWATCH_ALLOW_HOSTS"
+        )
+    try:
+        Allowance(scrapy.get("LOOTWATCH_ALLOW_HOSTS") or [])
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"config file {path}: {exc}") from exc
+    return scrapy

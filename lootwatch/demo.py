@@ -30,8 +30,6 @@ SIZES = {
     "small": {"objects": 14, "per_edit": 3, "flag_only": 4, "distractors": 16, "rephoto": 3, "relist": 3},
 }
 DEMO_SITES = ("demo_aurora", "demo_meridian", "demo_bazaar")
-# The demo marketplace is our own server on loopback: no need to be polite to it.
-DEMO_CRAWL = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS_PER_DOMAIN": 8}
 
 
 def run_demo(out: Path, size: str = "full") -> dict[str, Any]:
@@ -51,9 +49,7 @@ def run_demo(out: Path, size: str = "full") -> dict[str, Any]:
             db_path,
             out / "data",
             LOOTWATCH_DEMO_URL=server.url,
-            LOOTWATCH_ALLOW_PRIVATE=True,
             LOG_LEVEL="WARNING",
-            **DEMO_CRAWL,
         )
         run_stages(
             settings,

@@ -22,8 +22,11 @@ PART_ZOOM = 2.5  # ... by at most this much
 HUE_BINS = 16
 MIN_COLOURED = 13  # of 255: under 5 % coloured pixels the picture counts as grey
 FEATURE_VERSION = f"orb{ORB_FEATURES}-grid4-mirror-hue{HUE_BINS}-stable3-decode3;opencv={cv2.__version__}"
-_orb = cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=10, edgeThreshold=15, patchSize=15)
-_detector = cv2.ORB_create(nfeatures=ORB_FEATURES * 5, fastThreshold=10, edgeThreshold=15, patchSize=15)
+ORB_EDGE = 15  # pixels: ORB's border, where no keypoint is taken, and its patch size
+_orb = cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=10, edgeThreshold=ORB_EDGE, patchSize=ORB_EDGE)
+_detector = cv2.ORB_create(
+    nfeatures=ORB_FEATURES * 5, fastThreshold=10, edgeThreshold=ORB_EDGE, patchSize=ORB_EDGE
+)
 
 
 @dataclass
@@ -77,7 +80,10 @@ def orb(im: Image.Image, parts: Sequence[tuple[int, int, int, int]] = ()) -> Fea
 
 
 def orb_of_grey(grey: np.ndarray) -> Features:
-    """ORB keypoints and descriptors of a grey picture, spread over a 4x4 grid."""
+    """ORB keypoints and descriptors of a grey picture, spread over a 4x4 grid; none for a picture
+    thinner than ORB's two borders (a banner or separator strip), where OpenCV's pyramid fails."""
+    if min(grey.shape[:2]) <= 2 * ORB_EDGE:
+        return Features.empty()
     candidates = _detector.detect(grey, None)
     if not candidates:
         return Features.empty()

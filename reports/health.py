@@ -48,6 +48,7 @@ def crawl_health(db: Database) -> list[dict[str, Any]]:
                 "new": new,
                 "gone": stats.get("lootwatch/lots/gone", 0),
                 "errors": last["errors"],
+                "refused": int(stats.get("lootwatch/refused", 0)),
                 "average": None if average is None else round(average, 1),
                 "warning": warning,
             }

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.http import Request, Response
 from twisted.python.failure import Failure
 
+from .addresses import Refused
 from .incremental import Unchanged
 from .items import ListingItem
 from .structured import (
@@ -65,6 +67,8 @@ class LotSpider(scrapy.Spider):
     def on_error(self, failure: Failure) -> None:
         if failure.check(Unchanged):
             return  # not an error: the lot is as it was (counted by the middleware)
+        if failure.check(Refused):
+            return  # recorded once, with its reason, where it was refused (spiders.middlewares)
         request = getattr(failure, "request", None)
         url = getattr(request, "url", None)
         if request is not None and not request.meta.get("lootwatch_lot"):
@@ -235,16 +239,33 @@ def _as_list(value: Any) -> list[str]:
 
 class DemoSpider(LotSpider):
     """A house of the bundled demo marketplace; its address comes from ``-a base_url=`` or
-    the LOOTWATCH_DEMO_URL setting (``lootwatch demo`` sets it).
+    the LOOTWATCH_DEMO_URL setting (``lootwatch demo`` sets it). It may fetch that one host:port, however
+    private, and it crawls without delays: the server is our own. Other spiders of the same process keep
+    their own politeness and allowances.
 
     Attributes:
         start_path: the first page, relative to the demo server.
     """
 
     start_path = "/"
+    custom_settings = {
+        "DOWNLOAD_DELAY": 0,
+        "AUTOTHROTTLE_ENABLED": False,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
+    }
 
-    async def start(self) -> AsyncIterator[Request]:
+    @property
+    def demo_url(self) -> str:
         base = getattr(self, "base_url", None) or self.settings.get("LOOTWATCH_DEMO_URL")
         if not base:
             raise ValueError(f"{self.name}: set -a base_url=http://127.0.0.1:PORT or LOOTWATCH_DEMO_URL")
-        yield self.request(base.rstrip("/") + self.start_path, self.parse)
+        return base.rstrip("/")
+
+    @property
+    def allow_hosts(self) -> list[str]:
+        parts = urlsplit(self.demo_url)
+        host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+        return [f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"]
+
+    async def start(self) -> AsyncIterator[Request]:
+        yield self.request(self.demo_url + self.start_path, self.parse)

@@ -31,9 +31,11 @@ FILES_URLS_FIELD = "image_urls"
 FILES_RESULT_FIELD = "files"
 MEDIA_ALLOW_REDIRECTS = True
 
-# Loopback, private and link-local addresses are refused unless this is set (the demo and tests set it).
-LOOTWATCH_ALLOW_PRIVATE = False
-LOOTWATCH_ALLOW_HOSTS: list[str] = []  # or only these ("127.0.0.1:8000"), e.g. a test site
+# Only public addresses are connected to: the resolver passes on a host's addresses only when all are
+# globally routable (spiders.addresses). The exceptions are these host:port pairs ("127.0.0.1:8000"),
+# e.g. a registry service on the operator's own network; the demo houses allow their own server.
+TWISTED_DNS_RESOLVER = "spiders.addresses.PublicOnlyResolver"
+LOOTWATCH_ALLOW_HOSTS: list[str] = []
 
 # Evidence: every response as received (before decompression, redirects, retries) into WARC files.
 LOOTWATCH_WARC = True
@@ -43,6 +45,8 @@ DOWNLOADER_MIDDLEWARES = {
     "spiders.retry_after.RetryAfterMiddleware": 560,
     "spiders.incremental.ConditionalRequestMiddleware": 640,
     "spiders.warc.WarcMiddleware": 650,
+    # Next to the downloader: a refused lookup is not retried, a refused answer never reaches the WARC.
+    "spiders.middlewares.ConnectedAddressMiddleware": 950,
 }
 # Lot pages count as done once stored, so `lootwatch crawl --jobdir` resumes even after kill -9.
 DUPEFILTER_CLASS = "spiders.resume.CommittedDupeFilter"

@@ -15,6 +15,7 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler
+from urllib.parse import urlsplit
 
 from PIL import Image
 
@@ -146,7 +147,7 @@ def crawl(base: str, db: str, data: str, jobdir: str | None = None, spider=None,
         AUTOTHROTTLE_ENABLED=False,
         CONCURRENT_REQUESTS_PER_DOMAIN=2,
         LOG_LEVEL="WARNING",
-        **({"LOOTWATCH_ALLOW_PRIVATE": True} | overrides),
+        **({"LOOTWATCH_ALLOW_HOSTS": [urlsplit(base).netloc]} | overrides),
         **({"JOBDIR": jobdir} if jobdir else {}),
     )
     run_stages(settings, [[(spider or FaultSiteSpider, {"base": base})]])

@@ -66,6 +66,5 @@ if __name__ == "__main__":
         db,
         data,
         spider=HostileSiteSpider,
-        LOOTWATCH_ALLOW_PRIVATE=False,
         LOOTWATCH_ALLOW_HOSTS=[urlsplit(base).netloc],
     )

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import LOOTWATCH, ROOT, run_cli
+from .conftest import LOOTWATCH, ROOT, SHARED, run_cli
 
 COMMANDS = [
     ["demo"],
@@ -65,7 +65,8 @@ def test_check_json_ranks_registry_photo_and_reports_bad_image(small_demo, tmp_p
     Image.open(photo).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(mirrored, quality=80)
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"<html>")
-    proc = run_cli("--db", str(small_demo["db"]), "check", str(mirrored), str(broken), "--json")
+    proc = run_cli("--db", str(small_demo["db"]), "check", str(mirrored), str(broken), "--json", check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr  # a photo failed, and the line says why
     first, second = (json.loads(line) for line in proc.stdout.splitlines())
     assert first["image"] == str(mirrored)
     best = first["candidates"][0]
@@ -202,3 +203,28 @@ def test_daily_runs_every_stage_and_names_the_one_that_fails(tmp_path, monkeypat
     failed = run_cli("--config", cfg, "daily", check=False)
     assert failed.returncode == 1
     assert "daily: the report stage failed" in failed.stderr and "next run" in failed.stderr
+
+
+@pytest.mark.slow
+def test_check_json_reads_thin_strips(small_demo, tmp_path):
+    """Banners, separators and scans a few pixels wide: one line each, no traceback; a strip too small to
+    be a photo is an error line and the exit status says so."""
+    strips = [tmp_path / "strip-9x4000.png", tmp_path / "strip-4000x9.png", tmp_path / "strip-31x2000.png"]
+    Image.new("RGB", (9, 4000), (120, 80, 40)).save(strips[0])
+    Image.effect_noise((4000, 9), 60).convert("RGB").save(strips[1])
+    Image.effect_noise((31, 2000), 60).convert("RGB").save(strips[2])
+    case = SHARED / "cases" / "photos" / "thin-strip.png"
+    queries = [*strips, *([case] if case.is_file() else [])]
+    proc = run_cli("--db", str(small_demo["db"]), "check", "--json", *map(str, queries), check=False)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [line["image"] for line in lines] == list(map(str, queries))
+    assert all(line.get("candidates") == [] for line in lines)
+    one_pixel = tmp_path / "strip-500x1.png"
+    Image.effect_noise((500, 1), 60).convert("RGB").save(one_pixel)
+    proc = run_cli(
+        "--db", str(small_demo["db"]), "check", "--json", str(one_pixel), str(strips[0]), check=False
+    )
+    first, second = (json.loads(line) for line in proc.stdout.splitlines())
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "too small" in first["error"] and second["candidates"] == []

@@ -9,6 +9,7 @@ import sqlite3
 from concurrent.futures import ProcessPoolExecutor
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 from PIL import Image
@@ -175,14 +176,14 @@ class _PhotoSite(LoopbackServer):
 def test_photo_urls_still_go_through_the_crawler(tmp_path):
     local = noise_photo(tmp_path / "photos" / "a.jpg", 1)
     served = noise_photo(tmp_path / "served.jpg", 2)
-    cfg = write_config(
-        tmp_path,
-        LOOTWATCH_ALLOW_PRIVATE=True,
-        DOWNLOAD_DELAY=0,
-        AUTOTHROTTLE_ENABLED=False,
-        LOG_LEVEL='"ERROR"',
-    )
     with _PhotoSite(served) as site:
+        cfg = write_config(
+            tmp_path,
+            LOOTWATCH_ALLOW_HOSTS=f'["{urlsplit(site.url).netloc}"]',
+            DOWNLOAD_DELAY=0,
+            AUTOTHROTTLE_ENABLED=False,
+            LOG_LEVEL='"ERROR"',
+        )
         (tmp_path / "r.csv").write_text(
             f"source,source_id,images\nb,1,photos/a.jpg|{site.url}/photo.jpg\nb,2,photos/a.jpg\n"
         )

@@ -71,8 +71,13 @@ def build(signatures, records: list[tuple[str, str]]) -> tuple[RegistryIndex, di
         names[object_id] = record
         for variant, h in fp.hashes.items():
             rows.append(
-                {**h, "variant": variant, "registry_image_id": image_id, "object_id": object_id,
-                 "sha256": fp.sha256}
+                {
+                    **h,
+                    "variant": variant,
+                    "registry_image_id": image_id,
+                    "object_id": object_id,
+                    "sha256": fp.sha256,
+                }
             )
         features[image_id], mirrors[image_id] = fp.features, fp.mirror_features
     return RegistryIndex.from_rows(rows, features, mirrors), names

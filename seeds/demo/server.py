@@ -16,11 +16,11 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 
 class LoopbackServer:
-    """An HTTP server on 127.0.0.1 (a free port by default) in a background thread; use as a context
-    manager or call ``close()``."""
+    """An HTTP server on 127.0.0.1 (or another loopback ``address``; a free port by default) in a
+    background thread; use as a context manager or call ``close()``."""
 
-    def __init__(self, handler, port: int = 0):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    def __init__(self, handler, port: int = 0, address: str = "127.0.0.1"):
+        self.httpd = ThreadingHTTPServer((address, port), handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 

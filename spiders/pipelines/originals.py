@@ -13,8 +13,10 @@ from scrapy.http.request import NO_CALLBACK
 from scrapy.pipelines.files import FilesPipeline
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer
+from twisted.python.failure import Failure
 
 from matcher import store
+from spiders.addresses import Refused
 
 
 class OriginalsPipeline(FilesPipeline):
@@ -49,6 +51,11 @@ class OriginalsPipeline(FilesPipeline):
         if stored is not None:
             await maybe_deferred_to_future(stored)
         return path.rsplit("/", 1)[-1]  # the checksum is the SHA-256
+
+    def media_failed(self, failure: Failure, request: Request, info):
+        if failure.check(Refused):  # keep the refusal and its reason for the photo's row
+            raise failure.value
+        return super().media_failed(failure, request, info)
 
     def get_media_requests(self, item: Any, info) -> list[Request]:
         return [

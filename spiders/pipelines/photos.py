@@ -9,6 +9,7 @@ from typing import Any
 
 from matcher.decode import DecodeError
 from matcher.ingest import hash_and_store
+from spiders.addresses import Refused
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,8 @@ def store_photos(
             except Exception as exc:  # a bug must not lose the photo's row: record it and go on
                 logger.exception("hashing %s failed", url)
                 fields = {"error": f"internal error: {type(exc).__name__}: {exc}"}
-        if fields.get("error"):
+        # A refused photo was recorded where it was refused; it is counted once.
+        if fields.get("error") and not fields["error"].startswith(f"{Refused.__name__}: "):
             run.error("photo", url, fields["error"])
         upsert(run.db, owner_id, url, position, **fields)
 
