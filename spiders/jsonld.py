@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import chompjs
+
 __all__ = [
     "MAX_JSONLD",
     "MAX_DEPTH",
@@ -80,6 +82,8 @@ _DROPPABLE = re.compile(
     r"|(?P<drop>//[^\n]*|/\*.*?(?:\*/|\Z)|,(?=\s*[}\]]))",  # an unclosed comment runs to the end
     re.S,
 )
+# A key written the JavaScript way: in single quotes, or bare.
+_JS_KEY = re.compile(r"[{,]\s*(?:'[^'\n]{1,100}'|[A-Za-z_$@][\w$]{0,100})\s*:")
 _SEPARATORS = " \t\r\n;,\ufeff"
 
 
@@ -115,19 +119,152 @@ def parse_block(text: str) -> tuple[list[Any], str | None]:
         except RecursionError:
             return values, "nested too deeply to read"
         except ValueError as exc:
+            if values and not cleaned[at:].strip(_SEPARATORS + "}]"):
+                break  # a stray closing bracket after the last value (extruct#87)
+            if not values and (repaired := _repaired(_unwrapped(text))) is not None:
+                return repaired
             reason = exc if values else first
             return values, f"not JSON even leniently: {_one_line(str(reason))}"
         values.append(value)
     return values, None
 
 
-def _lenient(text: str) -> str:
+def _repaired(text: str) -> tuple[list[Any], str | None] | None:
+    """What a block broken in the ways templates break it still says, with the repair named; None when
+    it cannot be read at all. Tried in turn: quotes left unescaped inside a string (``12" high``, HTML
+    attributes), a comma missing between members, a block cut off before its brackets close, and
+    JavaScript object syntax (single quotes, unquoted keys, read with chompjs)."""
+    fixed, notes = _mend(text)
+    try:
+        value = json.loads(fixed, strict=False)
+    except RecursionError:
+        return None
+    except ValueError:
+        pass
+    else:
+        cut = {"a block cut off before its end closed", "an unclosed string closed"} & set(notes)
+        # Repairs a lenient reader makes are no error of the page; a block cut short has lost its end.
+        return [value], "cut off before its end; what it holds is read" if cut else None
+    if not _JS_KEY.search(text):
+        return None  # chompjs would read anything, an unrendered template too, as strings
+    try:
+        value = chompjs.parse_js_object(text)
+    except (ValueError, RecursionError):
+        return None
+    return ([value], None) if isinstance(value, dict | list) else None
+
+
+def _mend(text: str) -> tuple[str, list[str]]:
+    """``text`` with inner quotes escaped, comments and trailing commas dropped, missing commas put in,
+    and open strings and brackets closed; and the names of the repairs made.
+
+    A quote ends a string only when what follows it can follow a string (``,`` ``:`` ``}`` ``]``, the end,
+    or a line break and the next key); any other is taken as a character of the string. Two values side
+    by side get a comma between them.
+    """
+    mender = _Mender(text)
+    return mender.run(), sorted(mender.notes)
+
+
+class _Mender:
+    """One pass over a broken block (see ``_mend``), one character or token at a time."""
+
+    def __init__(self, text: str):
+        self.text, self.n = text, len(text)
+        self.out: list[str] = []
+        self.closers: list[str] = []
+        self.notes: set[str] = set()
+        self.in_string = False
+        self.after_value = False  # the last thing written was a whole value or key
+
+    def run(self) -> str:
+        i = 0
+        while i < self.n:
+            if self.in_string:
+                i = self._string_char(i)
+            else:
+                i = self._token(i)
+                if i < 0:
+                    break  # one whole value read, or a stray closing bracket after it
+        if self.in_string:
+            self.out.append('"')
+            self.notes.add("an unclosed string closed")
+        if self.closers:
+            while self.out and self.out[-1].strip() in ("", ","):
+                self.out.pop()
+            if self.out and self.out[-1].strip() == ":":
+                self.out.append("null")
+            self.out.extend(reversed(self.closers))
+            self.notes.add("a block cut off before its end closed")
+        return "".join(self.out)
+
+    def _string_char(self, i: int) -> int:
+        text, c = self.text, self.text[i]
+        if c == "\\" and i + 1 < self.n:
+            self.out.append(text[i : i + 2])
+            return i + 2
+        if c == '"':
+            j = i + 1
+            while j < self.n and text[j] in " \t\r\n":
+                j += 1
+            ends = j >= self.n or text[j] in ",:}]" or (text[j] == '"' and "\n" in text[i + 1 : j])
+            if not ends:
+                self.out.append('\\"')
+                self.notes.add("quotes inside a string escaped")
+                return i + 1
+            self.in_string, self.after_value = False, True
+        self.out.append(c)
+        return i + 1
+
+    def _token(self, i: int) -> int:
+        text, c = self.text, self.text[i]
+        if c in " \t\r\n":
+            self.out.append(c)
+            return i + 1
+        if text.startswith(("//", "/*"), i):
+            line = text[i + 1] == "/"
+            stop = text.find("\n" if line else "*/", i + 2)
+            return self.n if stop < 0 else stop + (1 if line else 2)
+        if c == "," and text[i + 1 :].lstrip()[:1] in ("}", "]", ""):
+            return i + 1  # a trailing comma
+        if self.after_value and c in '"{[':
+            self.out.append(",")
+            self.notes.add("missing commas put in")
+        self.after_value = False
+        if c in "}]":
+            if not self.closers:
+                return -1
+            self.closers.pop()
+            self.out.append(c)
+            self.after_value = True
+            return i + 1 if self.closers else -1
+        if c not in '"{[,:':
+            j = i
+            while j < self.n and text[j] not in ' \t\r\n,:}]"{[':
+                j += 1
+            self.out.append(text[i:j])  # a number, true, false or null
+            self.after_value = True
+            return j if self.closers else -1
+        if c == '"':
+            self.in_string = True
+        elif c in "{[":
+            self.closers.append("}" if c == "{" else "]")
+        self.out.append(c)
+        return i + 1
+
+
+def _unwrapped(text: str) -> str:
     text = text.strip().lstrip("\ufeff")
     for _ in range(4):  # wrappers come nested: "<!-- //<![CDATA[ ... //]]> -->"
         stripped = _TRAILING.sub("", _LEADING.sub("", text)).strip()
         if stripped == text:
             break
         text = stripped
+    return text
+
+
+def _lenient(text: str) -> str:
+    text = _unwrapped(text)
     return _DROPPABLE.sub(lambda m: "" if m.group("drop") is not None else m.group(0), text)
 
 
@@ -161,13 +298,28 @@ def schema_term(name: Any) -> str:
     return name
 
 
+# schema.org names are case-sensitive, but templates write "product" and "imageObject" all the same.
+_KNOWN_TYPES = {
+    t.lower(): t
+    for t in (
+        *_LIST_TYPES,
+        *_OFFER_TYPES,
+        "Product", "IndividualProduct", "ProductModel", "VisualArtwork", "Sculpture", "CreativeWork",
+        "ItemPage", "WebPage", "ImageObject", "Organization", "Person", "Brand", "PropertyValue",
+        "PriceSpecification", "UnitPriceSpecification", "CompoundPriceSpecification", "Thing",
+    )
+}  # fmt: skip
+
+
 def types_of(node: Any) -> set[str]:
-    """The short schema.org types of a node (``@type`` a string or a list of strings), else empty."""
+    """The short schema.org types of a node (``@type`` a string or a list of strings, in any letter
+    case for the types lootwatch reads), else empty."""
     if not isinstance(node, dict):
         return set()
     t = node.get("@type")
     items = t if isinstance(t, list) else [t]
-    return {s for s in (schema_term(x) for x in items[:20]) if s}
+    terms = (schema_term(x) for x in items[:20])
+    return {_KNOWN_TYPES.get(s.lower(), s) for s in terms if s}
 
 
 @dataclass

@@ -184,7 +184,8 @@ def lot_fields(node: dict[str, Any], language: str | None = None) -> dict[str, A
         "estimate_low": number(spec.get("minPrice") or offer.get("lowPrice")),
         "estimate_high": number(spec.get("maxPrice") or offer.get("highPrice")),
         "price": number(offer.get("price") if offer.get("price") is not None else spec.get("price")),
-        "currency": plain_text(_text(offer.get("priceCurrency") or spec.get("priceCurrency"))),
+        "currency": plain_text(_text(offer.get("priceCurrency") or spec.get("priceCurrency")))
+        or currency_of(offer.get("price") if offer.get("price") is not None else spec.get("price")),
         "sale_date": iso_date(offer.get("availabilityEnds") or offer.get("validThrough")),
         "seller": plain_text(_text(seller, language)),
     }
@@ -352,6 +353,23 @@ def image_list(value: Any) -> list[str]:
         elif isinstance(v, str) and v.strip() and v.strip() not in urls:
             urls.append(v.strip())
     return urls
+
+
+# Marks that name one currency only ("$" and "¥" name several, "kr" several crowns: left unknown).
+_CURRENCY_MARKS = {"€": "EUR", "£": "GBP", "₹": "INR", "₺": "TRY", "₪": "ILS", "zł": "PLN", "fr.": "CHF"}
+_ISO_CODE = re.compile(r"\b(EUR|USD|GBP|CHF|JPY|CAD|AUD|SEK|NOK|DKK|PLN|CZK|HUF|AED|ILS|TRY|CNY|HKD)\b")
+
+
+def currency_of(price: Any) -> str | None:
+    """The ISO 4217 code a price string names ("EUR 3,79", "1 200 €", "CHF 1'200.–"), when it names
+    exactly one currency; None for a bare number or an ambiguous mark such as "$"."""
+    if not isinstance(price, str):
+        return None
+    text = price[:200]
+    if code := _ISO_CODE.search(text.upper()):
+        return code.group(1)
+    found = {code for mark, code in _CURRENCY_MARKS.items() if mark in text.lower()}
+    return found.pop() if len(found) == 1 else None
 
 
 def number(value: Any) -> float | None:

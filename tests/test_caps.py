@@ -180,3 +180,13 @@ def test_the_candidate_page_says_what_was_cut(tmp_path):
     )
     assert "The page listed 80 photos; lootwatch kept the first 50 (its limit)" in page
     assert page.index("A long text") < page.index("1,100,000") < page.index('id="registry-photo"')
+
+
+def test_every_spiders_text_fields_are_stored_as_plain_text(crawler):
+    """Not only the structured-data readers: a selector or API spider's title with character references
+    or tags is stored decoded, so that screening sees the words."""
+    item = lot(provenance="Coll. M&uuml;ller, <i>Basel</i>")
+    item["title"] = "T&ecirc;te &eacute;gyptienne en alb&acirc;tre &amp; socle"
+    StoreListingPipeline.from_crawler(crawler).process_item(item)
+    row = next(crawler.lootwatch_run.db.query("SELECT title, provenance FROM listings"))
+    assert row == {"title": "Tête égyptienne en albâtre & socle", "provenance": "Coll. Müller, Basel"}

@@ -40,3 +40,15 @@ def test_digest_shows_crawl_health(tmp_path):
     assert "Crawl health" in html and "no lots at all" in html
     msg = email.message_from_bytes(rep.eml_path.read_bytes(), policy=policy.default)
     assert "WARNING: no lots at all" in msg.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_digest_counts_refused_requests(tmp_path):
+    db = store.open_db(tmp_path / "h.db")
+    run_id = store.start_run(db, "seller_site", "market")
+    store.finish_run(db, run_id, "finished", {"lootwatch/store/items": 4, "lootwatch/refused": 3})
+    (health,) = crawl_health(db)
+    assert health["refused"] == 3
+    rep = write_report(db, tmp_path / "out", "http://x", "a@x", [])
+    assert "3 requests refused: they pointed at an address that is not public" in rep.html_path.read_text()
+    msg = email.message_from_bytes(rep.eml_path.read_bytes(), policy=policy.default)
+    assert "(3 refused: not a public address)" in msg.get_body(preferencelist=("plain",)).get_content()

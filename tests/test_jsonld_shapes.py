@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scrapy.http import HtmlResponse, Request
 
 from spiders.base import StructuredDataSpider
@@ -270,3 +272,81 @@ def test_tags_stripped_from_text_fields_not_from_the_description():
 def test_language_tagged_names_follow_the_page_language():
     item = lot("language-tagged.html")
     assert (item["title"], item["description_html"]) == ("Tête de pharaon", "Calcaire.")
+
+
+# -- blocks broken the way templates break them (extruct#87, hypothesis/h#7968 and the like) -----------
+
+
+def test_quotes_left_unescaped_inside_strings():
+    item = lot("unescaped-quotes.html")
+    assert (item["lot_id"], item["title"], item["price"]) == ("UQ-1", 'Limestone stele, 14" high', 3200.0)
+    assert 'Provenance: "old Swiss collection".' in item["description_html"]
+
+
+def test_a_block_cut_off_before_its_brackets_close():
+    (item,), errors = crawl((FILES / "pages" / "cut-off-block.html").read_bytes())
+    assert [reason for _, _, reason in errors] == [
+        "JSON-LD block 1 of 1: cut off before its end; what it holds is read"
+    ]
+    assert (item["lot_id"], item["title"], item["price"], item["currency"]) == (
+        "CO-1",
+        "Faience amulet of Bes",
+        850.0,
+        "USD",
+    )
+
+
+def test_commas_missing_between_members():
+    item = lot("missing-commas.html")
+    assert (item["lot_id"], item["title"], item["image_urls"]) == (
+        "MC-1",
+        "Bronze votive bull",
+        ["https://auction.example/img/mc1.jpg"],
+    )
+
+
+def test_an_extra_closing_brace():
+    item = lot("extra-brace.html")
+    assert (item["lot_id"], item["price"], item["currency"]) == ("EB-1", 640.0, "GBP")
+
+
+def test_javascript_object_syntax():
+    item = lot("javascript-object.html")
+    assert (item["lot_id"], item["title"], item["price"]) == ("JS-1", "Glass unguentarium", 300.0)
+
+
+def test_types_in_any_letter_case_and_the_currency_of_a_price_string():
+    item = lot("type-letter-case.html")
+    assert (item["lot_id"], item["image_urls"]) == ("LC-1", ["https://auction.example/img/lc1.jpg"])
+    assert (item["price"], item["currency"]) == (2750.0, "EUR")
+
+
+def test_entities_escaped_twice_and_escaped_slashes():
+    item = lot("double-escaped-entities.html")
+    assert item["title"] == "Head & torso of a youth"
+    assert item["description_html"] == "Height 26'' (66 cm). Ex Smith & Jones."
+    assert item["image_urls"] == ["https://auction.example/img/de1.jpg"]
+
+
+@pytest.mark.parametrize(
+    ("price", "currency"),
+    [
+        ("EUR 3,79", "EUR"),
+        ("1 200 €", "EUR"),
+        ("CHF 1'200.–", "CHF"),
+        ("£95", "GBP"),
+        ("$1,200.50", None),
+        ("1200", None),
+    ],
+)
+def test_currency_named_by_a_price_string(price, currency):
+    from spiders.structured import currency_of
+
+    assert currency_of(price) == currency
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="{}[]\":,'\\ \n\tab1@/<>!-*;", max_size=200))
+def test_no_block_makes_the_reader_raise(text):
+    values, problem = parse_block(text)
+    assert isinstance(values, list) and (problem is None or "\n" not in problem)

@@ -44,7 +44,8 @@ def test_helpers():
 def test_json_ld_reports_unreadable_blocks_one_line_each():
     problems: list[str] = []
     r = page(
-        '<script type="application/ld+json">{"a":\n</script><script type="application/ld+json"></script>'
+        '<script type="application/ld+json">{"a": {{ lot.name }}}</script>'
+        '<script type="application/ld+json"></script>'
     )
     assert json_ld(r, "Product", problems.append) == []
     assert len(problems) == 1 and problems[0].startswith("JSON-LD block 1 of 2: not JSON")

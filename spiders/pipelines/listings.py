@@ -12,8 +12,12 @@ from scrapy.crawler import Crawler
 
 from matcher import store
 from spiders.items import ListingItem
+from spiders.structured import plain_text
 
 from .photos import store_photos
+
+# Text fields as a page may write them: "T&ecirc;te", "<b>Bronze</b> bull".
+PLAIN_FIELDS = ("title", "provenance", "seller", "house", "currency")
 
 
 class StoreListingPipeline:
@@ -31,6 +35,8 @@ class StoreListingPipeline:
             return item
         db = self.crawler.lootwatch_run.db
         listing = ItemAdapter(item).asdict()
+        for key in PLAIN_FIELDS:  # every spider's, not only the structured-data readers'
+            listing[key] = plain_text(listing.get(key))
         listing["description"] = clean_text(listing.get("description_html"))
         listing["content_sha256"] = content_hash(listing)
         with store.atomic(db):
