@@ -350,3 +350,16 @@ def test_currency_named_by_a_price_string(price, currency):
 def test_no_block_makes_the_reader_raise(text):
     values, problem = parse_block(text)
     assert isinstance(values, list) and (problem is None or "\n" not in problem)
+
+
+def test_microdata_content_attributes_over_the_shown_text():
+    """Shops mark up ``<span itemprop="price" content="1000.00">1,000.00</span>`` and a "$" whose
+    ``content`` is "USD" (schema.org's own examples did): the machine value is read."""
+    item = lot("microdata-content.html")
+    assert (item["lot_id"], item["title"], item["price"], item["currency"]) == (
+        "MD-1",
+        "Bronze & copper bull",
+        1000.0,
+        "USD",
+    )
+    assert item["image_urls"] == ["https://auction.example/img/md1.jpg"]
