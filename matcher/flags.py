@@ -25,23 +25,28 @@ __all__ = ["Reason", "Screening", "FlagEngine", "REVIEW_THRESHOLD", "default_eng
 
 REVIEW_THRESHOLD = 50
 ENGINE_VERSION = "flags-1"
-FAMILY_CAP = {
-    "category": 25,
-    "origin": 30,
-    "provenance": 25,
-    "documents": 25,
-    "digging": 40,
-    "claims": 10,
-    "unverified": 15,
-    "date": 35,
-    "evidence": -80,
+# Points are learned from labelled listings (bench/learn_flag_weights.py writes them here and into the
+# YAML files): the score is 50 + 12 x the log-odds that an analyst should look, so 50 is even odds.
+# An object has one origin and one type: of several origin (or object type) reasons only the strongest
+# counts ("Palmyra" beside "Near East" is one origin, not two). Without a reason that ties the object to
+# a Red-List region (an origin, an object type of few countries' Red Lists, desert patina) the score
+# stops at NO_REGION_CAP: provenance and digging wording alone on a Roman coin is no review.
+NO_REGION_CAP = 45
+REGION_RULES = {
+    "digging.desert",
+    "category.cuneiform",
+    "category.alabaster_head",
+    "category.inscribed_stone",
+    "category.seal",
+    "category.manuscript",
 }
+STRONGEST_ONLY = {"origin", "category"}
 ANTIQUITY_FAMILIES = {"category", "origin", "digging"}
 NEGATABLE = {"category", "origin"}
-UNVERIFIED_WEIGHT = 15
-AFTER_UNESCO_WEIGHT = 20
-DOCUMENTED_EARLY_WEIGHT = -15
-AFTER_COUNTRY_WEIGHT = 35
+UNVERIFIED_WEIGHT = 29
+AFTER_UNESCO_WEIGHT = 1
+DOCUMENTED_EARLY_WEIGHT = -25
+AFTER_COUNTRY_WEIGHT = 1
 
 # Feminine, plural and relative endings of Arabic adjectives and nouns (after normalisation, ة is ه).
 ARABIC_SUFFIXES = "يه|يين|يون|ين|ون|ات|يات|ه"
@@ -273,13 +278,18 @@ def _years(norm: str) -> list[tuple[int, int, int]]:
 
 
 def _score(reasons: list[Reason]) -> int:
-    by_family: dict[str, int] = {}
-    for r in reasons:
-        by_family[r.family] = by_family.get(r.family, 0) + r.weight
+    """The sum of the reasons' points, the strongest only of the origins and of the object types, 0-100;
+    at most NO_REGION_CAP without a Red-List region."""
+    strongest: dict[str, int] = {}
     total = 0
-    for family, weight in by_family.items():
-        cap = FAMILY_CAP.get(family, 25)
-        total += max(cap, weight) if cap < 0 else min(cap, weight)
+    for r in reasons:
+        if r.family in STRONGEST_ONLY and r.weight > 0:
+            strongest[r.family] = max(strongest.get(r.family, 0), r.weight)
+        else:
+            total += r.weight
+    total += sum(strongest.values())
+    if not any(r.weight > 0 and (r.family == "origin" or r.rule in REGION_RULES) for r in reasons):
+        total = min(total, NO_REGION_CAP)
     return max(0, min(100, total))
 
 
