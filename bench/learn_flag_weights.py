@@ -126,8 +126,12 @@ class Model:
             g_mu = -2 * lam * np.bincount(self.fam_index, weights=dev, minlength=len(mu)) + 0.2 * lam * mu
             return ll + pen, np.concatenate([g_beta, g_mu])
 
-        start = np.concatenate([[b[0] if b[0] is not None else b[1] for b in self.bounds(k)[:n_f]],
-                                np.zeros(len(self.fam_names))])
+        start = np.concatenate(
+            [
+                [b[0] if b[0] is not None else b[1] for b in self.bounds(k)[:n_f]],
+                np.zeros(len(self.fam_names)),
+            ]
+        )
         res = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=self.bounds(k))
         return res.x[:n_f]
 
@@ -225,8 +229,10 @@ def main() -> None:
     x = np.array([[f in h for f in features] for h in hit], dtype=float)
     y = np.array([r["review"] for r in data], dtype=float)
     w = np.array([r["w"] for r in data])
-    print(f"{len(data)} listings ({sum(r['src'] == 'tune' for r in data)} tune, "
-          f"{sum(r['src'] == 'written' for r in data)} written), {len(features)} rules")
+    print(
+        f"{len(data)} listings ({sum(r['src'] == 'tune' for r in data)} tune, "
+        f"{sum(r['src'] == 'written' for r in data)} written), {len(features)} rules"
+    )
     floors: dict[str, float] = {}
     model = Model(features, families, floors)
     k, lam = choose(model, x, y, w)
@@ -242,8 +248,10 @@ def main() -> None:
         short = flagmod.REVIEW_THRESHOLD - total
         floors[o] = pts[o] + math.ceil(short / 2)
         floors[c] = pts[c] + short - math.ceil(short / 2)
-        print(f"floor: {o} + {c} + unverified = {total} < {flagmod.REVIEW_THRESHOLD}; "
-              f"raising to {floors[o]} and {floors[c]}")
+        print(
+            f"floor: {o} + {c} + unverified = {total} < {flagmod.REVIEW_THRESHOLD}; "
+            f"raising to {floors[o]} and {floors[c]}"
+        )
     print(f"K = {k:g} points per unit of log-odds (score 50 = p 0.5), penalty {lam:g}")
     print(f"weakest origin + object type + unverified: {o} + {c} = {total}")
     for f in features:

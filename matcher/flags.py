@@ -37,15 +37,14 @@ REGION_RULES = {
     "category.cuneiform",
     "category.alabaster_head",
     "category.inscribed_stone",
-    "category.seal",
     "category.manuscript",
 }
 STRONGEST_ONLY = {"origin", "category"}
 ANTIQUITY_FAMILIES = {"category", "origin", "digging"}
 NEGATABLE = {"category", "origin"}
-UNVERIFIED_WEIGHT = 29
+UNVERIFIED_WEIGHT = 30
 AFTER_UNESCO_WEIGHT = 1
-DOCUMENTED_EARLY_WEIGHT = -25
+DOCUMENTED_EARLY_WEIGHT = -26
 AFTER_COUNTRY_WEIGHT = 1
 
 # Feminine, plural and relative endings of Arabic adjectives and nouns (after normalisation, ة is ه).
