@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from functools import cache
@@ -19,12 +20,12 @@ from pathlib import Path
 
 import yaml
 
-from .textnorm import normalise, normalise_with_map
+from .textnorm import normalise, normalise_with_spans
 
-__all__ = ["Reason", "Screening", "FlagEngine", "REVIEW_THRESHOLD", "default_engine"]
+__all__ = ["Reason", "Screening", "FlagEngine", "REVIEW_THRESHOLD", "MAX_SCREENED", "default_engine"]
 
 REVIEW_THRESHOLD = 50
-ENGINE_VERSION = "flags-1"
+ENGINE_VERSION = "flags-2"
 # Points are learned from labelled listings (bench/learn_flag_weights.py writes them here and into the
 # YAML files): the score is 50 + 12 x the log-odds that an analyst should look, so 50 is even odds.
 # An object has one origin and one type: of several origin (or object type) reasons only the strongest
@@ -53,13 +54,30 @@ _NEGATION = re.compile(
     r"(?<!\w)(?:not|no|never|non|nicht|kein|keine|keinen|pas|ni|niet|geen|nunca|sin|ohne|sans|senza|zonder|"
     r"ليس|لا|غير|ليست)(?!\w)"
 )
-_YEAR = re.compile(r"(?<![\d.,])(1[89]\d\d|20[0-2]\d)(?:'?s)?(?![\d.,]\d)")
+# A calendar year is a whole token: not inside a longer number ("Lot 19552"), a reference ("LIN-1995")
+# or a decimal ("3.1990"); "1990s", "1990er" and "'90s" are decades. Dates written 15.03.2012,
+# 15/03/2012, 03/2012 and 2012-03-15 are read with their day and month.
+_YEAR = re.compile(r"(?<![\w/])(?<!\d[.,])(?<![^\W\d_]-)(1[89]\d\d|20[0-2]\d)('?s|er)?(?![^\W_]|[.,/]\d)")
+_ISO_DATE = re.compile(r"(?<![\w/])(?<!\d[.,-])(1[89]\d\d|20[0-2]\d)-(\d\d?)-(\d\d?)(?![^\W_]|[.,/-]\d)")
+_NUMERIC_DATE = re.compile(
+    r"(?<![\w/])(?<!\d[.,-])(?:(\d\d?)([./-])\s?)?(\d\d?)([./-])\s?(1[89]\d\d|20[0-2]\d)(?![^\W_]|[.,/-]\d)"
+)
 _ANCIENT = re.compile(
     r"^\s*(?:-\s*\d{2,4}\s*)?(?:bc|b\.c|bce|ad\b|a\.d|ce\b|v\.\s*chr|n\.\s*chr|av\.\s*j|ap\.\s*j|"
     r"a\.\s*c|d\.\s*c|ق\s*\.?\s*م|م\b)"
 )
-_NOT_A_YEAR = re.compile(r"^\s*(?:cm|mm|m\b|g\b|gr|kg|in\b|inch|€|eur|usd|chf|gbp|\$|£)")
+# What follows a number that is a measure, a price or an age, not a year.
+_NOT_A_YEAR = re.compile(
+    r"^(?:[.,]-+)?\s*(?:cm|mm|m\b|g\b|gr|kg|inch|in(?:\.|ches)?\s*(?:$|[x×);,/])|€|eur|usd|chf|gbp|sfr|dm\b|"
+    r"dollar|pound|franc|\$|£)"
+)
+_AGE_AFTER = re.compile(r"^\s*(?:years?\b|yrs\b|jahre\b|ans\b|anni\b|anos\b|jaar\b|عام|سنه)")
 _CURRENCY_BEFORE = re.compile(r"(?:€|eur|usd|chf|gbp|\$|£|price|prix|preis|prezzo|precio|prijs)\s*:?\s*$")
+# A number after these is a lot, licence, inventory, page or plate number ("Lot 1995", "no. 1886").
+_NUMBER_BEFORE = re.compile(
+    r"(?:(?<!\w)(?:lots?|los|lotto|lote|kavel|nos?|nrs?|n°|num|number|nummer|numero|nummern|inv|inventory|"
+    r"inventar|ref|reference|cat|kat|pl|fig|abb|taf|pp?|رقم)\.?\s*[:#]?\s*|#\s*)$"
+)
 _DECADES = re.compile(
     r"(?:(?<!\w)(\d{2})er\s*jahre|annees\s*'?(\d{2})(?!\d)|anni\s*'?(\d{2})(?!\d)|jaren\s*'?(\d{2})(?!\d)|"
     r"anos\s*'?(\d{2})(?!\d)|(?<![\d\w])'(\d{2})s)"
@@ -73,6 +91,22 @@ _ARABIC_DECADES = {
     "السبعينات": 1970,
     "الثمانينات": 1980,
     "التسعينات": 1990,
+}
+_DIGITS = re.compile(r"\d+")
+_ARABIC_DECADES_NORM = {normalise(w, expand_umlauts=True): y for w, y in _ARABIC_DECADES.items()}
+_ARABIC_DECADE = re.compile("|".join(sorted(_ARABIC_DECADES_NORM, key=len, reverse=True)))
+# Text beyond this many characters is not screened (and a reason says so): a bound on the work a
+# listing can make, whatever its size.
+MAX_SCREENED = 100_000
+_COUNTRY_NAMES = {
+    "AF": "Afghanistan",
+    "EG": "Egypt",
+    "IQ": "Iraq",
+    "LB": "Lebanon",
+    "LY": "Libya",
+    "ML": "Mali",
+    "SY": "Syria",
+    "YE": "Yemen",
 }
 
 
@@ -125,6 +159,7 @@ class FlagEngine:
         folder = Path(folder) if folder else Path(str(files("seeds").joinpath("flags")))
         self.rules: list[Rule] = []
         digest = hashlib.sha256(ENGINE_VERSION.encode())
+        rests: list[dict[str, str] | None] = []
         for path in sorted(folder.glob("*.yaml")):
             raw = path.read_text(encoding="utf-8")
             digest.update(raw.encode())
@@ -133,6 +168,8 @@ class FlagEngine:
                 self.cutoffs = data
                 continue
             for r in data["rules"]:
+                regex, rest = _compile(r)
+                rests.append(rest)
                 self.rules.append(
                     Rule(
                         r["id"],
@@ -141,54 +178,103 @@ class FlagEngine:
                         r["why"],
                         r["source"],
                         tuple(r.get("countries", ())),
-                        _compile(r),
+                        regex,
                     )
                 )
         self.version = f"{ENGINE_VERSION}:{digest.hexdigest()[:12]}"  # changes with any vocabulary edit
+        self._pattern_rules, self._combined, self._branches = _combine(self.rules, rests)
 
     def screen(
         self, title: str | None = "", description: str | None = "", provenance: str | None = ""
     ) -> Screening:
-        """Score one listing's text."""
-        text = "\n".join(t for t in (title, description, provenance) if t)
-        norm, where = normalise_with_map(text)
-        found = self._matches(norm)
+        """Score one listing's text: the fields are joined with a line break, and every reason's
+        ``start``/``end`` are positions in that joined text. Text beyond ``MAX_SCREENED`` characters
+        is not read; a reason of family ``notice`` (weight 0) says how much was left out. Linear in
+        the length of the text (the rules' regular expressions are bounded)."""
+        full = "\n".join(t for t in (title, description, provenance) if t)
+        text = _cut(full, MAX_SCREENED)
+        norm, starts, ends = normalise_with_spans(text, expand_umlauts=True)
+        found = self._matches(text, norm, starts, ends)
         reasons: list[Reason] = []
-        countries: set[str] = set()
+        countries: dict[str, set[str]] = {}
         counted: set[str] = set()
         for rule, start, end in found:
             if rule.id in counted:
                 continue  # a rule counts once, at its first words that are not negated
-            span = (text[where[start] : where[end - 1] + 1], where[start], where[end - 1] + 1)
-            if rule.family in NEGATABLE and _negated(norm, start):
+            span = (text[start:end], start, end)
+            if rule.family in NEGATABLE and _negated(text[max(0, start - 40) : start]):
                 reasons.append(Reason(rule.id, rule.family, *span, 0, f"Not counted, negated. {rule.why}"))
                 continue
             counted.add(rule.id)
-            countries.update(rule.countries)
+            countries.setdefault(rule.family, set()).update(rule.countries)
             reasons.append(Reason(rule.id, rule.family, *span, rule.weight, rule.why))
-        reasons += self._dates(text, norm, where, countries, reasons)
+        # The object's own origin decides whose cut-off applies; an object type listed on several
+        # countries' Red Lists (cuneiform: Iraq and Syria) says only when no origin does.
+        own = countries.get("origin") or countries.get("category") or set()
+        reasons += self._dates(text, norm, (starts, ends), own, reasons)
+        if len(text) < len(full):
+            left = len(full) - len(text)
+            why = (
+                f"Only the first {len(text):,} characters were screened; the {left:,} after them were not "
+                "read and may hold more red flags"
+            )
+            reasons.append(Reason("notice.not_screened", "notice", "", len(text), len(full), 0, why))
         return Screening(_score(reasons), reasons)
 
-    def _matches(self, norm: str) -> list[tuple[Rule, int, int]]:
-        spans = [(rule, m.start(), m.end()) for rule in self.rules for m in rule.regex.finditer(norm)]
-        spans.sort(key=lambda s: (-(s[2] - s[1]), s[1], s[0].id))
-        taken: list[tuple[int, int]] = []
+    def _matches(
+        self, text: str, norm: str, starts: Sequence[int], ends: Sequence[int]
+    ) -> list[tuple[Rule, int, int]]:
+        """Every rule's matches (as each rule's own ``finditer`` would give them) as [start, end) in
+        ``text``, the longest of overlapping ones kept: sorted once and swept over a map of taken
+        characters, so the work is O(m log m + total match length), not every match against every
+        other. ``norm`` is ``text`` normalised with umlauts expanded, ``starts``/``ends`` its spans."""
+        found: list[tuple[Rule, int, int]] = []  # in normalised positions
+        if self._combined is not None:
+            # One pass over the word starts: the first letters pick the rules that can match there,
+            # and one lookahead per rule captures where its match ends.
+            last_end: dict[str, int] = {}
+            for m in self._combined.finditer(norm):
+                start = m.start()
+                for group, rule in self._branches.get(m.group(), ()):
+                    end = m.end(group)
+                    if end > start and start >= last_end.get(rule.id, 0):
+                        found.append((rule, start, end))
+                        last_end[rule.id] = end
+        found += [(r, m.start(), m.end()) for r in self._pattern_rules for m in r.regex.finditer(norm)]
+        spans = {(r, starts[a], ends[b - 1]) for r, a, b in found if b > a}
+        if self._pattern_rules and not text.isascii():
+            # Hand-written patterns were written for text whose ä reads as a ("kopfe" for Köpfe):
+            # they also see that form, so that both spellings they name are found.
+            plain, plain_starts, plain_ends = normalise_with_spans(text)
+            if plain != norm:
+                spans.update(
+                    (r, plain_starts[m.start()], plain_ends[m.end() - 1])
+                    for r in self._pattern_rules
+                    for m in r.regex.finditer(plain)
+                    if m.end() > m.start()
+                )
+        taken = bytearray(len(text))
         kept = []
-        for rule, start, end in spans:
-            if all(end <= a or start >= b for a, b in taken):
-                taken.append((start, end))
+        for rule, start, end in sorted(spans, key=lambda s: (s[1] - s[2], s[1], s[0].id)):
+            if taken.find(1, start, end) == -1:
+                taken[start:end] = b"\x01" * (end - start)
                 kept.append((rule, start, end))
         return sorted(kept, key=lambda s: s[1])
 
     def _dates(
-        self, text: str, norm: str, where: list[int], countries: set[str], reasons: list[Reason]
+        self,
+        text: str,
+        norm: str,
+        spans: tuple[Sequence[int], Sequence[int]],
+        countries: set[str],
+        reasons: list[Reason],
     ) -> list[Reason]:
         families = {r.family for r in reasons if r.weight > 0}
         if not families & ANTIQUITY_FAMILIES:
             return []
         out: list[Reason] = []
         years = _years(norm)
-        earliest = min(years) if years else None
+        earliest = min(years, key=lambda y: (y[3] or date(y[0], 1, 1), y[1])) if years else None
         unesco = self.cutoffs["unesco"]
         unesco_year = _as_date(unesco["date"]).year
         # FIELD.md: no date before 1970 and no document means no verifiable provenance, whatever the words.
@@ -208,15 +294,30 @@ class FlagEngine:
             )
         if earliest is None:
             return out
-        year, start, end = earliest
-        span = (text[where[start] : where[end - 1] + 1], where[start], where[end - 1] + 1)
+        year, start, end, exact = earliest
+        starts, ends = spans
+        span = (text[starts[start] : ends[end - 1]], starts[start], ends[end - 1])
+        when = f"{exact.day} {exact:%B %Y}" if exact else str(year)
+        passed = []
         for code in sorted(countries):
             cut = self.cutoffs["countries"].get(code)
-            if cut and year >= _as_date(cut["date"]).year:
-                why = f"Earliest date in the text is {year}. {cut['why']}"
-                return [*out, Reason(f"date.after_cutoff.{code}", "date", *span, AFTER_COUNTRY_WEIGHT, why)]
+            if not cut:
+                continue
+            cut_date = _as_date(cut["date"])
+            # A year alone counts as after its country's cut-off in the year of the cut-off itself.
+            if (exact >= cut_date) if exact else (year >= cut_date.year):
+                passed.append((cut_date, code, cut))
+        if passed:
+            cut_date, code, cut = max(passed, key=lambda p: p[0])  # the latest passed: the earlier too
+            why = (
+                f"Earliest date in the text is {when}, after {_COUNTRY_NAMES.get(code, code)}'s cut-off of "
+                f"{cut_date.day} {cut_date:%B %Y}. {cut['why']} ({cut['source']})"
+            )
+            return [*out, Reason(f"date.after_cutoff.{code}", "date", *span, AFTER_COUNTRY_WEIGHT, why)]
         if year > unesco_year:
-            why = f"Earliest date in the text is {year}. {unesco['why']}"
+            named = [_COUNTRY_NAMES.get(c, c) for c in sorted(countries)]
+            which = f" (origin: {', '.join(named)})" if named else ""
+            why = f"Earliest date in the text is {when}, after 1970{which}. {unesco['why']}"
             out.append(Reason("date.after_unesco", "date", *span, AFTER_UNESCO_WEIGHT, why))
         elif any(r.family == "evidence" and r.weight < 0 for r in reasons):
             why = f"Documented, and its earliest date ({year}) predates the 1970 UNESCO Convention"
@@ -226,54 +327,272 @@ class FlagEngine:
         return out
 
 
-def _compile(rule: dict) -> re.Pattern:
+def _cut(text: str, limit: int) -> str:
+    """``text`` up to ``limit`` characters, ended at a space where there is one near the limit so that
+    no word is cut into another ("Iraqi" into "Iraq")."""
+    if len(text) <= limit:
+        return text
+    space = max(text.rfind(" ", limit - 100, limit + 1), text.rfind("\n", limit - 100, limit + 1))
+    return text[: space if space > 0 else limit]
+
+
+def _fold_pattern(pattern: str) -> str:
+    """A hand-written pattern in the engine's normalised form: its letters outside ASCII folded as the
+    text is (é -> e, Arabic letter forms); ä ö ü match "ae", "a" (German typed either way)."""
+    out = []
+    in_class = escaped = False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "[" and not in_class:
+            in_class = True
+        elif ch == "]" and in_class:
+            in_class = False
+        if ch.isascii():
+            out.append(ch)
+        elif ch in "äöüÄÖÜ":
+            base = normalise(ch)
+            out.append(base if in_class else f"(?:{base}e?)")
+        else:
+            folded = normalise(ch, expand_umlauts=True)
+            out.append(folded if in_class else re.escape(folded))
+    return "".join(out)
+
+
+def _term_atoms(term: str) -> tuple[str, ...]:
+    """The regular expression of one term as a sequence of atoms: ä ö ü match "ae" or the bare letter
+    (the text has them as "ae"), a space any white space, a hyphen a hyphen, a space or nothing, and
+    ``*`` at the end any ending."""
+    t = term.strip()
+    atoms: list[str] = []
+    for chunk in re.split(r"([äöüÄÖÜ])", t.rstrip("*")):
+        if chunk and chunk in "äöüÄÖÜ":
+            atoms += [normalise(chunk), "e?"]
+            continue
+        for c in normalise(chunk, expand_umlauts=True):
+            atoms.append(r"\s+" if c.isspace() else r"[-\s]?" if c == "-" else re.escape(c))
+    if t.endswith("*"):
+        atoms.append(r"\w*")
+    return tuple(atoms)
+
+
+def _trie(terms: list[tuple[str, ...]]) -> dict:
+    root: dict = {}
+    for atoms in terms:
+        node = root
+        for atom in atoms:
+            node = node.setdefault(atom, {})
+        node[""] = {}  # a term ends here
+    return root
+
+
+def _emit(node: dict) -> str:
+    """The alternation of a trie's terms with common beginnings shared, so that at each position the
+    regular expression compares a few letters rather than every term; longer terms are tried first."""
+    if not node:
+        return ""
+    alts = [atom + _emit(child) for atom, child in _ordered(node)]
+    return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+
+def _ordered(node: dict) -> list[tuple[str, dict]]:
+    def depth(n: dict) -> int:
+        return max((1 + depth(c) for c in n.values()), default=0)
+
+    return sorted(node.items(), key=lambda kv: (kv[0] == "", -depth(kv[1]), kv[0]))
+
+
+# A continuation of a term after its first letter: a trie node and what must follow the term, or
+# (None, a regular expression) for the Arabic prefixes and article.
+_Rest = dict[str, list[tuple[dict | None, str]]]
+
+
+def _compile(rule: dict) -> tuple[re.Pattern, _Rest | None]:
+    """The rule's regular expression, and (for term rules whose every match starts a word with a
+    letter) how a match continues after each possible first letter, for the one pass over word
+    starts (``_combine``). Both find the same matches."""
     if "pattern" in rule:
-        return re.compile(rule["pattern"])  # written in normalised form: lower case, no accents
+        return re.compile(_fold_pattern(rule["pattern"])), None  # written in normalised form
     latin, arabic = [], []
+    initial = True
     for lang, terms in rule["terms"].items():
         for term in terms:
-            t = normalise(str(term)).strip()
-            piece = re.escape(t.rstrip("*")).replace(r"\ ", r"\s+").replace(r"\-", r"[-\s]?")
-            piece += r"\w*" if t.endswith("*") else ""
-            (arabic if lang == "ar" else latin).append(piece)
+            atoms = _term_atoms(str(term))
+            if not atoms:
+                continue
+            initial = initial and bool(re.match(r"\w", normalise(str(term), expand_umlauts=True).strip()))
+            (arabic if lang == "ar" else latin).append(atoms)
     parts = []
+    rest: _Rest = {}
     if latin:
-        parts.append(r"(?<!\w)(?:" + "|".join(sorted(set(latin), key=len, reverse=True)) + r")(?!\w)")
+        trie = _trie(latin)
+        parts.append(r"(?<!\w)" + _emit(trie) + r"(?!\w)")
+        for first, child in _ordered(trie):
+            rest.setdefault(first, []).append((child, r"(?!\w)"))
     if arabic:
         # Arabic joins the conjunction, prepositions and article to the word: وبالعراق.
-        parts.append(
-            r"(?<!\w)(?:[وفبلك]{0,2}(?:ال)?)(?:"
-            + "|".join(sorted(set(arabic), key=len, reverse=True))
-            + r")(?:"
-            + ARABIC_SUFFIXES
-            + r")?(?!\w)"
-        )
-    return re.compile("|".join(parts))
+        trie = _trie(arabic)
+        tail = r"(?:" + ARABIC_SUFFIXES + r")?(?!\w)"
+        parts.append(r"(?<!\w)(?:[وفبلك]{0,2}(?:ال)?)" + _emit(trie) + tail)
+        # after the first letter, in the order the expression above tries them: a prefix, the
+        # article, the word itself
+        for first in "وفبلك":
+            rest.setdefault(first, []).append((None, r"[وفبلك]?(?:ال)?" + _emit(trie) + tail))
+        rest.setdefault("ا", []).append((None, "ل" + _emit(trie) + tail))
+        for first, child in _ordered(trie):
+            rest.setdefault(first, []).append((child, tail))
+    return re.compile("|".join(parts) or r"(?!)"), (rest if initial else None)
 
 
-def _negated(norm: str, start: int) -> bool:
-    """A negation among the three words before, within the same clause ("not from Iraq")."""
-    before = re.split(r"[.;,:!?\n()]", norm[max(0, start - 40) : start])[-1]
-    words = re.findall(r"\w+", before)[-3:]
+def _literal(atom: str) -> bool:
+    """One letter (escaped or not), not an optional or repeated piece."""
+    return len(atom) == 1 or (len(atom) == 2 and atom[0] == "\\")
+
+
+def _combine(
+    rules: list[Rule], rests: list[_Rest | None]
+) -> tuple[list[Rule], re.Pattern | None, dict[str, list[tuple[str, Rule]]]]:
+    """The rules left to search one by one (hand-written patterns), one expression for all term
+    rules, and which of its groups belong to which rule, by the letters the expression consumed.
+
+    At each word start the expression takes a branch by the first letter; in it, one lookahead per
+    rule that can start with that letter captures where the rule's match ends (an always-successful
+    lookahead: ``(?=(?P<g>...)|)``). Rules whose every continuation begins with a fixed second letter
+    are dispatched once more by that letter, so that a word start tries only the few rules that can
+    match there. The branch fails unless one lookahead captured, so only word starts with a match
+    come back to Python."""
+    patterns = [r for r, rest in zip(rules, rests, strict=True) if rest is None]
+    by_first: dict[str, list[tuple[Rule, list[tuple[dict | None, str]]]]] = {}
+    for rule, rest in zip(rules, rests, strict=True):
+        for first, items in (rest or {}).items():
+            by_first.setdefault(first, []).append((rule, items))
+    if not by_first:
+        return patterns, None, {}
+    parts: list[str] = []
+    groups: dict[str, list[tuple[str, Rule]]] = {}
+
+    def look(rule: Rule, pattern: str, key: str) -> str:
+        name = f"g{sum(map(len, groups.values()))}"
+        groups.setdefault(key, []).append((name, rule))
+        return f"(?=(?P<{name}>{pattern})|)"
+
+    for first, alts in sorted(by_first.items()):  # first letters are word characters: not escaped
+        generic: list[str] = []
+        second: dict[str, list[str]] = {}
+        for rule, items in alts:
+            if all(node is not None and node and all(map(_literal, node)) for node, _ in items):
+                for node, tail in items:
+                    for atom, child in _ordered(node):
+                        second.setdefault(atom, []).append(look(rule, _emit(child) + tail, first + atom[-1]))
+                continue
+            pattern = "|".join(_emit(node) + tail if node is not None else tail for node, tail in items)
+            generic.append(look(rule, f"(?:{pattern})", first))
+        # a branch fails unless one of its rules matched: (?(g1)|(?(g2)|(?!)))
+        own = [g for g, _ in groups.get(first, [])]
+        alts = [
+            atom + "".join(looks) + _any(own + [g for g, _ in groups[first + atom[-1]]])
+            for atom, looks in second.items()
+        ]
+        parts.append(first + "".join(generic) + "(?:" + "|".join([*alts, _any(own)]) + ")")
+    try:
+        combined = re.compile(r"(?<!\w)(?:" + "|".join(parts) + ")")
+    except (re.error, RecursionError, OverflowError):
+        return rules, None, {}  # too large for one expression: every rule on its own
+    # the groups a match can have filled, by the letters it consumed: its first letter's, and its
+    # second letter's if it took that branch
+    branches = {
+        key: groups.get(key[:1], []) + (pairs if len(key) > 1 else []) for key, pairs in groups.items()
+    }
+    return patterns, combined, branches
+
+
+def _any(names: list[str]) -> str:
+    """Succeeds only if one of the named groups took part in the match."""
+    return "".join(f"(?({g})|" for g in names) + "(?!)" + ")" * len(names)
+
+
+def _negated(before: str) -> bool:
+    """A negation among the three words before a match (``before``: the text just before it), within
+    the same clause ("not from Iraq")."""
+    clause = re.split(r"[.;,:!?\n()]", normalise(before, expand_umlauts=True))[-1]
+    words = re.findall(r"\w+", clause)[-3:]
     return any(_NEGATION.fullmatch(w) for w in words)
 
 
-def _years(norm: str) -> list[tuple[int, int, int]]:
-    """(year, start, end) of every calendar year or decade in the text that is not an ancient date,
-    a price or a measurement."""
-    out = []
-    for m in _YEAR.finditer(norm):
-        after, before = norm[m.end() : m.end() + 14], norm[max(0, m.start() - 12) : m.start()]
-        if _ANCIENT.match(after) or _NOT_A_YEAR.match(after) or _CURRENCY_BEFORE.search(before):
+_Year = tuple[int, int, int, date | None]
+
+
+def _years(norm: str) -> list[_Year]:
+    """(year, start, end, exact date or None) of every calendar year or decade in the text that is
+    not an ancient date, a price, a measure, an age or a number (lot, licence, inventory, page).
+
+    Only runs of digits are looked at (found in one fast scan), each with the expressions anchored
+    there, so the work is linear in the text however many digits it holds."""
+    out: list[_Year] = []
+    dated_end = -1  # digits inside a whole date already read are not read again
+    for run in _DIGITS.finditer(norm):
+        a, b = run.span()
+        if a < dated_end:
             continue
-        out.append((int(m.group(1)), m.start(), m.end()))
-    for m in _DECADES.finditer(norm):
-        two = int(next(g for g in m.groups() if g))
-        out.append(((1900 if two >= 30 else 2000) + two, m.start(), m.end()))
-    for word, year in _ARABIC_DECADES.items():
-        for m in re.finditer(normalise(word), norm):
-            out.append((year, m.start(), m.end()))
+        whole = _date_at(norm, a, b)
+        if whole:
+            out.append(whole)
+            dated_end = whole[2]
+        elif b - a == 4:
+            m = _YEAR.match(norm, a)
+            if m and not _not_a_year(norm, a, m.end(), decade=bool(m.group(2))):
+                out.append((int(m.group(1)), a, m.end(), None))
+        elif b - a == 2:
+            for m in _DECADES.finditer(norm, max(0, a - 12), min(len(norm), b + 12)):
+                if any(g[0] == a for g in m.regs[1:]):
+                    two = int(norm[a:b])
+                    out.append(((1900 if two >= 30 else 2000) + two, m.start(), m.end(), None))
+                    break
+    if not norm.isascii():
+        for m in _ARABIC_DECADE.finditer(norm):
+            out.append((_ARABIC_DECADES_NORM[m.group(0)], m.start(), m.end(), None))
     return out
+
+
+def _date_at(norm: str, a: int, b: int) -> _Year | None:
+    """A whole date beginning with the digits at [a, b): 2012-03-15, 15.03.2012, 15/03/2012 or 03/2012."""
+    if b - a == 4:
+        m = _ISO_DATE.match(norm, a)
+        exact = _date(int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+        if m and exact and not _not_a_year(norm, a, m.end()):
+            return (exact.year, a, m.end(), exact)
+        return None
+    m = _NUMERIC_DATE.match(norm, a) if b - a <= 2 else None
+    if not m:
+        return None
+    day, sep1, month, sep2, year = m.groups()
+    # "3-2012" is a range or a reference, not a month; 15.03/2012 is not a date
+    if not ((day is None and sep2 != "-") or (day is not None and sep1 == sep2)):
+        return None
+    exact = _date(int(year), int(month), int(day or 1))
+    if not exact or _not_a_year(norm, a, m.end()):
+        return None
+    return (exact.year, a, m.end(), exact if day else None)
+
+
+def _not_a_year(norm: str, start: int, end: int, decade: bool = False) -> bool:
+    after, before = norm[end : end + 14], norm[max(0, start - 16) : start]
+    return bool(
+        _ANCIENT.match(after)
+        or _NOT_A_YEAR.match(after)
+        or (not decade and _AGE_AFTER.match(after))
+        or _CURRENCY_BEFORE.search(before)
+        or _NUMBER_BEFORE.search(before)
+    )
+
+
+def _date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
 
 
 def _score(reasons: list[Reason]) -> int:
