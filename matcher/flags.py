@@ -44,7 +44,7 @@ STRONGEST_ONLY = {"origin", "category"}
 ANTIQUITY_FAMILIES = {"category", "origin", "digging"}
 NEGATABLE = {"category", "origin"}
 UNVERIFIED_WEIGHT = 30
-AFTER_UNESCO_WEIGHT = 1
+AFTER_UNESCO_WEIGHT = 2
 DOCUMENTED_EARLY_WEIGHT = -26
 AFTER_COUNTRY_WEIGHT = 1
 
