@@ -408,18 +408,30 @@ def check(cfg, images: tuple[str, ...], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per listing per line.")
 @click.option("--threshold", type=int, default=50, show_default=True, help="Score from which to review.")
 def flags(source: str, as_json: bool, threshold: int) -> None:
-    """Red-flag listing text: SOURCE is a text, - for standard input, or a .csv / .jsonl of listings
-    (columns id, title, description, provenance)."""
+    """Red-flag listing text: SOURCE is a text, - for standard input, or a file: .csv / .tsv / .jsonl /
+    .json of listings (columns id, title, description, provenance), any other file (.txt) one listing.
+
+    A name that looks like a file's but names none is an error (exit status 2). A row that cannot be
+    read is reported on standard error with its number, the other rows are screened, and the exit
+    status is 1."""
     from matcher.flags import default_engine
-    from matcher.listing_input import ListingInputError, read_listings
+    from matcher.listing_input import ListingInputError, MissingFile, read_listings
 
     engine = default_engine()
     stdin = sys.stdin.read() if source == "-" else None
     try:
         listings = list(read_listings(source, stdin))
+    except MissingFile as exc:
+        click.echo(f"lootwatch: {exc}", err=True)
+        sys.exit(2)  # like any other usage problem: the argument, not the data, is wrong
     except ListingInputError as exc:
         raise UsageProblem(str(exc)) from exc
+    failed = 0
     for listing in listings:
+        if "error" in listing:
+            failed += 1
+            click.echo(f"lootwatch: {source}: {listing['error']}", err=True)
+            continue
         result = engine.screen(listing["title"], listing["description"], listing["provenance"])
         if as_json:
             click.echo(
@@ -437,7 +449,13 @@ def flags(source: str, as_json: bool, threshold: int) -> None:
         mark = "REVIEW" if result.score >= threshold else "ok"
         click.echo(f"{listing['id']}\t{result.score:>3}  {mark}")
         for r in result.reasons:
-            click.echo(f'    {r.weight:+4d}  {r.rule:<32} "{r.text}"  {r.why}')
+            kind = "lowers" if r.weight < 0 else "notice" if r.family == "notice" else ""
+            click.echo(
+                f'    {r.weight:+4d}  {r.rule:<32} "{r.text}"  {r.why}' + (f"  [{kind}]" if kind else "")
+            )
+    if failed:
+        click.echo(f"lootwatch: {failed} of {len(listings)} rows of {source} were not screened", err=True)
+        raise SystemExit(1)
 
 
 @main.command()

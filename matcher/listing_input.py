@@ -1,65 +1,171 @@
-"""Read listings to screen from a text, standard input, or a CSV / JSONL file (``lootwatch flags``)."""
+"""Read listings to screen from a text, standard input, or a file (``lootwatch flags``).
+
+An argument that names an existing file is read as that file, by its ending: ``.csv`` and ``.tsv``
+(columns id, title, description, provenance), ``.jsonl`` (one object a line), ``.json`` (an array of
+objects, or one object); any other file (``.txt``) is one listing. An argument that looks like a file
+name but names nothing is an error, not a text to screen. A row that cannot be read is reported with
+its number; the other rows are still read.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["ListingInputError", "read_listings"]
+__all__ = ["ListingInputError", "MissingFile", "MAX_FILE_BYTES", "looks_like_a_path", "read_listings"]
+
+MAX_FILE_BYTES = 64 * 1024 * 1024  # a file of listings larger than this is refused, not read into memory
+_FILE_ENDINGS = (".txt", ".csv", ".tsv", ".jsonl", ".json")
+_FIELDS = ("title", "description", "provenance")
 
 
 class ListingInputError(ValueError):
     """The input cannot be read as listings; the message says why."""
 
 
+class MissingFile(ListingInputError):
+    """The argument names no file: nothing exists under a name that looks like a file's, or it is a
+    directory. A usage problem (``lootwatch flags`` exits with status 2)."""
+
+
+class _RowError(str):
+    """Why one row could not be read (said with its number)."""
+
+
+def looks_like_a_path(source: str) -> bool:
+    """Whether ``source`` reads as a file name rather than a listing text: one line ending in .txt,
+    .csv, .tsv, .jsonl or .json, or one word with a path separator in it ("data/listings")."""
+    if len(source) > 4096 or "\n" in source or "\x00" in source:
+        return False
+    if source.strip().lower().endswith(_FILE_ENDINGS):
+        return True
+    return not re.search(r"\s", source) and ("/" in source or "\\" in source)
+
+
 def read_listings(source: str, stdin: str | None = None) -> Iterator[dict]:
     """Listings (``id``, ``title``, ``description``, ``provenance``) from ``source``.
 
-    ``-`` reads standard input as one text; a path ending in .csv or .jsonl is read as a file of
-    listings; anything else is screened as a text itself.
+    ``-`` reads standard input as one text; an existing file is read as a file (see the module);
+    anything else is screened as a text itself. A row that cannot be read is yielded as
+    ``{"id": ..., "error": "row 3: ..."}`` and the rows after it are still read.
+
+    Raises ``MissingFile`` for a file name that names nothing and ``ListingInputError`` for a file that
+    cannot be read at all (not UTF-8, not JSON, too large, a CSV without a title or description column).
     """
     if source == "-":
         yield {"id": "-", "title": "", "description": stdin or "", "provenance": ""}
         return
-    path = Path(source)
-    if path.suffix.lower() in (".csv", ".jsonl") and len(source) < 4096:
-        if not path.is_file():
-            raise ListingInputError(f"{source}: no such file")
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise ListingInputError(f"{source}: not UTF-8 ({exc.reason} at byte {exc.start})") from exc
-        rows = _csv(text, source) if path.suffix.lower() == ".csv" else _jsonl(text, source)
-        for n, row in enumerate(rows, start=1):
-            yield {
-                "id": str(row.get("id") or n),
-                "title": str(row.get("title") or ""),
-                "description": str(row.get("description") or ""),
-                "provenance": str(row.get("provenance") or ""),
-            }
+    path = _existing(source)
+    if path is None:
+        if looks_like_a_path(source):
+            raise MissingFile(f"{source}: no such file")
+        yield {"id": "text", "title": "", "description": source, "provenance": ""}
         return
-    yield {"id": "text", "title": "", "description": source, "provenance": ""}
+    text = _read(path, source)
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv"):
+        rows = _csv(text, source, "\t" if suffix == ".tsv" else ",")
+    elif suffix == ".jsonl":
+        rows = _jsonl(text)
+    elif suffix == ".json":
+        rows = _json(text, source)
+    else:
+        yield {"id": source, "title": "", "description": text, "provenance": ""}
+        return
+    for n, row in enumerate(rows, start=1):
+        if isinstance(row, _RowError):
+            yield {"id": str(n), "error": str(row)}
+            continue
+        yield {
+            "id": str(row.get("id") or n),
+            **{f: str(row.get(f) or "") for f in _FIELDS},
+        }
 
 
-def _csv(text: str, source: str) -> list[dict]:
-    reader = csv.DictReader(io.StringIO(text))
-    fields = {f.strip().lower() for f in reader.fieldnames or []}
-    if not fields & {"title", "description"}:
+def _existing(source: str) -> Path | None:
+    if not source or len(source) > 4096 or "\x00" in source or "\n" in source:
+        return None
+    path = Path(source)
+    try:
+        if path.is_dir():
+            raise MissingFile(f"{source}: is a directory, not a file of listings")
+        return path if path.is_file() else None
+    except OSError:  # a name too long for the file system, a loop of links: not a file
+        return None
+
+
+def _read(path: Path, source: str) -> str:
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ListingInputError(f"{source}: larger than {MAX_FILE_BYTES // 1024 // 1024} MB; split it")
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ListingInputError(f"{source}: not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise ListingInputError(f"{source}: cannot be read ({exc.strerror or exc})") from exc
+
+
+def _csv(text: str, source: str, delimiter: str) -> Iterator[dict | _RowError]:
+    """Rows as dicts; a row with more fields than the header (an unquoted comma) is an error for that
+    row, not silently cut, and so is a row the csv module cannot read."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = [h.strip().lower() for h in next(reader, [])]
+    except csv.Error as exc:
+        raise ListingInputError(f"{source}: the header cannot be read ({exc})") from exc
+    if not set(header) & {"title", "description"}:
         raise ListingInputError(f"{source}: the CSV needs a title or description column")
-    return [{k.strip().lower(): v for k, v in row.items() if k} for row in reader]
+    n = 0
+    while True:
+        line = reader.line_num
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            n += 1
+            yield _RowError(f"row {n} (line {line + 1}): cannot be read ({exc})")
+            if reader.line_num == line:
+                return  # the reader cannot move past it
+            continue
+        if not any(f.strip() for f in fields):
+            continue  # a blank line is no row
+        n += 1
+        if len(fields) > len(header):
+            yield _RowError(
+                f"row {n} (line {line + 1}): {len(fields)} fields but the header has {len(header)} "
+                "(an unquoted comma?); not screened"
+            )
+            continue
+        yield {k: v for k, v in zip(header, fields, strict=False) if k}
 
 
-def _jsonl(text: str, source: str) -> list[dict]:
-    rows = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise ListingInputError(f"{source}: line {n} is not JSON ({exc})") from exc
-            if isinstance(row, dict):
-                rows.append(row)
-    return rows
+def _jsonl(text: str) -> Iterator[dict | _RowError]:
+    n = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        n += 1
+        try:
+            row = json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            yield _RowError(f"row {n} (line {number}): not JSON ({str(exc)[:80]})")
+            continue
+        yield row if isinstance(row, dict) else _not_an_object(f"row {n} (line {number})", row)
+
+
+def _json(text: str, source: str) -> Iterator[dict | _RowError]:
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ListingInputError(f"{source}: not JSON ({str(exc)[:80]})") from exc
+    for n, row in enumerate(data if isinstance(data, list) else [data], start=1):
+        yield row if isinstance(row, dict) else _not_an_object(f"row {n}", row)
+
+
+def _not_an_object(where: str, row: object) -> _RowError:
+    return _RowError(f"{where}: a JSON {type(row).__name__}, not an object with a title or description")

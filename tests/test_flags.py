@@ -156,7 +156,7 @@ def test_cli_text_json_and_files(tmp_path):
     assert [json.loads(x)["id"] for x in lines] == ["1", "2"]
     assert json.loads(lines[1])["review"] is True
     bad = run_cli("flags", str(tmp_path / "missing.csv"), check=False)
-    assert bad.returncode == 1 and "no such file" in bad.stderr
+    assert bad.returncode == 2 and "no such file" in bad.stderr  # a usage problem, in one line
 
 
 def test_labelled_set_part(engine):
