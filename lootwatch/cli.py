@@ -234,8 +234,7 @@ def _crawl_stage(
     http_cache: bool = False,
 ) -> list[dict]:
     """Crawl the chosen (or every enabled) site; returns each crawler's stats."""
-    from spiders.run import project_settings, run_stages, spider_names
-    from spiders.sites import site
+    from spiders.run import project_settings, run_stages
 
     overrides = dict(cfg.scrapy)
     if http_cache:
@@ -243,23 +242,7 @@ def _crawl_stage(
     if demo_url:
         overrides.update(LOOTWATCH_DEMO_URL=demo_url)  # only the demo houses read it (spiders.base)
     settings = project_settings(cfg.db, cfg.data_dir, **overrides)
-    known = spider_names(settings, kind="market")
-    unknown = [s for s in sites if s not in known]
-    if unknown:
-        raise UsageProblem(f"unknown site {', '.join(unknown)} (known: {', '.join(known)})")
-    if sites:
-        chosen = list(sites)
-    else:
-        enabled = set(settings.getlist("LOOTWATCH_ENABLE_SITES"))
-        chosen = []
-        for name in known:
-            entry = site(name) or {}
-            if name.startswith("demo_") != bool(demo_url):
-                continue  # --demo-url crawls the demo houses only; without it they have nowhere to go
-            if entry.get("enabled", True) is False and name not in enabled:
-                click.echo(f"{name}: skipped, disabled in seeds/sites.yaml ({entry.get('reason')})")
-                continue
-            chosen.append(name)
+    chosen = _chosen_sites(settings, sites, demo_url)
     if not chosen:
         raise UsageProblem("no site to crawl (the demo_* sites need --demo-url)")
     if jobdir and len(chosen) > 1:
@@ -274,6 +257,33 @@ def _crawl_stage(
             f"{n.get('gone', 0)} gone, {n.get('images', 0)} photos, {n.get('errors', 0)} errors"
         )
     return results
+
+
+def _chosen_sites(settings, sites: tuple[str, ...], demo_url: str | None) -> list[str]:
+    """The market spiders to run: those named, else every enabled one; with ``demo_url`` only the demo
+    houses, which alone may fetch the demo server and skip the delays."""
+    from spiders.run import spider_names
+    from spiders.sites import site
+
+    known = spider_names(settings, kind="market")
+    unknown = [s for s in sites if s not in known]
+    if unknown:
+        raise UsageProblem(f"unknown site {', '.join(unknown)} (known: {', '.join(known)})")
+    if demo_url and any(not s.startswith("demo_") for s in sites):
+        raise UsageProblem("--demo-url crawls the demo houses only; crawl real sites in a separate command")
+    if sites:
+        return list(sites)
+    enabled = set(settings.getlist("LOOTWATCH_ENABLE_SITES"))
+    chosen = []
+    for name in known:
+        entry = site(name) or {}
+        if name.startswith("demo_") != bool(demo_url):
+            continue  # --demo-url crawls the demo houses only; without it they have nowhere to go
+        if entry.get("enabled", True) is False and name not in enabled:
+            click.echo(f"{name}: skipped, disabled in seeds/sites.yaml ({entry.get('reason')})")
+            continue
+        chosen.append(name)
+    return chosen
 
 
 @main.command()

@@ -19,6 +19,7 @@ from datasette.utils.asgi import Forbidden, NotFound, Response
 from matcher.store import VERDICTS, now
 
 from .digest import safe_url
+from .reasons import reasons_from_json, split_reasons
 
 __all__ = ["candidate_page", "post_verdict", "cut_notes"]
 
@@ -63,7 +64,7 @@ async def candidate_page(request, datasette) -> Response:
         "listing_photo": _data_uri(queue["listing_photo"] if queue else None),
         "registry_photo": _data_uri(queue["registry_photo"] if queue else None),
         "cut_notes": cut_notes(listing.get("cut_json")),
-        "reasons": [r for r in json.loads(candidate["reasons_json"] or "[]") if r.get("weight")],
+        **split_reasons(reasons_from_json(candidate["reasons_json"])),  # red_flags, lowering, notes
         "evidence": evidence,
         "text": json.loads(candidate.get("text_json") or "null"),
         "reviews": reviews,

@@ -25,6 +25,7 @@ from matcher.store import now
 
 from .health import crawl_health
 from .mail import MailError, SmtpSettings, send
+from .reasons import reasons_from_json, split_reasons, summary
 
 __all__ = ["Report", "new_candidates", "build_message", "write_report", "safe_url", "TEMPLATES"]
 
@@ -88,7 +89,10 @@ def new_candidates(db: Database, resend_day: str | None = None) -> list[dict[str
     out = []
     for r in rows:
         if r["candidate_id"] not in sent:
-            r["reasons"] = [x for x in json.loads(r.pop("flag_reasons") or "[]") if x.get("weight")]
+            reasons = reasons_from_json(r.pop("flag_reasons"))
+            r["reasons"] = [x for x in reasons if x.get("weight")]
+            r.update(split_reasons(reasons))  # red_flags, lowering, notes: shown apart
+            r["flag_summary"] = summary(reasons, r["flag_score"])
             r["text"] = json.loads(r.pop("text_evidence") or "null")
             out.append(r)
     return out

@@ -15,7 +15,8 @@ HISTORY = 7  # runs the average is taken over
 
 
 def crawl_health(db: Database) -> list[dict[str, Any]]:
-    """The latest finished run of every market site, with its counts and a warning if one is due."""
+    """The latest finished run of every market site, with its counts and a warning if one is due; and
+    the latest run of a registry spider that refused requests (its refusals must be seen too)."""
     runs: dict[str, list[dict[str, Any]]] = {}
     for r in db.query(
         "SELECT * FROM crawl_runs WHERE kind = 'market' AND finished_at IS NOT NULL ORDER BY id DESC"
@@ -24,6 +25,29 @@ def crawl_health(db: Database) -> list[dict[str, Any]]:
         if len(history) <= HISTORY:
             history.append(r)
     out = []
+    for r in db.query(
+        "SELECT spider, max(id) AS id, stats_json FROM crawl_runs WHERE kind = 'registry' "
+        "AND finished_at IS NOT NULL GROUP BY spider ORDER BY spider"
+    ):
+        # A registry crawl has no lots to count, but a photo URL it refused must be seen all the same.
+        refused = int(json.loads(r["stats_json"] or "{}").get("lootwatch/refused", 0))
+        if refused:
+            runs_row = db.execute(
+                "SELECT started_at, errors FROM crawl_runs WHERE id = ?", [r["id"]]
+            ).fetchone()
+            out.append(
+                {
+                    "site": f"{r['spider']} (registry)",
+                    "started_at": runs_row[0],
+                    "seen": 0,
+                    "new": 0,
+                    "gone": 0,
+                    "errors": runs_row[1],
+                    "refused": refused,
+                    "average": None,
+                    "warning": None,
+                }
+            )
     for site, (last, *earlier) in sorted(runs.items()):
         seen = _seen(last)
         stats = json.loads(last["stats_json"] or "{}")

@@ -14,6 +14,7 @@ from matcher.store import busy_timeout_ms
 
 from .candidate_page import candidate_page, post_verdict
 from .digest import safe_url
+from .reasons import reasons_from_json, split_reasons
 
 LINK_COLUMNS = {"listing_url", "registry_url", "url", "source_url"}
 
@@ -40,6 +41,8 @@ def register_routes():
 
 @hookimpl
 def render_cell(value, column, datasette):
+    if column == "flag_reasons" and isinstance(value, str):
+        return _reasons_cell(value)
     if column == "candidate_id" and isinstance(value, int):
         path = datasette.urls.path(f"/-/lootwatch/candidate/{value}")
         return Markup('<a href="{}">{}</a>').format(path, value)
@@ -49,3 +52,27 @@ def render_cell(value, column, datasette):
     if url is None:
         return Markup(escape(value))
     return Markup('<a href="{}" rel="noopener noreferrer nofollow" target="_blank">{}</a>').format(url, value)
+
+
+def _reasons_cell(value: str) -> Markup | None:
+    """The queue's reasons column: the red flags, then apart what lowers the risk, not raw JSON."""
+    parts = split_reasons(reasons_from_json(value))
+    if not any(parts.values()):
+        return None
+
+    def items(reasons: list[dict]) -> Markup:
+        return Markup("; ").join(
+            Markup("<code>{}</code> &ldquo;{}&rdquo; ({:+d})").format(
+                r.get("rule"), r.get("text") or "", int(r["weight"] or 0)
+            )
+            for r in reasons
+        )
+
+    lines = []
+    if parts["red_flags"]:
+        lines.append(Markup("<strong>Red flags:</strong> {}").format(items(parts["red_flags"])))
+    if parts["lowering"]:
+        lines.append(Markup("<strong>Lowers the risk:</strong> {}").format(items(parts["lowering"])))
+    for r in parts["notes"]:
+        lines.append(Markup("<em>Note:</em> {}").format(r.get("why") or ""))
+    return Markup("<br>").join(lines)

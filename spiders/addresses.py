@@ -17,7 +17,7 @@ import socket
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from scrapy.exceptions import IgnoreRequest
 from twisted.internet.interfaces import IHostnameResolver, IHostResolution, IResolutionReceiver
@@ -156,9 +156,11 @@ def url_problem(
         _ = parts.port
     except ValueError:
         return "URL has an invalid port"
-    host = parts.hostname or ""
+    host = unquote(parts.hostname or "")  # resolvers and browsers see "127%2e0%2e0%2e2" as 127.0.0.2
     if not host:
         return "URL has no host"
+    if problem := _name_problem(host):
+        return problem
     if allowance.allows_url(url):
         return None
     if others is not None and others.allows_url(url):
@@ -172,6 +174,20 @@ def url_problem(
         return f"address {ip}{spelled} is {problem}"
     if parts.username is not None or parts.password is not None:
         return "URL carries a user name or password (a way to disguise where it points)"
+    return None
+
+
+def _name_problem(host: str) -> str | None:
+    """Why ``host`` is no usable host name (empty labels, characters no name holds), or None."""
+    if host.startswith("[") or ":" in host:
+        return None  # an IPv6 literal, judged by its address
+    name = host[:-1] if host.endswith(".") else host
+    try:
+        name.encode("idna")
+    except UnicodeError:
+        return f"host name {host!r} is not valid"
+    if any(c in name for c in "%/\\@ ") or "" in name.split("."):
+        return f"host name {host!r} is not valid"
     return None
 
 

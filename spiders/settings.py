@@ -20,6 +20,7 @@ DOWNLOAD_TIMEOUT = 60
 DOWNLOAD_MAXSIZE = 30 * 1024 * 1024  # a page or image larger than this is refused, not buffered
 DOWNLOAD_WARNSIZE = 10 * 1024 * 1024
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False  # no port that runs code sent to it, however well guarded
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 

@@ -83,6 +83,11 @@ def test_public_addresses_pass(address):
         "http://LOCALHOST./a.jpg",
         "http://printer.localhost/a.jpg",
         "http://example.org:99999/a.jpg",
+        "http://127.0.0.2%2e:8000/",
+        "http://127%2e0%2e0%2e2/",
+        "http://%31%32%37.0.0.2/",
+        "http://127.0.0.2../",
+        "http://shop..example/a.jpg",
         "javascript:alert(1)",
         "data:image/png;base64,AAAA",
         "file:///etc/passwd",
@@ -93,7 +98,15 @@ def test_refused_by_the_url_alone(url):
     assert url_problem(url, allow_files=False, allowance=Allowance())
 
 
-@pytest.mark.parametrize("url", ["https://example.org/a.jpg", "http://93.184.216.34/a.jpg"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.org/a.jpg",
+        "http://93.184.216.34/a.jpg",
+        "https://bücher.example/a.jpg",
+        "http://my_cdn.example/",
+    ],
+)
 def test_public_urls_pass(url):
     assert url_problem(url, allow_files=False, allowance=Allowance()) is None
 

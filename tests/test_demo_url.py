@@ -40,3 +40,19 @@ def test_only_a_demo_house_relaxes_its_politeness(tmp_path):
 def test_a_demo_house_may_fetch_its_server_and_nothing_else():
     assert DemoAuroraSpider(base_url="http://127.0.0.1:8123/").allow_hosts == ["127.0.0.1:8123"]
     assert DemoAuroraSpider(base_url="http://[::1]:9000").allow_hosts == ["[::1]:9000"]
+
+
+def test_demo_url_beside_a_real_site_is_refused(tmp_path):
+    result = CliRunner().invoke(
+        main,
+        [
+            "--db",
+            str(tmp_path / "l.db"),
+            "crawl",
+            "ebay_browse",
+            "demo_aurora",
+            "--demo-url",
+            "http://127.0.0.1:8123",
+        ],
+    )
+    assert result.exit_code == 1 and "demo houses only" in result.output

@@ -52,3 +52,12 @@ def test_digest_counts_refused_requests(tmp_path):
     assert "3 requests refused: they pointed at an address that is not public" in rep.html_path.read_text()
     msg = email.message_from_bytes(rep.eml_path.read_bytes(), policy=policy.default)
     assert "(3 refused: not a public address)" in msg.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_refusals_of_a_registry_crawl_are_counted_too(tmp_path):
+    db = store.open_db(tmp_path / "h.db")
+    run_id = store.start_run(db, "registry_file", "registry")
+    store.finish_run(db, run_id, "finished", {"lootwatch/refused": 2})
+    run(db, "seller_site", 4)
+    health = {h["site"]: h for h in crawl_health(db)}
+    assert health["registry_file (registry)"]["refused"] == 2 and health["seller_site"]["refused"] == 0

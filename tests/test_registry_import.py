@@ -186,9 +186,14 @@ def test_photo_urls_still_go_through_the_crawler(tmp_path):
         )
         (tmp_path / "r.csv").write_text(
             f"source,source_id,images\nb,1,photos/a.jpg|{site.url}/photo.jpg\nb,2,photos/a.jpg\n"
+            "b,3,http://2130706434:9/internal.jpg\n"
         )
-        run_cli("--config", str(cfg), "registry", "import", str(tmp_path / "r.csv"))
+        proc = run_cli("--config", str(cfg), "registry", "import", str(tmp_path / "r.csv"))
     assert "/photo.jpg" in site.hits
+    # A photo URL at an internal address is refused, named on the console in one line, and counted.
+    out = proc.stdout + proc.stderr
+    assert "photo http://2130706434:9/internal.jpg: address 127.0.0.2 (written 2130706434)" in out, out
+    assert "Traceback" not in out and "1 photo errors" in out
     con = sqlite3.connect(tmp_path / "l.db")
     rows = con.execute(
         "SELECT object_id, position, url, sha256 FROM registry_images ORDER BY object_id, position"
@@ -197,6 +202,7 @@ def test_photo_urls_still_go_through_the_crawler(tmp_path):
         (1, 0, (tmp_path / "photos" / "a.jpg").as_uri(), hashlib.sha256(local).hexdigest()),
         (1, 1, f"{site.url}/photo.jpg", hashlib.sha256(served).hexdigest()),
         (2, 0, (tmp_path / "photos" / "a.jpg").as_uri(), hashlib.sha256(local).hexdigest()),
+        (3, 0, "http://2130706434:9/internal.jpg", None),
     ]
     runs = con.execute("SELECT spider, status FROM crawl_runs ORDER BY id").fetchall()
     assert runs == [("registry_file", "finished"), ("registry_file", "finished")]

@@ -13,7 +13,6 @@ from scrapy.http.request import NO_CALLBACK
 from scrapy.pipelines.files import FilesPipeline
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer
-from twisted.python.failure import Failure
 
 from matcher import store
 from spiders.addresses import Refused
@@ -52,11 +51,6 @@ class OriginalsPipeline(FilesPipeline):
             await maybe_deferred_to_future(stored)
         return path.rsplit("/", 1)[-1]  # the checksum is the SHA-256
 
-    def media_failed(self, failure: Failure, request: Request, info):
-        if failure.check(Refused):  # keep the refusal and its reason for the photo's row
-            raise failure.value
-        return super().media_failed(failure, request, info)
-
     def get_media_requests(self, item: Any, info) -> list[Request]:
         return [
             Request(u, callback=NO_CALLBACK)
@@ -90,4 +84,6 @@ def _requestable(urls: Any) -> list[str]:
 
 def _reason(failure: Any) -> str:
     value = getattr(failure, "value", failure)
+    if isinstance(value.__cause__, Refused):  # FilesPipeline wraps a refused request; keep its reason
+        value = value.__cause__
     return f"{type(value).__name__}: {value}" if str(value) else type(value).__name__

@@ -291,14 +291,15 @@ def fetch_photo_urls(
     """
     from spiders.run import project_settings, run_stages
 
-    settings = project_settings(db_path, data_dir, **(scrapy_settings or {}))
+    # Each photo problem is one console line below; Scrapy's own log would say it again, with tracebacks.
+    settings = project_settings(db_path, data_dir, **({"LOG_LEVEL": "ERROR"} | (scrapy_settings or {})))
     args = {k: str(v) for k, v in spider_args.items() if v} | {"only": "urls"}
     stats = run_stages(settings, [[(RUN_NAME, args)]])[0]
     counts.hashed += stats.get("lootwatch/store/images", 0)  # the pipeline counts known URL photos too
     db = store.open_db(db_path)
     failed = db.execute(
         "SELECT e.url, e.reason FROM errors e JOIN crawl_runs r ON r.id = e.run_id "
-        "WHERE r.id > ? AND r.spider = ? AND e.stage = 'photo' ORDER BY e.id",
+        "WHERE r.id > ? AND r.spider = ? AND e.stage IN ('photo', 'refused', 'cap') ORDER BY e.id",
         [counts.run_id or 0, RUN_NAME],
     ).fetchall()
     counts.photo_errors += len(failed)
