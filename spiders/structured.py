@@ -4,16 +4,19 @@ product or artwork into the fields of a lot."""
 
 from __future__ import annotations
 
+import html
 import json
 import logging
+import math
 import re
 from collections.abc import Callable
+from html.entities import html5 as html5_references
 from typing import Any
 
 import chompjs
 import extruct
 from scrapy.http import TextResponse
-from w3lib.html import remove_tags, remove_tags_with_content, replace_entities
+from w3lib.html import remove_tags, remove_tags_with_content
 
 from .jsonld import MAX_JSONLD, JsonLdGraph, read_blocks, types_of
 
@@ -32,12 +35,22 @@ __all__ = [
     "image_list",
     "number",
     "page_language",
+    "srcset_best",
     "page_urls",
     "plain_text",
     "html_text",
 ]
 
-LOT_TYPES = ("Product", "IndividualProduct", "VisualArtwork", "Sculpture", "CreativeWork", "Offer")
+# Product-like types first; a bare Offer is the lot only when the page has none of them.
+LOT_TYPES = (
+    "Product",
+    "IndividualProduct",
+    "ProductGroup",
+    "VisualArtwork",
+    "Sculpture",
+    "CreativeWork",
+    "Offer",
+)
 MAX_SCRIPT = MAX_JSONLD  # characters: a larger inline script is not a lot's data, and is not parsed
 _LD_SCRIPTS = (
     "//script[contains(translate(@type, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'),"
@@ -153,8 +166,11 @@ def lot_fields(node: dict[str, Any], language: str | None = None) -> dict[str, A
     """The fields of a lot from a schema.org Product, IndividualProduct, VisualArtwork or Offer node
     (as ``json_ld`` returns it, references embedded).
 
-    Shapes read: an Offer with ``itemOffered``; ``offers`` one Offer, a list (the first with a price) or
-    an AggregateOffer (``lowPrice``/``highPrice`` as the estimate, or its own ``offers``); the price and
+    Shapes read: an Offer with ``itemOffered``, or a bare Offer priced by itself; a ProductGroup with its
+    ``hasVariant`` Products (the group is the lot: its ``productGroupID``, name and images, the
+    variants' images after its own, the price of the first priced variant when the group has no offer
+    of its own); ``offers`` one Offer, a list (the first with a price) or an AggregateOffer
+    (``lowPrice``/``highPrice`` as the estimate, or its own ``offers``); the price and
     currency on the offer or in its ``priceSpecification`` (one or a list); prices as numbers or strings
     with currency signs and either thousands convention (``number``); ``image`` a URL, a list or
     ImageObjects (``image_list``); names given as language-tagged ``{"@value", "@language"}`` lists (the
@@ -168,19 +184,29 @@ def lot_fields(node: dict[str, Any], language: str | None = None) -> dict[str, A
         item = node["itemOffered"]
         item = next((i for i in item if isinstance(i, dict)), {}) if isinstance(item, list) else item
         node = {**item, "offers": {k: v for k, v in node.items() if k != "itemOffered"}}
-    offer, spec = _offer(node.get("offers"))
+    images: Any = node.get("image")
+    keys = _ID_KEYS
+    if "ProductGroup" in types_of(node):
+        variants = _as_dicts(node.get("hasVariant"))
+        images = [images, *(v.get("image") for v in variants)]
+        keys = ("productGroupID", *_ID_KEYS)
+        if not _priced(_offer(node.get("offers"))[0]):
+            priced = next((v for v in variants if _priced(_offer(v.get("offers"))[0])), None)
+            node = {**node, "offers": priced.get("offers") if priced else None}
+    # A bare Offer (the lot only when the page has nothing else) prices itself.
+    offer, spec = _offer(node if types_of(node) & {"Offer", "AggregateOffer"} else node.get("offers"))
     properties = {
         str(_text(x.get("name")) or "").lower(): x.get("value")
         for x in _as_dicts(node.get("additionalProperty"))
     }
     seller = _first(offer.get("seller") or offer.get("offeredBy") or node.get("offeredBy"))
     return {
-        "lot_id": plain_text(_identifier(node))
+        "lot_id": plain_text(_identifier(node, keys))
         or plain_text(_id_from_url(_first(node.get("@id")) or _first(node.get("url")))),
         "title": plain_text(_text(node.get("name"), language)),
         "description_html": html_text(_text(node.get("description"), language)),
         "provenance": plain_text(_text(properties.get("provenance"), language)),
-        "image_urls": image_list(node.get("image")),
+        "image_urls": image_list(images),
         "estimate_low": number(spec.get("minPrice") or offer.get("lowPrice")),
         "estimate_high": number(spec.get("maxPrice") or offer.get("highPrice")),
         "price": number(offer.get("price") if offer.get("price") is not None else spec.get("price")),
@@ -219,9 +245,13 @@ def _first(value: Any) -> Any:
     return value
 
 
-def _identifier(node: dict[str, Any]) -> str | None:
-    """sku, productID or identifier: a string, a number, a PropertyValue or a list of those."""
-    for key in ("sku", "productID", "identifier"):
+_ID_KEYS = ("sku", "productID", "identifier")
+
+
+def _identifier(node: dict[str, Any], keys: tuple[str, ...] = _ID_KEYS) -> str | None:
+    """The first of ``keys`` (sku, productID or identifier) given: a string, a number, a PropertyValue or
+    a list of those."""
+    for key in keys:
         value = _first(node.get(key))
         if isinstance(value, dict):
             value = value.get("value") or value.get("@value")
@@ -257,16 +287,31 @@ def _text(value: Any, language: str | None = None) -> str | None:
     return text or None
 
 
-_ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_REFERENCE = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{1,31});")
 _STRAY_LT = re.compile(r"<(?![A-Za-z/!?])")  # "< 3 cm", "<3": text, not the start of a tag
 
 
+def _reference(match: re.Match[str]) -> str:
+    ref = match.group(0)
+    if ref[1] != "#":
+        return html5_references.get(ref[1:], ref)  # "&apos;" and every HTML5 name; "&foo;" kept
+    hexadecimal = ref[2] in "xX"
+    digits = ref[3 if hexadecimal else 2 : -1].lstrip("0") or "0"
+    if len(digits) > 8:  # past U+10FFFF, and int() of thousands of digits is refused
+        return "\ufffd"
+    return html.unescape(f"&#{'x' if hexadecimal else ''}{digits};")
+
+
 def _decoded(text: str) -> str:
-    # Two rounds: templates often escape text that was escaped already ("&amp;eacute;").
+    """HTML character references decoded as HTML5 decodes them: every HTML5 name (``&apos;`` too),
+    numbers as ``html.unescape`` reads them (a number past U+10FFFF, a surrogate or NUL gives U+FFFD,
+    other control characters are dropped); an unknown name (``&foo;``) is kept as written. Only
+    references ended by ``;``: without it, "AT&T" and URLs' "&copy=1" are text. Two rounds: templates
+    often escape text that was escaped already ("&amp;#038;", "&amp;eacute;")."""
     for _ in range(2):
-        if not _ENTITY.search(text):
+        if "&" not in text:
             break
-        text = replace_entities(text)
+        text = _REFERENCE.sub(_reference, text)
     return text
 
 
@@ -339,7 +384,9 @@ def iso_date(value: Any) -> str | None:
 
 def image_list(value: Any) -> list[str]:
     """Image URLs, each once, in order, from a string, a list, or ImageObject-like dicts whose ``url`` or
-    ``contentUrl`` is a string or a list."""
+    ``contentUrl`` is a string or a list. A string with white space inside is read as a ``srcset``, of
+    which the largest candidate is kept; a URL with spaces that is no srcset has them percent-encoded
+    (``srcset_best``)."""
     urls: list[str] = []
     stack = [value]
     steps = 0
@@ -350,9 +397,50 @@ def image_list(value: Any) -> list[str]:
             stack[:0] = v[:100]
         elif isinstance(v, dict):
             stack.insert(0, v.get("url") or v.get("contentUrl"))
-        elif isinstance(v, str) and v.strip() and v.strip() not in urls:
-            urls.append(v.strip())
+        elif isinstance(v, str) and (url := srcset_best(v)) and url not in urls:
+            urls.append(url)
     return urls
+
+
+_DESCRIPTOR = re.compile(r"(\d+(?:\.\d+)?|\.\d+)([wxh])")
+
+
+def srcset_best(value: str) -> str | None:
+    """The URL of a string that may be a ``srcset``: a plain URL stripped; of a srcset ("a.jpg 480w,
+    b.jpg 1080w", "a.jpg 1x, b.jpg 2x"), the candidate with the largest width, else the largest density
+    (none written is ``1x``), the first on a tie; a string with white space that is no srcset (a
+    descriptor that is none) has its inner white space percent-encoded ("Side view.jpg" gives
+    "Side%20view.jpg"). None for an empty string. Parsed the HTML way: a candidate's URL runs to white
+    space, and a comma ends it only at its end (``w_100,h_80`` stays inside a URL). At most 4,000
+    characters of a srcset are read."""
+    text = value.strip()
+    if not text or not any(c.isspace() for c in text):
+        return text or None
+    best: tuple[int, float, str] | None = None  # (by width, size, url)
+    at, n = 0, min(len(text), 4_000)
+    while at < n:
+        while at < n and (text[at].isspace() or text[at] == ","):
+            at += 1
+        start = at
+        while at < n and not text[at].isspace():
+            at += 1
+        url, descriptors = text[start:at], []
+        if url.endswith(","):
+            url = url.rstrip(",")
+        else:
+            end = text.find(",", at, n)
+            end = n if end < 0 else end
+            descriptors, at = text[at:end].split(), end + 1
+        if not url:
+            continue
+        found = [_DESCRIPTOR.fullmatch(d) for d in descriptors]
+        if not all(found):
+            return re.sub(r"\s", "%20", text)  # no srcset: a URL with spaces
+        sizes = {m.group(2): float(m.group(1)) for m in found if m}
+        key = (1, sizes["w"]) if "w" in sizes else (0, sizes.get("x", 1.0))
+        if best is None or key > best[:2]:
+            best = (*key, url)
+    return best[2] if best else None
 
 
 # Marks that name one currency only ("$" and "¥" name several, "kr" several crowns: left unknown).
@@ -372,24 +460,44 @@ def currency_of(price: Any) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
+# A number as JSON or Python's float() writes it: "1200", "1200.50", "1.2e3", "-5", ".5".
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_THOUSANDS_ONLY = re.compile(r"[1-9]\d{0,2}\.\d{3}")  # "1.200": a thousands mark, not 1.2
+
+
 def number(value: Any) -> float | None:
-    """A price as a float, from a number or a string: "1,200.00", "EUR 3,79", "1.200,50", "2 500";
-    None when there is none."""
+    """A price as a float, from a number or a string: "1,200.00", "EUR 3,79", "1.200,50", "2 500", and a
+    string in number syntax ("1.2e3" gives 1200.0) except "1.200" (1200.0, a thousands mark; "0.500" is
+    0.5). None when there is none, and for an infinite, NaN or negative price ("-5", "1e400", "EUR -5")."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value)
-    match = re.search(r"\d[\d,.'\u2019\s\u00a0\u202f]*", str(value or "")[:200])
+        try:
+            found = float(value)
+        except OverflowError:  # an int past float's range
+            return None
+        return found if math.isfinite(found) and found >= 0 else None
+    text = str(value or "")[:200].strip()
+    if _PLAIN_NUMBER.fullmatch(text) and not _THOUSANDS_ONLY.fullmatch(text.lstrip("+")):
+        return number(float(text))
+    match = re.search(r"\d[\d,.'\u2019\s\u00a0\u202f]*", text)
     if not match:
         return None
+    if text[: match.start()].rstrip().endswith(("-", "\u2212")):
+        return None  # "EUR -5": a negative amount is no price
     digits = re.sub(r"[\s\u00a0\u202f'\u2019]", "", match.group(0)).rstrip(",.")
     last = max(digits.rfind(","), digits.rfind("."))
-    # With both marks the later is the decimal point; a lone mark is one unless three digits follow.
+    # With both marks the later is the decimal point; a lone mark is one unless three digits follow
+    # a whole part other than 0 ("0,500" is a half).
     mixed = "," in digits and "." in digits
-    lone = last >= 0 and digits.count(digits[last]) == 1 and len(digits) - last - 1 != 3
+    lone = (
+        last >= 0
+        and digits.count(digits[last]) == 1
+        and (len(digits) - last - 1 != 3 or digits[:last] == "0")
+    )
     whole, fraction = (digits[:last], digits[last + 1 :]) if mixed or lone else (digits, "")
     digits = whole.replace(",", "").replace(".", "") + ("." + fraction if fraction else "")
     try:
-        return float(digits)
+        return number(float(digits))
     except ValueError:
         return None

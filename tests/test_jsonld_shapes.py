@@ -12,11 +12,12 @@ from scrapy.http import HtmlResponse, Request
 
 from spiders.base import StructuredDataSpider
 from spiders.jsonld import MAX_JSONLD, parse_block
-from spiders.structured import json_ld, next_data, number, script_object
+from spiders.structured import image_list, json_ld, next_data, number, plain_text, script_object
 
 from .conftest import FILES, make_spider
 
 URL = "https://auction.example/lot/7-x"
+URL12 = "https://auction.example/lot/12-x"
 
 
 class Generic(StructuredDataSpider):
@@ -33,20 +34,20 @@ class Errors:
         self.rows.append((stage, url, reason))
 
 
-def html(body: str | bytes) -> HtmlResponse:
+def html(body: str | bytes, url: str = URL) -> HtmlResponse:
     data = body.encode() if isinstance(body, str) else body
-    return HtmlResponse(url=URL, body=data, encoding="utf-8", request=Request(URL))
+    return HtmlResponse(url=url, body=data, encoding="utf-8", request=Request(url))
 
 
-def crawl(page: str | bytes) -> tuple[list[dict], list[tuple[str, str | None, str]]]:
+def crawl(page: str | bytes, url: str = URL) -> tuple[list[dict], list[tuple[str, str | None, str]]]:
     spider = make_spider(Generic)
     spider.crawler.lootwatch_run = errors = Errors()
-    items = [dict(i) for i in spider.parse_lot(html(page))]
+    items = [dict(i) for i in spider.parse_lot(html(page, url))]
     return items, errors.rows
 
 
-def lot(name: str) -> dict:
-    items, errors = crawl((FILES / "pages" / name).read_bytes())
+def lot(name: str, url: str = URL) -> dict:
+    items, errors = crawl((FILES / "pages" / name).read_bytes(), url)
     assert errors == []
     (item,) = items
     return item
@@ -131,7 +132,9 @@ def test_hostile_nesting_is_bounded_and_the_lot_still_found():
     extra = "".join(f'<script type="application/ld+json">{b}</script>' for b in (deep, deeper))
     items, errors = crawl(good.replace("</head>", extra + "</head>"))
     assert [i["lot_id"] for i in items] == ["NA-1"]
-    assert [r for _, _, r in errors] == ["JSON-LD block 3 of 3: nested too deeply to read"]
+    assert [r for _, _, r in errors] == [
+        f"JSON-LD block {n} of 3: nested over 64 levels deep; the deeper values read as null" for n in (2, 3)
+    ]
 
 
 def test_parse_block_keeps_what_it_read_before_the_garbage():
@@ -363,3 +366,164 @@ def test_microdata_content_attributes_over_the_shown_text():
         "USD",
     )
     assert item["image_urls"] == ["https://auction.example/img/md1.jpg"]
+
+
+# -- shapes a tester found failing (page https://auction.example/lot/12-x) ---------------------------
+
+
+def test_html5_character_references_unknown_kept_out_of_range_replaced():
+    item = lot("html5-references.html", URL12)
+    assert item["title"] == "Tête d'Égypte &foo; \ufffd"
+    assert item["description_html"] == "Calcaire\xa0peint, l'œil intact, d\u2019après Smith & Jones"
+    assert item["provenance"] == "Coll. O\u2019Brien & Fils"  # &nbsp; is white space in plain text
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("d&apos;or", "d'or"),
+        ("A &foo; B", "A &foo; B"),
+        ("AT&T &amp; Co", "AT&T & Co"),
+        ("&#1114112;&#xD800;", "\ufffd\ufffd"),
+        ("&amp;#038; &amp;eacute;", "& é"),
+        ("l&#x27;&oelig;il&nbsp;&rsquo;", "l'œil \u2019"),
+    ],
+)
+def test_plain_text_references(text, plain):
+    assert plain_text(text) == plain
+
+
+def test_php_addslashes_and_stray_backslashes():
+    item = lot("php-addslashes.html", URL12)
+    assert (item["lot_id"], item["title"], item["price"]) == ("PA-1", "Tête d'Osiris", 1500.0)
+    assert item["description_html"] == 'Scanned from C:\\photos\\osiris.tif, "bronze" état \\x'
+    assert item["image_urls"] == ["https://auction.example/img/pa1.jpg"]
+
+
+def test_product_group_with_variants_is_the_lot():
+    item = lot("product-group.html", URL12)
+    assert (item["lot_id"], item["title"]) == ("PG-1", "Bronze bull")
+    assert item["image_urls"] == [
+        "https://auction.example/img/pg1.jpg",
+        "https://auction.example/img/pg1-a.jpg",
+        "https://auction.example/img/pg1-b.jpg",
+    ]
+    assert (item["price"], item["currency"]) == (2400.0, "EUR")
+
+
+def test_product_group_variants_given_apart_with_is_variant_of():
+    """Google's other variant markup: the variants at the top, each naming its group by ``@id``."""
+    variant = (
+        '{{"@type": "Product", "sku": "L-1-{0}", "name": "Bronze bull - {0}", "isVariantOf": {{"@id": "#g"}},'
+        ' "url": "https://auction.example/lot/12-x?variant={0}", "offers": {{"price": "{1}"}}}}'
+    )
+    block = (
+        f"[{variant.format('a', '')}, {variant.format('b', '2400')},"
+        ' {"@type": "ProductGroup", "@id": "#g", "name": "Bronze bull", "productGroupID": "PG-1"}]'
+    )
+    (item,), errors = crawl(f'<script type="application/ld+json">{block}</script>', URL12)
+    assert errors == []
+    assert (item["lot_id"], item["title"], item["price"]) == ("PG-1", "Bronze bull", 2400.0)
+
+
+def test_the_node_whose_url_names_the_page_is_the_lot():
+    item = lot("url-names-page.html", URL12)
+    assert (item["lot_id"], item["title"]) == ("L-1", "Sabaean alabaster head")
+
+
+def test_a_product_before_a_bare_offer():
+    item = lot("bare-offer-first.html", URL12)
+    assert (item["lot_id"], item["title"], item["price"]) == ("L-1", "Luristan bronze finial", 700.0)
+
+
+def test_a_bare_offer_is_a_lot_when_nothing_else_is():
+    page = '<script type="application/ld+json">{"@type": "Offer", "name": "Lot 12", "price": "5"}</script>'
+    (item,), _ = crawl(page, URL12)
+    assert (item["title"], item["price"], item["lot_id"]) == ("Lot 12", 5.0, "12-x")
+
+
+def test_list_and_set_objects_unwrapped():
+    item = lot("list-set-objects.html", URL12)
+    assert item["image_urls"] == [
+        "https://auction.example/img/ls1.jpg",
+        "https://auction.example/img/ls2.jpg",
+    ]
+    assert (item["provenance"], item["price"], item["currency"]) == ("Coll. R., 1958", 3100.0, "EUR")
+
+
+def test_compact_iris_with_a_context_prefix_for_schema_org():
+    item = lot("context-prefix.html", URL12)
+    assert (item["lot_id"], item["title"]) == ("CP-1", "Scythian gold plaque")
+    assert item["image_urls"] == ["https://auction.example/img/cp1.jpg"]
+    assert (item["price"], item["currency"]) == (5200.0, "USD")
+
+
+def test_javascript_literals_read_as_null():
+    item = lot("javascript-literals.html", URL12)
+    assert (item["lot_id"], item["price"], item["estimate_low"]) == ("JL-1", 420.0, None)
+    values, problem = parse_block('{"a": undefined, "b": NaN, "c": [Infinity, -Infinity], "d": "NaN"}')
+    assert (values, problem) == ([{"a": None, "b": None, "c": [None, None], "d": "NaN"}], None)
+
+
+def test_entity_escaped_block_decoded_then_read():
+    item = lot("entity-escaped-block.html", URL12)
+    assert (item["lot_id"], item["price"], item["currency"]) == ("EE-1", 650.0, "GBP")
+    assert item["title"] == 'Coptic textile fragment, 12" wide & framed'
+
+
+def test_a_deep_array_in_an_unrelated_property_is_cut_alone():
+    (item,), errors = crawl((FILES / "pages" / "deep-array.html").read_bytes(), URL12)
+    assert (item["lot_id"], item["title"], item["price"]) == ("DA-1", "Hittite seal", 800.0)
+    assert item["description_html"] == "brackets in text: [[[ {{ ]"
+    assert [r for _, _, r in errors] == [
+        "JSON-LD block 1 of 1: nested over 64 levels deep; the deeper values read as null"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1.2e3", 1200.0),
+        ("1E+2", 100.0),
+        ("1e400", None),
+        ("-5", None),
+        ("EUR -5", None),
+        ("NaN", None),
+        ("Infinity", None),
+        (float("inf"), None),
+        (float("nan"), None),
+        (-5, None),
+        (10**400, None),
+        ("0.500", 0.5),
+        ("1200.50", 1200.5),
+        (".5", 0.5),
+    ],
+)
+def test_price_strings_in_number_syntax(text, value):
+    assert number(text) == value
+
+
+def test_image_srcset_strings_keep_the_largest_candidate():
+    assert lot("image-srcset.html", URL12)["image_urls"] == [
+        "https://auction.example/img/ss1-1080.jpg",
+        "https://auction.example/img/ss2@2x.jpg",
+        "https://auction.example/img/Side%20view.jpg",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "urls"),
+    [
+        ("a.jpg 1x, b.jpg 2x", ["b.jpg"]),
+        ("a.jpg 480w, b.jpg 1080w", ["b.jpg"]),
+        ("a.jpg, b.jpg 1.5x", ["b.jpg"]),
+        (
+            "https://c.example/w_100,h_80/a.jpg 100w, https://c.example/w_900,h_720/a.jpg 900w",
+            ["https://c.example/w_900,h_720/a.jpg"],
+        ),
+        ("  a.jpg  ", ["a.jpg"]),
+        ("a b.jpg", ["a%20b.jpg"]),
+    ],
+)
+def test_image_list_reads_srcset(value, urls):
+    assert image_list(value) == urls
