@@ -182,7 +182,10 @@ class FlagEngine:
                     )
                 )
         self.version = f"{ENGINE_VERSION}:{digest.hexdigest()[:12]}"  # changes with any vocabulary edit
-        self._pattern_rules, self._combined, self._branches = _combine(self.rules, rests)
+        self._pattern_rules, self._keyed = _combine(self.rules, rests)
+        begun = [(r, _beginnings(r.regex)) for r in self._pattern_rules]
+        self._begun = _Begun([(r, b) for r, b in begun if b]) if any(b for _, b in begun) else None
+        self._pattern_rules = [r for r, b in begun if not b]
 
     def screen(
         self, title: str | None = "", description: str | None = "", provenance: str | None = ""
@@ -229,29 +232,19 @@ class FlagEngine:
         characters, so the work is O(m log m + total match length), not every match against every
         other. ``norm`` is ``text`` normalised with umlauts expanded, ``starts``/``ends`` its spans."""
         found: list[tuple[Rule, int, int]] = []  # in normalised positions
-        if self._combined is not None:
-            # One pass over the word starts: the first letters pick the rules that can match there,
-            # and one lookahead per rule captures where its match ends.
-            last_end: dict[str, int] = {}
-            for m in self._combined.finditer(norm):
-                start = m.start()
-                for group, rule in self._branches.get(m.group(), ()):
-                    end = m.end(group)
-                    if end > start and start >= last_end.get(rule.id, 0):
-                        found.append((rule, start, end))
-                        last_end[rule.id] = end
-        found += [(r, m.start(), m.end()) for r in self._pattern_rules for m in r.regex.finditer(norm)]
+        if self._keyed is not None:
+            found += self._keyed.matches(norm)  # every term rule in one pass over the word starts
+        found += self._pattern_matches(norm)
         spans = {(r, starts[a], ends[b - 1]) for r, a, b in found if b > a}
-        if self._pattern_rules and not text.isascii():
+        if (self._begun or self._pattern_rules) and not text.isascii():
             # Hand-written patterns were written for text whose ä reads as a ("kopfe" for Köpfe):
             # they also see that form, so that both spellings they name are found.
             plain, plain_starts, plain_ends = normalise_with_spans(text)
             if plain != norm:
                 spans.update(
-                    (r, plain_starts[m.start()], plain_ends[m.end() - 1])
-                    for r in self._pattern_rules
-                    for m in r.regex.finditer(plain)
-                    if m.end() > m.start()
+                    (r, plain_starts[a], plain_ends[b - 1])
+                    for r, a, b in self._pattern_matches(plain)
+                    if b > a
                 )
         taken = bytearray(len(text))
         kept = []
@@ -260,6 +253,10 @@ class FlagEngine:
                 taken[start:end] = b"\x01" * (end - start)
                 kept.append((rule, start, end))
         return sorted(kept, key=lambda s: s[1])
+
+    def _pattern_matches(self, norm: str) -> list[tuple[Rule, int, int]]:
+        found = self._begun.matches(norm) if self._begun is not None else []
+        return found + [(r, m.start(), m.end()) for r in self._pattern_rules for m in r.regex.finditer(norm)]
 
     def _dates(
         self,
@@ -451,66 +448,152 @@ def _literal(atom: str) -> bool:
     return len(atom) == 1 or (len(atom) == 2 and atom[0] == "\\")
 
 
-def _combine(
-    rules: list[Rule], rests: list[_Rest | None]
-) -> tuple[list[Rule], re.Pattern | None, dict[str, list[tuple[str, Rule]]]]:
-    """The rules left to search one by one (hand-written patterns), one expression for all term
-    rules, and which of its groups belong to which rule, by the letters the expression consumed.
+_KEY = 4  # letters of a term's beginning that pick the rules to try at a word start
 
-    At each word start the expression takes a branch by the first letter; in it, one lookahead per
-    rule that can start with that letter captures where the rule's match ends (an always-successful
-    lookahead: ``(?=(?P<g>...)|)``). Rules whose every continuation begins with a fixed second letter
-    are dispatched once more by that letter, so that a word start tries only the few rules that can
-    match there. The branch fails unless one lookahead captured, so only word starts with a match
-    come back to Python."""
+
+class _Keyed:
+    """All term rules found in one pass over the word starts, in two steps.
+
+    First one expression without groups finds the word starts where some term can begin: a trie of
+    the terms' first letters (up to ``_KEY``, fewer where a term's letters stop being fixed), so most
+    words are passed over at C speed. Then, at each such word start only, the few rules whose terms
+    begin with those letters are tried, each in an always-successful lookahead that captures where
+    the rule's match ends (``(?=(...)|)``). A rule's match found this way is the match its own
+    expression finds there (a test checks it)."""
+
+    def __init__(self, entries: dict[str, list[tuple[Rule, str]]]):
+        self.entries = entries
+        trie = _trie([tuple(re.escape(c) for c in key) for key in entries])
+        self.starts = re.compile(r"(?<!\w)(?=(" + _emit(trie) + "))")
+        self._compiled: dict[str, tuple[re.Pattern, list[Rule]]] = {}
+
+    def at(self, key: str) -> tuple[re.Pattern, list[Rule]]:
+        """The lookaheads for every rule whose beginning is ``key`` or a beginning of it (compiled on
+        first use: most beginnings never occur)."""
+        found = self._compiled.get(key)
+        if found is None:
+            pairs = [pair for n in range(1, len(key) + 1) for pair in self.entries.get(key[:n], ())]
+            regex = re.compile("".join(f"(?=({pattern})|)" for _, pattern in pairs))
+            found = self._compiled[key] = (regex, [rule for rule, _ in pairs])
+        return found
+
+    def matches(self, norm: str) -> list[tuple[Rule, int, int]]:
+        found: list[tuple[Rule, int, int]] = []
+        last_end: dict[str, int] = {}
+        for m in self.starts.finditer(norm):
+            start = m.start()
+            regex, rules = self.at(m.group(1))
+            hit = regex.match(norm, start)
+            for group, rule in enumerate(rules, start=1):
+                end = hit.end(group)
+                if end > start and start >= last_end.get(rule.id, 0):
+                    found.append((rule, start, end))
+                    last_end[rule.id] = end
+        return found
+
+
+def _beginnings(pattern: re.Pattern, limit: int = _KEY) -> set[str] | None:
+    """The literal beginnings (up to ``limit`` letters) one of which every match of a hand-written
+    ``pattern`` starts with, or None when the pattern can begin otherwise (or cannot be read).
+
+    Read from the expression's parsed form: zero-width checks are skipped, alternatives followed,
+    an optional group read both with and without it; anything else ends a beginning."""
+    try:
+        from re import _constants as c
+        from re import _parser
+
+        items = list(_parser.parse(pattern.pattern).data)
+    except Exception:  # noqa: BLE001 - a private module of the standard library: read it or do without
+        return None
+    out: set[str] = set()
+
+    def go(items: list, acc: str, depth: int = 0) -> bool:
+        if len(acc) >= limit or (acc and not items):
+            out.add(acc)
+            return True
+        if not items or depth > 50 or len(out) > 5000:
+            return False  # an empty match, or too many beginnings to be worth it
+        op, av = items[0]
+        rest = items[1:]
+        if op is c.LITERAL:
+            return go(rest, acc + chr(av), depth)
+        if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+            return go(rest, acc, depth)  # zero-width: the match itself checks it
+        if op is c.SUBPATTERN and not av[1] and not av[2]:
+            return go(list(av[3]) + rest, acc, depth + 1)
+        if op is c.BRANCH:
+            return all(go(list(alt) + rest, acc, depth + 1) for alt in av[1])
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT) and not acc and av[0] == 0 and av[1] == 1:
+            return go(rest, acc, depth + 1) and go(list(av[2]) + rest, acc, depth + 1)
+        if acc:
+            out.add(acc)
+            return True
+        return False
+
+    return out if go(items, "") and all(out) else None
+
+
+class _Begun:
+    """Hand-written patterns that can begin only with known letters: one pass finds where any of
+    their beginnings occurs, and only there each pattern is tried, in the order ``finditer`` would
+    find its matches (leftmost first, not overlapping)."""
+
+    def __init__(self, rules: list[tuple[Rule, set[str]]]):
+        self.entries: dict[str, list[Rule]] = {}
+        for rule, beginnings in rules:
+            for b in beginnings:
+                self.entries.setdefault(b, []).append(rule)
+        trie = _trie([tuple(re.escape(ch) for ch in key) for key in self.entries])
+        self.starts = re.compile("(?=(" + _emit(trie) + "))")
+        self._rules: dict[str, list[Rule]] = {}
+
+    def matches(self, norm: str) -> list[tuple[Rule, int, int]]:
+        found: list[tuple[Rule, int, int]] = []
+        last_end: dict[str, int] = {}
+        for m in self.starts.finditer(norm):
+            start = m.start()
+            key = m.group(1)
+            rules = self._rules.get(key)
+            if rules is None:
+                rules = self._rules[key] = list(
+                    dict.fromkeys(r for n in range(1, len(key) + 1) for r in self.entries.get(key[:n], ()))
+                )
+            for rule in rules:
+                if start < last_end.get(rule.id, 0):
+                    continue
+                hit = rule.regex.match(norm, start)
+                if hit and hit.end() > start:
+                    found.append((rule, start, hit.end()))
+                    last_end[rule.id] = hit.end()
+        return found
+
+
+def _combine(rules: list[Rule], rests: list[_Rest | None]) -> tuple[list[Rule], _Keyed | None]:
+    """The rules left to search one by one (hand-written patterns), and the term rules keyed by the
+    letters their terms begin with (``_Keyed``)."""
     patterns = [r for r, rest in zip(rules, rests, strict=True) if rest is None]
-    by_first: dict[str, list[tuple[Rule, list[tuple[dict | None, str]]]]] = {}
+    entries: dict[str, list[tuple[Rule, str]]] = {}
+
+    def walk(rule: Rule, key: str, regex: str, node: dict, tail: str) -> None:
+        if len(key) < _KEY and node and all(map(_literal, node)):
+            for atom, child in _ordered(node):
+                walk(rule, key + atom[-1], regex + atom, child, tail)
+        else:
+            entries.setdefault(key, []).append((rule, regex + _emit(node) + tail))
+
     for rule, rest in zip(rules, rests, strict=True):
-        for first, items in (rest or {}).items():
-            by_first.setdefault(first, []).append((rule, items))
-    if not by_first:
-        return patterns, None, {}
-    parts: list[str] = []
-    groups: dict[str, list[tuple[str, Rule]]] = {}
-
-    def look(rule: Rule, pattern: str, key: str) -> str:
-        name = f"g{sum(map(len, groups.values()))}"
-        groups.setdefault(key, []).append((name, rule))
-        return f"(?=(?P<{name}>{pattern})|)"
-
-    for first, alts in sorted(by_first.items()):  # first letters are word characters: not escaped
-        generic: list[str] = []
-        second: dict[str, list[str]] = {}
-        for rule, items in alts:
-            if all(node is not None and node and all(map(_literal, node)) for node, _ in items):
-                for node, tail in items:
-                    for atom, child in _ordered(node):
-                        second.setdefault(atom, []).append(look(rule, _emit(child) + tail, first + atom[-1]))
+        for first, items in (rest or {}).items():  # first letters are word characters: not escaped
+            if len(items) == 1 and items[0][0] is not None:
+                walk(rule, first, first, *items[0])
                 continue
             pattern = "|".join(_emit(node) + tail if node is not None else tail for node, tail in items)
-            generic.append(look(rule, f"(?:{pattern})", first))
-        # a branch fails unless one of its rules matched: (?(g1)|(?(g2)|(?!)))
-        own = [g for g, _ in groups.get(first, [])]
-        alts = [
-            atom + "".join(looks) + _any(own + [g for g, _ in groups[first + atom[-1]]])
-            for atom, looks in second.items()
-        ]
-        parts.append(first + "".join(generic) + "(?:" + "|".join([*alts, _any(own)]) + ")")
+            entries.setdefault(first, []).append((rule, f"{first}(?:{pattern})"))
+    if not entries:
+        return patterns, None
     try:
-        combined = re.compile(r"(?<!\w)(?:" + "|".join(parts) + ")")
+        return patterns, _Keyed(entries)
     except (re.error, RecursionError, OverflowError):
-        return rules, None, {}  # too large for one expression: every rule on its own
-    # the groups a match can have filled, by the letters it consumed: its first letter's, and its
-    # second letter's if it took that branch
-    branches = {
-        key: groups.get(key[:1], []) + (pairs if len(key) > 1 else []) for key, pairs in groups.items()
-    }
-    return patterns, combined, branches
-
-
-def _any(names: list[str]) -> str:
-    """Succeeds only if one of the named groups took part in the match."""
-    return "".join(f"(?({g})|" for g in names) + "(?!)" + ")" * len(names)
+        return rules, None  # too large for one expression: every rule on its own
 
 
 def _negated(before: str) -> bool:

@@ -90,15 +90,40 @@ def _fold_char(ch: str, expand_umlauts: bool) -> str:
     return folded if len(folded) <= _MAX_EXPANSION else " "
 
 
-_CACHE: tuple[dict[str, str], dict[str, str]] = ({}, {})
+class _Folder:
+    """The folded form of every character seen so far, as a ``str.translate`` table, and which of
+    them do not fold to exactly one character. Bounded: past ``_CACHE_LIMIT`` characters (text in
+    every script at once) new ones are folded for the call only."""
+
+    def __init__(self, expand_umlauts: bool):
+        self.expand = expand_umlauts
+        self.table: dict[int, str] = {}
+        self.known: set[str] = set()
+        self.odd: set[str] = set()
+
+    def fold(self, ch: str) -> str:
+        out = self.table.get(ord(ch))
+        return out if out is not None else self.tables({ch})[0][ord(ch)]
+
+    def tables(self, used: set[str]) -> tuple[dict[int, str], set[str]]:
+        new = used - self.known
+        if new and len(self.known) + len(new) > _CACHE_LIMIT:
+            table = {ord(c): _fold_char(c, self.expand) for c in used}
+            return table, {c for c in used if len(table[ord(c)]) != 1}
+        for c in new:
+            folded = self.table[ord(c)] = _fold_char(c, self.expand)
+            if len(folded) != 1:
+                self.odd.add(c)
+            self.known.add(c)
+        return self.table, used & self.odd
+
+
+_CACHE_LIMIT = 20_000
+_FOLDERS = (_Folder(False), _Folder(True))
 
 
 def _fold(ch: str, expand_umlauts: bool) -> str:
-    cache = _CACHE[expand_umlauts]
-    out = cache.get(ch)
-    if out is None:
-        out = cache[ch] = _fold_char(ch, expand_umlauts)
-    return out
+    return _FOLDERS[expand_umlauts].fold(ch)
 
 
 def _slow(text: str, expand_umlauts: bool) -> tuple[list[str], list[int], list[int]]:
@@ -122,10 +147,8 @@ def _plain(text: str, offset: int, expand_umlauts: bool) -> tuple[str, Sequence[
     if expand_umlauts and "\u0308" in text:
         pieces, starts, ends = _slow(text, expand_umlauts)
         return _spread(pieces, [s + offset for s in starts], [e + offset for e in ends])
-    used = set(text)
-    table = {ord(c): _fold(c, expand_umlauts) for c in used}
+    table, odd = _FOLDERS[expand_umlauts].tables(set(text))
     norm = text.translate(table)
-    odd = [c for c in used if len(table[ord(c)]) != 1]
     if not odd:
         return norm, range(offset, offset + len(text)), range(offset + 1, offset + len(text) + 1)
     starts: list[int] = []

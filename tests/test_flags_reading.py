@@ -258,7 +258,8 @@ def test_a_megabyte_is_screened_in_under_a_second(engine):
 
 
 def test_one_pass_finds_what_each_rule_finds_on_its_own(engine):
-    """The word-start pass gives, rule by rule, exactly the matches of that rule's own expression."""
+    """The word-start pass (term rules) and the pass over where hand-written patterns can begin give,
+    rule by rule, exactly the matches of that rule's own expression."""
     import csv
 
     texts = []
@@ -269,7 +270,7 @@ def test_one_pass_finds_what_each_rule_finds_on_its_own(engine):
                 for r in csv.DictReader(fh, delimiter="\t")
             ]
     texts += ["وبالعراق والسوري بلاد الرافدين", "Neo-Assyrian neo assyrian neoassyrian", "ägypt aegypt agypt"]
-    term_rules = {r.id for pairs in engine._branches.values() for _, r in pairs}
+    term_rules = {r.id for pairs in engine._keyed.entries.values() for r, _ in pairs}
     assert len(texts) > 300 and term_rules
     for text in texts:
         norm = normalise(text, expand_umlauts=True)
@@ -279,13 +280,17 @@ def test_one_pass_finds_what_each_rule_finds_on_its_own(engine):
             if r.id in term_rules
             for m in r.regex.finditer(norm)
         )
-        together, last = [], {}
-        for m in engine._combined.finditer(norm):
-            for group, rule in engine._branches.get(m.group(), ()):
-                if m.end(group) > m.start() >= last.get(rule.id, 0):
-                    together.append((rule.id, m.start(), m.end(group)))
-                    last[rule.id] = m.end(group)
-        assert sorted(together) == alone, text
+        together = sorted((r.id, a, b) for r, a, b in engine._keyed.matches(norm))
+        assert together == alone, text
+        patterns = [r for r in engine.rules if r.id not in term_rules]
+        alone = sorted(
+            (r.id, m.start(), m.end())
+            for r in patterns
+            for m in r.regex.finditer(norm)
+            if m.end() > m.start()
+        )
+        together = sorted((r.id, a, b) for r, a, b in engine._pattern_matches(norm))
+        assert together == alone, text
 
 
 # --- lootwatch flags: files and rows ----------------------------------------------------------------
