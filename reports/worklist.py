@@ -1,0 +1,595 @@
+"""The analyst's worklist: the home page of the review UI, one row per candidate in plain words.
+
+``/`` and ``/-/lootwatch/worklist`` list the candidates still to decide, soonest sale first (unknown
+dates last), then strong before review, then by score; filters (query parameters) show decided,
+escalated or all candidates, the signed-in reviewer's own, one site, one bank (registry source), one
+red-flag family or one kind. Pages hold ``PER_PAGE`` rows.
+
+A candidate is *decided* when its latest confirm or dismiss verdict is the latest decision, *escalated*
+when that is an escalate, *undecided* while it has none (notes decide nothing).
+
+``why_line`` says in one sentence why a candidate was raised, from its evidence: the same photo (turned,
+mirrored, trimmed, one picture of a collage, cropped by about N %), or matching points in the same
+arrangement, or the text, then the red flags in the seller's words and, said as such, what lowers the risk.
+``match_geometry`` recomputes where the matching points lie on both photos from the stored local features,
+for the outline of the matched region, the crop and the points shown on request.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import fields
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlencode
+
+from datasette.utils.asgi import Response
+
+from matcher.evidence import Hit, Thresholds, hash_tier
+
+from .digest import safe_url
+from .reasons import reasons_from_json, split_reasons
+
+__all__ = [
+    "why_line",
+    "match_geometry",
+    "worklist_page",
+    "home_page",
+    "remember_next",
+    "thumbnail",
+    "next_undecided",
+    "record_name",
+    "safe_next",
+]
+
+PER_PAGE = 50
+STATUSES = {
+    "undecided": "still to decide",
+    "decided": "confirmed or dismissed",
+    "escalated": "escalated",
+    "all": "all",
+}
+KINDS = {"image": "photo matches", "text": "text matches", "flags": "red flags only"}
+NEXT_COOKIE = "lootwatch_next"
+TURNS = {
+    "r0": "",
+    "r90": "turned 90° to the left",
+    "r180": "turned upside down",
+    "r270": "turned 90° to the right",
+    "m0": "mirrored",
+    "m90": "mirrored and turned 90°",
+    "m180": "mirrored top to bottom",
+    "m270": "mirrored and turned 90°",
+}
+MAX_WORDS = 5  # red flags quoted in one line; the candidate page shows them all
+
+# The latest decision (not a note) of each candidate, and who made it.
+_DECISION = (
+    "(SELECT {col} FROM reviews r WHERE r.candidate_id = c.id AND r.verdict != 'note' "
+    "ORDER BY r.id DESC LIMIT 1)"
+)
+ROWS_SQL = f"""
+SELECT c.id, c.kind, c.tier, c.score, c.variant, c.pdq_distance, c.phash_distance, c.dhash_distance,
+       c.inliers, c.evidence_json, c.reasons_json, c.text_json,
+       l.title, l.site, l.house, l.seller, l.sale_date, l.url AS listing_url,
+       o.source, o.source_id, o.title AS registry_title,
+       li.sha256 AS listing_sha256, ri.sha256 AS registry_sha256,
+       {_DECISION.format(col="verdict")} AS decision,
+       {_DECISION.format(col="reviewer")} AS decided_by
+FROM candidates c
+JOIN listings l ON l.id = c.listing_id
+LEFT JOIN registry_objects o ON o.id = c.registry_object_id
+LEFT JOIN listing_images li ON li.id = COALESCE(c.listing_image_id,
+    (SELECT id FROM listing_images WHERE listing_id = l.id AND error IS NULL ORDER BY position LIMIT 1))
+LEFT JOIN registry_images ri ON ri.id = COALESCE(c.registry_image_id,
+    (SELECT id FROM registry_images WHERE object_id = o.id AND error IS NULL ORDER BY position LIMIT 1))
+WHERE c.tier IS NOT NULL
+"""
+ORDER_SQL = (
+    "ORDER BY (sale_date IS NULL OR sale_date = ''), sale_date, "
+    "CASE tier WHEN 'strong' THEN 0 ELSE 1 END, score DESC, id"
+)
+STATUS_SQL = {
+    "undecided": "decision IS NULL",
+    "decided": "decision IN ('confirmed', 'dismissed')",
+    "escalated": "decision = 'escalated'",
+    "all": "1",
+}
+
+
+# ---------------------------------------------------------------------------------------------- words
+
+
+def record_name(candidate: dict) -> str:
+    """The registry record as people name it: "interpol 12345"; "the registry record" when unknown."""
+    source, source_id = candidate.get("source"), candidate.get("source_id")
+    if source and source_id:
+        return f"{source} {source_id}"
+    record = candidate.get("registry_record")
+    return str(record).replace(":", " ", 1) if record else "the registry record"
+
+
+def _hit(candidate: dict, evidence: dict) -> Hit | None:
+    """The stored evidence as a ``Hit``; the candidate's own columns fill what the JSON lacks."""
+    known = {f.name for f in fields(Hit)}
+    data = {k: v for k, v in (evidence or {}).items() if k in known}
+    view, _, variant = str(candidate.get("variant") or "").partition(":")
+    data.setdefault("variant", variant or "full/r0")
+    data.setdefault("view", view or "full")
+    for key, column in (("pdq", "pdq_distance"), ("phash", "phash_distance"), ("dhash", "dhash_distance")):
+        if key not in data:
+            if candidate.get(column) is None:
+                return None
+            data[key] = candidate[column]
+    data.setdefault("inliers", candidate.get("inliers"))
+    data.setdefault("object_id", 0)
+    data.setdefault("registry_image_id", 0)
+    try:
+        return Hit(**data)
+    except TypeError:
+        return None
+
+
+def _turn_words(turn: str) -> str:
+    return TURNS.get(turn, "")
+
+
+def _photo_words(candidate: dict, evidence: dict, geometry: dict | None) -> str:
+    record = record_name(candidate)
+    hit = _hit(candidate, evidence)
+    if hit is None:
+        return f"a photo like {record}'s"
+    same = hash_tier(hit, Thresholds()) is not None
+    turn = hit.variant.rpartition("/")[2]
+    if not same and geometry:
+        turn = geometry.get("turn", turn)  # the points say how the photo lies, the hashes did not match
+    mods = []
+    if _turn_words(turn):
+        mods.append(_turn_words(turn))
+    if hit.view == "trim":
+        mods.append("its border trimmed")
+    elif hit.view.startswith("part"):
+        mods.append("as one picture inside the lot photo (a collage or a screenshot)")
+    crop = (geometry or {}).get("crop_percent")
+    if crop is not None and crop >= 5:
+        mods.append(f"cropped about {crop} %")
+    if same:
+        words = f"same photo as {record}"
+    else:
+        points = hit.inliers or 0
+        words = (
+            f"{points} matching points in the same arrangement as on {record}'s photo "
+            "(a cropped or edited copy, or a different photo of the same object)"
+        )
+    if mods:
+        words += ", " + " and ".join([", ".join(mods[:-1]), mods[-1]] if len(mods) > 1 else mods)
+    shared = [i for i in evidence.get("shared") or [] if isinstance(i, int)]
+    if shared:
+        words += f" (the same photo is held by {len(shared)} other record{'s' if len(shared) > 1 else ''})"
+    return words
+
+
+def _text_words(text: dict | None, record: str, alone: bool) -> str:
+    if not isinstance(text, dict):
+        return f"the text matches {record}" if alone else ""
+    inventory = text.get("inventory_number")
+    agree, given = text.get("sizes_agree") or 0, text.get("sizes_given") or 0
+    shared = [str(w) for w in text.get("shared_words") or []][:4]
+    bits = []
+    if inventory:
+        bits.append(f"the lot gives {record}'s inventory number {inventory}")
+    if agree:
+        bits.append(f"{agree} of {given} sizes agree")
+    if shared and alone:
+        bits.append("words in common: " + ", ".join(shared))
+    if alone:
+        return f"the text matches {record}" + (": " + ", ".join(bits) if bits else "")
+    if inventory or agree >= 2:
+        return "the text matches too: " + ", ".join(bits)
+    return ""
+
+
+def _quoted(reasons: list[dict]) -> str:
+    seen: list[str] = []
+    for r in reasons:
+        words = " ".join(str(r.get("text") or r.get("rule") or "").split())
+        if words and words.casefold() not in (s.casefold() for s in seen):
+            seen.append(words[:80])
+    shown = ", ".join(f"“{w}”" for w in seen[:MAX_WORDS])
+    if len(seen) > MAX_WORDS:
+        shown += f" and {len(seen) - MAX_WORDS} more"
+    return shown
+
+
+def why_line(
+    candidate: dict, evidence: dict | None, reasons: list[dict] | None, geometry: dict | None = None
+) -> str:
+    """One plain sentence on why the candidate was raised.
+
+    ``candidate``: a ``candidates`` row (with ``source``/``source_id`` of its record or ``registry_record``,
+    and ``text_json``); ``evidence``: its evidence JSON, parsed; ``reasons``: its red-flag reasons;
+    ``geometry``: ``match_geometry``'s answer when known (the crop, how the points say the photo lies).
+
+    "same photo as interpol 12345, mirrored and cropped about 15 %; red flags: “Syria”, “no papers”,
+    “acquired 2013”; lowers the risk: “export licence”".
+    """
+    evidence = evidence if isinstance(evidence, dict) else {}
+    record = record_name(candidate)
+    kind = candidate.get("kind")
+    text = candidate.get("text_json")
+    if isinstance(text, str):
+        try:
+            text = json.loads(text)
+        except ValueError:
+            text = None
+    parts = []
+    if kind == "image":
+        parts.append(_photo_words(candidate, evidence, geometry))
+        parts.append(_text_words(text, record, alone=False))
+    elif kind == "text":
+        parts.append(_text_words(text, record, alone=True))
+    split = split_reasons(reasons or [])
+    if split["red_flags"]:
+        parts.append("red flags: " + _quoted(split["red_flags"]))
+    elif kind == "flags":
+        parts.append("red flags in the text")
+    if split["lowering"]:
+        parts.append("lowers the risk: " + _quoted(split["lowering"]))
+    line = "; ".join(p for p in parts if p)
+    return line[:1].upper() + line[1:] if line else "Raised by the matcher"
+
+
+# ------------------------------------------------------------------------------------------- geometry
+
+
+def _pairs(query, reference):
+    """The inlier pairs (query xy, reference xy) and the similarity transform of ``matcher.verify``."""
+    import cv2
+
+    from matcher.verify import MIN_MATCHES, RATIO, REPROJECTION_PX
+
+    if len(query) < MIN_MATCHES or len(reference) < MIN_MATCHES:
+        return None
+    best: dict[int, Any] = {}
+    for pair in cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(query.desc, reference.desc, k=2):
+        if len(pair) == 2 and pair[0].distance < RATIO * pair[1].distance:
+            m = pair[0]
+            if m.trainIdx not in best or m.distance < best[m.trainIdx].distance:
+                best[m.trainIdx] = m
+    if len(best) < MIN_MATCHES:
+        return None
+    good = list(best.values())
+    src = query.xy[[m.queryIdx for m in good]]
+    dst = reference.xy[[m.trainIdx for m in good]]
+    model, mask = cv2.estimateAffinePartial2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=REPROJECTION_PX, maxIters=2000, confidence=0.995
+    )
+    if model is None or mask is None:
+        return None
+    keep = mask.ravel().astype(bool)
+    return src[keep], dst[keep], model
+
+
+def match_geometry(
+    listing_features: tuple | None,
+    registry_features: tuple | None,
+    listing_size: tuple[int, int] | None,
+    registry_size: tuple[int, int] | None,
+    max_points: int = 300,
+) -> dict | None:
+    """Where the matching points lie on both photos, from their stored local features.
+
+    ``listing_features``: ``(xy, desc)`` blobs of ``image_features``; ``registry_features``:
+    ``(xy, desc, xy_m, desc_m)`` (the mirror image's may be None); sizes: each photo's decoded
+    ``(width, height)``. Returns ``{"listing_points", "registry_points", "listing_region",
+    "registry_region", "crop_percent", "turn", "mirrored"}`` in each photo's own pixels (the registry's
+    unmirrored), or None when there is nothing to compare or fewer than 6 points agree.
+    """
+    if not listing_features or not registry_features or not listing_size or not registry_size:
+        return None
+    import numpy as np
+
+    from matcher.features import Features
+
+    try:
+        query = Features.from_blobs(*listing_features[:2])
+        refs = [(Features.from_blobs(*registry_features[:2]), False)]
+        if len(registry_features) > 3 and registry_features[2] and registry_features[3]:
+            refs.append((Features.from_blobs(*registry_features[2:4]), True))
+    except (TypeError, ValueError):
+        return None
+    found = []
+    for ref, mirrored in refs:
+        pairs = _pairs(query, ref)
+        if pairs is not None:
+            found.append((len(np.unique(np.round(pairs[0]), axis=0)), mirrored, pairs))
+    if not found:
+        return None
+    _, mirrored, (src, dst, model) = max(found, key=lambda f: f[0])
+    rw, rh = registry_size
+    lw, lh = listing_size
+    if mirrored:  # points found on the mirror image, drawn on the photo as stored
+        dst = np.column_stack([rw - 1 - dst[:, 0], dst[:, 1]])
+    # How much of the registry photo the lot photo shows: its frame mapped onto the registry photo.
+    corners = np.float32([[0, 0], [lw, 0], [lw, lh], [0, lh]]) @ model[:, :2].T + model[:, 2]
+    x0, y0 = max(0.0, float(corners[:, 0].min())), max(0.0, float(corners[:, 1].min()))
+    x1, y1 = min(float(rw), float(corners[:, 0].max())), min(float(rh), float(corners[:, 1].max()))
+    shown = max(0.0, x1 - x0) * max(0.0, y1 - y0) / max(1.0, float(rw * rh))
+    quarter = round(math.degrees(math.atan2(model[1, 0], model[0, 0])) / 90) % 4
+    # The transform turns the lot photo clockwise onto the registry photo (or its mirror image) by as
+    # many quarter turns as the registry photo is turned anticlockwise in the variant of that name.
+    turn = ("m" if mirrored else "r") + str(quarter * 90)
+
+    def box(points) -> list[float]:
+        return [round(float(v), 1) for v in (*points.min(axis=0), *points.max(axis=0))]
+
+    step = max(1, math.ceil(len(src) / max_points))
+    return {
+        "listing_points": [[round(float(x), 1), round(float(y), 1)] for x, y in src[::step]],
+        "registry_points": [[round(float(x), 1), round(float(y), 1)] for x, y in dst[::step]],
+        "listing_region": box(src),
+        "registry_region": box(dst),
+        "crop_percent": int(round(100 * (1 - min(1.0, shown)))),
+        "turn": turn,
+        "mirrored": mirrored,
+        "points": len(src),
+    }
+
+
+async def geometry_of(db, listing_sha: str | None, registry_sha: str | None) -> dict | None:
+    """``match_geometry`` for two stored photos, reading their features and sizes."""
+    if not listing_sha or not registry_sha:
+        return None
+    lf = (await db.execute("SELECT xy, desc FROM image_features WHERE sha256 = ?", [listing_sha])).first()
+    rf = (
+        await db.execute("SELECT xy, desc, xy_m, desc_m FROM image_features WHERE sha256 = ?", [registry_sha])
+    ).first()
+    ls = (
+        await db.execute(
+            "SELECT width, height FROM listing_images WHERE sha256 = ? AND width > 0 LIMIT 1", [listing_sha]
+        )
+    ).first()
+    rs = (
+        await db.execute(
+            "SELECT width, height FROM registry_images WHERE sha256 = ? AND width > 0 LIMIT 1", [registry_sha]
+        )
+    ).first()
+    if not (lf and rf and ls and rs):
+        return None
+    return match_geometry(tuple(lf), tuple(rf), tuple(ls), tuple(rs))
+
+
+# ---------------------------------------------------------------------------------------------- pages
+
+
+def database(datasette):
+    return datasette.get_database(next(iter(datasette.databases.keys() - {"_internal", "_memory"})))
+
+
+async def may_view(datasette, request, db) -> None:
+    """The worklist, its photos and the candidate page show what the review queue shows."""
+    await datasette.ensure_permissions(
+        request.actor,
+        [("view-table", (db.name, "review_queue")), ("view-database", db.name), "view-instance"],
+    )
+
+
+def _filters(request) -> dict[str, str]:
+    args = request.args
+    status = args.get("status") or "undecided"
+    return {
+        "status": status if status in STATUSES else "undecided",
+        "mine": "1" if args.get("mine") == "1" else "",
+        "site": (args.get("site") or "")[:200],
+        "bank": (args.get("bank") or "")[:200],
+        "family": (args.get("family") or "")[:200],
+        "kind": args.get("kind") if args.get("kind") in KINDS else "",
+    }
+
+
+def _where(filters: dict[str, str], actor_id: str | None) -> tuple[str, list]:
+    clauses, params = [STATUS_SQL[filters["status"]]], []
+    if filters["mine"]:
+        clauses.append("EXISTS (SELECT 1 FROM reviews m WHERE m.candidate_id = id AND m.reviewer = ?)")
+        params.append(actor_id or "")
+    for key, column in (("site", "site"), ("bank", "source"), ("kind", "kind")):
+        if filters[key]:
+            clauses.append(f"{column} = ?")
+            params.append(filters[key])
+    if filters["family"]:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(reasons_json) THEN reasons_json "
+            "ELSE '[]' END) f WHERE json_extract(f.value, '$.family') = ? "
+            "AND json_extract(f.value, '$.weight') > 0)"
+        )
+        params.append(filters["family"])
+    return " AND ".join(clauses), params
+
+
+def _page_number(request) -> int:
+    try:
+        return max(1, min(int(request.args.get("page") or 1), 1_000_000))
+    except ValueError:
+        return 1
+
+
+def _link(base: str, filters: dict[str, str], **changes) -> str:
+    query = {
+        k: v for k, v in {**filters, **changes}.items() if v and not (k == "status" and v == "undecided")
+    }
+    if "page" in query and str(query["page"]) == "1":
+        del query["page"]
+    return base + ("?" + urlencode(query) if query else "")
+
+
+async def _choices(db) -> dict[str, list[str]]:
+    async def values(sql: str) -> list[str]:
+        return [r[0] for r in await db.execute(sql) if r[0]]
+
+    return {
+        "site": await values(
+            "SELECT DISTINCT l.site FROM candidates c JOIN listings l ON l.id = c.listing_id "
+            "WHERE c.tier IS NOT NULL ORDER BY 1"
+        ),
+        "bank": await values(
+            "SELECT DISTINCT o.source FROM candidates c "
+            "JOIN registry_objects o ON o.id = c.registry_object_id WHERE c.tier IS NOT NULL ORDER BY 1"
+        ),
+        "family": await values(
+            "SELECT DISTINCT json_extract(f.value, '$.family') FROM candidates c, json_each(CASE WHEN "
+            "json_valid(c.reasons_json) THEN c.reasons_json ELSE '[]' END) f "
+            "WHERE c.tier IS NOT NULL AND json_extract(f.value, '$.weight') > 0 ORDER BY 1"
+        ),
+    }
+
+
+def _row(r: dict, base_path) -> dict:
+    evidence = _json_object(r.get("evidence_json"))
+    reasons = reasons_from_json(r.get("reasons_json"))
+    return {
+        **r,
+        "why": why_line(r, evidence, reasons),
+        "listing_link": safe_url(r.get("listing_url")),
+        "listing_thumb": base_path(f"/-/lootwatch/thumbnail/{r['listing_sha256']}")
+        if r.get("listing_sha256")
+        else None,
+        "registry_thumb": base_path(f"/-/lootwatch/thumbnail/{r['registry_sha256']}")
+        if r.get("registry_sha256")
+        else None,
+        "page": base_path(f"/-/lootwatch/candidate/{r['id']}"),
+    }
+
+
+def _json_object(value: Any) -> dict:
+    try:
+        data = json.loads(value) if isinstance(value, str) and value else {}
+    except (ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+async def worklist_page(request, datasette) -> Response:
+    db = database(datasette)
+    await may_view(datasette, request, db)
+    filters = _filters(request)
+    actor_id = str(request.actor["id"]) if request.actor and request.actor.get("id") else None
+    where, params = _where(filters, actor_id)
+    page = _page_number(request)
+    inner = f"SELECT * FROM ({ROWS_SQL}) WHERE {where}"
+    total = (await db.execute(f"SELECT count(*) FROM ({inner})", params)).first()[0]
+    pages = max(1, math.ceil(total / PER_PAGE))
+    page = min(page, pages)
+    rows = await db.execute(
+        f"{inner} {ORDER_SQL} LIMIT ? OFFSET ?", [*params, PER_PAGE, (page - 1) * PER_PAGE]
+    )
+    base = datasette.urls.path("/-/lootwatch/worklist")
+    rows = [_row(dict(r), datasette.urls.path) for r in rows]
+    json_query = datasette.urls.path(
+        f"/{db.name}/review_queue.json?"
+        + urlencode(
+            {"_shape": "array", **({"status__isnull": 1} if filters["status"] == "undecided" else {})}
+        )
+    )
+    context = {
+        "rows": rows,
+        "filters": filters,
+        "choices": await _choices(db),
+        "statuses": STATUSES,
+        "kinds": KINDS,
+        "total": total,
+        "page": page,
+        "pages": pages,
+        "first": (page - 1) * PER_PAGE + 1,
+        "last": (page - 1) * PER_PAGE + len(rows),
+        "link": lambda **changes: _link(base, filters, **changes),
+        "base": base,
+        "actor_id": actor_id,
+        "database": db.name,
+        "json_url": json_query,
+        "table_url": datasette.urls.path(f"/{db.name}/review_queue"),
+        "sign_in_url": sign_in_url(datasette, request),
+        "read_only": bool((datasette.plugin_config("lootwatch") or {}).get("read_only")),
+    }
+    return Response.html(await datasette.render_template("lootwatch_worklist.html", context, request=request))
+
+
+async def home_page(request, datasette) -> Response:
+    """The home page is the worklist; just after signing in, the page the reviewer signed in from."""
+    target = safe_next(unquote(request.cookies.get(NEXT_COOKIE) or ""))
+    if request.actor and target:
+        response = Response.redirect(target)
+        response.set_cookie(NEXT_COOKIE, "", max_age=0, httponly=True, samesite="lax")
+        return response
+    return await worklist_page(request, datasette)
+
+
+def safe_next(value: Any) -> str | None:
+    """A path on this server to return to ("/-/lootwatch/candidate/5"), or None for anything else."""
+    if not isinstance(value, str) or not value.startswith("/") or value.startswith("//"):
+        return None
+    if len(value) > 500 or "\\" in value or any(ord(c) < 33 or ord(c) == 127 for c in value):
+        return None
+    return value
+
+
+def sign_in_url(datasette, request) -> str:
+    """datasette-auth-passwords' sign-in page, told where to come back to."""
+    here = request.path + (f"?{request.query_string}" if request.query_string else "")
+    return datasette.urls.path("/-/login") + "?" + urlencode({"next": here})
+
+
+def remember_next(datasette):
+    """An ASGI wrapper: ``/-/login?next=PATH`` (from a "Sign in" link, or a page that needs signing in)
+    sets a short-lived cookie with PATH. datasette-auth-passwords sends every reviewer to ``/`` once
+    signed in, whatever they asked for; ``home_page`` then sends them on to PATH."""
+    login = datasette.urls.path("/-/login")
+
+    def wrap(app):
+        async def remembering(scope, receive, send):
+            if scope.get("type") != "http" or scope.get("path") != login or scope.get("method") != "GET":
+                return await app(scope, receive, send)
+            query = dict(parse_qsl((scope.get("query_string") or b"").decode("latin-1")))
+            target = safe_next(query.get("next"))
+            if not target:
+                return await app(scope, receive, send)
+            cookie = f"{NEXT_COOKIE}={quote(target, safe='')}; Path=/; Max-Age=900; HttpOnly; SameSite=Lax"
+
+            async def with_cookie(message):
+                if message["type"] == "http.response.start":
+                    headers = [*message.get("headers", []), (b"set-cookie", cookie.encode("latin-1"))]
+                    message = {**message, "headers": headers}
+                await send(message)
+
+            await app(scope, receive, with_cookie)
+
+        return remembering
+
+    return wrap
+
+
+async def thumbnail(request, datasette) -> Response:
+    """A stored thumbnail (JPEG made by lootwatch from the decoded photo), by its photo's SHA-256."""
+    db = database(datasette)
+    await may_view(datasette, request, db)
+    row = (
+        await db.execute("SELECT jpeg FROM thumbnails WHERE sha256 = ?", [request.url_vars["sha"]])
+    ).first()
+    if row is None or not row[0]:
+        return Response.text("no such photo", status=404)
+    return Response(
+        bytes(row[0]),
+        content_type="image/jpeg",
+        headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+async def next_undecided(db, after: int) -> int | None:
+    """The undecided candidate that follows ``after`` in the worklist's order (from the top when none
+    follows), never ``after`` itself."""
+    rows = [(r[0], r[1]) for r in await db.execute(f"SELECT id, decision FROM ({ROWS_SQL}) {ORDER_SQL}")]
+    ids = [i for i, _ in rows]
+    start = ids.index(after) + 1 if after in ids else 0
+    for cid, decision in rows[start:] + rows[:start]:
+        if decision is None and cid != after:
+            return cid
+    return None
