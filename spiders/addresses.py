@@ -14,11 +14,13 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import attr
 from scrapy.exceptions import IgnoreRequest
 from twisted.internet.interfaces import IHostnameResolver, IHostResolution, IResolutionReceiver
 from zope.interface import implementer, provider
@@ -201,16 +203,26 @@ class PublicOnlyResolver:
     to record the refusal against the request's URL. Hosts in the allowance resolve as they are.
     """
 
-    def __init__(self, reactor: Any, allowance: Allowance | None = None, keep: int = 10_000):
+    CACHE_SECONDS = 60.0  # a public answer is reused this long: fewer lookups, and still only public
+
+    def __init__(
+        self, reactor: Any, allowance: Allowance | None = None, keep: int = 10_000, cache: bool = True
+    ):
         self.reactor = reactor
         self.original: IHostnameResolver = reactor.nameResolver
         self.allowance = allowance or Allowance()
         self._refusals: OrderedDict[str, list[str]] = OrderedDict()
         self._keep = keep
+        self._cache: OrderedDict[tuple, tuple[float, list[Any]]] | None = OrderedDict() if cache else None
 
     @classmethod
     def from_crawler(cls, crawler: Any, reactor: Any) -> PublicOnlyResolver:
-        return cls(reactor, Allowance(crawler.settings.getlist("LOOTWATCH_ALLOW_HOSTS")))
+        return cls(
+            reactor,
+            Allowance(crawler.settings.getlist("LOOTWATCH_ALLOW_HOSTS")),
+            keep=crawler.settings.getint("DNSCACHE_SIZE", 10_000),
+            cache=crawler.settings.getbool("DNSCACHE_ENABLED", True),
+        )
 
     def install_on_reactor(self) -> None:
         self.reactor.installNameResolver(self)
@@ -223,9 +235,35 @@ class PublicOnlyResolver:
         addressTypes: Sequence[type] | None = None,  # noqa: N803
         transportSemantics: str = "TCP",  # noqa: N803
     ) -> IHostResolution:
-        screen = _Screen(self, resolutionReceiver, hostName, portNumber)
+        key = (_canonical(hostName), tuple(addressTypes or ()), transportSemantics)
+        if (cached := self._cached(key)) is not None:
+            resolution = _Resolution(hostName)
+            resolutionReceiver.resolutionBegan(resolution)
+            for address in cached:
+                resolutionReceiver.addressResolved(attr.evolve(address, port=portNumber))
+            resolutionReceiver.resolutionComplete()
+            return resolution
+        screen = _Screen(self, resolutionReceiver, hostName, portNumber, key)
         self.original.resolveHostName(screen, hostName, portNumber, addressTypes, transportSemantics)
         return screen.resolution
+
+    def _cached(self, key: tuple) -> list[Any] | None:
+        if self._cache is None or key not in self._cache:
+            return None
+        when, addresses = self._cache[key]
+        if time.monotonic() - when > self.CACHE_SECONDS:
+            del self._cache[key]
+            return None
+        return addresses
+
+    def remember(self, key: tuple, addresses: list[Any]) -> None:
+        """Keep a screened, all-public answer for ``CACHE_SECONDS`` (refusals are never kept)."""
+        if self._cache is None or not addresses:
+            return
+        self._cache[key] = (time.monotonic(), list(addresses))
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._keep:
+            self._cache.popitem(last=False)
 
     def refuse(self, host: str, reason: str) -> None:
         reasons = self._refusals.setdefault(_canonical(host), [])
@@ -258,8 +296,8 @@ class _Resolution:
 class _Screen:
     """Collects a lookup's addresses and passes them on only once all are known and all are public."""
 
-    def __init__(self, resolver: PublicOnlyResolver, receiver: Any, host: str, port: int):
-        self.resolver, self.receiver, self.host, self.port = resolver, receiver, host, port
+    def __init__(self, resolver: PublicOnlyResolver, receiver: Any, host: str, port: int, key: tuple = ()):
+        self.resolver, self.receiver, self.host, self.port, self.key = resolver, receiver, host, port, key
         self.addresses: list[Any] = []
         self.resolution: Any = _Resolution(host)
 
@@ -282,6 +320,7 @@ class _Screen:
                 self.resolver.refuse(self.host, f"host {self.host} resolves to {'; '.join(bad)}")
                 self.receiver.resolutionComplete()
                 return
+            self.resolver.remember(self.key, self.addresses)  # all public: safe for any port
         for address in self.addresses:
             self.receiver.addressResolved(address)
         self.receiver.resolutionComplete()

@@ -138,8 +138,8 @@ class _Table:
 class MappedResolver(PublicOnlyResolver):
     """The crawler's resolver over this test's own name table instead of the machine's."""
 
-    def __init__(self, reactor, allowance=None):
-        super().__init__(reactor, allowance)
+    def __init__(self, reactor, allowance=None, **kwargs):
+        super().__init__(reactor, allowance, **kwargs)
         self.original = _Table()
 
 

@@ -157,9 +157,9 @@ class _Got:
         self.done = True
 
 
-def _resolver(table, allowed=()):
+def _resolver(table, allowed=(), cache=False):
     reactor = type("Reactor", (), {"nameResolver": _Answers(table)})()
-    return PublicOnlyResolver(reactor, Allowance(allowed))
+    return PublicOnlyResolver(reactor, Allowance(allowed), cache=cache)
 
 
 def _lookup(resolver, host, port=80):
@@ -199,3 +199,20 @@ def test_resolver_lets_listed_pairs_through_and_only_them():
     assert _lookup(resolver, "registry.internal", 8443) == ["10.1.2.3"]
     assert _lookup(resolver, "registry.internal", 0) == ["10.1.2.3"]  # a proxy-style lookup of the host
     assert _lookup(resolver, "registry.internal", 80) == []
+
+
+def test_only_screened_public_answers_are_cached():
+    resolver = _resolver(
+        {
+            "shop.example": [["93.184.216.34"], ["10.0.0.5"]],
+            "registry.internal": [["10.1.2.3"], ["10.1.2.4"]],
+        },
+        allowed=["registry.internal:8443"],
+        cache=True,
+    )
+    assert _lookup(resolver, "shop.example") == ["93.184.216.34"]
+    assert _lookup(resolver, "shop.example", 443) == ["93.184.216.34"]  # the public answer, reused
+    # An allowed host's private answer is never reused, not for its own port, not for another.
+    assert _lookup(resolver, "registry.internal", 8443) == ["10.1.2.3"]
+    assert _lookup(resolver, "registry.internal", 80) == []
+    assert "10.1.2.4" in resolver.take_refusal("registry.internal")
