@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sys
 from importlib.resources import files
 from pathlib import Path
 
 import yaml
 
-__all__ = ["review_metadata", "datasette_command", "reviewers"]
+from .security import COOKIE_HOURS, host_names
+
+__all__ = ["review_metadata", "datasette_command", "reviewers", "review_secret", "PRIVATE_TABLES"]
+
+# Tables nobody who is not signed in reads: crawl errors, the digests sent (with their recipients) and the
+# reviewers' verdicts and notes. Without reviewers (read-only mode) nobody can sign in, so nobody reads them.
+PRIVATE_TABLES = ("errors", "reports", "reviews")
+SECRET_ENV = "DATASETTE_SECRET"
 
 
 def reviewers(environ: dict[str, str] | None = None) -> dict[str, str]:
@@ -27,29 +35,90 @@ def reviewers(environ: dict[str, str] | None = None) -> dict[str, str]:
     return {name: var for name, var in names.items() if env.get(var)}
 
 
-def review_metadata(db: Path, read_only: bool = False, environ: dict[str, str] | None = None) -> dict:
+def review_metadata(
+    db: Path,
+    read_only: bool = False,
+    environ: dict[str, str] | None = None,
+    hosts: list[str] | tuple[str, ...] = (),
+) -> dict:
     """Datasette metadata for the review database, keyed by the name Datasette gives it (the file stem).
 
     Verdicts can be recorded by signed-in reviewers unless ``read_only``; with no reviewer configured
     the UI is read-only too. Password hashes stay in the environment (``$env``), never in the file.
+
+    With reviewers, the instance's ``allow`` block admits them alone (``reports.security`` applies it to
+    every path, not only Datasette's own views). Arbitrary SQL is off for everyone; the tables of
+    ``PRIVATE_TABLES`` are for signed-in reviewers, and for no one in read-only mode. ``hosts`` are host
+    names to answer besides 127.0.0.1, localhost and LOOTWATCH_REVIEW_HOSTS.
     """
     meta = yaml.safe_load(files("reports").joinpath("metadata.yaml").read_text(encoding="utf-8"))
     meta["databases"] = {Path(db).stem: meta["databases"]["lootwatch"]}
     meta["description_html"] = meta["description_html"].replace("/lootwatch/", f"/{Path(db).stem}/")
     accounts = reviewers(environ)
-    meta.setdefault("plugins", {})["lootwatch"] = {"read_only": read_only or not accounts}
+    meta.setdefault("plugins", {})["lootwatch"] = {
+        "read_only": read_only or not accounts,
+        "hosts": host_names(hosts, environ),
+        "cookie_hours": COOKIE_HOURS,
+    }
+    meta["allow_sql"] = False
+    tables = meta["databases"][Path(db).stem].setdefault("tables", {})
     if accounts and not read_only:
         meta["plugins"]["datasette-auth-passwords"] = {
             f"{name}_password_hash": {"$env": var} for name, var in accounts.items()
         }
+        signed_in = {"id": sorted(accounts)}
+        meta["allow"] = signed_in
+        for table in PRIVATE_TABLES:
+            tables.setdefault(table, {})["allow"] = signed_in
+    else:
+        for table in PRIVATE_TABLES:
+            tables.setdefault(table, {})["allow"] = False
     return meta
 
 
+def review_secret(db: Path, rotate: bool = False, environ: dict[str, str] | None = None) -> str:
+    """The secret Datasette signs sign-in cookies (and form tokens) with.
+
+    DATASETTE_SECRET when it is set; otherwise the secret kept beside the database in
+    ``<name>.datasette-secret`` (made on first use, readable by its owner only). ``rotate`` writes a
+    new one: every cookie signed with the old one stops working, so everyone is signed out once the
+    server restarts with it.
+    """
+    env = os.environ if environ is None else environ
+    if env.get(SECRET_ENV):
+        if rotate:
+            raise ValueError(f"{SECRET_ENV} is set: change its value to sign everyone out")
+        return env[SECRET_ENV]
+    path = secret_path(db)
+    if rotate or not path.exists():
+        new = path.with_name(path.name + ".new")
+        new.unlink(missing_ok=True)
+        fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secrets.token_hex(32) + "\n")
+        os.replace(new, path)
+    return path.read_text(encoding="ascii").strip()
+
+
+def secret_path(db: Path) -> Path:
+    return Path(db).with_suffix(".datasette-secret")
+
+
 def datasette_command(
-    db: Path, metadata_path: Path, host: str = "127.0.0.1", port: int = 8001, read_only: bool = False
+    db: Path,
+    metadata_path: Path,
+    host: str = "127.0.0.1",
+    port: int = 8001,
+    read_only: bool = False,
+    allow_hosts: list[str] | tuple[str, ...] = (),
 ) -> list[str]:
-    """Write the metadata beside the database and return the command line that serves it for review."""
-    metadata_path.write_text(json.dumps(review_metadata(db, read_only), indent=1), encoding="utf-8")
+    """Write the metadata beside the database and return the command line that serves it for review.
+
+    The server answers the host names ``host`` and ``allow_hosts`` (and 127.0.0.1, localhost,
+    LOOTWATCH_REVIEW_HOSTS); the database cannot be downloaded whole and arbitrary SQL is off.
+    """
+    metadata = review_metadata(db, read_only, hosts=[host, *allow_hosts])
+    metadata_path.write_text(json.dumps(metadata, indent=1), encoding="utf-8")
     return [
         sys.executable,
         "-m",
@@ -65,4 +134,10 @@ def datasette_command(
         "--setting",
         "sql_time_limit_ms",
         "3000",
+        "--setting",
+        "default_allow_sql",
+        "off",
+        "--setting",
+        "allow_download",
+        "off",
     ]
