@@ -5,7 +5,8 @@
 Reads the `tune` split of ../shared/flags-dev/listings.jsonl (real listings; never `test`) and the
 project's own written texts in bench/data/flags_*.tsv (weight 0.5 each: they were written with the
 rules in mind). Every listing becomes the set of rules it fires (including the engine's own reasons:
-`provenance.unverified`, `date.after_unesco`, `date.after_cutoff.XX`, `evidence.documented_before_1970`).
+`provenance.unverified`, `date.after_unesco`, `date.after_cutoff.XX`, `date.before_cutoff`,
+`date.unnamed_before_1970`).
 
 The model is a logistic regression over those rule hits, with the intercept fixed so that a listing with
 no reason scores 0 and with the score read on a log-odds scale: ``p = 1 / (1 + exp(-(score - 50) / K))``,
@@ -48,9 +49,10 @@ SYNTHETIC = {
     "provenance.unverified": "UNVERIFIED_WEIGHT",
     "date.after_unesco": "AFTER_UNESCO_WEIGHT",
     "date.after_cutoff": "AFTER_COUNTRY_WEIGHT",
-    "evidence.documented_before_1970": "DOCUMENTED_EARLY_WEIGHT",
+    "date.before_cutoff": "BEFORE_CUTOFF_WEIGHT",
+    "date.unnamed_before_1970": "UNNAMED_EARLY_WEIGHT",
 }
-MITIGATING = {"evidence", "evidence.documented_before_1970"}
+MITIGATING = {"evidence", "date.before_cutoff", "date.unnamed_before_1970"}
 NOT_A_TYPE = {"category.ancient_coin"}  # coins: too common a trade to flag on type and origin alone
 K_GRID = (8.0, 10.0, 12.0, 15.0)
 LAMBDA_GRID = (0.3, 1.0, 3.0)
@@ -222,7 +224,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         engine = probing_engine(Path(tmp))
     families = {r.id: r.family for r in engine.rules} | {s: s for s in SYNTHETIC}
-    families["evidence.documented_before_1970"] = "evidence.documented_before_1970"
     data = rows()
     hit = hits(engine, data)
     features = sorted(families)

@@ -43,10 +43,14 @@ REGION_RULES = {
 STRONGEST_ONLY = {"origin", "category"}
 ANTIQUITY_FAMILIES = {"category", "origin", "digging"}
 NEGATABLE = {"category", "origin"}
-UNVERIFIED_WEIGHT = 30
-AFTER_UNESCO_WEIGHT = 2
-DOCUMENTED_EARLY_WEIGHT = -26
-AFTER_COUNTRY_WEIGHT = 1
+UNVERIFIED_WEIGHT = 15
+AFTER_UNESCO_WEIGHT = 10
+BEFORE_CUTOFF_WEIGHT = -62
+UNNAMED_EARLY_WEIGHT = -65
+AFTER_COUNTRY_WEIGHT = 11
+# Evidence rules that are not a document of the object's history: they say what the object is (an
+# Iranian culture, a 19th-century date), not that anything about it can be checked; they tie no date.
+NOT_A_DOCUMENT = {"evidence.iranian_origin", "evidence.recent_work"}
 
 # Feminine, plural and relative endings of Arabic adjectives and nouns (after normalisation, ة is ه).
 ARABIC_SUFFIXES = "يه|يين|يون|ين|ون|ات|يات|ه"
@@ -200,6 +204,7 @@ class FlagEngine:
         found = self._matches(text, norm, starts, ends)
         reasons: list[Reason] = []
         countries: dict[str, set[str]] = {}
+        first_origin: set[str] = set()
         counted: set[str] = set()
         for rule, start, end in found:
             if rule.id in counted:
@@ -210,10 +215,14 @@ class FlagEngine:
                 continue
             counted.add(rule.id)
             countries.setdefault(rule.family, set()).update(rule.countries)
+            if rule.family == "origin" and rule.countries and not first_origin:
+                first_origin = set(rule.countries)
             reasons.append(Reason(rule.id, rule.family, *span, rule.weight, rule.why))
-        # The object's own origin decides whose cut-off applies; an object type listed on several
-        # countries' Red Lists (cuneiform: Iraq and Syria) says only when no origin does.
-        own = countries.get("origin") or countries.get("category") or set()
+        # The object's own origin decides whose cut-off applies: the first origin the text names that
+        # has a country (the title names it first: "Syrian bronze ... 'Mesopotamia in the First
+        # Days'" is Syrian); an object type listed on several countries' Red Lists (cuneiform: Iraq
+        # and Syria) says only when no origin does.
+        own = first_origin or countries.get("category") or set()
         reasons += self._dates(text, norm, (starts, ends), own, reasons)
         if len(text) < len(full):
             left = len(full) - len(text)
@@ -270,10 +279,46 @@ class FlagEngine:
         if not families & ANTIQUITY_FAMILIES:
             return []
         out: list[Reason] = []
-        years = _years(norm)
-        earliest = min(years, key=lambda y: (y[3] or date(y[0], 1, 1), y[1])) if years else None
+        starts, ends = spans
+        claims = _claims(norm, _years(norm))
+        earliest = min(claims, key=lambda y: (y[3] or date(y[0], 1, 1), y[1])) if claims else None
         unesco = self.cutoffs["unesco"]
         unesco_year = _as_date(unesco["date"]).year
+        documents = [
+            r for r in reasons if r.family == "evidence" and r.weight < 0 and r.rule not in NOT_A_DOCUMENT
+        ]
+        cuts = [
+            (_as_date(self.cutoffs["countries"][c]["date"]), c)
+            for c in sorted(countries)
+            if c in self.cutoffs["countries"]
+        ]
+        # A history before the object's own cut-off (the earliest of several countries': before all
+        # of them), tied to a name or a document, can be checked: the dealer, collector, sale or
+        # publication it names holds a record.
+        own_cut, own_code = min(cuts) if cuts else (_as_date(unesco["date"]), "")
+        named = None
+        for claim in sorted(claims, key=lambda y: (y[3] or date(y[0], 1, 1), y[1])):
+            if not _before(claim, own_cut, same_year=not own_code):
+                break
+            a, b = starts[claim[1]], ends[claim[2] - 1]
+            tie = _tie(text, a, b) or (documents[0].text if documents else None)
+            if tie:
+                named = (claim, tie)
+                break
+        if named:
+            (year, start, end, exact, bound), tie = named
+            span = (text[starts[start] : ends[end - 1]], starts[start], ends[end - 1])
+            when = _when(year, exact, bound)
+            where = (
+                f"{_COUNTRY_NAMES.get(own_code, own_code)}'s cut-off of {own_cut.day} {own_cut:%B %Y}"
+                if own_code
+                else "the 1970 UNESCO Convention"
+            )
+            why = (
+                f"A history dated {when}, before {where}, tied to a name or document that can be "
+                f"checked ({tie})"
+            )
+            return [Reason("date.before_cutoff", "date", *span, BEFORE_CUTOFF_WEIGHT, why)]
         # FIELD.md: no date before 1970 and no document means no verifiable provenance, whatever the words.
         if not any(r.family == "evidence" for r in reasons) and (
             earliest is None or earliest[0] > unesco_year
@@ -291,18 +336,14 @@ class FlagEngine:
             )
         if earliest is None:
             return out
-        year, start, end, exact = earliest
-        starts, ends = spans
+        year, start, end, exact, bound = earliest
         span = (text[starts[start] : ends[end - 1]], starts[start], ends[end - 1])
-        when = f"{exact.day} {exact:%B %Y}" if exact else str(year)
+        when = _when(year, exact, bound)
         passed = []
-        for code in sorted(countries):
-            cut = self.cutoffs["countries"].get(code)
-            if not cut:
-                continue
-            cut_date = _as_date(cut["date"])
+        for cut_date, code in cuts:
+            cut = self.cutoffs["countries"][code]
             # A year alone counts as after its country's cut-off in the year of the cut-off itself.
-            if (exact >= cut_date) if exact else (year >= cut_date.year):
+            if not _before(earliest, cut_date):
                 passed.append((cut_date, code, cut))
         if passed:
             cut_date, code, cut = max(passed, key=lambda p: p[0])  # the latest passed: the earlier too
@@ -312,15 +353,16 @@ class FlagEngine:
             )
             return [*out, Reason(f"date.after_cutoff.{code}", "date", *span, AFTER_COUNTRY_WEIGHT, why)]
         if year > unesco_year:
-            named = [_COUNTRY_NAMES.get(c, c) for c in sorted(countries)]
-            which = f" (origin: {', '.join(named)})" if named else ""
+            named_countries = [_COUNTRY_NAMES.get(c, c) for c in sorted(countries)]
+            which = f" (origin: {', '.join(named_countries)})" if named_countries else ""
             why = f"Earliest date in the text is {when}, after 1970{which}. {unesco['why']}"
             out.append(Reason("date.after_unesco", "date", *span, AFTER_UNESCO_WEIGHT, why))
-        elif any(r.family == "evidence" and r.weight < 0 for r in reasons):
-            why = f"Documented, and its earliest date ({year}) predates the 1970 UNESCO Convention"
-            out.append(
-                Reason("evidence.documented_before_1970", "evidence", *span, DOCUMENTED_EARLY_WEIGHT, why)
+        else:
+            why = (
+                f"A history claimed back to {when}, before 1970, but tied to no name or document: "
+                "a claim, not a record (an unnamed collection cannot be asked)"
             )
+            out.append(Reason("date.unnamed_before_1970", "date", *span, UNNAMED_EARLY_WEIGHT, why))
         return out
 
 
@@ -658,6 +700,191 @@ def _date_at(norm: str, a: int, b: int) -> _Year | None:
     if not exact or _not_a_year(norm, a, m.end()):
         return None
     return (exact.year, a, m.end(), exact if day else None)
+
+
+_Claim = tuple[int, int, int, date | None, str | None]
+# The second year of a range ("1966-1969", "1990 - 1993", "1966-69", "between 1960 and 1970", a
+# collector's life "(1844-1939)"): the history is only sure from its end.
+_RANGE_GAP = re.compile(
+    r"\s*(?:[-/]|–|—|to|bis|au|al|a|and|und|et|e|y|en|tot)\s*(?:the\s+|den\s+|il\s+|el\s+|de\s+)?(?:early\s+|late\s+|mid-?\s*|fruhen\s+|spaten\s+)?$"
+)
+_RANGE_SHORT = re.compile(r"[-/]\s?'?(\d\d)(s|er)?(?![\w/])")
+# "before 1990", "bef. 1970", "vor 1955", "avant 1990", "prima del 1970", "antes de 1970": a bound.
+_BEFORE = re.compile(
+    r"(?<!\w)(?:before|bef\.?|prior\s+to|pre-|vor|avant|prima\s+del|antes\s+de|voor|قبل(?:\s+عام)?)\s*$"
+)
+_WARS = re.compile(
+    r"(?<!\w)(?:(?:second|2nd)\s+world\s+war|world\s+war\s+(?:ii|2)|ww\s?(?:ii|2)|zweiten?\s+weltkrieg\w*|"
+    r"seconde\s+guerre\s+mondiale|seconda\s+guerra\s+mondiale|segunda\s+guerra\s+mundial|tweede\s+wereldoorlog)"
+    r"|(?<!\w)(?:(?:first|1st)\s+world\s+war|world\s+war\s+(?:i|1)(?!\w)|ersten?\s+weltkrieg\w*|premiere\s+guerre\s+mondiale|"
+    r"prima\s+guerra\s+mondiale|primera\s+guerra\s+mundial|eerste\s+wereldoorlog)"
+)
+
+
+def _claims(norm: str, years: list[_Year]) -> list[_Claim]:
+    """The dates a history can be read from: a range counts from its end ("acquired 1966-1969" is
+    sure only from 1969; a collector's "(1844-1939)" by 1939), a decade from its last year ("the
+    1970s" from 1979, "1960s/70s" too), "before 1990" as 1989, and the world wars as 1918 and 1945."""
+    ordered = sorted(years, key=lambda y: y[1])
+    out: list[_Claim] = []
+    for i, (year, start, end, exact) in enumerate(ordered):
+        nxt = ordered[i + 1] if i + 1 < len(ordered) else None
+        if nxt and nxt[0] > year and nxt[1] - end <= 24 and _RANGE_GAP.match(norm[end : nxt[1]]):
+            continue  # the start of a range: its end is read next
+        short = _RANGE_SHORT.match(norm, end)
+        if short and not exact:
+            later = year // 100 * 100 + int(short.group(1))
+            if later > year:
+                out.append((later + (9 if short.group(2) else 0), start, short.end(), None, None))
+                continue
+        before = _BEFORE.search(norm[max(0, start - 16) : start])
+        if before and not exact:
+            out.append((year - 1, start - len(before.group(0)), end, None, f"before {year}"))
+            continue
+        if not exact and not re.fullmatch(r"\d{4}", norm[start:end]):
+            year += 9  # a decade: "acquired in the 1970s" is sure only from 1979
+        out.append((year, start, end, exact, None))
+    for m in _WARS.finditer(norm):
+        first = m.group(0).startswith(("first", "1st", "erst", "prem", "prim", "eerste")) or re.search(
+            r"(?:war\s+(?:i|1)$)", m.group(0)
+        )
+        out.append((1918 if first else 1945, m.start(), m.end(), None, "by " + ("1918" if first else "1945")))
+    return out
+
+
+def _before(claim: _Claim, cut: date, same_year: bool = False) -> bool:
+    """Whether a date is before a cut-off: a whole date by its day; a year alone counts as after a
+    country's cut-off in the cut-off's own year, and as before UNESCO's (14 November 1970)."""
+    year, _, _, exact, _ = claim
+    if exact:
+        return exact < cut
+    return year <= cut.year if same_year else year < cut.year
+
+
+def _when(year: int, exact: date | None, bound: str | None) -> str:
+    return bound or (f"{exact.day} {exact:%B %Y}" if exact else str(year))
+
+
+# Words that are capitalised but name no one: provenance wording, places and peoples, months, titles.
+_NOT_NAMES = set(
+    """provenance provenienz herkunft provenienza procedencia herkomst collection collections sammlung
+    sammlungen privatsammlung privatsammlungen collezione coleccion colección verzameling collectie
+    private privat privee privée privata privada particuliere particulière particular old alte alter altes
+    ancienne ancien antigua vecchia antica oude ex from aus de du des von van by with mit avec con
+    acquired erworben acquis acquise acquistato acquisito adquirido adquirida verworven purchased bought
+    gekauft achete acheté collected gesammelt property eigentum besitz privatbesitz familienbesitz
+    nachlass estate family famille famiglia familia familie thence since seit depuis dal desde sinds before
+    vor avant prima antes voor after nach apres après dopo despues después na the this der die das le la
+    les il lo el los las het een a an in im en au al at on formerly ehemals zuvor then dann later
+    gentleman lady herr frau mr mrs ms dr prof professor sir lord baron baronin count graf comte conte
+    conde major colonel captain general reverend rev madame monsieur mme signor signora don dona doña
+    art market kunsthandel handel kunstmarkt marche marché mercato mercado markt trade dealer haendler
+    händler galerie gallery galleria galeria auction auktion vente asta subasta veiling sale sales lot
+    los lotto lote catalogue catalog katalog catalogo catálogo inventory inventar museum musee musée
+    museo european europe europa europaeische europäische europeen européen europea europeo swiss
+    schweizer suisse svizzera suiza zwitserse german deutsche deutscher deutschen allemand allemande
+    tedesca alemana duitse french franzoesische französische francaise française francese francesa
+    franse british britische britischen britannique britannica britanica britse english englische
+    anglaise inglese inglesa engelse american amerikanische americaine américaine americana amerikaanse
+    belgian belgische belge belga dutch niederlaendische niederländische hollandaise olandese holandesa
+    nederlandse austrian oesterreichische österreichische autrichienne austriaca oostenrijkse italian
+    italienische italienne italiana italiaanse spanish spanische espagnole spagnola espanola española
+    spaanse scandinavian skandinavische north south east west northern southern eastern western nord
+    sud est ouest nordeutsche norddeutsche süddeutsche sueddeutsche london paris new york geneva genf
+    geneve genève zurich zürich basel bale bâle munich muenchen münchen berlin brussels bruxelles
+    amsterdam rome roma madrid barcelona vienna wien uk usa us gb switzerland schweiz suisse germany
+    deutschland allemagne france frankreich belgium belgien belgique england angleterre america
+    january february march april may june july august september october november december januar
+    februar maerz märz juni juli oktober dezember janvier fevrier février mars avril mai juin juillet
+    aout août septembre octobre novembre decembre décembre gennaio febbraio marzo aprile maggio giugno
+    luglio agosto settembre ottobre dicembre enero febrero abril mayo junio julio septiembre octubre
+    noviembre diciembre second world war first weltkrieg guerre mondiale guerra mondiale mundial
+    early late mid end ende anfang mitte fin debut début inizio fine jahre jahren years century
+    jahrhundert siecle siècle secolo siglo period epoch era roman greek egyptian ancient antique
+    antik antike note notes certificate zertifikat middle near far gulf arab arabian oriental orient
+    levant asian asia african africa mediterranean""".split()
+)
+_HOUSES = re.compile(
+    r"(?i)(?<!\w)(?:sotheby|christie|bonhams|phillips|drouot|lempertz|gorny|hirsch|spink|glendining|"
+    r"parke[- ]bernet|koller|dorotheum|cahn|emmerich|spink|hess|munzen\s+und\s+medaillen)"
+)
+# Documents a dated history can be checked in.
+_DOCUMENT_WORDS = re.compile(
+    r"(?i)(?<!\w)(?:catalog\w*|katalog\w*|catalogo|catálogo|published|publiziert|veröffentlicht|publié\w*|"
+    r"publie\w*|pubblicat\w*|publicad\w*|gepubliceerd|invoice|receipt|rechnung|quittung|facture|fattura|"
+    r"factura|factuur|letter|brief|lettre|lettera|carta|stock\s*book|stockbook|inventory|inventar\w*|"
+    r"inventaire|inventario|archive\w*|archiv\w*|archivio|archivo|exhibited|exhibition|ausstellung|"
+    r"exposition|expos[ée]|mostra|esposto|exposición|diar(?:y|ies)|tagebuch|journal|export\s+licen[cs]e|"
+    r"ausfuhrgenehmigung|licence\s+d.exportation|licenza\s+di\s+esportazione|lots?\s*(?:no\.?\s*)?\d+|"
+    r"los\s+\d+|lotto\s+\d+|lote\s+\d+|n°\s*\d+)"
+)
+_TOKEN = re.compile(r"[^\W\d_]+(?:['’.][^\W\d_]+)*\.?|[,;:()\[\]]")
+_PARTICLES = {
+    "de",
+    "la",
+    "le",
+    "du",
+    "des",
+    "van",
+    "von",
+    "der",
+    "den",
+    "di",
+    "del",
+    "della",
+    "da",
+    "y",
+    "v.",
+    "zu",
+    "ten",
+    "ter",
+    "d'",
+}
+
+
+def _tie(text: str, a: int, b: int) -> str | None:
+    """A name or a document in the same clause as the date at [a, b) of ``text``: a person, firm or
+    collection written as a name (two or more capitalised words, not initials or words of the trade:
+    "Margaret De Patta", "Galerie Khalil", "Collection Mariaud de Serres"; "Private Collection",
+    "K. M." and "North London collection" are none), an auction house, or a catalogue, publication,
+    invoice, letter, stock book, inventory, exhibition or lot number. Returns its words, or None."""
+    left = max(0, a - 120)
+    before = text[left:a]
+    cut = max(
+        before.rfind(";"),
+        before.rfind("\n"),
+        *(m.end() for m in re.finditer(r"[^\W\d_]{3,}\.\s+(?=[A-Z])", before)),
+    )
+    lo = left + cut + 1 if cut >= 0 else left
+    after = text[b : b + 80]
+    m = re.search(r"[;\n]|[^\W\d_]{3,}\.\s+(?=[A-Z])|\.\s*$", after)
+    hi = b + (m.end() if m else len(after))
+    window = text[lo:hi]
+    found = _HOUSES.search(window) or _DOCUMENT_WORDS.search(window)
+    if found:
+        return found.group(0).strip()
+    run: list[str] = []
+    for tok in [*_TOKEN.findall(window), ","]:
+        low = tok.lower()
+        initial = (
+            bool(re.fullmatch(r"(?:[^\W\d_]\.?)+", tok))
+            and sum(c.isalpha() for c in tok) <= 3
+            and tok[0].isupper()
+            and (len(tok) <= 2 or "." in tok)
+        )
+        if tok[0].isupper() or (run and low in _PARTICLES) or initial:
+            run.append(tok)
+            continue
+        if len(run) >= 2 and any(
+            t[0].isupper()
+            and len(t.rstrip(".")) >= 3
+            and "." not in t.rstrip(".")
+            and t.lower().rstrip(".") not in _NOT_NAMES
+            for t in run
+        ):
+            return " ".join(run)
+        run = []
+    return None
 
 
 def _not_a_year(norm: str, start: int, end: int, decade: bool = False) -> bool:

@@ -79,9 +79,9 @@ def test_a_document_dated_before_1970_outweighs_by_descent(engine):
         "Neo-Assyrian, 9th-7th century BC.",
         "Published in the 1968 catalogue of the Lindgren collection, no. 81484; by descent since.",
     )
-    assert "evidence.documented_before_1970" in rules(published) and published.score < REVIEW_THRESHOLD
+    assert "date.before_cutoff" in rules(published) and published.score < REVIEW_THRESHOLD
     undocumented = engine.screen("Terracotta cuneiform tablet", "Neo-Assyrian.", "By descent since 1968.")
-    assert "evidence.documented_before_1970" not in rules(undocumented)
+    assert "date.before_cutoff" not in rules(undocumented)
 
 
 def test_ancient_dates_prices_and_sizes_are_not_provenance_dates(engine):
@@ -90,7 +90,8 @@ def test_ancient_dates_prices_and_sizes_are_not_provenance_dates(engine):
         "c. 1900-1600 BC, 2000 BC style. H. 1995 mm. Price EUR 1990.",
         "Sotheby's London, 1962",
     )
-    assert not any(r.family == "date" for r in s.reasons)
+    # the only date read is the sale of 1962: a named history before the cut-off
+    assert [(r.rule, r.text) for r in s.reasons if r.family == "date"] == [("date.before_cutoff", "1962")]
 
 
 def test_negation(engine):
@@ -176,3 +177,43 @@ def test_labelled_set_part(engine):
         != (r["review"] == "1")
     ]
     assert len(wrong) <= len(rows) // 20, wrong
+
+
+def test_a_named_history_before_the_cutoff_is_told_from_an_anonymous_claim(engine):
+    named = engine.screen(
+        "Egyptian bronze cat", "", "Collected in Cairo 1950 or before by Margaret De Patta."
+    )
+    assert "date.before_cutoff" in rules(named) and "provenance.unverified" not in rules(named)
+    anonymous = engine.screen("Egyptian bronze cat", "", "Private collection, acquired 1966-1969.")
+    assert "date.before_cutoff" not in rules(anonymous) and "date.unnamed_before_1970" in rules(anonymous)
+    initials = engine.screen("Egyptian bronze cat", "", "Aus Sammlung K. M., erworben 1962.")
+    assert "date.before_cutoff" not in rules(initials)
+    # a range counts from its end, a decade from its last year, a collector's life by its death
+    straddling = engine.screen(
+        "Egyptian bronze cat", "", "Collection of Prof. Josef Berg, acquired 1960-1985."
+    )
+    assert "date.before_cutoff" not in rules(straddling) and "date.after_unesco" in rules(straddling)
+    seventies = engine.screen(
+        "Sumerian cuneiform tablet", "", "North London collection, acquired in the 1970s."
+    )
+    assert "date.after_unesco" in rules(seventies) and seventies.score >= REVIEW_THRESHOLD
+
+
+def test_a_licence_and_a_record_before_the_countrys_cutoff_lower_the_risk(engine):
+    syrian = engine.screen(
+        "Faience cylinder seal",
+        "Halaf, c. 5500 BC.",
+        "With UK export licence 60259 and a copy of the 1971 auction catalogue entry.",
+    )
+    assert "date.before_cutoff" in rules(syrian) and syrian.score < REVIEW_THRESHOLD
+    before_1990 = engine.screen(
+        "Sceau-cylindre, Mésopotamie", "", "Collection Mariaud de Serres, France, acquis avant 1990."
+    )
+    assert "date.before_cutoff" in rules(before_1990)
+
+
+def test_maya_is_the_culture_not_the_queen(engine):
+    queen = engine.screen("Gandharan schist relief", "Queen Maya standing under the sala tree")
+    assert not {"origin.maya", "origin.precolumbian"} & rules(queen)
+    assert "origin.maya" in rules(engine.screen("Large Maya polychrome cylinder vessel"))
+    assert "origin.maya" in rules(engine.screen("Vase", "Guatemala, Maya, Late Classic"))

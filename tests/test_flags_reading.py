@@ -140,7 +140,7 @@ def test_a_lot_number_does_not_hide_the_date(engine):
 
 def test_a_licence_number_is_not_a_document_dated_1886(engine):
     s = engine.screen("Bronze figure, Mesopotamia.", "", "Export licence no. 18866.")
-    assert "evidence.documented_before_1970" not in rules(s)
+    assert "date.before_cutoff" not in rules(s)
     assert not any(r.text == "1886" or r.text == "18866" for r in s.reasons if r.family == "date")
 
 
