@@ -471,19 +471,50 @@ def flags(source: str, as_json: bool, threshold: int) -> None:
 @main.command()
 @click.argument("db", required=False, type=click.Path(dir_okay=False))
 @click.option("--port", default=8001, show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (0.0.0.0 for every interface); a host name here is also answered.",
+)
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    help="A host name browsers use to reach the UI (repeatable; also LOOTWATCH_REVIEW_HOSTS).",
+)
 @click.option("--print-command", is_flag=True, help="Print the Datasette command instead of running it.")
 @click.option("--read-only", is_flag=True, help="Share the queue without letting anyone record verdicts.")
 @click.option(
     "--hash-password", is_flag=True, help="Ask for a password and print its hash for the environment."
 )
+@click.option(
+    "--sign-out-everyone",
+    is_flag=True,
+    help="Make a new secret for the sign-in cookies (everyone signs in again), then serve.",
+)
 @click.pass_obj
-def review(cfg, db: str | None, port: int, print_command: bool, read_only: bool, hash_password: bool) -> None:
-    """Open the review database in Datasette: the queue, candidate pages, verdicts.
+def review(
+    cfg,
+    db: str | None,
+    port: int,
+    host: str,
+    allow_hosts: tuple[str, ...],
+    print_command: bool,
+    read_only: bool,
+    hash_password: bool,
+    sign_out_everyone: bool,
+) -> None:
+    """Open the review database in Datasette: the queue, candidate pages, verdicts, the photo check.
 
     Reviewers sign in with a password whose hash is in LOOTWATCH_PASSWORD_HASH (user "analyst"), or
     LOOTWATCH_PASSWORD_HASH_<NAME> for each name in LOOTWATCH_REVIEWERS. Without any, it is read-only.
+    With reviewers every page needs signing in. Only the host names 127.0.0.1, localhost, --host,
+    --allow-host and LOOTWATCH_REVIEW_HOSTS are answered. Sign-in cookies are signed with the secret in
+    DB.datasette-secret (or DATASETTE_SECRET); --sign-out-everyone replaces it.
     """
-    from reports.review import datasette_command, reviewers
+    from reports.review import datasette_command, review_secret, reviewers, secret_path
+    from reports.security import host_names
 
     if hash_password:
         from datasette_auth_passwords.utils import hash_password as make_hash
@@ -492,13 +523,29 @@ def review(cfg, db: str | None, port: int, print_command: bool, read_only: bool,
         click.echo(make_hash(password))
         return
     path = _existing(Path(db) if db else cfg.db)
-    cmd = datasette_command(path, path.with_suffix(".datasette.json"), port=port, read_only=read_only)
+    cmd = datasette_command(
+        path,
+        path.with_suffix(".datasette.json"),
+        host=host,
+        port=port,
+        read_only=read_only,
+        allow_hosts=allow_hosts,
+    )
     if print_command:
         click.echo(" ".join(cmd))
         return
+    try:
+        os.environ["DATASETTE_SECRET"] = review_secret(path, rotate=sign_out_everyone)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if sign_out_everyone:
+        click.echo(f"new secret in {secret_path(path)}: everyone signs in again")
     who = ", ".join(reviewers())
     mode = "read-only" if read_only or not who else f"verdicts by {who} after signing in at /-/login"
-    click.echo(f"review UI on http://127.0.0.1:{port}/{path.stem}/review_queue ({mode}; Ctrl-C to stop)")
+    names = ", ".join(host_names([host, *allow_hosts]))
+    shown = host if host not in ("0.0.0.0", "::") else "127.0.0.1"
+    click.echo(f"review UI on http://{shown}:{port}/ ({mode}; Ctrl-C to stop)")
+    click.echo(f"answering the host names {names}")
     os.execv(cmd[0], cmd)
 
 

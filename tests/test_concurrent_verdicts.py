@@ -14,6 +14,7 @@ from datasette.app import Datasette as App
 from datasette_auth_passwords.utils import hash_password
 
 from matcher import store
+from reports.security import reviewer_cookie
 
 from .browser import Datasette
 from .conftest import ROOT
@@ -45,7 +46,7 @@ def test_500_verdicts_while_crawling_and_matching(tmp_path, monkeypatch):
     env = {"LOOTWATCH_PASSWORD_HASH": hash_password("secret"), "DATASETTE_SECRET": SECRET}
     for key, value in env.items():
         monkeypatch.setenv(key, value)  # the metadata names the reviewer whose hash is set
-    cookie = f"ds_actor={App(secret=SECRET).sign({'a': {'id': 'analyst'}}, 'actor')}"
+    cookie = f"ds_actor={reviewer_cookie(App(secret=SECRET), {'id': 'analyst'})}"  # with an expiry
     site = FaultSite(lot_delay=0.05)
     child_env = {**os.environ, "PYTHONPATH": str(ROOT)}
     try:

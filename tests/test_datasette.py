@@ -78,7 +78,7 @@ def test_verdict_recorded_by_a_signed_in_reviewer_and_shown(tmp_path, monkeypatc
         r = await post_verdict(ds, cid, "escalated", "same inventory number as IM 1234 <b>", cookies)
         assert r.status_code == 302
         page = await ds.client.get(f"/-/lootwatch/candidate/{cid}", cookies=cookies)
-        queue = await ds.client.get("/lootwatch/review_queue.json?_shape=array")
+        queue = await ds.client.get("/lootwatch/review_queue.json?_shape=array", cookies=cookies)
         return page.text, queue.json()
 
     page, queue = asyncio.run(go())
