@@ -1,17 +1,23 @@
 """The candidate page of the review UI, and verdicts posted from it.
 
-``/-/lootwatch/candidate/ID`` shows the listing photo beside the registry photo, every distance and
-inlier count, the red flags with the seller's words, the text comparison, links to both sides, the
-current status and the whole verdict history. A signed-in reviewer (datasette-auth-passwords) records
-confirm, dismiss, escalate or a note; the verdict is appended to ``reviews`` with the reviewer's id and
-time, in the words of ``store.VERDICTS`` (confirmed, dismissed, escalated, note) that ``add_review`` uses.
-Without a signed-in reviewer, or in read-only mode, nothing can be posted.
+``/-/lootwatch/candidate/ID`` says first, in one sentence, why the candidate was raised
+(``worklist.why_line``), then shows the listing photo beside the registry photo (click to enlarge), the
+matched region outlined on both and the matching points on request, the evidence in plain words with the
+distances and inlier counts beneath, the red flags with the seller's words apart from what lowers the
+risk, the text comparison, links to both sides, the verdict buttons, the current status and the whole
+verdict history. A signed-in reviewer (datasette-auth-passwords) records confirm, dismiss, escalate or a
+note; the verdict is appended to ``reviews`` with the reviewer's id and time, in the words of
+``store.VERDICTS`` (confirmed, dismissed, escalated, note) that ``add_review`` uses.
+Without a signed-in reviewer, or in read-only mode, nothing can be posted. Confirm, escalate and note need
+a note saying why (an HTML 400 page otherwise); after a verdict the page links to the next undecided
+candidate in the worklist's order.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 from typing import Any
 
 from datasette.utils.asgi import Forbidden, NotFound, Response
@@ -20,11 +26,14 @@ from matcher.store import VERDICTS, now
 
 from .digest import safe_url
 from .reasons import reasons_from_json, split_reasons
+from .worklist import geometry_of, may_view, next_undecided, record_name, sign_in_url, why_line
 
 __all__ = ["candidate_page", "post_verdict", "cut_notes"]
 
 # One vocabulary in ``reviews`` whoever writes it, so the queue's status column facets as one.
 BUTTONS = {"confirmed": "confirm", "dismissed": "dismiss", "escalated": "escalate", "note": "note"}
+# Verdicts that must say why: a confirm or an escalate is acted on by others, a note is nothing else.
+NEEDS_NOTE = ("confirmed", "escalated", "note")
 MAX_NOTE = 5000
 
 
@@ -39,7 +48,8 @@ def read_only(datasette) -> bool:
 
 async def candidate_page(request, datasette) -> Response:
     db = _database(datasette)
-    cid = int(request.url_vars["id"])
+    await may_view(datasette, request, db)
+    cid = _candidate_id(request)
     rows = await db.execute("SELECT * FROM candidates WHERE id = ?", [cid])
     candidate = rows.first()
     if candidate is None:
@@ -51,27 +61,52 @@ async def candidate_page(request, datasette) -> Response:
     record = (
         await db.execute("SELECT * FROM registry_objects WHERE id = ?", [candidate["registry_object_id"]])
     ).first()
+    record = dict(record) if record else None
     queue = (await db.execute("SELECT * FROM review_queue WHERE candidate_id = ?", [cid])).first()
     reviews = [
         dict(r) for r in await db.execute("SELECT * FROM reviews WHERE candidate_id = ? ORDER BY id", [cid])
     ]
-    evidence = json.loads(candidate["evidence_json"] or "{}")
+    evidence = _json_object(candidate["evidence_json"])
+    reasons = reasons_from_json(candidate["reasons_json"])
+    listing_sha = queue["listing_sha256"] if queue else None
+    registry_sha = queue["registry_sha256"] if queue else None
+    geometry = await geometry_of(db, listing_sha, registry_sha) if candidate["kind"] == "image" else None
+    named = {
+        **candidate,
+        "source": (record or {}).get("source"),
+        "source_id": (record or {}).get("source_id"),
+    }
+    done = request.args.get("done")
+    decisions = [r["verdict"] for r in reviews if r["verdict"] != "note"]
     context = {
+        "why": why_line(named, evidence, reasons, geometry),
         "same_photo": await _same_photo(db, candidate["listing_id"], evidence.get("shared") or []),
         "candidate": candidate,
         "listing": listing,
-        "record": dict(record) if record else None,
+        "record": record,
+        "record_name": record_name(named),
         "listing_photo": _data_uri(queue["listing_photo"] if queue else None),
         "registry_photo": _data_uri(queue["registry_photo"] if queue else None),
+        "listing_full": datasette.urls.path(f"/-/lootwatch/thumbnail/{listing_sha}") if listing_sha else None,
+        "registry_full": datasette.urls.path(f"/-/lootwatch/thumbnail/{registry_sha}")
+        if registry_sha
+        else None,
+        "overlay": await _overlay(db, listing_sha, registry_sha, evidence, geometry),
+        "geometry": geometry,
         "cut_notes": cut_notes(listing.get("cut_json")),
-        **split_reasons(reasons_from_json(candidate["reasons_json"])),  # red_flags, lowering, notes
+        **split_reasons(reasons),  # red_flags, lowering, notes
         "evidence": evidence,
-        "text": json.loads(candidate.get("text_json") or "null"),
+        "text": _json_object(candidate.get("text_json")) or None,
         "reviews": reviews,
         "status": reviews[-1]["verdict"] if reviews else "open",
+        "decision": decisions[-1] if decisions else None,
+        "done": done if done in VERDICTS else None,
+        "next_id": await next_undecided(db, cid),
         "verdicts": [(v, BUTTONS[v]) for v in VERDICTS],
+        "needs_note": NEEDS_NOTE,
         "can_post": bool(request.actor) and not read_only(datasette),
         "read_only": read_only(datasette),
+        "sign_in": sign_in_url(datasette, request),
         "database": db.name,
         "safe_url": safe_url,
     }
@@ -80,19 +115,93 @@ async def candidate_page(request, datasette) -> Response:
     )
 
 
+def _candidate_id(request) -> int:
+    digits = request.url_vars["id"]
+    if len(digits) > 18:  # beyond SQLite's integers: no such candidate
+        raise NotFound(f"no candidate {digits[:30]}")
+    return int(digits)
+
+
+def _json_object(value: Any) -> dict:
+    try:
+        data = json.loads(value) if isinstance(value, str) and value else {}
+    except (ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+async def _overlay(db, listing_sha, registry_sha, evidence: dict, geometry: dict | None) -> dict:
+    """The matched region on each photo as an SVG box in that photo's pixels (``viewBox``), and the
+    matching points, where the evidence or the recomputed geometry has them."""
+    out: dict[str, Any] = {}
+    for side, sha, table in (
+        ("listing", listing_sha, "listing_images"),
+        ("registry", registry_sha, "registry_images"),
+    ):
+        if not sha:
+            continue
+        size = (
+            await db.execute(
+                f"SELECT width, height FROM {table} WHERE sha256 = ? AND width > 0 LIMIT 1", [sha]
+            )
+        ).first()
+        if not size:
+            continue
+        region = (geometry or {}).get(f"{side}_region")
+        if side == "listing" and _box(evidence.get("region")):
+            region = evidence["region"]
+        box = _box(region)
+        out[side] = {
+            "width": size[0],
+            "height": size[1],
+            "region": box and {"x": box[0], "y": box[1], "w": box[2] - box[0], "h": box[3] - box[1]},
+            "points": (geometry or {}).get(f"{side}_points") or [],
+        }
+    return out
+
+
+def _box(value: Any) -> list[float] | None:
+    if not isinstance(value, list | tuple) or len(value) != 4:
+        return None
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in value):
+        return None
+    x0, y0, x1, y1 = value
+    return [float(x0), float(y0), float(x1), float(y1)] if x1 > x0 and y1 > y0 else None
+
+
+async def _error_page(datasette, request, title: str, message: str, cid: int | None, status: int = 400):
+    back = (
+        datasette.urls.path(f"/-/lootwatch/candidate/{cid}") if cid is not None else datasette.urls.path("/")
+    )
+    html = await datasette.render_template(
+        "lootwatch_error.html", {"title": title, "message": message, "back": back}, request=request
+    )
+    return Response.html(html, status=status)
+
+
 async def post_verdict(request, datasette) -> Response:
     if read_only(datasette):
         raise Forbidden("this review UI is read-only")
     if not request.actor or not request.actor.get("id"):
         raise Forbidden("sign in to record a verdict")
-    cid = int(request.url_vars["id"])
+    cid = _candidate_id(request)
     form = await request.post_vars()
     verdict = form.get("verdict", "")
     note = (form.get("note") or "").strip()[:MAX_NOTE]
     if verdict not in VERDICTS:
-        return Response.text(f"unknown verdict {verdict[:40]!r}", status=400)
-    if verdict == "note" and not note:
-        return Response.text("a note needs some text", status=400)
+        return await _error_page(
+            datasette, request, "Unknown verdict", f"{verdict[:40]!r} is not a verdict: use the buttons.", cid
+        )
+    if verdict in NEEDS_NOTE and not note:
+        return await _error_page(
+            datasette,
+            request,
+            "Say why before you " + BUTTONS[verdict],
+            f"To {BUTTONS[verdict]} this candidate, write in the note what you checked and what you found "
+            '(for example: "same chip on the left foot; registry photo is the 2011 police photo"). '
+            "Nothing was recorded. Go back, write the note and press the button again.",
+            cid,
+        )
     db = _database(datasette)
 
     def write(conn) -> bool:
@@ -116,7 +225,7 @@ async def post_verdict(request, datasette) -> Response:
 
     if not await db.execute_write_fn(write, block=True):
         raise NotFound(f"no candidate {cid}")
-    return Response.redirect(datasette.urls.path(f"/-/lootwatch/candidate/{cid}"))
+    return Response.redirect(datasette.urls.path(f"/-/lootwatch/candidate/{cid}?done={verdict}"))
 
 
 async def _same_photo(db, listing_id: int, object_ids: list) -> list[dict]:

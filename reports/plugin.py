@@ -1,5 +1,5 @@
-"""The lootwatch Datasette plugin: the candidate page with its verdict form, links from the queue to it,
-and seller-supplied URLs that become links only when they are http(s).
+"""The lootwatch Datasette plugin: the worklist (the home page), the candidate page with its verdict form,
+links from the queue to it, and seller-supplied URLs that become links only when they are http(s).
 
 Thumbnail BLOBs are rendered as images by datasette-render-images; everything else is escaped by Datasette.
 """
@@ -7,22 +7,46 @@ Thumbnail BLOBs are rendered as images by datasette-render-images; everything el
 from __future__ import annotations
 
 from datasette import hookimpl
-from jinja2 import ChoiceLoader, PackageLoader
+from jinja2 import BaseLoader, ChoiceLoader, PackageLoader, TemplateNotFound
 from markupsafe import Markup, escape
 
 from matcher.store import busy_timeout_ms
 
 from .candidate_page import candidate_page, post_verdict
 from .digest import safe_url
+from .photo_check import photo_check, skip_upload_csrf
 from .reasons import reasons_from_json, split_reasons
+from .security import bad_request_response, guard
+from .worklist import home_page, remember_next, thumbnail, worklist_page
 
 LINK_COLUMNS = {"listing_url", "registry_url", "url", "source_url"}
 
 
 @hookimpl
 def prepare_jinja2_environment(env):
-    # The candidate page's template lives beside the digest's; Datasette's own templates come first.
-    env.loader = ChoiceLoader([env.loader, PackageLoader("reports", "templates")])
+    # The candidate page's template lives beside the digest's; Datasette's own templates come first,
+    # except the pages lootwatch words for its reviewers (the sign-in page says who can sign in).
+    own = PackageLoader("reports", "templates")
+    env.loader = ChoiceLoader([_Renamed(own, OVERRIDES), env.loader, own])
+
+
+# Other plugins' pages lootwatch words itself: their template name -> lootwatch's template.
+OVERRIDES = {"password_login.html": "lootwatch_login.html"}
+
+
+class _Renamed(BaseLoader):
+    """Serves ``names``' templates from ``loader`` under the names other plugins render."""
+
+    def __init__(self, loader: BaseLoader, names: dict[str, str]):
+        self.loader, self.names = loader, names
+
+    def get_source(self, environment, template):
+        if template not in self.names:
+            raise TemplateNotFound(template)
+        return self.loader.get_source(environment, self.names[template])
+
+    def list_templates(self):
+        return sorted(self.names)
 
 
 @hookimpl
@@ -36,7 +60,36 @@ def register_routes():
     return [
         (r"^/-/lootwatch/candidate/(?P<id>\d+)$", candidate_page),
         (r"^/-/lootwatch/candidate/(?P<id>\d+)/verdict$", post_verdict),
+        (r"^/$", home_page),
+        (r"^/-/lootwatch/worklist$", worklist_page),
+        (r"^/-/lootwatch/thumbnail/(?P<sha>[0-9a-f]{64})$", thumbnail),
+        (r"^/-/lootwatch/check$", photo_check),
     ]
+
+
+@hookimpl(specname="asgi_wrapper")
+def lootwatch_sign_in_return(datasette):
+    # Signing in returns to the page it was asked from (/-/login?next=...), not to the home page.
+    return remember_next(datasette)
+
+
+@hookimpl(specname="asgi_wrapper", trylast=True)
+def lootwatch_safe_to_open(datasette):
+    # Outermost: host names, methods, sign-in for every path, body caps, sign-in failures, cookie lifetime,
+    # the read-only banner (reports/security.py).
+    return guard(datasette)
+
+
+@hookimpl(specname="handle_exception")
+def lootwatch_bad_request(datasette, request, exception):
+    # A number in the address too large for SQLite is the request's fault: 400, not 500.
+    return bad_request_response(datasette, request, exception)
+
+
+@hookimpl(specname="skip_csrf")
+def lootwatch_upload_csrf(datasette, scope):
+    # The photo check's multipart form: its token is checked by photo_check itself.
+    return skip_upload_csrf(scope)
 
 
 @hookimpl

@@ -390,15 +390,15 @@ def _filters(request) -> dict[str, str]:
 def _where(filters: dict[str, str], actor_id: str | None) -> tuple[str, list]:
     clauses, params = [STATUS_SQL[filters["status"]]], []
     if filters["mine"]:
-        clauses.append("EXISTS (SELECT 1 FROM reviews m WHERE m.candidate_id = id AND m.reviewer = ?)")
+        clauses.append("EXISTS (SELECT 1 FROM reviews m WHERE m.candidate_id = w.id AND m.reviewer = ?)")
         params.append(actor_id or "")
-    for key, column in (("site", "site"), ("bank", "source"), ("kind", "kind")):
+    for key, column in (("site", "w.site"), ("bank", "w.source"), ("kind", "w.kind")):
         if filters[key]:
             clauses.append(f"{column} = ?")
             params.append(filters[key])
     if filters["family"]:
         clauses.append(
-            "EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(reasons_json) THEN reasons_json "
+            "EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(w.reasons_json) THEN w.reasons_json "
             "ELSE '[]' END) f WHERE json_extract(f.value, '$.family') = ? "
             "AND json_extract(f.value, '$.weight') > 0)"
         )
@@ -475,7 +475,7 @@ async def worklist_page(request, datasette) -> Response:
     actor_id = str(request.actor["id"]) if request.actor and request.actor.get("id") else None
     where, params = _where(filters, actor_id)
     page = _page_number(request)
-    inner = f"SELECT * FROM ({ROWS_SQL}) WHERE {where}"
+    inner = f"SELECT * FROM ({ROWS_SQL}) w WHERE {where}"
     total = (await db.execute(f"SELECT count(*) FROM ({inner})", params)).first()[0]
     pages = max(1, math.ceil(total / PER_PAGE))
     page = min(page, pages)
