@@ -419,6 +419,8 @@ def test_candidate_page_shows_what_lowers_the_risk_apart(tmp_path):
         {"reasons_json": json.dumps([{**MITIGATING[0], "rule": "origin.iraq", "weight": 30}, MITIGATING[0]])},
     )
     page = get(db_path, f"/-/lootwatch/candidate/{cid}").text
-    assert "<h3>Lowers the risk</h3>" in page
-    assert "Red flag <code>origin.iraq</code>" in page
-    assert "Red flag <code>evidence.export_licence</code>" not in page
+    flags, lowering = page.split("<h3>Red flags in the seller's words</h3>", 1)[1].split(
+        "<h3>Lowers the risk</h3>"
+    )
+    assert "<code>origin.iraq</code>" in flags and "evidence.export_licence" not in flags
+    assert "<code>evidence.export_licence</code>" in lowering.split("</ul>")[0]
