@@ -25,7 +25,7 @@ from .textnorm import normalise, normalise_with_spans
 __all__ = ["Reason", "Screening", "FlagEngine", "REVIEW_THRESHOLD", "MAX_SCREENED", "default_engine"]
 
 REVIEW_THRESHOLD = 50
-ENGINE_VERSION = "flags-2"
+ENGINE_VERSION = "flags-3"
 # Points are learned from labelled listings (bench/learn_flag_weights.py writes them here and into the
 # YAML files): the score is 50 + 12 x the log-odds that an analyst should look, so 50 is even odds.
 # An object has one origin and one type: of several origin (or object type) reasons only the strongest
