@@ -1,0 +1,173 @@
+"""The photo check in the browser (issue 20, item 3): upload photos, see the ranked registry records."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import shutil
+
+import pytest
+from datasette.app import Datasette
+from datasette_auth_passwords.utils import hash_password
+from PIL import Image
+
+from matcher.store import open_db
+from reports import photo_check
+from reports.review import review_metadata
+
+TABLES = (
+    "listings",
+    "candidates",
+    "reviews",
+    "registry_objects",
+    "registry_images",
+    "image_hashes",
+    "errors",
+)
+
+
+@pytest.fixture
+def demo(small_demo, tmp_path, monkeypatch):
+    """A copy of the small demo's database (it has a registry), and one registry photo with its record."""
+    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
+    path = tmp_path / "lootwatch.db"
+    db = open_db(small_demo["db"])
+    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copy(small_demo["db"], path)
+    row = next(
+        db.query(
+            "SELECT ri.sha256, o.source, o.source_id FROM registry_images ri "
+            "JOIN registry_objects o ON o.id = ri.object_id WHERE ri.matchable = 1 ORDER BY ri.id LIMIT 1"
+        )
+    )
+    sha = row["sha256"]
+    photo = (small_demo["out"] / "data" / "originals" / sha[:2] / sha).read_bytes()
+    return path, photo, f"{row['source']}:{row['source_id']}"
+
+
+def ui(path, **kwargs):
+    return Datasette([str(path)], metadata=review_metadata(path, **kwargs))
+
+
+async def signed_in(ds):
+    page = await ds.client.get("/-/login")
+    token = re.search(r'name="csrftoken" value="([^"]+)"', page.text).group(1)
+    cookies = {"ds_csrftoken": page.cookies["ds_csrftoken"]}
+    r = await ds.client.post(
+        "/-/login", data={"username": "analyst", "password": "secret", "csrftoken": token}, cookies=cookies
+    )
+    return {**cookies, "ds_actor": r.cookies["ds_actor"]}
+
+
+async def upload(ds, files, cookies, token=None):
+    page = await ds.client.get("/-/lootwatch/check", cookies=cookies)
+    assert page.status_code == 200
+    found = re.search(r'name="csrftoken" value="([^"]+)"', page.text).group(1)
+    cookies = {**cookies, "ds_csrftoken": page.cookies.get("ds_csrftoken") or cookies["ds_csrftoken"]}
+    return await ds.client.post(
+        "/-/lootwatch/check",
+        data={"csrftoken": token or found},
+        files=[("photos", f) for f in files],
+        cookies=cookies,
+    )
+
+
+def counts(path):
+    db = open_db(path)
+    return {t: db.table(t).count for t in TABLES}
+
+
+def errors(html):
+    return [
+        re.sub(r"<[^>]+>", "", line) for line in re.findall(r'<p class="bad photo-error">(.*?)</p>', html)
+    ]
+
+
+def test_a_registry_photo_finds_its_record_first_and_nothing_is_stored(demo):
+    path, photo, record = demo
+    before = counts(path)
+
+    async def go():
+        ds = ui(path)
+        return await upload(ds, [("seized.jpg", photo, "image/jpeg")], await signed_in(ds))
+
+    r = asyncio.run(go())
+    assert r.status_code == 200
+    first = re.search(r'<strong class="record">([^<]+)</strong>', r.text).group(1)
+    assert first == record
+    assert "PDQ distance 0 of 256 bits" in r.text and "matching keypoints" in r.text
+    assert 'alt="The uploaded photo seized.jpg"' in r.text and errors(r.text) == []
+    assert counts(path) == before
+
+
+def bomb() -> bytes:
+    """A PNG of 12,000 x 12,000 pixels (144 million) in a few kilobytes."""
+    out = io.BytesIO()
+    Image.new("1", (12_000, 12_000)).save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def test_each_bad_file_is_one_clear_line(demo):
+    path, photo, record = demo
+    files = [
+        ("notes.txt", b"this is not a photo", "text/plain"),
+        ("huge.jpg", b"\xff\xd8" + b"\0" * (photo_check.MAX_FILE + 1), "image/jpeg"),
+        ("bomb.png", bomb(), "image/png"),
+        ("good.jpg", photo, "image/jpeg"),
+        ("five.jpg", photo, "image/jpeg"),
+        ("six.jpg", photo, "image/jpeg"),
+    ]
+
+    async def go():
+        ds = ui(path)
+        return await upload(ds, files, await signed_in(ds))
+
+    r = asyncio.run(go())
+    assert r.status_code == 200
+    lines = errors(r.text)
+    assert len(lines) == 4, lines
+    assert lines[0].startswith("notes.txt: not an image")
+    assert lines[1].startswith("huge.jpg: larger than 20 MB")
+    assert lines[2].startswith("bomb.png: ") and ("too many pixels" in lines[2] or "bomb" in lines[2])
+    assert lines[3] == "six.jpg: not checked: at most 5 photos at a time"
+    assert r.text.count(f'<strong class="record">{record}</strong>') == 2  # good.jpg and five.jpg
+
+
+def test_not_signed_in_is_sent_to_sign_in_and_cannot_post(demo, monkeypatch):
+    path, photo, _ = demo
+
+    async def go():
+        ds = ui(path)
+        page = await ds.client.get("/-/lootwatch/check")
+        post = await ds.client.post("/-/lootwatch/check", files=[("photos", ("a.jpg", photo, "image/jpeg"))])
+        cookies = await signed_in(ds)
+        stale = await upload(ds, [("a.jpg", photo, "image/jpeg")], cookies, token="forged")
+        return page, post, stale
+
+    page, post, stale = asyncio.run(go())
+    assert page.status_code == 302 and page.headers["location"].startswith("/-/login")
+    assert post.status_code == 403 and stale.status_code == 403
+    # Read-only mode: nobody signs in, so nobody uploads.
+    monkeypatch.delenv("LOOTWATCH_PASSWORD_HASH")
+
+    async def read_only():
+        ds = ui(path)
+        return await ds.client.get("/-/lootwatch/check")
+
+    r = asyncio.run(read_only())
+    assert r.status_code == 403 and "read-only" in r.text
+
+
+def test_the_registry_index_is_built_once_and_again_when_the_registry_changes(demo):
+    path, _, _ = demo
+    db = open_db(path)
+    photo_check._index.clear()
+    first, _ = photo_check._index_for(db.conn, "k")
+    again, _ = photo_check._index_for(db.conn, "k")
+    assert again is first
+    db.execute(
+        "UPDATE registry_objects SET status = 'withdrawn' WHERE id = (SELECT min(id) FROM registry_objects)"
+    )
+    db.conn.commit()
+    assert photo_check._index_for(db.conn, "k")[0] is not first
