@@ -390,7 +390,8 @@ def raw(server, method, path, headers=None, body=b"", send_body=True):
     return r, data
 
 
-def test_on_a_real_server_host_body_rate_limit_and_cookie(db_path):
+def test_on_a_real_server_host_body_rate_limit_and_cookie(db_path, reviewer_env):
+    # The metadata names the reviewers whose hash is set here (reviewer_env), the server reads the hash.
     env = {"LOOTWATCH_PASSWORD_HASH": HASH, "DATASETTE_SECRET": "loopback-secret"}
     with Server(db_path, env=env) as server:
         r, text = raw(server, "GET", "/-/login", {"Host": "rebind.attacker.example"})
