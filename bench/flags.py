@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.report import write_section  # noqa: E402
+from matcher import flags as flagmod  # noqa: E402
 from matcher.flags import REVIEW_THRESHOLD, FlagEngine  # noqa: E402
 from matcher.textnorm import normalise  # noqa: E402
 
@@ -152,7 +153,7 @@ def bands(rows: list[dict], scores: list[int]) -> list[str]:
         idx = [i for i, s in enumerate(scores) if lo <= s < hi]
         if not idx:
             continue
-        said = [1 / (1 + math.exp(-(s - 50) / 12)) for s in (lo, min(hi, 101) - 1)]
+        said = [1 / (1 + math.exp(-(s - 50) / flagmod.SCORE_SCALE)) for s in (lo, min(hi, 101) - 1)]
         rate = sum(rows[i]["review"] for i in idx) / len(idx)
         label = f"{lo}" if hi - lo == 1 else f"{lo}-{min(hi, 101) - 1}"
         shown = "no reason" if lo == 0 and hi == 1 else f"{said[0]:.2f}-{said[1]:.2f}"

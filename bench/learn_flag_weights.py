@@ -53,6 +53,10 @@ SYNTHETIC = {
     "date.unnamed_before_1970": "UNNAMED_EARLY_WEIGHT",
 }
 MITIGATING = {"evidence", "date.before_cutoff", "date.unnamed_before_1970"}
+# An unnamed claim ("private collection, acquired 1965") cannot be checked, so it is no evidence
+# (FIELD.md): it may lower a score a little, never clear one, whatever the labelled set says, or a
+# seller could write any listing out of review with four words.
+FLOORS = {"date.unnamed_before_1970": -20.0}
 NOT_A_TYPE = {"category.ancient_coin"}  # coins: too common a trade to flag on type and origin alone
 K_GRID = (8.0, 10.0, 12.0, 15.0)
 LAMBDA_GRID = (0.3, 1.0, 3.0)
@@ -108,7 +112,7 @@ class Model:
         out = []
         for f in self.features:
             if self.families[f] in MITIGATING:
-                out.append((None, -1.0 / k))
+                out.append((FLOORS[f] / k if f in FLOORS else None, -1.0 / k))
             else:
                 out.append((max(1.0, self.floors.get(f, 1.0)) / k, None))
         return out + [(None, None)] * len(self.fam_names)
@@ -189,7 +193,7 @@ def weakest_pair(pts: dict[str, int], families: dict[str, str]) -> tuple[str, st
     return o, c, pts[o] + pts[c] + pts["provenance.unverified"]
 
 
-def write_back(pts: dict[str, int]) -> list[str]:
+def write_back(pts: dict[str, int], k: float) -> list[str]:
     changes = []
     for path in sorted(SEEDS.glob("*.yaml")):
         text = path.read_text(encoding="utf-8")
@@ -213,6 +217,10 @@ def write_back(pts: dict[str, int]) -> list[str]:
         if m and int(m.group(2)) != pts[rule]:
             changes.append(f"  {rule} ({const}): {m.group(2)} -> {pts[rule]}")
             code = pattern.sub(lambda mm, rule=rule: f"{mm.group(1)}{pts[rule]}", code)
+    scale = re.compile(r"^(SCORE_SCALE = )(\d+(?:\.\d+)?)", re.M)
+    if (m := scale.search(code)) and float(m.group(2)) != k:
+        changes.append(f"  SCORE_SCALE: {m.group(2)} -> {k:g}")
+        code = scale.sub(lambda mm: f"{mm.group(1)}{k:g}", code)
     src.write_text(code, encoding="utf-8")
     return changes
 
@@ -260,7 +268,7 @@ def main() -> None:
         print(f"  {pts[f]:>4}  {f}  (fires on {n})")
     if args.dry_run:
         return
-    changes = write_back(pts)
+    changes = write_back(pts, k)
     print("changed:" if changes else "nothing changed")
     print("\n".join(changes))
 

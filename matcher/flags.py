@@ -27,11 +27,13 @@ __all__ = ["Reason", "Screening", "FlagEngine", "REVIEW_THRESHOLD", "MAX_SCREENE
 REVIEW_THRESHOLD = 50
 ENGINE_VERSION = "flags-3"
 # Points are learned from labelled listings (bench/learn_flag_weights.py writes them here and into the
-# YAML files): the score is 50 + 12 x the log-odds that an analyst should look, so 50 is even odds.
+# YAML files): the score is 50 + SCORE_SCALE x the log-odds that an analyst should look, so 50 is even
+# odds and every SCORE_SCALE points more multiply the odds by e.
 # An object has one origin and one type: of several origin (or object type) reasons only the strongest
 # counts ("Palmyra" beside "Near East" is one origin, not two). Without a reason that ties the object to
 # a Red-List region (an origin, an object type of few countries' Red Lists, desert patina) the score
 # stops at NO_REGION_CAP: provenance and digging wording alone on a Roman coin is no review.
+SCORE_SCALE = 10  # points per unit of log-odds, chosen by the learning script's cross-validation
 NO_REGION_CAP = 45
 REGION_RULES = {
     "digging.desert",
@@ -43,11 +45,11 @@ REGION_RULES = {
 STRONGEST_ONLY = {"origin", "category"}
 ANTIQUITY_FAMILIES = {"category", "origin", "digging"}
 NEGATABLE = {"category", "origin"}
-UNVERIFIED_WEIGHT = 15
-AFTER_UNESCO_WEIGHT = 10
-BEFORE_CUTOFF_WEIGHT = -62
-UNNAMED_EARLY_WEIGHT = -65
-AFTER_COUNTRY_WEIGHT = 11
+UNVERIFIED_WEIGHT = 29
+AFTER_UNESCO_WEIGHT = 7
+BEFORE_CUTOFF_WEIGHT = -28
+UNNAMED_EARLY_WEIGHT = -20
+AFTER_COUNTRY_WEIGHT = 13
 # Evidence rules that are not a document of the object's history: they say what the object is (an
 # Iranian culture, a 19th-century date), not that anything about it can be checked; they tie no date.
 NOT_A_DOCUMENT = {"evidence.iranian_origin", "evidence.recent_work"}
