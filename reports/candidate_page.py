@@ -105,6 +105,7 @@ async def candidate_page(request, datasette) -> Response:
         "verdicts": [(v, BUTTONS[v]) for v in VERDICTS],
         "needs_note": NEEDS_NOTE,
         "can_post": bool(request.actor) and not read_only(datasette),
+        "signed_in": bool(request.actor),
         "read_only": read_only(datasette),
         "sign_in": sign_in_url(datasette, request),
         "database": db.name,

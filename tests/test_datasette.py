@@ -146,3 +146,15 @@ def test_listing_search(tmp_path):
     hostile_db(db_path)
     r = get(db_path, "/lootwatch/listings.json?_search=tablet&_shape=array")
     assert r.status_code == 200 and len(r.json()) == 1
+
+
+def test_who_decided_and_their_notes_only_for_signed_in_reviewers(tmp_path):
+    """In read-only mode anyone may read a candidate, but not who decided it or what they noted."""
+    from matcher import store
+
+    db_path = tmp_path / "lootwatch.db"
+    db, cid = hostile_db(db_path)
+    store.add_review(db, cid, "dismissed", "analyst-jane", "checked the 1962 catalogue: a different bowl")
+    page = get(db_path, f"/-/lootwatch/candidate/{cid}").text
+    assert "dismissed" in page and "1962 catalogue" not in page and "analyst-jane" not in page
+    assert "shown to signed-in reviewers only" in page
