@@ -15,8 +15,10 @@ mean of its family (L2), and each family mean towards 0, so that a rule seen on 
 gets about its family's weight, never an extreme one. Red flags stay at least +1 point and evidence at
 most -1 (a reason keeps its sign). K and the penalty are chosen by 5-fold cross-validation on the same
 rows. Afterwards every pair of a Red-List origin and a Red-List object type (coins apart), with the
-"unverified" reason, must reach the review threshold; where it would not, the weakest origin and object
-type rules are raised to a floor and the fit is repeated with that floor as a bound.
+"unverified" reason and an unnamed claim back before 1970, must reach the review threshold, and so must
+every object type that by itself ties an object to a Red-List region (REGION_RULES) with "unverified";
+where one would not, the rules short of it are raised to a floor and the fit is repeated with that
+floor as a bound.
 
 The points are written into the `weight:` fields of seeds/flags/*.yaml and the *_WEIGHT constants of
 matcher/flags.py; the script prints what changed. The engine at run time stays a sum of readable points.
@@ -185,12 +187,43 @@ def points(model, beta, k) -> dict[str, int]:
     return out
 
 
-def weakest_pair(pts: dict[str, int], families: dict[str, str]) -> tuple[str, str, int]:
+def shortfalls(pts: dict[str, int], families: dict[str, str]) -> list[tuple[list[str], int, str]]:
+    """The floor checks that fail, each as (rules to raise, points short, what was checked):
+
+    - every Red-List origin with every Red-List object type (coins apart) and "unverified" stays at
+      or above the review threshold even with an unnamed claim back before 1970 beside it (four words
+      cannot write a listing out of review);
+    - every object type that by itself ties an object to a Red-List region (``REGION_RULES``) with
+      "unverified" reaches the threshold alone."""
+    need = flagmod.REVIEW_THRESHOLD
+    unverified = pts["provenance.unverified"]
+    claim = pts.get("date.unnamed_before_1970", 0)
+    out = []
     origins = [f for f in pts if families[f] == "origin"]
     types = [f for f in pts if families[f] == "category" and f not in NOT_A_TYPE]
     o = min(origins, key=pts.get)
     c = min(types, key=pts.get)
-    return o, c, pts[o] + pts[c] + pts["provenance.unverified"]
+    total = pts[o] + pts[c] + unverified + claim
+    if total < need:
+        out.append(([o, c], need - total, f"{o} + {c} + unverified + unnamed claim = {total}"))
+    for t in sorted(r for r in flagmod.REGION_RULES if families.get(r) == "category" and r in pts):
+        alone = pts[t] + unverified
+        if alone < need:
+            out.append(([t, "provenance.unverified"], need - alone, f"{t} + unverified = {alone}"))
+    return out
+
+
+def weakest(pts: dict[str, int], families: dict[str, str]) -> str:
+    origins = [f for f in pts if families[f] == "origin"]
+    types = [f for f in pts if families[f] == "category" and f not in NOT_A_TYPE]
+    o, c = min(origins, key=pts.get), min(types, key=pts.get)
+    pair = pts[o] + pts[c] + pts["provenance.unverified"] + pts.get("date.unnamed_before_1970", 0)
+    regions = [r for r in flagmod.REGION_RULES if families.get(r) == "category" and r in pts]
+    t = min(regions, key=pts.get)
+    return (
+        f"weakest origin + object type + unverified + unnamed claim: {o} + {c} = {pair}; "
+        f"weakest region-tying object type + unverified: {t} = {pts[t] + pts['provenance.unverified']}"
+    )
 
 
 def write_back(pts: dict[str, int], k: float) -> list[str]:
@@ -251,18 +284,16 @@ def main() -> None:
             x_used = strongest_only(x, beta, features, families)
             beta = model.fit(x_used, y, w, k, lam)
         pts = points(model, beta, k)
-        o, c, total = weakest_pair(pts, families)
-        if total >= flagmod.REVIEW_THRESHOLD:
+        short = shortfalls(pts, families)
+        if not short:
             break
-        short = flagmod.REVIEW_THRESHOLD - total
-        floors[o] = pts[o] + math.ceil(short / 2)
-        floors[c] = pts[c] + short - math.ceil(short / 2)
-        print(
-            f"floor: {o} + {c} + unverified = {total} < {flagmod.REVIEW_THRESHOLD}; "
-            f"raising to {floors[o]} and {floors[c]}"
-        )
+        for rules_, missing, what in short:
+            first = math.ceil(missing / len(rules_))
+            for n, rule in enumerate(rules_):
+                floors[rule] = max(floors.get(rule, 1.0), pts[rule] + (first if n == 0 else missing - first))
+            print(f"floor: {what} < {flagmod.REVIEW_THRESHOLD}; raising {', '.join(rules_)}")
     print(f"K = {k:g} points per unit of log-odds (score 50 = p 0.5), penalty {lam:g}")
-    print(f"weakest origin + object type + unverified: {o} + {c} = {total}")
+    print(weakest(pts, families))
     for f in features:
         n = int(x[:, features.index(f)].sum())
         print(f"  {pts[f]:>4}  {f}  (fires on {n})")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -33,11 +34,12 @@ ENGINE_VERSION = "flags-3"
 # counts ("Palmyra" beside "Near East" is one origin, not two). Without a reason that ties the object to
 # a Red-List region (an origin, an object type of few countries' Red Lists, desert patina) the score
 # stops at NO_REGION_CAP: provenance and digging wording alone on a Roman coin is no review.
-SCORE_SCALE = 10  # points per unit of log-odds, chosen by the learning script's cross-validation
+SCORE_SCALE = 8  # points per unit of log-odds, chosen by the learning script's cross-validation
 NO_REGION_CAP = 45
 REGION_RULES = {
     "digging.desert",
     "category.cuneiform",
+    "category.cylinder_seal",
     "category.alabaster_head",
     "category.inscribed_stone",
     "category.manuscript",
@@ -45,20 +47,66 @@ REGION_RULES = {
 STRONGEST_ONLY = {"origin", "category"}
 ANTIQUITY_FAMILIES = {"category", "origin", "digging"}
 NEGATABLE = {"category", "origin"}
-UNVERIFIED_WEIGHT = 29
+# Evidence that says what the object is (a replica, a modern make, a recent or Iranian object) says
+# nothing when negated: "Not a replica!", "definitely not a modern reproduction".
+NEGATABLE_RULES = {
+    "evidence.replica",
+    "evidence.modern",
+    "evidence.modern_make",
+    "evidence.recent_work",
+    "evidence.iranian_origin",
+}
+UNVERIFIED_WEIGHT = 23
 AFTER_UNESCO_WEIGHT = 7
-BEFORE_CUTOFF_WEIGHT = -28
+BEFORE_CUTOFF_WEIGHT = -24
 UNNAMED_EARLY_WEIGHT = -20
 AFTER_COUNTRY_WEIGHT = 13
 # Evidence rules that are not a document of the object's history: they say what the object is (an
 # Iranian culture, a 19th-century date), not that anything about it can be checked; they tie no date.
-NOT_A_DOCUMENT = {"evidence.iranian_origin", "evidence.recent_work"}
-
+NOT_A_DOCUMENT = {"evidence.iranian_origin", "evidence.recent_work", "evidence.modern_make"}
 # Feminine, plural and relative endings of Arabic adjectives and nouns (after normalisation, ة is ه).
 ARABIC_SUFFIXES = "يه|يين|يون|ين|ون|ات|يات|ه"
 _NEGATION = re.compile(
     r"(?<!\w)(?:not|no|never|non|nicht|kein|keine|keinen|pas|ni|niet|geen|nunca|sin|ohne|sans|senza|zonder|"
     r"ليس|لا|غير|ليست)(?!\w)"
+)
+# Something must say the object is an antiquity before "unverified" and the date reasons apply, and
+# before a score can reach review: an object type or a digging reason, an origin named as a culture
+# ("Sumerian", "Khmer", "Ptolemaic") rather than a modern country ("Egyptian cotton", "Afghan rug"), or
+# one of these words: ancient, antique and their forms, an antiquity or archaeology word, a dynasty, a
+# prehistoric or ancient period (Neolithic, Bronze Age, Iron Age, Hellenistic, Byzantine), a
+# millennium, a date BC/AD ("v. Chr.", "av. J.-C.", "a.C.", "ق.م"), or a century before the 18th.
+_ANTIQUITY = re.compile(
+    r"(?<!\w)(?:ancient|antiques?|antiquit(?:y|ies|e|es)|antik\w*|antich[eiao]|antichita|antiguos?|antiguas?|"
+    r"antiguedad\w*|antieke?|oudheid|archa?e?olog\w*|archeolog\w*|arqueolog\w*|dynast\w*|dinast\w*|"
+    r"neolith\w*|neolitic\w*|chalcolithi\w*|paleolithi\w*|palaeolithi\w*|bronze\s+age|iron\s+age|"
+    r"stone\s+age|(?:jung|alt|mittel)?steinzeit\w*|bronzezeit\w*|eisenzeit\w*|age\s+du\s+(?:bronze|fer)|"
+    r"eta\s+del\s+(?:bronzo|ferro)|edad\s+del\s+(?:bronce|hierro)|bronstijd|ijzertijd|hellenisti\w*|"
+    r"byzantin\w*|bizantin\w*|millenni\w*|millenaire\w*|milenio\w*|jahrtausend\w*|"
+    r"[وفبلك]{0,2}(?:ال)?(?:اثري|اثار|قديم)(?:" + ARABIC_SUFFIXES + r")?)(?!\w)"
+    r"|\d\s*(?:bc|b\.\s*c|bce|ad|a\.\s*d|v\.\s*chr|n\.\s*chr|av\.\s*j|ap\.\s*j|a\.\s*c|d\.\s*c|ق\s*\.?\s*م)(?!\w)"
+    r"|(?<!\w)(?:ad|a\.d\.)\s*\d"
+    r"|(?<![\w.])(?:1[0-7]|[1-9])\s*(?:st|nd|rd|th|e|er|eme|°|\.)?\s*(?:-\s*\d+\s*(?:st|nd|rd|th|e|°|\.)?\s*)?"
+    r"(?:century|centuries|jh|jahrhundert\w*|siecle\w*|secolo|eeuw)(?!\w)"
+    r"|(?<!\w)(?:siglo|secolo|sec\.)\s+(?!(?:xviii|xix|xx|xxi)(?!\w))[ivx]+(?!\w)"
+    r"|(?<!\w)(?!(?:xviii|xix|xx|xxi)(?:e|eme|er)?\s)[ivx]+(?:e|eme|er)?\s+(?:siecle|secolo)(?!\w)"
+)
+# Origin words that name a modern country, its people or one of its cities, not an ancient culture:
+# alone they do not say the object is old ("Egyptian cotton", "Afghan rug", "Aleppo soap").
+_MODERN_COUNTRY = re.compile(
+    r"(?:irak|iraq|irac|syri|siri|yemen|jemen|liby|libi|afghan|afgan|egypt|aegypt|agypt|egipt|egizian|"
+    r"mali|leban|liban|cambod|kambod|camboy|cambog|cambodj|ukrain|ucrain|oekrain|crimea|crimee|krim|"
+    r"aleppo|mosul|baghdad|bagdad|kabul|homs|hama|idlib|raqqa|nigeria|niger|middle\s+east|moyen-orient|"
+    r"medio\s+oriente|mediorientale|oriente\s+medio|midden-oosten|nahost)\w*"
+    r"|[وفبلك]{0,2}(?:ال)?(?:"
+    + "|".join(
+        normalise(w, expand_umlauts=True)
+        for w in "عراق سوري سوريا يمن ليبيا ليبي مصر مصري أفغانستان أفغاني مالي لبنان لبناني كمبوديا كمبودي "
+        "أوكرانيا قرم بغداد حلب موصل حمص حماة إدلب رقة صنعاء كابل نيجيريا خليج".split()
+    )
+    + r")(?:"
+    + ARABIC_SUFFIXES
+    + r")?"
 )
 # A calendar year is a whole token: not inside a longer number ("Lot 19552"), a reference ("LIN-1995")
 # or a decimal ("3.1990"); "1990s", "1990er" and "'90s" are decades. Dates written 15.03.2012,
@@ -200,19 +248,40 @@ class FlagEngine:
         ``start``/``end`` are positions in that joined text. Text beyond ``MAX_SCREENED`` characters
         is not read; a reason of family ``notice`` (weight 0) says how much was left out. Linear in
         the length of the text (the rules' regular expressions are bounded)."""
-        full = "\n".join(t for t in (title, description, provenance) if t)
+        fields = [t for t in (title, description, provenance) if t]
+        full = "\n".join(fields)
         text = _cut(full, MAX_SCREENED)
         norm, starts, ends = normalise_with_spans(text, expand_umlauts=True)
-        found = self._matches(text, norm, starts, ends)
+        # Each field is searched on its own, so that no term spans two fields ("bust of a woman" and
+        # "Limestone" on the next line); positions stay those of the joined text.
+        found: list[tuple[Rule, int, int]] = []
+        lo = 0
+        for piece in fields:
+            hi = min(lo + len(piece), len(text))
+            if lo >= hi:
+                break
+            if lo == 0 and hi == len(text):
+                found = self._matches(text, norm, starts, ends)
+                break
+            i, j = bisect_left(starts, lo), bisect_left(starts, hi)
+            found += self._matches(text[lo:hi], norm[i:j], starts[i:j], ends[i:j], offset=lo)
+            lo = hi + 1
         reasons: list[Reason] = []
         countries: dict[str, set[str]] = {}
         first_origin: set[str] = set()
         counted: set[str] = set()
+        culture = False  # an origin named as a culture, not a modern country (see _antiquity)
         for rule, start, end in found:
-            if rule.id in counted:
+            if rule.id in counted and (culture or rule.family != "origin"):
                 continue  # a rule counts once, at its first words that are not negated
             span = (text[start:end], start, end)
-            if rule.family in NEGATABLE and _negated(text[max(0, start - 40) : start]):
+            negatable = rule.family in NEGATABLE or rule.id in NEGATABLE_RULES
+            negated = negatable and _negated(text[max(0, start - 40) : start])
+            if rule.family == "origin" and not negated:
+                culture = culture or not _MODERN_COUNTRY.fullmatch(normalise(span[0], expand_umlauts=True))
+            if rule.id in counted:
+                continue
+            if negated:
                 reasons.append(Reason(rule.id, rule.family, *span, 0, f"Not counted, negated. {rule.why}"))
                 continue
             counted.add(rule.id)
@@ -220,12 +289,14 @@ class FlagEngine:
             if rule.family == "origin" and rule.countries and not first_origin:
                 first_origin = set(rule.countries)
             reasons.append(Reason(rule.id, rule.family, *span, rule.weight, rule.why))
+        antiquity = culture or _antiquity(norm, reasons)
         # The object's own origin decides whose cut-off applies: the first origin the text names that
         # has a country (the title names it first: "Syrian bronze ... 'Mesopotamia in the First
         # Days'" is Syrian); an object type listed on several countries' Red Lists (cuneiform: Iraq
         # and Syria) says only when no origin does.
         own = first_origin or countries.get("category") or set()
-        reasons += self._dates(text, norm, (starts, ends), own, reasons)
+        if antiquity:
+            reasons += self._dates(text, norm, (starts, ends), own, reasons)
         if len(text) < len(full):
             left = len(full) - len(text)
             why = (
@@ -233,20 +304,22 @@ class FlagEngine:
                 "read and may hold more red flags"
             )
             reasons.append(Reason("notice.not_screened", "notice", "", len(text), len(full), 0, why))
-        return Screening(_score(reasons), reasons)
+        return Screening(_score(reasons, antiquity), reasons)
 
     def _matches(
-        self, text: str, norm: str, starts: Sequence[int], ends: Sequence[int]
+        self, text: str, norm: str, starts: Sequence[int], ends: Sequence[int], offset: int = 0
     ) -> list[tuple[Rule, int, int]]:
         """Every rule's matches (as each rule's own ``finditer`` would give them) as [start, end) in
         ``text``, the longest of overlapping ones kept: sorted once and swept over a map of taken
         characters, so the work is O(m log m + total match length), not every match against every
-        other. ``norm`` is ``text`` normalised with umlauts expanded, ``starts``/``ends`` its spans."""
+        other. ``norm`` is ``text`` normalised with umlauts expanded, ``starts``/``ends`` its spans, as
+        positions ``offset`` characters further on (``text`` is then one field of a joined text); the
+        matches are returned in those positions."""
         found: list[tuple[Rule, int, int]] = []  # in normalised positions
         if self._keyed is not None:
             found += self._keyed.matches(norm)  # every term rule in one pass over the word starts
         found += self._pattern_matches(norm)
-        spans = {(r, starts[a], ends[b - 1]) for r, a, b in found if b > a}
+        spans = {(r, starts[a] - offset, ends[b - 1] - offset) for r, a, b in found if b > a}
         if (self._begun or self._pattern_rules) and not text.isascii():
             # Hand-written patterns were written for text whose ä reads as a ("kopfe" for Köpfe):
             # they also see that form, so that both spellings they name are found.
@@ -263,7 +336,7 @@ class FlagEngine:
             if taken.find(1, start, end) == -1:
                 taken[start:end] = b"\x01" * (end - start)
                 kept.append((rule, start, end))
-        return sorted(kept, key=lambda s: s[1])
+        return sorted(((r, a + offset, b + offset) for r, a, b in kept), key=lambda s: s[1])
 
     def _pattern_matches(self, norm: str) -> list[tuple[Rule, int, int]]:
         found = self._begun.matches(norm) if self._begun is not None else []
@@ -277,9 +350,6 @@ class FlagEngine:
         countries: set[str],
         reasons: list[Reason],
     ) -> list[Reason]:
-        families = {r.family for r in reasons if r.weight > 0}
-        if not families & ANTIQUITY_FAMILIES:
-            return []
         out: list[Reason] = []
         starts, ends = spans
         claims = _claims(norm, _years(norm))
@@ -321,10 +391,9 @@ class FlagEngine:
                 f"checked ({tie})"
             )
             return [Reason("date.before_cutoff", "date", *span, BEFORE_CUTOFF_WEIGHT, why)]
-        # FIELD.md: no date before 1970 and no document means no verifiable provenance, whatever the words.
-        if not any(r.family == "evidence" for r in reasons) and (
-            earliest is None or earliest[0] > unesco_year
-        ):
+        # FIELD.md: no date before 1970 and no document means no verifiable provenance, whatever the
+        # words; an unnamed claim back before 1970 is no document either, so "unverified" stands beside it.
+        if not any(r.family == "evidence" and r.weight < 0 for r in reasons):
             out.append(
                 Reason(
                     "provenance.unverified",
@@ -333,7 +402,8 @@ class FlagEngine:
                     0,
                     0,
                     UNVERIFIED_WEIGHT,
-                    "No document and no date before 1970: nothing in the listing can be checked",
+                    "No document and no date before 1970 tied to a name or document: nothing in the "
+                    "listing can be checked",
                 )
             )
         if earliest is None:
@@ -907,9 +977,17 @@ def _date(year: int, month: int, day: int) -> date | None:
         return None
 
 
-def _score(reasons: list[Reason]) -> int:
+def _antiquity(norm: str, reasons: list[Reason]) -> bool:
+    """Whether an object type or a digging reason, or an antiquity word (``_ANTIQUITY``), says the
+    object is an antiquity (an origin named as a culture is checked as the matches are read)."""
+    if any(r.weight > 0 and r.family in ANTIQUITY_FAMILIES - {"origin"} for r in reasons):
+        return True
+    return bool(_ANTIQUITY.search(norm))
+
+
+def _score(reasons: list[Reason], antiquity: bool = True) -> int:
     """The sum of the reasons' points, the strongest only of the origins and of the object types, 0-100;
-    at most NO_REGION_CAP without a Red-List region."""
+    at most NO_REGION_CAP without a Red-List region, or when nothing says the object is an antiquity."""
     strongest: dict[str, int] = {}
     total = 0
     for r in reasons:
@@ -918,7 +996,9 @@ def _score(reasons: list[Reason]) -> int:
         else:
             total += r.weight
     total += sum(strongest.values())
-    if not any(r.weight > 0 and (r.family == "origin" or r.rule in REGION_RULES) for r in reasons):
+    if not antiquity or not any(
+        r.weight > 0 and (r.family == "origin" or r.rule in REGION_RULES) for r in reasons
+    ):
         total = min(total, NO_REGION_CAP)
     return max(0, min(100, total))
 

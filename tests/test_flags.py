@@ -180,17 +180,20 @@ def test_labelled_set_part(engine):
 
 
 def test_a_named_history_before_the_cutoff_is_told_from_an_anonymous_claim(engine):
+    # "Late Period" says the cat is an antiquity: "Egyptian bronze cat" alone may be a souvenir
     named = engine.screen(
-        "Egyptian bronze cat", "", "Collected in Cairo 1950 or before by Margaret De Patta."
+        "Egyptian bronze cat, Late Period", "", "Collected in Cairo 1950 or before by Margaret De Patta."
     )
     assert "date.before_cutoff" in rules(named) and "provenance.unverified" not in rules(named)
-    anonymous = engine.screen("Egyptian bronze cat", "", "Private collection, acquired 1966-1969.")
+    anonymous = engine.screen(
+        "Egyptian bronze cat, Late Period", "", "Private collection, acquired 1966-1969."
+    )
     assert "date.before_cutoff" not in rules(anonymous) and "date.unnamed_before_1970" in rules(anonymous)
-    initials = engine.screen("Egyptian bronze cat", "", "Aus Sammlung K. M., erworben 1962.")
+    initials = engine.screen("Egyptian bronze cat, Late Period", "", "Aus Sammlung K. M., erworben 1962.")
     assert "date.before_cutoff" not in rules(initials)
     # a range counts from its end, a decade from its last year, a collector's life by its death
     straddling = engine.screen(
-        "Egyptian bronze cat", "", "Collection of Prof. Josef Berg, acquired 1960-1985."
+        "Egyptian bronze cat, Late Period", "", "Collection of Prof. Josef Berg, acquired 1960-1985."
     )
     assert "date.before_cutoff" not in rules(straddling) and "date.after_unesco" in rules(straddling)
     seventies = engine.screen(

@@ -424,3 +424,115 @@ def test_candidate_page_shows_what_lowers_the_risk_apart(tmp_path):
     )
     assert "<code>origin.iraq</code>" in flags and "evidence.export_licence" not in flags
     assert "<code>evidence.export_licence</code>" in lowering.split("</ul>")[0]
+
+
+# --- defects found by testing: one test for each kind ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sumerian cylinder seal. Not a replica!",
+        "Sumerian cylinder seal, no replica, no copy",
+        "Sumerian cylinder seal. This is not a reproduction",
+        "Sumerian cylinder seal, definitely not a modern replica",
+        "Sumerian cylinder seal. Kein Replikat, keine Nachbildung.",
+    ],
+)
+def test_negated_evidence_of_what_the_object_is_not_does_not_count(engine, text):
+    s = engine.screen(text)
+    assert s.score == engine.screen("Sumerian cylinder seal").score >= REVIEW_THRESHOLD
+    negated = [r for r in s.reasons if r.family == "evidence"]
+    assert negated and all(r.weight == 0 and r.why.startswith("Not counted, negated") for r in negated)
+    assert "evidence.replica" in rules(engine.screen("Sumerian style cylinder seal, a modern replica"))
+
+
+@pytest.mark.parametrize(
+    "title, provenance",
+    [
+        ("Sumerian cylinder seal", "since 1965"),
+        ("Palmyrene funerary bust", "Private collection since 1960s"),
+        ("Egyptian limestone relief, New Kingdom", "Private collection, acquired 1966-1969"),
+    ],
+)
+def test_an_unnamed_claim_before_1970_does_not_write_a_listing_out_of_review(engine, title, provenance):
+    s = engine.screen(title, "", provenance)
+    assert {"provenance.unverified", "date.unnamed_before_1970"} <= rules(s)
+    assert s.score >= REVIEW_THRESHOLD
+    named = engine.screen(title, "", provenance + ", Collection Mariaud de Serres, Paris")
+    assert "date.before_cutoff" in rules(named) and "provenance.unverified" not in rules(named)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Cuneiform tablet",
+        "Cuneiform cone, inscribed. Private collection",
+        "Cylinder seal with contest scene, hematite. Old family collection.",
+    ],
+)
+def test_an_object_type_of_a_red_list_region_alone_reaches_review(engine, text):
+    assert engine.screen(text).score >= REVIEW_THRESHOLD
+
+
+def test_a_stamp_seal_alone_ties_no_region(engine):
+    s = engine.screen("Stamp seal with a stag, steatite. Old family collection.")
+    assert "category.seal" in rules(s) and s.score < REVIEW_THRESHOLD
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Khmer style garden Buddha head – new cast concrete, made in Bali",
+        "Mayan calendar wall plaque, resin, new",
+        "Egyptian cotton tea towel with pyramid print",
+        "Afghan rug, hand knotted, wool",
+        "Syrian hamster cage, brand new",
+        "Tête de pharaon de style égyptien en résine",
+    ],
+)
+def test_modern_things_are_not_flagged(engine, text):
+    s = engine.screen(text)
+    assert s.score < REVIEW_THRESHOLD
+    assert "provenance.unverified" not in rules(s)
+
+
+def test_unverified_needs_something_that_says_antiquity(engine):
+    assert "provenance.unverified" not in rules(engine.screen("Egyptian cotton sheets"))
+    for text in (
+        "Egyptian bronze cat, Late Period",  # a period of the culture
+        "Egyptian bronze cat, 664-332 BC",  # an ancient date
+        "Ancient Egyptian bronze cat",
+        "Syrian bronze figure",  # an object type
+        "Bronze cat, Egypt, 7th century",
+    ):
+        assert "provenance.unverified" in rules(engine.screen(text)), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Vasija maya policromada, periodo clásico", "Cabeza maya de piedra", "Tête maya en terre cuite"],
+)
+def test_maya_after_its_object_word(engine, text):
+    assert "origin.maya" in rules(engine.screen(text))
+
+
+@pytest.mark.parametrize("text", ["Relieve de la reina Maya, Gandhara", "Estela con la reina Maya"])
+def test_maya_after_an_object_word_is_still_not_the_queen(engine, text):
+    assert "origin.maya" not in rules(engine.screen(text))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        ("Funerary bust of a woman", "Limestone, Palmyra"),
+        ("Bronze cylinder", "Seal impression on the base, Iraq"),
+        ("Head", "Alabaster, Yemen", "Private collection"),
+    ],
+)
+def test_no_term_spans_two_fields(engine, fields):
+    s = engine.screen(*fields)
+    joined = "\n".join(fields)
+    for r in s.reasons:
+        assert "\n" not in r.text and joined[r.start : r.end] == r.text
+    assert any(r.family == "origin" for r in s.reasons)
