@@ -26,7 +26,16 @@ from matcher.store import VERDICTS, now
 
 from .digest import safe_url
 from .reasons import reasons_from_json, split_reasons
-from .worklist import geometry_of, may_view, next_undecided, record_name, sign_in_url, why_line
+from .worklist import (
+    geometry_of,
+    may_view,
+    next_undecided,
+    original_file,
+    record_name,
+    sign_in_url,
+    sizes_differ,
+    why_line,
+)
 
 __all__ = ["candidate_page", "post_verdict", "cut_notes"]
 
@@ -87,18 +96,17 @@ async def candidate_page(request, datasette) -> Response:
         "record_name": record_name(named),
         "listing_photo": _data_uri(queue["listing_photo"] if queue else None),
         "registry_photo": _data_uri(queue["registry_photo"] if queue else None),
-        "listing_full": datasette.urls.path(f"/-/lootwatch/thumbnail/{listing_sha}") if listing_sha else None,
-        "registry_full": datasette.urls.path(f"/-/lootwatch/thumbnail/{registry_sha}")
-        if registry_sha
-        else None,
+        "listing_full": _enlarged(datasette, listing_sha),
+        "registry_full": _enlarged(datasette, registry_sha),
         "overlay": await _overlay(db, listing_sha, registry_sha, evidence, geometry),
         "geometry": geometry,
         "cut_notes": cut_notes(listing.get("cut_json")),
         **split_reasons(reasons),  # red_flags, lowering, notes
         "evidence": evidence,
         "text": _json_object(candidate.get("text_json")) or None,
+        "sizes_differ": sizes_differ(_json_object(candidate.get("text_json"))),
         "reviews": reviews,
-        "status": reviews[-1]["verdict"] if reviews else "open",
+        "status": decisions[-1] if decisions else _open(len(reviews) - len(decisions)),
         "decision": decisions[-1] if decisions else None,
         "done": done if done in VERDICTS else None,
         "next_id": await next_undecided(db, cid),
@@ -114,6 +122,20 @@ async def candidate_page(request, datasette) -> Response:
     return Response.html(
         await datasette.render_template("lootwatch_candidate.html", context, request=request)
     )
+
+
+def _open(notes: int) -> str:
+    """The status of a candidate without a decision: notes decide nothing ("open, 1 note")."""
+    return f"open, {notes} note{'' if notes == 1 else 's'}" if notes else "open"
+
+
+def _enlarged(datasette, sha: str | None) -> dict | None:
+    """The photo to enlarge: its original when the server has it, else the thumbnail (and says so)."""
+    if not sha:
+        return None
+    if original_file(datasette, sha):
+        return {"url": datasette.urls.path(f"/-/lootwatch/original/{sha}"), "original": True}
+    return {"url": datasette.urls.path(f"/-/lootwatch/thumbnail/{sha}"), "original": False}
 
 
 def _candidate_id(request) -> int:

@@ -38,6 +38,7 @@ from matcher.registry_index import RegistryIndex
 
 from .digest import safe_url
 from .security import MAX_FILE, MAX_FILES, UPLOAD_CAP, UPLOAD_PATH
+from .worklist import why_line
 
 __all__ = ["photo_check", "skip_upload_csrf", "parse_upload", "registry_signature", "MAX_FILES", "MAX_FILE"]
 
@@ -228,7 +229,13 @@ def _with_photo(db: Database, candidate: dict) -> dict:
     ).fetchone()
     jpeg, url = row if row else (None, None)
     photo = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii") if jpeg else None
-    return {**candidate, "photo": photo, "url": safe_url(url) if url else None}
+    named = {"kind": "image", "source": candidate.get("source"), "source_id": candidate.get("source_id")}
+    return {
+        **candidate,
+        "photo": photo,
+        "url": safe_url(url) if url else None,
+        "why": why_line(named, evidence, []),  # the candidate page's plain words
+    }
 
 
 def skip_upload_csrf(scope) -> bool:

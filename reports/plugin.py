@@ -17,7 +17,7 @@ from .digest import safe_url
 from .photo_check import photo_check, skip_upload_csrf
 from .reasons import reasons_from_json, split_reasons
 from .security import bad_request_response, guard
-from .worklist import home_page, remember_next, thumbnail, worklist_page
+from .worklist import here, home_page, original, remember_next, thumbnail, worklist_page
 
 LINK_COLUMNS = {"listing_url", "registry_url", "url", "source_url"}
 
@@ -50,6 +50,15 @@ class _Renamed(BaseLoader):
 
 
 @hookimpl
+def extra_template_vars(request, datasette):
+    # The header of lootwatch's pages: where "Sign out" comes back to, and whether anyone can sign in.
+    return {
+        "lw_here": here(request) if request is not None else "/",
+        "lw_read_only": bool((datasette.plugin_config("lootwatch") or {}).get("read_only")),
+    }
+
+
+@hookimpl
 def prepare_connection(conn):
     # Crawls and matches write to the same database: wait for them rather than fail a verdict.
     conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
@@ -63,6 +72,7 @@ def register_routes():
         (r"^/$", home_page),
         (r"^/-/lootwatch/worklist$", worklist_page),
         (r"^/-/lootwatch/thumbnail/(?P<sha>[0-9a-f]{64})$", thumbnail),
+        (r"^/-/lootwatch/original/(?P<sha>[0-9a-f]{64})$", original),
         (r"^/-/lootwatch/check$", photo_check),
     ]
 

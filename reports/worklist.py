@@ -17,9 +17,12 @@ for the outline of the matched region, the crop and the points shown on request.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import re
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
@@ -32,14 +35,18 @@ from .reasons import reasons_from_json, split_reasons
 
 __all__ = [
     "why_line",
+    "sizes_differ",
     "match_geometry",
     "worklist_page",
     "home_page",
     "remember_next",
     "thumbnail",
+    "original",
+    "original_file",
     "next_undecided",
     "record_name",
     "safe_next",
+    "here",
 ]
 
 PER_PAGE = 50
@@ -189,16 +196,75 @@ def _text_words(text: dict | None, record: str, alone: bool) -> str:
     return ""
 
 
+def _says_something(words: str) -> bool:
+    """Quoted alone, do these words say anything? A bare year or number ("1968", "1990s") does not."""
+    return bool(re.search(r"[^\W\d_]{3,}", words))
+
+
+def _plain(why: Any) -> str:
+    """A rule's explanation, cut to its first clause: "a dated publication of the object"."""
+    words = " ".join(str(why or "").split())
+    words = re.split(r"(?<=\w)[.;:](?:\s|$)", words, maxsplit=1)[0][:80].rstrip(" ,")
+    first = words.split(" ", 1)[0]
+    if first[:1].isupper() and (len(first) == 1 or first[1:].islower()):  # "A date" -> "a date", not "UNESCO"
+        words = words[:1].lower() + words[1:]
+    return words
+
+
+def _span(r: dict) -> tuple[int, int] | None:
+    start, end = r.get("start"), r.get("end")
+    if isinstance(start, int) and isinstance(end, int) and end > start:
+        return start, end
+    return None
+
+
 def _quoted(reasons: list[dict]) -> str:
+    """The seller's words behind ``reasons``, each once: a quote inside (or overlapping) a longer one is
+    left out; words that say nothing alone (a bare year) give way to the rule's plain explanation."""
+    items = []
+    for i, r in enumerate(reasons):
+        words = " ".join(str(r.get("text") or "").split())
+        items.append((i, words, _span(r), r))
+    kept: list[tuple[int, str, tuple[int, int] | None, dict]] = []
+    for item in sorted(items, key=lambda it: -len(it[1])):
+        _, words, span, _ = item
+        folded = words.casefold()
+        if words and any(
+            folded in k[1].casefold() or (span and k[2] and span[0] < k[2][1] and k[2][0] < span[1])
+            for k in kept
+        ):
+            continue
+        kept.append(item)
     seen: list[str] = []
-    for r in reasons:
-        words = " ".join(str(r.get("text") or r.get("rule") or "").split())
-        if words and words.casefold() not in (s.casefold() for s in seen):
-            seen.append(words[:80])
-    shown = ", ".join(f"“{w}”" for w in seen[:MAX_WORDS])
+    for _, words, _, r in sorted(kept, key=lambda it: it[0]):
+        if words and _says_something(words):
+            shown = f"“{words[:80]}”"
+        else:
+            plain = _plain(r.get("why")) or str(r.get("rule") or "")
+            shown = f"{plain} (“{words}”)" if plain and words else plain or (f"“{words}”" if words else "")
+        if shown and shown.casefold() not in (s.casefold() for s in seen):
+            seen.append(shown)
+    shown = ", ".join(seen[:MAX_WORDS])
     if len(seen) > MAX_WORDS:
         shown += f" and {len(seen) - MAX_WORDS} more"
     return shown
+
+
+def sizes_differ(text: Any) -> str | None:
+    """When the lot's text and the record both give sizes and none agree, say so with the sizes:
+    "the sizes in the text differ: lot 12 x 8 cm, record 30 x 20 cm"; None otherwise."""
+    if not isinstance(text, dict):
+        return None
+    mine, theirs = text.get("listing_cm") or [], text.get("record_cm") or []
+    if not isinstance(mine, list) or not isinstance(theirs, list) or not mine or not theirs:
+        return None
+    if (text.get("sizes_agree") or 0) > 0 or not text.get("sizes_given"):
+        return None
+
+    def cm(values: list) -> str:
+        return " x ".join(f"{v:g}" for v in values if isinstance(v, int | float)) + " cm"
+
+    return f"the sizes in the text differ: lot {cm(mine)}, record {cm(theirs)}"
 
 
 def why_line(
@@ -228,6 +294,8 @@ def why_line(
         parts.append(_text_words(text, record, alone=False))
     elif kind == "text":
         parts.append(_text_words(text, record, alone=True))
+    if kind in ("image", "text"):
+        parts.append(sizes_differ(text) or "")
     split = split_reasons(reasons or [])
     if split["red_flags"]:
         parts.append("red flags: " + _quoted(split["red_flags"]))
@@ -532,10 +600,14 @@ def safe_next(value: Any) -> str | None:
     return value
 
 
+def here(request) -> str:
+    """The page ``request`` asks for, as a path to come back to ("/-/lootwatch/candidate/5?done=note")."""
+    return request.path + (f"?{request.query_string}" if request.query_string else "")
+
+
 def sign_in_url(datasette, request) -> str:
     """datasette-auth-passwords' sign-in page, told where to come back to."""
-    here = request.path + (f"?{request.query_string}" if request.query_string else "")
-    return datasette.urls.path("/-/login") + "?" + urlencode({"next": here})
+    return datasette.urls.path("/-/login") + "?" + urlencode({"next": here(request)})
 
 
 def remember_next(datasette):
@@ -543,9 +615,12 @@ def remember_next(datasette):
     sets a short-lived cookie with PATH. datasette-auth-passwords sends every reviewer to ``/`` once
     signed in, whatever they asked for; ``home_page`` then sends them on to PATH."""
     login = datasette.urls.path("/-/login")
+    logout = datasette.urls.path("/-/logout")
 
     def wrap(app):
         async def remembering(scope, receive, send):
+            if scope.get("type") == "http" and scope.get("path") == logout and scope.get("method") == "POST":
+                return await app(scope, receive, _back_after_sign_out(scope, send, login))
             if scope.get("type") != "http" or scope.get("path") != login or scope.get("method") != "GET":
                 return await app(scope, receive, send)
             query = dict(parse_qsl((scope.get("query_string") or b"").decode("latin-1")))
@@ -567,6 +642,24 @@ def remember_next(datasette):
     return wrap
 
 
+def _back_after_sign_out(scope, send, login: str):
+    """Signing out (``POST /-/logout?next=PATH``, the header's "Sign out") leads to the sign-in page told
+    to come back to PATH, rather than to the home page."""
+    query = dict(parse_qsl((scope.get("query_string") or b"").decode("latin-1")))
+    target = safe_next(query.get("next"))
+    if not target:
+        return send
+
+    async def to_sign_in(message):
+        if message["type"] == "http.response.start" and message.get("status") in (301, 302, 303):
+            location = (login + "?" + urlencode({"next": target})).encode("latin-1")
+            headers = [(k, v) for k, v in message.get("headers") or [] if k.lower() != b"location"]
+            message = {**message, "headers": [*headers, (b"location", location)]}
+        await send(message)
+
+    return to_sign_in
+
+
 async def thumbnail(request, datasette) -> Response:
     """A stored thumbnail (JPEG made by lootwatch from the decoded photo), by its photo's SHA-256."""
     db = database(datasette)
@@ -580,6 +673,91 @@ async def thumbnail(request, datasette) -> Response:
         bytes(row[0]),
         content_type="image/jpeg",
         headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+# Originals served for enlarging: what browsers show, told apart by their first bytes, and at most this large.
+ORIGINAL_CAP = 64 * 2**20
+_MAGIC = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+_SHA = re.compile(r"[0-9a-f]{64}")
+
+
+def image_type(head: bytes) -> str | None:
+    """The content type of a JPEG, PNG, GIF or WebP by its first bytes; None for anything else."""
+    for magic, ctype in _MAGIC:
+        if head.startswith(magic):
+            return ctype
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def originals_dir(datasette) -> Path | None:
+    """Where the photos' original bytes are: the plugin's ``originals`` setting, else ``data/originals``
+    beside the review database (where ``lootwatch`` keeps them by default)."""
+    configured = (datasette.plugin_config("lootwatch") or {}).get("originals")
+    if configured:
+        return Path(configured)
+    path = database(datasette).path
+    return Path(path).parent / "data" / "originals" if path else None
+
+
+def original_file(datasette, sha: str) -> tuple[Path, str] | None:
+    """The original of the photo with SHA-256 ``sha`` and its content type, when the server has it inside
+    the originals folder and it is a photo a browser shows; None otherwise."""
+    root = originals_dir(datasette)
+    if root is None or not isinstance(sha, str) or not _SHA.fullmatch(sha):
+        return None
+    try:
+        base = root.resolve(strict=True)
+        path = (root / sha[:2] / sha).resolve(strict=True)
+        if not path.is_relative_to(base) or not path.is_file() or path.stat().st_size > ORIGINAL_CAP:
+            return None
+        with path.open("rb") as f:
+            ctype = image_type(f.read(16))
+    except OSError:
+        return None
+    return (path, ctype) if ctype else None
+
+
+async def original(request, datasette) -> Response:
+    """The original bytes of a photo in the database, by its SHA-256, for enlarging it: only photos a
+    browser shows (checked by their first bytes), inline, never sniffed as anything else."""
+    db = database(datasette)
+    await may_view(datasette, request, db)
+    sha = request.url_vars["sha"]
+    known = (
+        await db.execute(
+            "SELECT 1 FROM listing_images WHERE sha256 = ? UNION ALL "
+            "SELECT 1 FROM registry_images WHERE sha256 = ? LIMIT 1",
+            [sha, sha],
+        )
+    ).first()
+    found = original_file(datasette, sha) if known else None
+    if found is None:
+        return Response.text("the original of this photo is not on this server", status=404)
+    path, _ = found
+    try:
+        data = await asyncio.to_thread(path.read_bytes)
+    except OSError:
+        return Response.text("the original of this photo is not on this server", status=404)
+    ctype = image_type(data[:16])
+    if ctype is None or len(data) > ORIGINAL_CAP:
+        return Response.text("the original of this photo is not on this server", status=404)
+    return Response(
+        data,
+        content_type=ctype,
+        headers={
+            "Content-Disposition": "inline",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, max-age=86400",
+        },
     )
 
 
