@@ -416,16 +416,23 @@ def check(cfg, images: tuple[str, ...], as_json: bool) -> None:
 @main.command()
 @click.argument("source")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per listing per line.")
-@click.option("--threshold", type=int, default=50, show_default=True, help="Score from which to review.")
+@click.option(
+    "--threshold",
+    type=click.IntRange(0, 100),
+    default=50,
+    show_default=True,
+    help="Score from which to review (0-100).",
+)
 def flags(source: str, as_json: bool, threshold: int) -> None:
     """Red-flag listing text: SOURCE is a text, - for standard input, or a file: .csv / .tsv / .jsonl /
     .json of listings (columns id, title, description, provenance), any other file (.txt) one listing.
 
-    A name that looks like a file's but names none is an error (exit status 2). A row that cannot be
-    read is reported on standard error with its number, the other rows are screened, and the exit
-    status is 1."""
+    A name ending like a listing file that names none is an error (exit status 2); other words
+    ("Iraq/Syria") are a text. A row that cannot be read is reported on standard error with its
+    number, the other rows are screened, and the exit status is 1; so is a file with no listings.
+    Reasons that lower the risk are listed apart, after the red flags (``lowers_risk`` in JSON)."""
     from matcher.flags import default_engine
-    from matcher.listing_input import ListingInputError, MissingFile, read_listings
+    from matcher.listing_input import EmptyFile, ListingInputError, MissingFile, read_listings
 
     engine = default_engine()
     stdin = sys.stdin.read() if source == "-" else None
@@ -434,6 +441,9 @@ def flags(source: str, as_json: bool, threshold: int) -> None:
     except MissingFile as exc:
         click.echo(f"lootwatch: {exc}", err=True)
         sys.exit(2)  # like any other usage problem: the argument, not the data, is wrong
+    except EmptyFile as exc:
+        click.echo(f"lootwatch: {exc}", err=True)
+        sys.exit(1)  # the data, not the argument: nothing to screen
     except ListingInputError as exc:
         raise UsageProblem(str(exc)) from exc
     failed = 0
@@ -443,6 +453,7 @@ def flags(source: str, as_json: bool, threshold: int) -> None:
             click.echo(f"lootwatch: {source}: {listing['error']}", err=True)
             continue
         result = engine.screen(listing["title"], listing["description"], listing["provenance"])
+        lowers = [r for r in result.reasons if r.weight < 0]
         if as_json:
             click.echo(
                 json.dumps(
@@ -451,6 +462,7 @@ def flags(source: str, as_json: bool, threshold: int) -> None:
                         "score": result.score,
                         "review": result.score >= threshold,
                         "reasons": [r.as_dict() for r in result.reasons],
+                        "lowers_risk": [r.as_dict() for r in lowers],
                     },
                     ensure_ascii=False,
                 )
@@ -459,10 +471,15 @@ def flags(source: str, as_json: bool, threshold: int) -> None:
         mark = "REVIEW" if result.score >= threshold else "ok"
         click.echo(f"{listing['id']}\t{result.score:>3}  {mark}")
         for r in result.reasons:
-            kind = "lowers" if r.weight < 0 else "notice" if r.family == "notice" else ""
-            click.echo(
-                f'    {r.weight:+4d}  {r.rule:<32} "{r.text}"  {r.why}' + (f"  [{kind}]" if kind else "")
-            )
+            if r.weight >= 0:
+                kind = "notice" if r.family == "notice" else ""
+                click.echo(
+                    f'    {r.weight:+4d}  {r.rule:<32} "{r.text}"  {r.why}' + (f"  [{kind}]" if kind else "")
+                )
+        if lowers:
+            click.echo("  lowers the risk:")
+            for r in lowers:
+                click.echo(f'    {r.weight:+4d}  {r.rule:<32} "{r.text}"  {r.why}')
     if failed:
         click.echo(f"lootwatch: {failed} of {len(listings)} rows of {source} were not screened", err=True)
         raise SystemExit(1)

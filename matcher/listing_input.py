@@ -1,10 +1,12 @@
 """Read listings to screen from a text, standard input, or a file (``lootwatch flags``).
 
 An argument that names an existing file is read as that file, by its ending: ``.csv`` and ``.tsv``
-(columns id, title, description, provenance), ``.jsonl`` (one object a line), ``.json`` (an array of
-objects, or one object); any other file (``.txt``) is one listing. An argument that looks like a file
-name but names nothing is an error, not a text to screen. A row that cannot be read is reported with
-its number; the other rows are still read.
+(columns id, title, description, provenance; the separator of a ``.csv`` is read from its header, so
+that ``;`` from a German or French Excel and tabs are understood), ``.jsonl`` (one object a line),
+``.json`` (an array of objects, or one object); any other file (``.txt``) is one listing. An argument
+that ends like a listing file (.txt .csv .tsv .jsonl .json) but names nothing is an error, not a text
+to screen; anything else that names nothing ("Iraq/Syria") is a text. A row that cannot be read (too
+many or too few fields, not JSON) is reported with its number; the other rows are still read.
 """
 
 from __future__ import annotations
@@ -12,11 +14,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["ListingInputError", "MissingFile", "MAX_FILE_BYTES", "looks_like_a_path", "read_listings"]
+__all__ = [
+    "EmptyFile",
+    "ListingInputError",
+    "MissingFile",
+    "MAX_FILE_BYTES",
+    "looks_like_a_path",
+    "read_listings",
+]
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a file of listings larger than this is refused, not read into memory
 _FILE_ENDINGS = (".txt", ".csv", ".tsv", ".jsonl", ".json")
@@ -32,18 +40,22 @@ class MissingFile(ListingInputError):
     directory. A usage problem (``lootwatch flags`` exits with status 2)."""
 
 
+class EmptyFile(ListingInputError):
+    """The file holds no listings at all (an empty CSV, TSV or JSONL): a problem of the data, not of
+    the command line (``lootwatch flags`` exits with status 1)."""
+
+
 class _RowError(str):
     """Why one row could not be read (said with its number)."""
 
 
 def looks_like_a_path(source: str) -> bool:
     """Whether ``source`` reads as a file name rather than a listing text: one line ending in .txt,
-    .csv, .tsv, .jsonl or .json, or one word with a path separator in it ("data/listings")."""
+    .csv, .tsv, .jsonl or .json. A slash alone makes no file name: "Iraq/Syria" and
+    "Sumerian/Akkadian" are texts (a name of an existing file is read as the file before this is asked)."""
     if len(source) > 4096 or "\n" in source or "\x00" in source:
         return False
-    if source.strip().lower().endswith(_FILE_ENDINGS):
-        return True
-    return not re.search(r"\s", source) and ("/" in source or "\\" in source)
+    return source.strip().lower().endswith(_FILE_ENDINGS)
 
 
 def read_listings(source: str, stdin: str | None = None) -> Iterator[dict]:
@@ -53,8 +65,9 @@ def read_listings(source: str, stdin: str | None = None) -> Iterator[dict]:
     anything else is screened as a text itself. A row that cannot be read is yielded as
     ``{"id": ..., "error": "row 3: ..."}`` and the rows after it are still read.
 
-    Raises ``MissingFile`` for a file name that names nothing and ``ListingInputError`` for a file that
-    cannot be read at all (not UTF-8, not JSON, too large, a CSV without a title or description column).
+    Raises ``MissingFile`` for a file name that names nothing, ``EmptyFile`` for a file of listings
+    that holds none, and ``ListingInputError`` for a file that cannot be read at all (not UTF-8, not
+    JSON, too large, a CSV without a title or description column).
     """
     if source == "-":
         yield {"id": "-", "title": "", "description": stdin or "", "provenance": ""}
@@ -67,6 +80,8 @@ def read_listings(source: str, stdin: str | None = None) -> Iterator[dict]:
         return
     text = _read(path, source)
     suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv", ".jsonl") and not text.strip():
+        raise EmptyFile(f"{source}: empty, no listings in it")
     if suffix in (".csv", ".tsv"):
         rows = _csv(text, source, "\t" if suffix == ".tsv" else ",")
     elif suffix == ".jsonl":
@@ -76,6 +91,7 @@ def read_listings(source: str, stdin: str | None = None) -> Iterator[dict]:
     else:
         yield {"id": source, "title": "", "description": text, "provenance": ""}
         return
+    n = 0
     for n, row in enumerate(rows, start=1):
         if isinstance(row, _RowError):
             yield {"id": str(n), "error": str(row)}
@@ -84,6 +100,8 @@ def read_listings(source: str, stdin: str | None = None) -> Iterator[dict]:
             "id": str(row.get("id") or n),
             **{f: str(row.get(f) or "") for f in _FIELDS},
         }
+    if n == 0:
+        raise EmptyFile(f"{source}: no listings in it, only a header or blank lines")
 
 
 def _existing(source: str) -> Path | None:
@@ -109,16 +127,33 @@ def _read(path: Path, source: str) -> str:
         raise ListingInputError(f"{source}: cannot be read ({exc.strerror or exc})") from exc
 
 
+def _delimiter(first_line: str, default: str) -> str:
+    """The separator of a CSV file read from its header: ``,``, ``;`` (German and French Excel) or a
+    tab, whichever makes a header with a title or description column; else ``default``."""
+    try:
+        sniffed = csv.Sniffer().sniff(first_line, delimiters=",;\t").delimiter
+    except csv.Error:
+        return default
+    for delimiter in (default, sniffed):
+        header = next(csv.reader([first_line], delimiter=delimiter), [])
+        if set(h.strip().lower() for h in header) & {"title", "description"}:
+            return delimiter
+    return default
+
+
 def _csv(text: str, source: str, delimiter: str) -> Iterator[dict | _RowError]:
-    """Rows as dicts; a row with more fields than the header (an unquoted comma) is an error for that
-    row, not silently cut, and so is a row the csv module cannot read."""
+    """Rows as dicts; a row with more fields than the header (an unquoted comma) or fewer (a line
+    broken inside a field) is an error for that row, not silently cut or padded, and so is a row the
+    csv module cannot read."""
+    delimiter = _delimiter(text.split("\n", 1)[0].rstrip("\r"), delimiter)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = [h.strip().lower() for h in next(reader, [])]
     except csv.Error as exc:
         raise ListingInputError(f"{source}: the header cannot be read ({exc})") from exc
     if not set(header) & {"title", "description"}:
-        raise ListingInputError(f"{source}: the CSV needs a title or description column")
+        hint = "; the file seems to use ';' as separator" if ";" in ",".join(header) else ""
+        raise ListingInputError(f"{source}: the CSV needs a title or description column{hint}")
     n = 0
     while True:
         line = reader.line_num
@@ -135,10 +170,13 @@ def _csv(text: str, source: str, delimiter: str) -> Iterator[dict | _RowError]:
         if not any(f.strip() for f in fields):
             continue  # a blank line is no row
         n += 1
-        if len(fields) > len(header):
+        if len(fields) != len(header):
+            why = "an unquoted comma?" if len(fields) > len(header) else "a line break inside a field?"
+            if delimiter != ",":
+                why = "a separator inside a field?" if len(fields) > len(header) else why
             yield _RowError(
                 f"row {n} (line {line + 1}): {len(fields)} fields but the header has {len(header)} "
-                "(an unquoted comma?); not screened"
+                f"({why}); not screened"
             )
             continue
         yield {k: v for k, v in zip(header, fields, strict=False) if k}

@@ -306,7 +306,7 @@ def test_an_existing_file_is_read_as_a_file(tmp_path, engine):
 
 
 @pytest.mark.parametrize(
-    "name", ["t.txt", "listings.CSV", "rows.jsonl", "rows.json", "rows.tsv", "data/listings"]
+    "name", ["t.txt", "listings.CSV", "rows.jsonl", "rows.json", "rows.tsv", "data/listings.csv"]
 )
 def test_a_file_name_that_names_nothing_is_an_error(tmp_path, name):
     assert looks_like_a_path(name)
@@ -320,7 +320,10 @@ def test_missing_file_exit_status_and_one_line(tmp_path):
     assert bad.stderr.strip().count("\n") == 0 and "no such file" in bad.stderr
 
 
-@pytest.mark.parametrize("text", ["H. 12/8 cm, Syrian head", "Sumerian tablet", "ca. 1/2 size"])
+@pytest.mark.parametrize(
+    "text",
+    ["H. 12/8 cm, Syrian head", "Sumerian tablet", "ca. 1/2 size", "Iraq/Syria", "Sumerian/Akkadian"],
+)
 def test_texts_are_still_texts(text):
     assert not looks_like_a_path(text)
     assert [x["description"] for x in read_listings(text)] == [text]
@@ -536,3 +539,70 @@ def test_no_term_spans_two_fields(engine, fields):
     for r in s.reasons:
         assert "\n" not in r.text and joined[r.start : r.end] == r.text
     assert any(r.family == "origin" for r in s.reasons)
+
+
+def test_cli_shows_what_lowers_the_risk_apart():
+    text = "Sumerian cylinder seal, Collection Mariaud de Serres, acquired 1960; export licence no. 48213"
+    out = run_cli("flags", text).stdout
+    flags_part, lowers_part = out.split("lowers the risk:")
+    assert "origin.iraq" in flags_part and "evidence.export_licence" not in flags_part
+    assert "evidence.export_licence" in lowers_part and "date.before_cutoff" in lowers_part
+    row = json.loads(run_cli("flags", text, "--json").stdout)
+    assert {r["rule"] for r in row["lowers_risk"]} == {"evidence.export_licence", "date.before_cutoff"}
+    assert {r["rule"] for r in row["reasons"]} >= {"origin.iraq", "evidence.export_licence"}  # as before
+
+
+@pytest.mark.parametrize("threshold", ["-1", "101"])
+def test_cli_threshold_outside_0_100_is_a_usage_error(threshold):
+    bad = run_cli("flags", "Sumerian tablet", "--threshold", threshold, check=False)
+    assert bad.returncode == 2 and "threshold" in bad.stderr and bad.stdout == ""
+
+
+@pytest.mark.parametrize("text", ["Iraq/Syria", "Sumerian/Akkadian"])
+def test_cli_a_word_with_a_slash_is_a_text(text):
+    out = run_cli("flags", text, "--json")
+    assert out.returncode == 0 and json.loads(out.stdout)["id"] == "text"
+
+
+def test_csv_with_semicolons_or_tabs_is_read(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_text(
+        "id;title;description;provenance\n1;Sumerian cuneiform tablet;Clay, inscribed;\n", encoding="utf-8"
+    )
+    (row,) = read_listings(str(path))
+    assert row["title"] == "Sumerian cuneiform tablet" and row["description"] == "Clay, inscribed"
+    path.write_text("id\ttitle\n1\tPalmyrene relief\n", encoding="utf-8")
+    assert [r["title"] for r in read_listings(str(path))] == ["Palmyrene relief"]
+
+
+def test_csv_without_a_title_column_hints_at_the_separator(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_text("Nr;Titel;Beschreibung\n1;Tontafel;Keilschrift\n", encoding="utf-8")
+    bad = run_cli("flags", str(path), check=False)
+    assert bad.returncode != 0 and "';' as separator" in bad.stderr
+    assert bad.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "id,title,description\n"])
+def test_an_empty_csv_is_a_one_line_error(tmp_path, content):
+    path = tmp_path / "empty.csv"
+    path.write_text(content, encoding="utf-8")
+    bad = run_cli("flags", str(path), check=False)
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr.strip().count("\n") == 0 and "no listings" in bad.stderr
+
+
+def test_a_csv_row_with_too_few_fields_is_an_error_for_that_row(tmp_path):
+    path = tmp_path / "l.csv"
+    path.write_text(
+        "id,title,description,provenance\n"
+        "1,Roman lamp,Terracotta,\n"
+        "2,Sumerian tablet\n"
+        "3,Sumerian cuneiform tablet,Clay,old private collection\n",
+        encoding="utf-8",
+    )
+    rows = list(read_listings(str(path)))
+    assert [r.get("error", "")[:5] for r in rows] == ["", "row 2", ""]
+    out = run_cli("flags", str(path), "--json", check=False)
+    assert out.returncode == 1 and [json.loads(x)["id"] for x in out.stdout.splitlines()] == ["1", "3"]
+    assert "row 2 (line 3): 2 fields but the header has 4" in out.stderr
