@@ -56,9 +56,9 @@ NEGATABLE_RULES = {
     "evidence.recent_work",
     "evidence.iranian_origin",
 }
-UNVERIFIED_WEIGHT = 23
-AFTER_UNESCO_WEIGHT = 7
-BEFORE_CUTOFF_WEIGHT = -24
+UNVERIFIED_WEIGHT = 24
+AFTER_UNESCO_WEIGHT = 6
+BEFORE_CUTOFF_WEIGHT = -22
 UNNAMED_EARLY_WEIGHT = -20
 AFTER_COUNTRY_WEIGHT = 13
 # Evidence rules that are not a document of the object's history: they say what the object is (an
@@ -78,7 +78,7 @@ _NEGATION = re.compile(
 # millennium, a date BC/AD ("v. Chr.", "av. J.-C.", "a.C.", "ق.م"), or a century before the 18th.
 _ANTIQUITY = re.compile(
     r"(?<!\w)(?:ancient|antiques?|antiquit(?:y|ies|e|es)|antik\w*|antich[eiao]|antichita|antiguos?|antiguas?|"
-    r"antiguedad\w*|antieke?|oudheid|archa?e?olog\w*|archeolog\w*|arqueolog\w*|dynast\w*|dinast\w*|"
+    r"antiguedad\w*|antieke?|oudheid|archa?e?olog\w*|archeolog\w*|arqueolog\w*|(?:pre|proto)?dynast\w*|(?:pre|proto)?dinast\w*|"
     r"neolith\w*|neolitic\w*|chalcolithi\w*|paleolithi\w*|palaeolithi\w*|bronze\s+age|iron\s+age|"
     r"stone\s+age|(?:jung|alt|mittel)?steinzeit\w*|bronzezeit\w*|eisenzeit\w*|age\s+du\s+(?:bronze|fer)|"
     r"eta\s+del\s+(?:bronzo|ferro)|edad\s+del\s+(?:bronce|hierro)|bronstijd|ijzertijd|hellenisti\w*|"
