@@ -6,7 +6,11 @@ Thumbnail BLOBs are rendered as images by datasette-render-images; everything el
 
 from __future__ import annotations
 
+import logging
+
+from datasette import handle_exception as _datasette_errors
 from datasette import hookimpl
+from datasette.utils.asgi import Base400
 from jinja2 import BaseLoader, ChoiceLoader, PackageLoader, TemplateNotFound
 from markupsafe import Markup, escape
 
@@ -19,6 +23,7 @@ from .reasons import reasons_from_json, split_reasons
 from .security import bad_request_response, guard
 from .worklist import here, home_page, original, remember_next, thumbnail, worklist_page
 
+log = logging.getLogger("lootwatch.review")
 LINK_COLUMNS = {"listing_url", "registry_url", "url", "source_url"}
 
 
@@ -90,9 +95,17 @@ def lootwatch_safe_to_open(datasette):
     return guard(datasette)
 
 
+# Datasette's own exception handler prints each exception with its local variables through rich when rich
+# is installed (lootwatch uses it): that fails for a page that does not exist (no exception in flight, so a
+# 500 instead of a 404), and would write form values such as passwords to the log. Errors are logged here.
+_datasette_errors.rich = None
+
+
 @hookimpl(specname="handle_exception")
 def lootwatch_bad_request(datasette, request, exception):
     # A number in the address too large for SQLite is the request's fault: 400, not 500.
+    if not isinstance(exception, Base400):
+        log.error("error answering %s", getattr(request, "path", "?"), exc_info=exception)
     return bad_request_response(datasette, request, exception)
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
-from datasette.utils.asgi import Response
+from datasette.utils.asgi import NotFound, Response
 
 from matcher.evidence import Hit, Thresholds, hash_tier
 
@@ -668,7 +668,7 @@ async def thumbnail(request, datasette) -> Response:
         await db.execute("SELECT jpeg FROM thumbnails WHERE sha256 = ?", [request.url_vars["sha"]])
     ).first()
     if row is None or not row[0]:
-        return Response.text("no such photo", status=404)
+        raise NotFound("No such photo.")
     return Response(
         bytes(row[0]),
         content_type="image/jpeg",
@@ -685,6 +685,7 @@ _MAGIC = (
     (b"GIF89a", "image/gif"),
 )
 _SHA = re.compile(r"[0-9a-f]{64}")
+NO_ORIGINAL = "The original of this photo is not on this server."
 
 
 def image_type(head: bytes) -> str | None:
@@ -740,15 +741,15 @@ async def original(request, datasette) -> Response:
     ).first()
     found = original_file(datasette, sha) if known else None
     if found is None:
-        return Response.text("the original of this photo is not on this server", status=404)
+        raise NotFound(NO_ORIGINAL) from None
     path, _ = found
     try:
         data = await asyncio.to_thread(path.read_bytes)
     except OSError:
-        return Response.text("the original of this photo is not on this server", status=404)
+        raise NotFound(NO_ORIGINAL) from None
     ctype = image_type(data[:16])
     if ctype is None or len(data) > ORIGINAL_CAP:
-        return Response.text("the original of this photo is not on this server", status=404)
+        raise NotFound(NO_ORIGINAL) from None
     return Response(
         data,
         content_type=ctype,

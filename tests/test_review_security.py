@@ -331,6 +331,9 @@ def test_every_bad_request_is_a_4xx_page_never_a_500(db_path, reviewer_env):
                 headers={"content-type": "application/x-www-form-urlencoded"},
             ),
             "bad host": await c.get("/", headers={"host": "attacker.example"}),
+            # No such page (Datasette's 404 outside a view: with rich installed it used to raise, a 500).
+            "no such page": await c.get("/-/lootwatch/original/" + "A" * 64, cookies=cookies),
+            "no such original": await c.get("/-/lootwatch/original/" + "a" * 64, cookies=cookies),
             "bad upload": await c.post(
                 "/-/lootwatch/check",
                 content=b"xx",

@@ -4,6 +4,7 @@ import asyncio
 import json
 import re
 import time
+from urllib.parse import urlencode
 
 import numpy as np
 import pytest
@@ -401,3 +402,224 @@ def test_signing_in_returns_to_the_page_it_was_asked_from(tmp_path, monkeypatch)
     assert "analyst" in page.text
     assert home.status_code == 302 and home.headers["location"] == f"/-/lootwatch/candidate/{cid}"
     assert "lootwatch_next" not in elsewhere.cookies  # only paths on this server
+
+
+# ------------------------------------------------------------------------ after a new user's walk
+
+
+def test_why_quotes_each_phrase_once_and_explains_a_bare_year():
+    publication = {
+        "rule": "evidence.publication",
+        "family": "evidence",
+        "text": "Published in the 1968",
+        "start": 127,
+        "end": 148,
+        "weight": -20,
+        "why": "A dated publication of the object can be checked in a library",
+    }
+    year = {"rule": "date.before_1970", "family": "date", "text": "1968", "start": 144, "end": 148}
+    year |= {"weight": -10, "why": "A date before 1970: before the UNESCO convention"}
+    line = why_line({"kind": "flags"}, {}, [publication, year])
+    assert line == "Red flags in the text; lowers the risk: “Published in the 1968”"
+    # Overlapping (not nested) quotes of one passage count once, the longer kept.
+    overlap = {**year, "text": "the 1968 catalogue", "start": 140, "end": 158}
+    assert why_line({"kind": "flags"}, {}, [publication, overlap]).count("“") == 1
+    # A bare year alone says nothing: the rule's plain explanation, the year beside it.
+    alone = why_line({"kind": "flags"}, {}, [{**year, "start": None, "end": None}])
+    assert alone == "Red flags in the text; lowers the risk: a date before 1970 (“1968”)"
+    twice = why_line({"kind": "flags"}, {}, [FLAGS[0], {**FLAGS[0], "rule": "origin_2"}])
+    assert twice == "Red flags: “Syria”"
+
+
+def test_why_says_when_the_photo_matches_but_the_sizes_in_the_text_differ(tmp_path):
+    text = {"sizes_agree": 0, "sizes_given": 2, "listing_cm": [12.0, 8.0], "record_cm": [30.0, 20.0]}
+    line = why_line({**RECORD, "text_json": json.dumps(text)}, SAME, [])
+    assert line == (
+        "Same photo as interpol 12345; the sizes in the text differ: lot 12 x 8 cm, record 30 x 20 cm"
+    )
+    agree = {**text, "sizes_agree": 1, "listing_cm": [12.0, 20.0]}
+    assert "differ" not in why_line({**RECORD, "text_json": json.dumps(agree)}, SAME, [])
+    one_side = {**text, "record_cm": []}
+    assert "differ" not in why_line({**RECORD, "text_json": json.dumps(one_side)}, SAME, [])
+    # The candidate page says it in the why line and in the evidence, the numbers beneath.
+    db_path = tmp_path / "lootwatch.db"
+    db, cid = hostile_db(db_path)
+    db.table("candidates").update(cid, {"text_json": json.dumps(text)})
+    html = get(db_path, f"/-/lootwatch/candidate/{cid}").text
+    why = re.search(r'<p class="lw-why" id="why">(.*?)</p>', html).group(1)
+    assert why == "Same photo as demo A1; the sizes in the text differ: lot 12 x 8 cm, record 30 x 20 cm"
+    assert re.search(
+        r'id="sizes-differ">The sizes in the text differ: lot 12 x 8 cm, record 30 x 20 cm<', html
+    )
+
+
+def test_a_note_is_not_a_verdict_in_the_heading(worklist_db, monkeypatch):
+    from datasette_auth_passwords.utils import hash_password
+
+    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
+    db_path, db, (first, lot2, lot3, lot4, confirmed, escalated, noted) = worklist_db
+
+    async def go():
+        ds = ui(db_path)
+        await ds.invoke_startup()
+        cookies = await signed_in(ds)
+        pages = {}
+        for cid in (noted, confirmed, first):
+            pages[cid] = (await ds.client.get(f"/-/lootwatch/candidate/{cid}", cookies=cookies)).text
+        return pages
+
+    pages = asyncio.run(go())
+    heading = {
+        cid: re.search(r"<h1>.*?<small>\((.*?)\)</small></h1>", html).group(1) for cid, html in pages.items()
+    }
+    assert heading == {noted: "open, 1 note", confirmed: "confirmed", first: "open"}
+    # The noted candidate still shows the verdict buttons; a decided one folds them away.
+    assert 'id="lw-change"' not in pages[noted] and 'id="lw-change"' in pages[confirmed]
+
+
+def test_after_a_verdict_the_form_folds_away_and_one_next_link(worklist_db, monkeypatch):
+    from datasette_auth_passwords.utils import hash_password
+
+    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
+    db_path, db, (first, lot2, lot3, lot4, confirmed, escalated, noted) = worklist_db
+
+    async def go():
+        ds = ui(db_path)
+        await ds.invoke_startup()
+        cookies = await signed_in(ds)
+        before = (await ds.client.get(f"/-/lootwatch/candidate/{lot3}", cookies=cookies)).text
+        done = await post_verdict(ds, lot3, "confirmed", "same chip on the foot", cookies)
+        after = (await ds.client.get(done.headers["location"], cookies=cookies)).text
+        return before, after
+
+    before, after = asyncio.run(go())
+    assert "skip to the next undecided candidate" in before and 'id="lw-change"' not in before
+    assert after.count(f'href="/-/lootwatch/candidate/{lot2}"') == 1  # one link on, not two
+    assert "Next undecided candidate →" in after and "skip to the next" not in after
+    assert re.search(r'id="lw-done">Recorded: <strong>confirmed</strong>', after)
+    # The form is there, folded in a <details> that "change the verdict" opens.
+    folded = re.search(r'<details class="lw-change" id="lw-change">(.*?)</details>', after, re.S)
+    assert folded and "change the verdict</summary>" in folded.group(1)
+    assert 'name="verdict"' in folded.group(1) and 'name="verdict"' not in after.replace(folded.group(0), "")
+    # The note's label above a full-width box: Datasette's 15 % label width is undone.
+    assert re.search(r"\.lw \.lw-decide label \{ display: block; width: auto;", after)
+
+
+def _jpeg(size=(1200, 800)) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    _picture(size=size).save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_the_original_photo_is_enlarged_when_the_server_has_it(tmp_path, monkeypatch):
+    from datasette_auth_passwords.utils import hash_password
+
+    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
+    db_path = tmp_path / "lootwatch.db"
+    db, cid = hostile_db(db_path)
+    sha = "a" * 64
+    folder = tmp_path / "data" / "originals" / sha[:2]
+    folder.mkdir(parents=True)
+    photo = _jpeg()
+    # Another file named by a SHA-256 that no photo in the database has, and one that is not a photo.
+    (folder / sha).write_bytes(photo)
+    stray, html_sha = "a" * 63 + "b", "a" * 62 + "cc"
+    (folder / stray).write_bytes(photo)
+    db.execute("UPDATE registry_images SET sha256 = ?", [html_sha])
+    store.put_thumbnail(
+        db, html_sha, bytes(db.execute("SELECT jpeg FROM thumbnails").fetchone()[0]), 300, 200
+    )
+    (folder / html_sha).write_bytes(b"<html><script>alert(1)</script></html>")
+
+    async def go():
+        ds = ui(db_path)
+        await ds.invoke_startup()
+        anonymous = await ds.client.get(f"/-/lootwatch/original/{sha}")
+        cookies = await signed_in(ds)
+        out = {"anonymous": anonymous}
+        for name, path in (
+            ("original", f"/-/lootwatch/original/{sha}"),
+            ("unknown", f"/-/lootwatch/original/{stray}"),
+            ("not a photo", f"/-/lootwatch/original/{html_sha}"),
+            ("upper case", f"/-/lootwatch/original/{sha.upper()}"),
+            ("dots", "/-/lootwatch/original/..%2F..%2Flootwatch.db"),
+            ("page", f"/-/lootwatch/candidate/{cid}"),
+        ):
+            out[name] = await ds.client.get(path, cookies=cookies)
+        return out
+
+    r = asyncio.run(go())
+    assert r["anonymous"].status_code == 302 and r["anonymous"].headers["location"].startswith("/-/login")
+    got = r["original"]
+    assert got.status_code == 200 and got.content == photo
+    assert got.headers["content-type"] == "image/jpeg"
+    assert got.headers["content-disposition"] == "inline"
+    assert got.headers["x-content-type-options"] == "nosniff"
+    assert r["unknown"].status_code == r["not a photo"].status_code == 404
+    for refused in ("not a photo", "upper case"):  # never served: a 4xx page, not the file
+        assert 400 <= r[refused].status_code < 500 and b"<script>alert(1)" not in r[refused].content
+    assert r["dots"].status_code != 200 and b"SQLite format" not in r["dots"].content
+    page = r["page"].text
+    # The lot photo enlarges from its original; the registry photo (no original) from its thumbnail, said so.
+    assert f'id="listing-big" src="/-/lootwatch/original/{sha}"' in page
+    assert 'id="registry-big" src="data:image/jpeg;base64,' in page
+    assert page.count("The original photo is not on this server") == 1
+    assert f'href="/-/lootwatch/thumbnail/{html_sha}">open it on its own' in page
+
+
+def test_header_signs_out_back_to_the_page_and_links_the_photo_check(tmp_path, monkeypatch):
+    from datasette_auth_passwords.utils import hash_password
+
+    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
+    db_path = tmp_path / "lootwatch.db"
+    _, cid = hostile_db(db_path)
+    page_path = f"/-/lootwatch/candidate/{cid}"
+
+    async def go():
+        ds = ui(db_path)
+        await ds.invoke_startup()
+        signed_out_login = await ds.client.get(f"/-/login?next={page_path}")
+        cookies = await signed_in(ds)
+        pages = {
+            p: (await ds.client.get(p, cookies=cookies)).text for p in ("/", page_path, "/-/lootwatch/check")
+        }
+        html = pages[page_path]
+        action = re.search(
+            r'<form action="([^"]+)" method="post"><input type="hidden" name="csrftoken" '
+            r'value="([^"]+)"><button class="lw-signout"',
+            html,
+        )
+        out = await ds.client.post(
+            action.group(1).replace("&amp;", "&"), data={"csrftoken": action.group(2)}, cookies=cookies
+        )
+        login = await ds.client.get(out.headers["location"])
+        return signed_out_login, pages, out, login
+
+    signed_out_login, pages, out, login = asyncio.run(go())
+    for html in pages.values():
+        assert re.search(r"<header><nav>.*Check a photo.*>Sign out</button>", html, re.S)
+        assert "Log out" not in html
+    assert out.status_code == 302 and out.headers["location"] == "/-/login?" + urlencode({"next": page_path})
+    assert "ds_actor" in out.headers.get("set-cookie", "")  # cleared
+    assert "lootwatch_next" in login.cookies  # signing in comes back to the candidate
+    # The sign-in page: no "to record verdicts" when every page needs signing in; no link that loops back.
+    for html in (signed_out_login.text, login.text):
+        assert "<h1>Sign in</h1>" in html and "to record verdicts" not in html
+        assert "Every page of this review UI is for signed-in reviewers" in html
+        assert "Back to the worklist" not in html and ">Sign out<" not in html
+    assert 'class="password-login-input" id="id_username"' in login.text
+    assert re.search(r"input\.password-login-input \{ display: block; width: 20em;", login.text)
+    # Read-only: nobody signs in, the worklist is open, so the link back stays.
+    read_only = get(db_path, "/-/login", read_only=True).text
+    assert "no one can sign in" in read_only and "Back to the worklist" in read_only
+
+
+def test_worklist_photos_share_one_box(worklist_db):
+    db_path, _, _ = worklist_db
+    html = get(db_path, "/").text
+    cells = re.findall(r'<td class="lw-pic">', html)
+    assert len(cells) == 2 * len(rows(html))
+    assert ".lw table.lw-list td.lw-pic { width: 96px; min-width: 96px;" in html
+    assert "td.lw-pic img { width: 96px; height: 96px; max-width: none; }" in html
