@@ -96,7 +96,15 @@ def test_a_registry_photo_finds_its_record_first_and_nothing_is_stored(demo):
     assert r.status_code == 200
     first = re.search(r'<strong class="record">([^<]+)</strong>', r.text).group(1)
     assert first == record
-    assert "PDQ distance 0 of 256 bits" in r.text and "matching keypoints" in r.text
+    # The evidence in the candidate page's plain words, the numbers beneath and small.
+    why = re.search(r'<p class="lw-rowwhy check-why">([^<]+)</p>', r.text).group(1)
+    assert why == f"Same photo as {record.replace(':', ' ', 1)}."
+    numbers = re.search(r'<span class="lw-small lw-evidence-numbers">([^<]+)</span>', r.text, re.S).group(1)
+    assert "PDQ distance 0 of 256 bits" in numbers and "matching local features" in numbers
+    assert r.text.index(why) < r.text.index(numbers)
+    # The worklist's look (the shared base) and the header's links.
+    assert '<div class="lw">' in r.text and ".lw .lw-why {" in r.text
+    assert re.search(r"<header><nav>.*>Worklist</a>.*>Check a photo</a>.*>Sign out</button>", r.text, re.S)
     assert 'alt="The uploaded photo seized.jpg"' in r.text and errors(r.text) == []
     assert counts(path) == before
 
