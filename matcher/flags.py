@@ -34,7 +34,7 @@ ENGINE_VERSION = "flags-3"
 # counts ("Palmyra" beside "Near East" is one origin, not two). Without a reason that ties the object to
 # a Red-List region (an origin, an object type of few countries' Red Lists, desert patina) the score
 # stops at NO_REGION_CAP: provenance and digging wording alone on a Roman coin is no review.
-SCORE_SCALE = 8  # points per unit of log-odds, chosen by the learning script's cross-validation
+SCORE_SCALE = 10  # points per unit of log-odds, chosen by the learning script's cross-validation
 NO_REGION_CAP = 45
 REGION_RULES = {
     "digging.desert",
@@ -56,11 +56,11 @@ NEGATABLE_RULES = {
     "evidence.recent_work",
     "evidence.iranian_origin",
 }
-UNVERIFIED_WEIGHT = 24
-AFTER_UNESCO_WEIGHT = 6
-BEFORE_CUTOFF_WEIGHT = -22
+UNVERIFIED_WEIGHT = 26
+AFTER_UNESCO_WEIGHT = 9
+BEFORE_CUTOFF_WEIGHT = -27
 UNNAMED_EARLY_WEIGHT = -20
-AFTER_COUNTRY_WEIGHT = 13
+AFTER_COUNTRY_WEIGHT = 15
 # Evidence rules that are not a document of the object's history: they say what the object is (an
 # Iranian culture, a 19th-century date), not that anything about it can be checked; they tie no date.
 NOT_A_DOCUMENT = {"evidence.iranian_origin", "evidence.recent_work", "evidence.modern_make"}
@@ -73,9 +73,10 @@ _NEGATION = re.compile(
 # Something must say the object is an antiquity before "unverified" and the date reasons apply, and
 # before a score can reach review: an object type or a digging reason, an origin named as a culture
 # ("Sumerian", "Khmer", "Ptolemaic") rather than a modern country ("Egyptian cotton", "Afghan rug"), or
-# one of these words: ancient, antique and their forms, an antiquity or archaeology word, a dynasty, a
-# prehistoric or ancient period (Neolithic, Bronze Age, Iron Age, Hellenistic, Byzantine), a
-# millennium, a date BC/AD ("v. Chr.", "av. J.-C.", "a.C.", "ق.م"), or a century before the 18th.
+# beside such an origin one of these words: ancient, antique and their forms, an antiquity or
+# archaeology word, a dynasty, a prehistoric or ancient period (Neolithic, Bronze Age, Iron Age,
+# Hellenistic, Byzantine), a millennium, a date BC/AD ("v. Chr.", "av. J.-C.", "a.C.", "ق.م"), or a
+# century before the 18th.
 _ANTIQUITY = re.compile(
     r"(?<!\w)(?:ancient|antiques?|antiquit(?:y|ies|e|es)|antik\w*|antich[eiao]|antichita|antiguos?|antiguas?|"
     r"antiguedad\w*|antieke?|oudheid|archa?e?olog\w*|archeolog\w*|arqueolog\w*|(?:pre|proto)?dynast\w*|(?:pre|proto)?dinast\w*|"
@@ -252,20 +253,7 @@ class FlagEngine:
         full = "\n".join(fields)
         text = _cut(full, MAX_SCREENED)
         norm, starts, ends = normalise_with_spans(text, expand_umlauts=True)
-        # Each field is searched on its own, so that no term spans two fields ("bust of a woman" and
-        # "Limestone" on the next line); positions stay those of the joined text.
-        found: list[tuple[Rule, int, int]] = []
-        lo = 0
-        for piece in fields:
-            hi = min(lo + len(piece), len(text))
-            if lo >= hi:
-                break
-            if lo == 0 and hi == len(text):
-                found = self._matches(text, norm, starts, ends)
-                break
-            i, j = bisect_left(starts, lo), bisect_left(starts, hi)
-            found += self._matches(text[lo:hi], norm[i:j], starts[i:j], ends[i:j], offset=lo)
-            lo = hi + 1
+        found = self._field_matches(fields, text, norm, starts, ends)
         reasons: list[Reason] = []
         countries: dict[str, set[str]] = {}
         first_origin: set[str] = set()
@@ -289,7 +277,12 @@ class FlagEngine:
             if rule.family == "origin" and rule.countries and not first_origin:
                 first_origin = set(rule.countries)
             reasons.append(Reason(rule.id, rule.family, *span, rule.weight, rule.why))
-        antiquity = culture or _antiquity(norm, reasons)
+        # Something must say the object is an antiquity (_ANTIQUITY): an object type or a digging
+        # reason, an origin named as a culture, or beside an origin named as a modern country an
+        # antiquity word. Without it no "unverified" or date reason, and no review.
+        antiquity = culture or any(r.weight > 0 and r.family in ("category", "digging") for r in reasons)
+        if not antiquity and any(r.weight > 0 and r.family == "origin" for r in reasons):
+            antiquity = bool(_ANTIQUITY.search(norm))
         # The object's own origin decides whose cut-off applies: the first origin the text names that
         # has a country (the title names it first: "Syrian bronze ... 'Mesopotamia in the First
         # Days'" is Syrian); an object type listed on several countries' Red Lists (cuneiform: Iraq
@@ -305,6 +298,25 @@ class FlagEngine:
             )
             reasons.append(Reason("notice.not_screened", "notice", "", len(text), len(full), 0, why))
         return Screening(_score(reasons, antiquity), reasons)
+
+    def _field_matches(
+        self, fields: list[str], text: str, norm: str, starts: Sequence[int], ends: Sequence[int]
+    ) -> list[tuple[Rule, int, int]]:
+        """The matches of every field searched on its own, so that no term spans two fields ("bust of
+        a woman" and "Limestone" on the next line); positions are those of ``text``, the fields joined
+        with a line break (and cut at ``MAX_SCREENED``)."""
+        found: list[tuple[Rule, int, int]] = []
+        lo = 0
+        for piece in fields:
+            hi = min(lo + len(piece), len(text))
+            if lo >= hi:
+                break
+            if lo == 0 and hi == len(text):
+                return self._matches(text, norm, starts, ends)
+            i, j = bisect_left(starts, lo), bisect_left(starts, hi)
+            found += self._matches(text[lo:hi], norm[i:j], starts[i:j], ends[i:j], offset=lo)
+            lo = hi + 1
+        return found
 
     def _matches(
         self, text: str, norm: str, starts: Sequence[int], ends: Sequence[int], offset: int = 0
@@ -975,14 +987,6 @@ def _date(year: int, month: int, day: int) -> date | None:
         return date(year, month, day)
     except ValueError:
         return None
-
-
-def _antiquity(norm: str, reasons: list[Reason]) -> bool:
-    """Whether an object type or a digging reason, or an antiquity word (``_ANTIQUITY``), says the
-    object is an antiquity (an origin named as a culture is checked as the matches are read)."""
-    if any(r.weight > 0 and r.family in ANTIQUITY_FAMILIES - {"origin"} for r in reasons):
-        return True
-    return bool(_ANTIQUITY.search(norm))
 
 
 def _score(reasons: list[Reason], antiquity: bool = True) -> int:
