@@ -122,6 +122,9 @@ def morning(small_demo: dict, tmp_path: Path) -> Day:
     with Image.open(original) as im:
         seized = tmp_path / f"seized-photo.{im.format.lower()}"
     shutil.copy(original, seized)
+    # The originals beside the database, where `lootwatch review` finds them to enlarge a photo.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "originals").symlink_to(small_demo["out"] / "data" / "originals")
     day = Day(db, dismissed, noted, noted_record, undecided(db), seized, record)
     assert not day.undecided & set(dismissed) and noted in day.undecided
     return day
@@ -167,6 +170,10 @@ class Browser:
         self.at("/-/login")
         assert parse_qs(urlsplit(self.driver.current_url).query)["next"] == [back_to]
         assert "The user name is analyst" in self.text()
+        assert self.find("h1").text == "Sign in" and "to record verdicts" not in self.text()
+        assert not self.finds("#lw-back")  # "Back to the worklist" would only lead here again
+        user, password = self.find("#id_username"), self.find("#id_password")
+        assert user.size["width"] == password.size["width"] >= 200
 
     def sign_in(self) -> None:
         self.find("#id_username").send_keys("analyst")
@@ -175,13 +182,16 @@ class Browser:
         self.wait.until(lambda d: self.path() != "/-/login")
         assert self.find("header .actor").text == "analyst"
 
-    def sign_out(self) -> None:
-        """Datasette's menu (top right): Log out."""
-        self.find("details.nav-menu summary").click()
-        self.driver.find_element(By.XPATH, "//button[normalize-space()='Log out']").click()
-        self.at("/-/login")
+    def sign_out(self) -> str:
+        """The header's "Sign out" (top right): the sign-in page, told to come back here."""
+        here = self.path()
+        button = self.find("header button.lw-signout")
+        assert button.text == "Sign out" and button.is_displayed()
+        button.click()
+        self.sign_in_page(here)
         assert self.driver.get_cookie("ds_actor") is None
         assert not self.finds("header .actor")
+        return here
 
     def worklist_ids(self) -> list[int]:
         return [int(r.get_attribute("data-candidate")) for r in self.finds("#worklist tr.lw-row")]
@@ -235,6 +245,8 @@ def walk(b: Browser, day: Day) -> None:
     photos = row.find_elements(By.TAG_NAME, "img")
     assert [p.get_attribute("alt") for p in photos] == ["lot photo", "registry photo"]
     b.wait.until(lambda d: all(b.loaded(p) for p in photos))
+    assert [(p.size["width"], p.size["height"]) for p in photos] == [(96, 96), (96, 96)]  # one box each
+    assert b.find("header #lw-check-link").text == "Check a photo"
     assert day.noted_record in row.find_element(By.CSS_SELECTOR, ".lw-rowwhy").text
     b.shot("worklist")
 
@@ -244,6 +256,7 @@ def walk(b: Browser, day: Day) -> None:
     row.find_element(By.CSS_SELECTOR, "a.lw-title").click()
     b.at(candidate(first))
     assert b.find("h1").text.startswith(title)
+    assert b.find("h1 small").text == "(open, 1 note)"  # a note is not a verdict
     assert day.noted_record in b.find("#why").text
     assert b.loaded(b.find("#listing-photo")) and b.loaded(b.find("#registry-photo"))
     assert "asked the unit for the 2011 photos" in b.text()  # a colleague's note, to a signed-in reviewer
@@ -255,14 +268,20 @@ def walk(b: Browser, day: Day) -> None:
     small = b.find("#listing-photo")
     small.click()
     b.wait.until(lambda d: lightbox.is_displayed())
-    assert lightbox.find_element(By.TAG_NAME, "img").size["width"] > 1.5 * small.size["width"]
+    big = lightbox.find_element(By.TAG_NAME, "img")
+    assert big.size["width"] > 1.5 * small.size["width"]
+    # Enlarged from the original photo, not the 240 px thumbnail.
+    assert "/-/lootwatch/original/" in big.get_attribute("src")
+    b.wait.until(lambda d: b.loaded(big))
+    assert b.driver.execute_script("return arguments[0].naturalWidth", big) > 240
+    assert "enlarged from the small copy" not in lightbox.find_element(By.XPATH, "../..").text
     assert b.driver.execute_script("return arguments[0].contains(document.elementFromPoint(5, 5))", lightbox)
     b.shot("photo-enlarged")
     lightbox.find_element(By.CSS_SELECTOR, "a.lw-close").click()
     b.wait.until(lambda d: not lightbox.is_displayed())
 
-    # 4. Sign out on the candidate page; opening it again asks to sign in, and comes back to it.
-    b.sign_out()
+    # 4. Sign out on the candidate page; signing in again comes back to it.
+    assert b.sign_out() == candidate(first)
     b.shot("signed-out")
     b.go(candidate(first))
     b.sign_in_page(candidate(first))
@@ -272,6 +291,9 @@ def walk(b: Browser, day: Day) -> None:
 
     # 5. Confirm with a note. The browser asks first: "Cancel" records nothing, "OK" records it.
     before = reviews_of(day.db, first)
+    label, box = b.find("label[for=lw-note]"), b.find("#lw-note")
+    assert label.size["height"] < 3 * 24 and label.location["y"] < box.location["y"]  # one line, above
+    assert box.size["width"] >= 0.9 * b.find("form.lw-decide").size["width"] - 40
     b.find("#lw-note").send_keys(NOTE)
     confirm = b.find("button.lw-confirm")
     b.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", confirm)
@@ -289,7 +311,16 @@ def walk(b: Browser, day: Day) -> None:
     assert b.find("#lw-done").text.startswith("Recorded: confirmed")
     assert b.find("h1 small").text == "(confirmed)"
     assert reviews_of(day.db, first) == [*before, ("confirmed", NOTE, "analyst")]
+    # The form folds away; "change the verdict" opens it again. One link on to the next.
+    assert not b.find("#lw-note").is_displayed()
+    nexts = [a for a in b.finds("a") if urlsplit(a.get_attribute("href") or "").path == candidate(following)]
+    assert len(nexts) == 1 and nexts[0].text == "Next undecided candidate →"
     b.shot("confirmed")
+    change = b.find("#lw-change summary")
+    assert change.text == "change the verdict"
+    change.click()
+    b.wait.until(lambda d: b.find("#lw-note").is_displayed())
+    change.click()
 
     # 6. The link to the next undecided candidate, in the worklist's order.
     link = b.find("#next-undecided")
@@ -304,8 +335,9 @@ def walk(b: Browser, day: Day) -> None:
     after = b.worklist_ids()
     assert first not in after and after[: len(ids) - 1] == ids[1:]
 
-    # 7. A colleague's photo: the photo check names the registry record it comes from, first.
-    b.go("/-/lootwatch/check")
+    # 7. A colleague's photo: the photo check (in the header) names the registry record it comes from, first.
+    b.find("header #lw-check-link").click()
+    b.at("/-/lootwatch/check")
     b.find("#photos").send_keys(str(day.seized))
     b.find(".lw-check form button[type=submit]").click()
     b.wait.until(lambda d: b.finds(".photo-result"))
@@ -314,10 +346,11 @@ def walk(b: Browser, day: Day) -> None:
     assert b.loaded(b.find(".photo-result .photo > img"))  # the uploaded photo
     records = b.finds("tr.candidate strong.record")
     assert records and records[0].text == day.record
+    assert b.find("tr.candidate .check-why").text.startswith("Same photo as")
     b.shot("photo-check")
 
     # 8. Sign out: the worklist asks to sign in again.
-    b.sign_out()
+    assert b.sign_out() == "/-/lootwatch/check"
     b.go("/")
     b.sign_in_page("/")
     b.shot("signed-out-end")
