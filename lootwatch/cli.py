@@ -547,6 +547,8 @@ def review(
         port=port,
         read_only=read_only,
         allow_hosts=allow_hosts,
+        # The configured database's photos are where the config keeps them; another database's beside it.
+        originals=None if db else Path(cfg.data_dir) / "originals",
     )
     if print_command:
         click.echo(" ".join(cmd))

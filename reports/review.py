@@ -40,6 +40,7 @@ def review_metadata(
     read_only: bool = False,
     environ: dict[str, str] | None = None,
     hosts: list[str] | tuple[str, ...] = (),
+    originals: Path | None = None,
 ) -> dict:
     """Datasette metadata for the review database, keyed by the name Datasette gives it (the file stem).
 
@@ -49,7 +50,9 @@ def review_metadata(
     With reviewers, the instance's ``allow`` block admits them alone (``reports.security`` applies it to
     every path, not only Datasette's own views). Arbitrary SQL is off for everyone; the tables of
     ``PRIVATE_TABLES`` are for signed-in reviewers, and for no one in read-only mode. ``hosts`` are host
-    names to answer besides 127.0.0.1, localhost and LOOTWATCH_REVIEW_HOSTS.
+    names to answer besides 127.0.0.1, localhost and LOOTWATCH_REVIEW_HOSTS. ``originals`` is the folder of
+    the photos' original bytes, shown when a photo is enlarged (default: ``data/originals`` beside the
+    database).
     """
     meta = yaml.safe_load(files("reports").joinpath("metadata.yaml").read_text(encoding="utf-8"))
     meta["databases"] = {Path(db).stem: meta["databases"]["lootwatch"]}
@@ -59,6 +62,7 @@ def review_metadata(
         "read_only": read_only or not accounts,
         "hosts": host_names(hosts, environ),
         "cookie_hours": COOKIE_HOURS,
+        **({"originals": str(Path(originals).resolve())} if originals else {}),
     }
     meta["allow_sql"] = False
     tables = meta["databases"][Path(db).stem].setdefault("tables", {})
@@ -111,13 +115,14 @@ def datasette_command(
     port: int = 8001,
     read_only: bool = False,
     allow_hosts: list[str] | tuple[str, ...] = (),
+    originals: Path | None = None,
 ) -> list[str]:
     """Write the metadata beside the database and return the command line that serves it for review.
 
     The server answers the host names ``host`` and ``allow_hosts`` (and 127.0.0.1, localhost,
     LOOTWATCH_REVIEW_HOSTS); the database cannot be downloaded whole and arbitrary SQL is off.
     """
-    metadata = review_metadata(db, read_only, hosts=[host, *allow_hosts])
+    metadata = review_metadata(db, read_only, hosts=[host, *allow_hosts], originals=originals)
     metadata_path.write_text(json.dumps(metadata, indent=1), encoding="utf-8")
     return [
         sys.executable,

@@ -158,3 +158,9 @@ def test_who_decided_and_their_notes_only_for_signed_in_reviewers(tmp_path):
     page = get(db_path, f"/-/lootwatch/candidate/{cid}").text
     assert "dismissed" in page and "1962 catalogue" not in page and "analyst-jane" not in page
     assert "shown to signed-in reviewers only" in page
+
+
+def test_the_review_server_is_told_where_the_originals_are(tmp_path):
+    meta = review_metadata(tmp_path / "l.db", originals=tmp_path / "elsewhere" / "originals")
+    assert meta["plugins"]["lootwatch"]["originals"] == str((tmp_path / "elsewhere" / "originals").resolve())
+    assert "originals" not in review_metadata(tmp_path / "l.db")["plugins"]["lootwatch"]
