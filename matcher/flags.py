@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from functools import cache
 from importlib.resources import files
+from itertools import accumulate
 from pathlib import Path
 
 import yaml
@@ -253,7 +254,8 @@ class FlagEngine:
         full = "\n".join(fields)
         text = _cut(full, MAX_SCREENED)
         norm, starts, ends = normalise_with_spans(text, expand_umlauts=True)
-        found = self._field_matches(fields, text, norm, starts, ends)
+        joins = list(accumulate(len(f) + 1 for f in fields[:-1]))
+        found = self._matches(text, norm, starts, ends, [j - 1 for j in joins if j - 1 < len(text)])
         reasons: list[Reason] = []
         countries: dict[str, set[str]] = {}
         first_origin: set[str] = set()
@@ -299,47 +301,36 @@ class FlagEngine:
             reasons.append(Reason("notice.not_screened", "notice", "", len(text), len(full), 0, why))
         return Screening(_score(reasons, antiquity), reasons)
 
-    def _field_matches(
-        self, fields: list[str], text: str, norm: str, starts: Sequence[int], ends: Sequence[int]
-    ) -> list[tuple[Rule, int, int]]:
-        """The matches of every field searched on its own, so that no term spans two fields ("bust of
-        a woman" and "Limestone" on the next line); positions are those of ``text``, the fields joined
-        with a line break (and cut at ``MAX_SCREENED``)."""
-        found: list[tuple[Rule, int, int]] = []
-        lo = 0
-        for piece in fields:
-            hi = min(lo + len(piece), len(text))
-            if lo >= hi:
-                break
-            if lo == 0 and hi == len(text):
-                return self._matches(text, norm, starts, ends)
-            i, j = bisect_left(starts, lo), bisect_left(starts, hi)
-            found += self._matches(text[lo:hi], norm[i:j], starts[i:j], ends[i:j], offset=lo)
-            lo = hi + 1
-        return found
-
     def _matches(
-        self, text: str, norm: str, starts: Sequence[int], ends: Sequence[int], offset: int = 0
+        self, text: str, norm: str, starts: Sequence[int], ends: Sequence[int], joins: Sequence[int] = ()
     ) -> list[tuple[Rule, int, int]]:
         """Every rule's matches (as each rule's own ``finditer`` would give them) as [start, end) in
         ``text``, the longest of overlapping ones kept: sorted once and swept over a map of taken
         characters, so the work is O(m log m + total match length), not every match against every
-        other. ``norm`` is ``text`` normalised with umlauts expanded, ``starts``/``ends`` its spans, as
-        positions ``offset`` characters further on (``text`` is then one field of a joined text); the
-        matches are returned in those positions."""
+        other. ``norm`` is ``text`` normalised with umlauts expanded, ``starts``/``ends`` its spans.
+
+        ``joins`` are the positions in ``text`` of the line breaks that join its fields: no match
+        spans one ("bust of a woman" at the end of the title, "Limestone" at the start of the
+        description). Term rules see a character there that no term holds or skips; hand-written
+        patterns are tried on each field on its own."""
         found: list[tuple[Rule, int, int]] = []  # in normalised positions
+        cuts = [bisect_left(starts, j) for j in joins]
         if self._keyed is not None:
-            found += self._keyed.matches(norm)  # every term rule in one pass over the word starts
-        found += self._pattern_matches(norm)
-        spans = {(r, starts[a] - offset, ends[b - 1] - offset) for r, a, b in found if b > a}
+            barred = norm
+            for i in cuts:
+                barred = barred[:i] + "\x00" + barred[i + 1 :]
+            found += self._keyed.matches(barred)  # every term rule in one pass over the word starts
+        found += self._pattern_matches(norm, cuts)
+        spans = {(r, starts[a], ends[b - 1]) for r, a, b in found if b > a}
         if (self._begun or self._pattern_rules) and not text.isascii():
             # Hand-written patterns were written for text whose ä reads as a ("kopfe" for Köpfe):
             # they also see that form, so that both spellings they name are found.
             plain, plain_starts, plain_ends = normalise_with_spans(text)
             if plain != norm:
+                plain_cuts = [bisect_left(plain_starts, j) for j in joins]
                 spans.update(
                     (r, plain_starts[a], plain_ends[b - 1])
-                    for r, a, b in self._pattern_matches(plain)
+                    for r, a, b in self._pattern_matches(plain, plain_cuts)
                     if b > a
                 )
         taken = bytearray(len(text))
@@ -348,9 +339,17 @@ class FlagEngine:
             if taken.find(1, start, end) == -1:
                 taken[start:end] = b"\x01" * (end - start)
                 kept.append((rule, start, end))
-        return sorted(((r, a + offset, b + offset) for r, a, b in kept), key=lambda s: s[1])
+        return sorted(kept, key=lambda s: s[1])
 
-    def _pattern_matches(self, norm: str) -> list[tuple[Rule, int, int]]:
+    def _pattern_matches(self, norm: str, cuts: Sequence[int] = ()) -> list[tuple[Rule, int, int]]:
+        """The hand-written patterns' matches in ``norm``, each field (between the ``cuts``) on its own."""
+        if cuts:
+            out: list[tuple[Rule, int, int]] = []
+            lo = 0
+            for hi in [*cuts, len(norm)]:
+                out += [(r, a + lo, b + lo) for r, a, b in self._pattern_matches(norm[lo:hi])]
+                lo = hi + 1
+            return out
         found = self._begun.matches(norm) if self._begun is not None else []
         return found + [(r, m.start(), m.end()) for r in self._pattern_rules for m in r.regex.finditer(norm)]
 
