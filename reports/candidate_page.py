@@ -203,6 +203,8 @@ async def _error_page(datasette, request, title: str, message: str, cid: int | N
 
 
 async def post_verdict(request, datasette) -> Response:
+    if request.method != "POST":  # a verdict address opened in the browser: back to the candidate
+        return Response.redirect(datasette.urls.path(f"/-/lootwatch/candidate/{int(request.url_vars['id'])}"))
     if read_only(datasette):
         raise Forbidden("this review UI is read-only")
     if not request.actor or not request.actor.get("id"):
@@ -219,7 +221,7 @@ async def post_verdict(request, datasette) -> Response:
         return await _error_page(
             datasette,
             request,
-            "Say why before you " + BUTTONS[verdict],
+            "Say why before you " + {"note": "add a note"}.get(verdict, BUTTONS[verdict]),
             f"To {BUTTONS[verdict]} this candidate, write in the note what you checked and what you found "
             '(for example: "same chip on the left foot; registry photo is the 2011 police photo"). '
             "Nothing was recorded. Go back, write the note and press the button again.",

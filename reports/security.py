@@ -69,7 +69,10 @@ UPLOAD_CAP = MAX_FILES * MAX_FILE + 1024 * 1024  # five photos at the cap, and r
 LOGIN_FAILURES = 5
 LOGIN_WINDOW = 60.0
 METHODS = {"GET", "HEAD", "POST"}
-BANNER = "Read-only: no reviewers are set up; verdicts cannot be recorded"
+BANNER = (
+    "Read-only: verdicts cannot be recorded here "
+    "(no reviewers are set up, or the review UI was started read-only)"
+)
 
 # Open to anyone who can reach the server: the sign-in page and what it needs to look right.
 PUBLIC = re.compile(r"^/(-/login|favicon\.ico|-/static/.*|-/static-plugins/.*)$")
@@ -510,6 +513,10 @@ def bad_request_response(datasette, request, exception):
         refusal = _Refusal(400, "Bad request", "A number in the address is too large to be an id.")
     elif isinstance(exception, FormParserError | UnicodeDecodeError):
         refusal = _Refusal(400, "Malformed form", _form_error(exception))
+    elif str(exception).startswith("Cannot sort table by "):
+        refusal = _Refusal(400, "Bad request", "The table has no such column to sort by.")
+    elif names := _malformed_arguments(request):
+        refusal = _Refusal(400, "Bad request", f"Malformed in the address: {', '.join(names)}.")
     else:
         return None
 
@@ -523,3 +530,21 @@ def bad_request_response(datasette, request, exception):
         return Response.html(await _page(datasette, refusal), status=refusal.status)
 
     return inner
+
+
+def _malformed_arguments(request) -> list[str]:
+    """Datasette's special query arguments whose values it would fail on with a 500."""
+    args = getattr(request, "args", {}) or {}
+    bad = []
+    limit = args.get("_timelimit")
+    if limit is not None and not limit.isdigit():
+        bad.append("_timelimit (a number of milliseconds)")
+    through = args.get("_through")
+    if through is not None:
+        try:
+            value = json.loads(through)
+        except ValueError:
+            value = None
+        if not (isinstance(value, dict) and {"table", "column", "value"} <= value.keys()):
+            bad.append('_through (JSON with "table", "column" and "value")')
+    return bad

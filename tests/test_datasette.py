@@ -164,3 +164,14 @@ def test_the_review_server_is_told_where_the_originals_are(tmp_path):
     meta = review_metadata(tmp_path / "l.db", originals=tmp_path / "elsewhere" / "originals")
     assert meta["plugins"]["lootwatch"]["originals"] == str((tmp_path / "elsewhere" / "originals").resolve())
     assert "originals" not in review_metadata(tmp_path / "l.db")["plugins"]["lootwatch"]
+
+
+def test_a_verdict_address_opened_in_the_browser_leads_back_to_the_candidate(tmp_path):
+    db_path = tmp_path / "lootwatch.db"
+    _, cid = hostile_db(db_path)
+
+    async def go():
+        return await review_ui(db_path).client.get(f"/-/lootwatch/candidate/{cid}/verdict")
+
+    r = asyncio.run(go())
+    assert r.status_code == 302 and r.headers["location"].endswith(f"/-/lootwatch/candidate/{cid}")
