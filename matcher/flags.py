@@ -35,7 +35,7 @@ ENGINE_VERSION = "flags-3"
 # counts ("Palmyra" beside "Near East" is one origin, not two). Without a reason that ties the object to
 # a Red-List region (an origin, an object type of few countries' Red Lists, desert patina) the score
 # stops at NO_REGION_CAP: provenance and digging wording alone on a Roman coin is no review.
-SCORE_SCALE = 10  # points per unit of log-odds, chosen by the learning script's cross-validation
+SCORE_SCALE = 8  # points per unit of log-odds, chosen by the learning script's cross-validation
 NO_REGION_CAP = 45
 REGION_RULES = {
     "digging.desert",
@@ -57,11 +57,11 @@ NEGATABLE_RULES = {
     "evidence.recent_work",
     "evidence.iranian_origin",
 }
-UNVERIFIED_WEIGHT = 26
-AFTER_UNESCO_WEIGHT = 9
-BEFORE_CUTOFF_WEIGHT = -27
+UNVERIFIED_WEIGHT = 29
+AFTER_UNESCO_WEIGHT = 7
+BEFORE_CUTOFF_WEIGHT = -16
 UNNAMED_EARLY_WEIGHT = -20
-AFTER_COUNTRY_WEIGHT = 15
+AFTER_COUNTRY_WEIGHT = 13
 # Evidence rules that are not a document of the object's history: they say what the object is (an
 # Iranian culture, a 19th-century date), not that anything about it can be checked; they tie no date.
 NOT_A_DOCUMENT = {"evidence.iranian_origin", "evidence.recent_work", "evidence.modern_make"}
@@ -104,11 +104,14 @@ _MODERN_COUNTRY = re.compile(
     + "|".join(
         normalise(w, expand_umlauts=True)
         for w in "عراق سوري سوريا يمن ليبيا ليبي مصر مصري أفغانستان أفغاني مالي لبنان لبناني كمبوديا كمبودي "
-        "أوكرانيا قرم بغداد حلب موصل حمص حماة إدلب رقة صنعاء كابل نيجيريا خليج".split()
+        "أوكرانيا قرم بغداد حلب موصل حمص حماة إدلب صنعاء كابل نيجيريا خليج".split()
     )
     + r")(?:"
     + ARABIC_SUFFIXES
     + r")?"
+    # Raqqa only with its article: "برقة" is Cyrenaica (Barqa), not ب + رقة
+    + r"|[وفبلك]{0,2}ال"
+    + normalise("رقة", expand_umlauts=True)
 )
 # A calendar year is a whole token: not inside a longer number ("Lot 19552"), a reference ("LIN-1995")
 # or a decimal ("3.1990"); "1990s", "1990er" and "'90s" are decades. Dates written 15.03.2012,
