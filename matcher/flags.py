@@ -27,7 +27,7 @@ from .textnorm import normalise, normalise_with_spans
 __all__ = ["Reason", "Screening", "FlagEngine", "REVIEW_THRESHOLD", "MAX_SCREENED", "default_engine"]
 
 REVIEW_THRESHOLD = 50
-ENGINE_VERSION = "flags-3"
+ENGINE_VERSION = "flags-4"
 # Points are learned from labelled listings (bench/learn_flag_weights.py writes them here and into the
 # YAML files): the score is 50 + SCORE_SCALE x the log-odds that an analyst should look, so 50 is even
 # odds and every SCORE_SCALE points more multiply the odds by e.
