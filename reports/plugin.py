@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 
-from datasette import handle_exception as _datasette_errors
 from datasette import hookimpl
 from datasette.utils.asgi import Base400
 from jinja2 import BaseLoader, ChoiceLoader, PackageLoader, TemplateNotFound
@@ -98,7 +97,15 @@ def lootwatch_safe_to_open(datasette):
 # Datasette's own exception handler prints each exception with its local variables through rich when rich
 # is installed (lootwatch uses it): that fails for a page that does not exist (no exception in flight, so a
 # 500 instead of a 404), and would write form values such as passwords to the log. Errors are logged here.
-_datasette_errors.rich = None
+# Done at startup, not on import: importing datasette.handle_exception loads the plugins, this module
+# among them, so a module that imports it first would be registered half-made, without its hooks.
+
+
+@hookimpl
+def startup(datasette):
+    from datasette import handle_exception as datasette_errors
+
+    datasette_errors.rich = None
 
 
 @hookimpl(specname="handle_exception")
