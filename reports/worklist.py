@@ -205,6 +205,8 @@ def _plain(why: Any) -> str:
     """A rule's explanation, cut to its first clause: "a dated publication of the object"."""
     words = " ".join(str(why or "").split())
     words = re.split(r"(?<=\w)[.;:](?:\s|$)", words, maxsplit=1)[0][:80].rstrip(" ,")
+    if words.count("(") > words.count(")"):  # cut inside a parenthesis: leave the aside out
+        words = words[: words.rfind("(")].rstrip(" ,")
     first = words.split(" ", 1)[0]
     if first[:1].isupper() and (len(first) == 1 or first[1:].islower()):  # "A date" -> "a date", not "UNESCO"
         words = words[:1].lower() + words[1:]

@@ -623,3 +623,14 @@ def test_worklist_photos_share_one_box(worklist_db):
     assert len(cells) == 2 * len(rows(html))
     assert ".lw table.lw-list td.lw-pic { width: 96px; min-width: 96px;" in html
     assert "td.lw-pic img { width: 96px; height: 96px; max-width: none; }" in html
+
+
+def test_a_plain_explanation_cut_short_never_leaves_a_bracket_open():
+    from reports.worklist import _plain
+
+    why = (
+        "Earliest date in the text is 1971, after 1970 (origin named in the text: the UNESCO 1970 "
+        "Convention applies to it)"
+    )
+    plain = _plain(why)
+    assert plain.count("(") == plain.count(")") and plain.startswith("earliest date in the text is 1971")
