@@ -14,13 +14,9 @@ Writes its table into docs/benchmarks.md under "Red flags: speed".
 from __future__ import annotations
 
 import argparse
-import csv
-import importlib
-import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -28,58 +24,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.flags import DEV, OLD_COMMIT, load, load_dev, old_engine  # noqa: E402
 from bench.report import write_section  # noqa: E402
 from matcher.flags import MAX_SCREENED, FlagEngine  # noqa: E402
 
-BASELINE_COMMIT = "c51cbd3"
-FLAGS_DEV = ROOT.parent / "shared" / "flags-dev" / "listings.jsonl"
+BASELINE_COMMIT = OLD_COMMIT
 SIZES = (25_000, 50_000, 100_000, 280_000, 560_000, 1_100_000)
 
 
-def written() -> list[tuple[str, str, str]]:
-    rows = []
-    for path in sorted((ROOT / "bench" / "data").glob("flags_*.tsv")):
-        with open(path, encoding="utf-8", newline="") as fh:
-            rows += [
-                (r["title"], r["description"], r["provenance"]) for r in csv.DictReader(fh, delimiter="\t")
-            ]
-    return rows
-
-
-def real() -> list[tuple[str, str, str]]:
-    if not FLAGS_DEV.is_file():
-        return []
-    rows = [json.loads(line) for line in FLAGS_DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+def _texts(rows: list[dict]) -> list[tuple[str, str, str]]:
     return [(r["title"], r["description"], r["provenance"]) for r in rows]
 
 
-def baseline_engine(commit: str = BASELINE_COMMIT):
-    """The engine and vocabularies as of ``commit``, rebuilt from git in a temporary folder, or None."""
+def written() -> list[tuple[str, str, str]]:
+    return _texts(load())
 
-    def show(path: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(ROOT), "show", f"{commit}:{path}"], capture_output=True, text=True, check=True
-        ).stdout
 
-    try:
-        names = subprocess.run(
-            ["git", "-C", str(ROOT), "ls-tree", "--name-only", commit, "seeds/flags/"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
-        package = Path(tempfile.mkdtemp(prefix="flags-speed-")) / f"speed_{commit}"
-        (package / "seeds").mkdir(parents=True)
-        (package / "__init__.py").write_text("")
-        for module in ("flags", "textnorm"):
-            (package / f"{module}.py").write_text(show(f"matcher/{module}.py"))
-        for name in names:
-            if name.endswith(".yaml"):
-                (package / "seeds" / Path(name).name).write_text(show(name))
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    sys.path.insert(0, str(package.parent))
-    return importlib.import_module(f"speed_{commit}.flags").FlagEngine(package / "seeds")
+def real() -> list[tuple[str, str, str]]:
+    return _texts(load_dev()) if DEV.is_file() else []
 
 
 def best(fn, runs: int) -> float:
@@ -102,7 +64,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--baseline-max", type=int, default=300_000)
     args = ap.parse_args()
-    engine, old = FlagEngine(), baseline_engine()
+    engine, old = FlagEngine(), old_engine()
     commit = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()

@@ -17,7 +17,7 @@ import numpy as np
 
 from .features import Features
 
-__all__ = ["Verification", "verify", "RATIO", "REPROJECTION_PX"]
+__all__ = ["Verification", "fit", "verify", "RATIO", "REPROJECTION_PX"]
 
 RATIO = 0.8
 REPROJECTION_PX = 4.0
@@ -41,10 +41,13 @@ class Verification(NamedTuple):
 NONE = Verification(0, 0.0)
 
 
-def verify(query: Features, reference: Features) -> Verification:
-    """Match two feature sets and fit one similarity transform with RANSAC."""
+def fit(query: Features, reference: Features) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The ratio-tested matches of two feature sets and the similarity transform RANSAC fits to them:
+    ``(src, dst, model, inlier)``, where ``src``/``dst`` are the matched points' (n, 2) coordinates in
+    the query and the reference, ``model`` the 2x3 transform and ``inlier`` an (n,) boolean mask; None
+    when too few descriptors match or no transform fits."""
     if len(query) < MIN_MATCHES or len(reference) < MIN_MATCHES:
-        return NONE
+        return None
     best: dict[int, cv2.DMatch] = {}
     for pair in _matcher.knnMatch(query.desc, reference.desc, k=2):
         if len(pair) == 2 and pair[0].distance < RATIO * pair[1].distance:
@@ -52,7 +55,7 @@ def verify(query: Features, reference: Features) -> Verification:
             if m.trainIdx not in best or m.distance < best[m.trainIdx].distance:
                 best[m.trainIdx] = m
     if len(best) < MIN_MATCHES:
-        return NONE
+        return None
     good = list(best.values())
     src = query.xy[[m.queryIdx for m in good]]
     dst = reference.xy[[m.trainIdx for m in good]]
@@ -60,12 +63,21 @@ def verify(query: Features, reference: Features) -> Verification:
         src, dst, method=cv2.RANSAC, ransacReprojThreshold=REPROJECTION_PX, maxIters=2000, confidence=0.995
     )
     if model is None or mask is None:
+        return None
+    return src, dst, model, mask.ravel().astype(bool)
+
+
+def verify(query: Features, reference: Features) -> Verification:
+    """Match two feature sets and fit one similarity transform with RANSAC (``fit``), then judge it."""
+    fitted = fit(query, reference)
+    if fitted is None:
         return NONE
+    src, _, model, keep = fitted
     scale = float(np.sqrt(abs(np.linalg.det(model[:2, :2]))))
     angle = float(np.degrees(np.arctan2(model[1, 0], model[0, 0])))
     if not 0.1 < scale < 10 or _off_axis(angle) > MAX_TILT:
         return NONE
-    agree = src[mask.ravel().astype(bool)]
+    agree = src[keep]
     kept = len(np.unique(np.round(agree), axis=0))
     # The reference frame is approximated by the box of its keypoints (sizes are not stored).
     mapped = query.xy @ model[:, :2].T + model[:, 2]

@@ -314,29 +314,12 @@ def why_line(
 
 def _pairs(query, reference):
     """The inlier pairs (query xy, reference xy) and the similarity transform of ``matcher.verify``."""
-    import cv2
+    from matcher.verify import fit
 
-    from matcher.verify import MIN_MATCHES, RATIO, REPROJECTION_PX
-
-    if len(query) < MIN_MATCHES or len(reference) < MIN_MATCHES:
+    fitted = fit(query, reference)
+    if fitted is None:
         return None
-    best: dict[int, Any] = {}
-    for pair in cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(query.desc, reference.desc, k=2):
-        if len(pair) == 2 and pair[0].distance < RATIO * pair[1].distance:
-            m = pair[0]
-            if m.trainIdx not in best or m.distance < best[m.trainIdx].distance:
-                best[m.trainIdx] = m
-    if len(best) < MIN_MATCHES:
-        return None
-    good = list(best.values())
-    src = query.xy[[m.queryIdx for m in good]]
-    dst = reference.xy[[m.trainIdx for m in good]]
-    model, mask = cv2.estimateAffinePartial2D(
-        src, dst, method=cv2.RANSAC, ransacReprojThreshold=REPROJECTION_PX, maxIters=2000, confidence=0.995
-    )
-    if model is None or mask is None:
-        return None
-    keep = mask.ravel().astype(bool)
+    src, dst, model, keep = fitted
     return src[keep], dst[keep], model
 
 

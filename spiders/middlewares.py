@@ -9,7 +9,14 @@ from scrapy.exceptions import CannotResolveHostError
 from scrapy.http import Request, Response
 from twisted.internet.error import DNSLookupError
 
-from .addresses import Allowance, Refused, address_problem, installed_resolver, url_problem
+from .addresses import (
+    Allowance,
+    PublicOnlyResolver,
+    Refused,
+    address_problem,
+    installed_resolver,
+    url_problem,
+)
 
 __all__ = ["PublicAddressMiddleware", "ConnectedAddressMiddleware", "allowance_of"]
 
@@ -34,8 +41,14 @@ class _Refusing:
     def allowance(self) -> Allowance:
         if self._allowance is None:  # the spider exists only once the crawl has begun
             self._allowance = allowance_of(self.crawler)
-            self.resolver = installed_resolver(self._allowance)
+            self._resolver = installed_resolver(self._allowance)
         return self._allowance
+
+    @property
+    def resolver(self) -> PublicOnlyResolver:
+        """The process's resolver, with this crawler's allowance added to what it lets through."""
+        _ = self.allowance
+        return self._resolver
 
     def refuse(self, url: str, reason: str) -> Refused:
         """Count and record one refusal (one ``errors`` row, stage "refused"); the caller raises it."""
@@ -89,7 +102,6 @@ class ConnectedAddressMiddleware(_Refusing):
         if not isinstance(exception, DNSLookupError | CannotResolveHostError):
             return None
         host = urlsplit(request.url).hostname or ""
-        self.allowance  # noqa: B018 - makes sure the resolver is known
         reason = self.resolver.take_refusal(host)
         if reason is not None:
             raise self.refuse(request.url, reason)
