@@ -8,6 +8,7 @@ applies EXIF orientation, so it is done here.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 
 import numpy as np
@@ -45,7 +46,7 @@ def decode(data: bytes, target: int = TARGET) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data))
             if im.width * im.height > MAX_PIXELS:
-                raise DecodeError(f"too many pixels ({im.width}x{im.height})")
+                raise DecodeError(_too_many(f"{im.width} x {im.height} = {im.width * im.height:,} pixels"))
             if getattr(im, "n_frames", 1) > 1:
                 im.seek(0)
             if im.format == "JPEG":
@@ -59,12 +60,26 @@ def decode(data: bytes, target: int = TARGET) -> Image.Image:
     except UnidentifiedImageError as exc:
         raise DecodeError(f"not an image format lootwatch reads ({len(data):,} bytes)") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise DecodeError(f"decompression bomb: {exc}") from exc
+        raise DecodeError(_bomb_words(exc)) from exc
     except (OSError, ValueError, SyntaxError, EOFError, TypeError) as exc:
         raise DecodeError(f"corrupt image: {exc}") from exc
     if min(im.size) < 8:
         raise DecodeError(f"image too small ({im.width}x{im.height})")
     return shrink(im, target)
+
+
+def _bomb_words(exc: Exception) -> str:
+    """Pillow's decompression-bomb message ("Image size (N pixels) exceeds limit of M pixels, could be
+    decompression bomb DOS attack.") in plain words."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    return _too_many(f"{int(found.group(1)):,} pixels" if found else "over Pillow's limit")
+
+
+def _too_many(size: str) -> str:
+    return (
+        f"too many pixels to open safely ({size}; the most lootwatch opens is {MAX_PIXELS:,}): "
+        "a picture this large may be made to exhaust memory (a decompression bomb)"
+    )
 
 
 def shrink(im: Image.Image, target: int) -> Image.Image:

@@ -82,6 +82,7 @@ class Hit:
     region: tuple[float, float, float, float] | None = None  # where in the photo the inliers are
     listing_image_id: int | None = None
     shared: list[int] = field(default_factory=list)  # other records' objects holding this same picture
+    points_turn: str | None = None  # how the matching points lie: "r90", "m0" (the variants' names)
 
     @property
     def turned(self) -> bool:

@@ -26,7 +26,7 @@ __all__ = ["MATCHER_VERSION", "Matching", "match_listings"]
 
 # Changing the matcher, the hashes or the features makes every listing photo due for matching again
 # (match-3: vote shortlists kept for retro-matching; one photo under several records, twins).
-MATCHER_VERSION = f"match-3;{hashes.HASH_VERSION};{FEATURE_VERSION}"
+MATCHER_VERSION = f"match-4;{hashes.HASH_VERSION};{FEATURE_VERSION}"
 
 Progress = Callable[[int, int], None]
 

@@ -284,14 +284,20 @@ def rank_photo(
         # Compared with the registry photo as it is and as its mirror image (ORB is not mirror-invariant);
         # the better agreement counts, whichever hash variant came closest.
         refs = [
-            r
-            for r in (index.features.get(h.registry_image_id), index.mirror_features.get(h.registry_image_id))
+            (r, mirrored)
+            for r, mirrored in (
+                (index.features.get(h.registry_image_id), False),
+                (index.mirror_features.get(h.registry_image_id), True),
+            )
             if r is not None
         ]
         if features is not None and refs:
-            h.inliers, h.overlap, h.region = max((verify(features, r) for r in refs), key=lambda v: v[:2])
+            found, mirrored = max(((verify(features, r), m) for r, m in refs), key=lambda vm: vm[0][:2])
+            h.inliers, h.overlap, h.region = found.inliers, found.overlap, found.region
+            # How the points say the lot photo lies against the registry photo, in the variants' names.
+            h.points_turn = f"{'m' if mirrored else 'r'}{90 * found.quarter}" if found.inliers else None
             own = views.get(f"{h.view}/r0", {}).get("colour")  # a part's hues, not the whole page's
-            h.colour = round(colour_similarity(own or features.colour, refs[0].colour), 2)
+            h.colour = round(colour_similarity(own or features.colour, refs[0][0].colour), 2)
     hits = [held for h in hits for held in index.held(h)]
     _compete(index, hits)
     best: dict[int, Hit] = {}

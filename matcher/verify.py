@@ -31,11 +31,13 @@ _matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
 class Verification(NamedTuple):
     """``inliers``: distinct query keypoints that agree with the best transform; ``overlap``: their share of
     all query keypoints that the transform puts inside the reference photo; ``region``: the box
-    (left, top, right, bottom) of the inliers in the query."""
+    (left, top, right, bottom) of the inliers in the query; ``quarter``: the transform's
+    ``quarter_turns``."""
 
     inliers: int
     overlap: float
     region: tuple[float, float, float, float] | None = None
+    quarter: int = 0
 
 
 NONE = Verification(0, 0.0)
@@ -84,7 +86,16 @@ def verify(query: Features, reference: Features) -> Verification:
     lo, hi = reference.xy.min(axis=0), reference.xy.max(axis=0)
     inside = int(np.all((mapped >= lo) & (mapped <= hi), axis=1).sum())
     region = (*agree.min(axis=0).tolist(), *agree.max(axis=0).tolist())
-    return Verification(kept, round(kept / max(inside, kept, 1), 3), tuple(round(v, 1) for v in region))
+    return Verification(
+        kept, round(kept / max(inside, kept, 1), 3), tuple(round(v, 1) for v in region), quarter_turns(model)
+    )
+
+
+def quarter_turns(model: np.ndarray) -> int:
+    """How many quarter turns (0-3) the 2x3 similarity transform ``model`` turns the query by, to the
+    nearest: the registry photo's variant ``r{90 * n}`` (``m{90 * n}`` on its mirror image) shows the
+    picture as the query shows it."""
+    return round(float(np.degrees(np.arctan2(model[1, 0], model[0, 0]))) / 90) % 4
 
 
 def _off_axis(angle: float) -> float:

@@ -34,6 +34,7 @@ from .worklist import (
     record_name,
     sign_in_url,
     sizes_differ,
+    variant_words,
     why_line,
 )
 
@@ -100,6 +101,7 @@ async def candidate_page(request, datasette) -> Response:
         "registry_full": _enlarged(datasette, registry_sha),
         "overlay": await _overlay(db, listing_sha, registry_sha, evidence, geometry),
         "geometry": geometry,
+        "variant_words": variant_words(candidate.get("variant")),
         "cut_notes": cut_notes(listing.get("cut_json")),
         **split_reasons(reasons),  # red_flags, lowering, notes
         "evidence": evidence,

@@ -8,7 +8,9 @@ In the order a request meets them:
 * **Methods.** GET, HEAD and POST only; anything else is 405.
 * **Cookies.** A ``ds_actor`` cookie is honoured only when Datasette's signature holds and it carries an
   expiry (``"e"``); cookies issued at sign-in get one (``COOKIE_HOURS``), and HttpOnly and a Max-Age.
-  The signature is made with the instance's secret, so a new secret signs everyone out.
+  The signature is made with the instance's secret, so a new secret signs everyone out. Each sign-in
+  carries its own token (``"s"``); signing out ends that token (``SignedOut``), so a copy of the cookie
+  stops working too.
 * **Sign-in.** Every path needs an actor Datasette's instance ``allow`` block admits (the metadata lists
   the reviewers), not only Datasette's own views; the sign-in page and the static files it needs are the
   exception. Datasette's own status pages (``/-/databases``, ``/-/versions``, ...) need a signed-in
@@ -21,7 +23,8 @@ In the order a request meets them:
   and the user name tried, never the password.
 * **Read-only mode** says so on every HTML page (``BANNER``).
 
-Every refusal is a small HTML page (JSON for ``.json`` paths) with a 4xx status.
+Every refusal is a small HTML page (JSON for ``.json`` paths) with a 4xx status, as is asgi-csrf's
+plain 403 for a form sent with an out-of-date token.
 """
 
 from __future__ import annotations
@@ -31,11 +34,15 @@ import json
 import logging
 import os
 import re
+import secrets
+import threading
 import time
 from collections import deque
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
+import asgi_csrf
 from datasette.utils import await_me_maybe, baseconv
 from datasette.utils.asgi import Request
 from itsdangerous import BadSignature
@@ -51,6 +58,7 @@ __all__ = [
     "UPLOAD_PATH",
     "LOGIN_FAILURES",
     "LOGIN_WINDOW",
+    "SignedOut",
     "guard",
     "host_names",
     "reviewer_cookie",
@@ -108,9 +116,61 @@ def _bare_host(value: str) -> str:
 
 
 def reviewer_cookie(datasette, actor: dict, hours: float = COOKIE_HOURS) -> str:
-    """A ``ds_actor`` cookie value for ``actor`` that Datasette stops honouring after ``hours``."""
+    """A ``ds_actor`` cookie value for ``actor`` that Datasette stops honouring after ``hours``, with a
+    token of its own (``"s"``) that signing out ends."""
     expires = baseconv.base62.encode(int(time.time() + hours * 3600))
-    return datasette.sign({"a": actor, "e": expires}, "actor")
+    return datasette.sign({"a": actor, "e": expires, "s": secrets.token_urlsafe(12)}, "actor")
+
+
+class SignedOut:
+    """The tokens of sign-ins ended by "Sign out", each until its cookie would have expired anyway.
+
+    Kept in ``path`` (``NAME.signed-out`` beside the database: one ``token expiry`` line each, readable by
+    its owner only), so a restarted server still refuses a copy of a signed-out cookie; in memory alone
+    when ``path`` is None or cannot be written (logged once).
+    """
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._lock = threading.Lock()
+        self._ended: dict[str, int] = {}
+        self._loaded = False
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        try:
+            lines = self.path.read_text("ascii").splitlines() if self.path and self.path.exists() else []
+        except (OSError, UnicodeDecodeError) as exc:
+            log.warning("could not read the signed-out sessions in %s: %s", self.path, exc)
+            lines = []
+        now = time.time()
+        for line in lines:
+            token, _, expiry = line.partition(" ")
+            if token and expiry.isdigit() and int(expiry) > now:
+                self._ended[token] = int(expiry)
+
+    def __contains__(self, token: str) -> bool:
+        with self._lock:
+            self._load()
+            return token in self._ended
+
+    def end(self, token: str, expiry: int) -> None:
+        """End the sign-in with ``token`` (its cookie expires at ``expiry``, Unix seconds)."""
+        with self._lock:
+            self._load()
+            now = time.time()
+            self._ended = {t: e for t, e in self._ended.items() if e > now}
+            self._ended[token] = expiry
+            if self.path is None:
+                return
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w", encoding="ascii") as f:
+                    f.writelines(f"{t} {e}\n" for t, e in self._ended.items())
+            except OSError as exc:
+                log.warning("signed out until restart only: could not write %s: %s", self.path, exc)
 
 
 def _config(datasette) -> dict:
@@ -155,9 +215,18 @@ class LoginLimiter:
         return len(times)
 
 
+def signed_out_path(datasette) -> Path | None:
+    """``NAME.signed-out`` beside the review database; None for a database without a file."""
+    for name, db in datasette.databases.items():
+        if name not in ("_internal", "_memory") and db.path:
+            return Path(db.path).with_suffix(".signed-out")
+    return None
+
+
 def guard(datasette):
     """The ``asgi_wrapper`` of the lootwatch plugin."""
     limiter = LoginLimiter()
+    datasette._lootwatch_signed_out = SignedOut(signed_out_path(datasette))
 
     def wrap(app):
         async def guarded(scope, receive, send):
@@ -212,6 +281,7 @@ async def _guarded(datasette, limiter: LoginLimiter, app, scope, receive, send) 
             f"{method[:20]} is not a method this server answers.",
             {"allow": ", ".join(sorted(METHODS))},
         )
+    presented = _actor_cookie_value(headers)
     scope = _honoured_cookies(datasette, scope, headers)
     actor = await _actor(datasette, scope, receive)
     if not PUBLIC.match(path):
@@ -250,10 +320,18 @@ async def _guarded(datasette, limiter: LoginLimiter, app, scope, receive, send) 
             )
         user = dict(parse_qsl((body or b"").decode("utf-8", "replace"))).get("username", "")[:64]
         send = _login_outcome(send, limiter, client, user)
+    await app(scope, receive, _answer(datasette, scope, send, config, path, presented))
+
+
+def _answer(datasette, scope, send, config: dict, path: str, presented: str | None):
+    """``send`` with what every answer passes through: the end of a signed-out sign-in, the page for a
+    form with an out-of-date token, the cookie rules and the read-only banner."""
+    if scope.get("method") == "POST":
+        if path == "/-/logout" and presented:
+            send = _ending_sign_in(datasette, send, presented)
+        send = _csrf_page(datasette, scope, send)
     send = _cookie_rules(datasette, send, config)
-    if config.get("read_only"):
-        send = _with_banner(send)
-    await app(scope, receive, send)
+    return _with_banner(send) if config.get("read_only") else send
 
 
 def _route_path(datasette, scope) -> str:
@@ -273,8 +351,17 @@ def _full_path(scope) -> str:
     return path
 
 
+def _actor_cookie_value(headers: dict[bytes, bytes]) -> str | None:
+    for part in headers.get(b"cookie", b"").decode("latin-1").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == "ds_actor" and value:
+            return value.strip().strip('"')
+    return None
+
+
 def _honoured_cookies(datasette, scope, headers: dict[bytes, bytes]):
-    """Drop a ``ds_actor`` cookie that is not signed with this secret or has no expiry."""
+    """Drop a ``ds_actor`` cookie that is not signed with this secret, has no expiry or token, or whose
+    sign-in has ended."""
     cookie = headers.get(b"cookie")
     if not cookie or b"ds_actor" not in cookie:
         return scope
@@ -291,11 +378,65 @@ def _honoured_cookies(datasette, scope, headers: dict[bytes, bytes]):
 
 
 def _expiring_actor(datasette, value: str) -> bool:
+    decoded = _decoded_actor(datasette, value)
+    if decoded is None or not decoded.get("e") or not isinstance(decoded.get("s"), str):
+        return False
+    signed_out = getattr(datasette, "_lootwatch_signed_out", None)
+    return signed_out is None or decoded["s"] not in signed_out
+
+
+def _decoded_actor(datasette, value: str) -> dict | None:
     try:
         decoded = datasette.unsign(value, "actor")
     except (BadSignature, ValueError, TypeError):
-        return False
-    return isinstance(decoded, dict) and "a" in decoded and bool(decoded.get("e"))
+        return None
+    return decoded if isinstance(decoded, dict) and "a" in decoded else None
+
+
+def _ending_sign_in(datasette, send, cookie: str):
+    """Once a sign-out has gone through (Datasette answers it with a redirect), end that sign-in's token."""
+
+    async def ending(message):
+        if message["type"] == "http.response.start" and message.get("status") in (301, 302, 303):
+            decoded = _decoded_actor(datasette, cookie)
+            if decoded and isinstance(decoded.get("s"), str) and decoded.get("e"):
+                try:
+                    expiry = int(baseconv.base62.decode(str(decoded["e"])))
+                except ValueError:
+                    expiry = int(time.time() + COOKIE_HOURS * 3600)
+                datasette._lootwatch_signed_out.end(decoded["s"], expiry)
+        await send(message)
+
+    return ending
+
+
+_CSRF_MESSAGES = {m.encode() for m in (*asgi_csrf.error_messages.values(), "CSRF validation failed")}
+
+
+def _csrf_page(datasette, scope, send):
+    """asgi-csrf answers a form whose token does not match with a bare 403 and one line of jargon; this
+    sends a page that says what happened and what to do instead."""
+    held: dict[str, Any] = {}
+
+    async def csrf_send(message):
+        if message["type"] == "http.response.start" and message.get("status") == 403:
+            held["start"] = message
+            return
+        if message["type"] == "http.response.body" and "start" in held:
+            start = held.pop("start")
+            if message.get("body", b"") in _CSRF_MESSAGES and not message.get("more_body"):
+                refusal = _Refusal(
+                    403,
+                    "The form was out of date",
+                    "The page this form came from is too old, or was opened before you signed in or "
+                    "out, so its security token no longer matches. Nothing was recorded. Go back, "
+                    "reload the page and send the form again.",
+                )
+                return await _refuse(datasette, scope, send, refusal)
+            await send(start)
+        await send(message)
+
+    return csrf_send
 
 
 async def _actor(datasette, scope, receive) -> dict | None:
@@ -517,6 +658,8 @@ def bad_request_response(datasette, request, exception):
         refusal = _Refusal(400, "Bad request", "The table has no such column to sort by.")
     elif names := _malformed_arguments(request):
         refusal = _Refusal(400, "Bad request", f"Malformed in the address: {', '.join(names)}.")
+    elif (page := _datasette_error(exception)) and not request.path.endswith(".json"):
+        return _review_ui_error(datasette, request, *page)
     else:
         return None
 
@@ -528,6 +671,36 @@ def bad_request_response(datasette, request, exception):
                 {"ok": False, "status": refusal.status, "error": refusal.message}, status=refusal.status
             )
         return Response.html(await _page(datasette, refusal), status=refusal.status)
+
+    return inner
+
+
+def _datasette_error(exception) -> tuple[int, str | None, Any] | None:
+    """Status, title and message of a 4xx that Datasette raised (no such table, not allowed, ...)."""
+    from datasette.utils.asgi import Base400
+    from datasette.views.base import DatasetteError
+    from markupsafe import Markup
+
+    if isinstance(exception, Base400):
+        return exception.status, None, exception.args[0] if exception.args else ""
+    if isinstance(exception, DatasetteError) and 400 <= exception.status < 500:
+        message = Markup(exception.message) if exception.message_is_html else exception.message
+        return exception.status, exception.title, message
+    return None
+
+
+def _review_ui_error(datasette, request, status: int, title: str | None, message: Any):
+    """Datasette's 4xx pages in the review UI's own frame (its header, sign-in and worklist links)."""
+
+    async def inner():
+        from datasette.utils.asgi import Response
+
+        page = await datasette.render_template(
+            "lootwatch_datasette_error.html",
+            {"status": status, "title": title, "error": message},
+            request=request,
+        )
+        return Response.html(page, status=status)
 
     return inner
 

@@ -35,6 +35,7 @@ from .reasons import reasons_from_json, split_reasons
 
 __all__ = [
     "why_line",
+    "variant_words",
     "sizes_differ",
     "match_geometry",
     "worklist_page",
@@ -76,8 +77,9 @@ _DECISION = (
     "ORDER BY r.id DESC LIMIT 1)"
 )
 ROWS_SQL = f"""
-SELECT c.id, c.kind, c.tier, c.score, c.variant, c.pdq_distance, c.phash_distance, c.dhash_distance,
-       c.inliers, c.evidence_json, c.reasons_json, c.text_json,
+SELECT c.id, c.listing_id, c.kind, c.tier, c.score, c.variant,
+       c.pdq_distance, c.phash_distance, c.dhash_distance, c.inliers,
+       c.evidence_json, c.reasons_json, c.text_json,
        l.title, l.site, l.house, l.seller, l.sale_date, l.url AS listing_url,
        o.source, o.source_id, o.title AS registry_title,
        li.sha256 AS listing_sha256, ri.sha256 AS registry_sha256,
@@ -92,9 +94,13 @@ LEFT JOIN registry_images ri ON ri.id = COALESCE(c.registry_image_id,
     (SELECT id FROM registry_images WHERE object_id = o.id AND error IS NULL ORDER BY position LIMIT 1))
 WHERE c.tier IS NOT NULL
 """
+# A lot's candidates (several records, or a record and its red flags) stay together, placed by the lot's
+# strongest, so the worklist shows them as one lot with several leads.
+_STRENGTH = "CASE tier WHEN 'strong' THEN 0 ELSE 1 END"
 ORDER_SQL = (
     "ORDER BY (sale_date IS NULL OR sale_date = ''), sale_date, "
-    "CASE tier WHEN 'strong' THEN 0 ELSE 1 END, score DESC, id"
+    f"MIN({_STRENGTH}) OVER (PARTITION BY listing_id), MAX(score) OVER (PARTITION BY listing_id) DESC, "
+    f"listing_id, {_STRENGTH}, score DESC, id"
 )
 STATUS_SQL = {
     "undecided": "decision IS NULL",
@@ -141,15 +147,34 @@ def _turn_words(turn: str) -> str:
     return TURNS.get(turn, "")
 
 
+def variant_words(variant: Any) -> str:
+    """The hash variant a candidate's distances were measured on, in words: ``"full:full/m0"`` ->
+    "the whole lot photo, mirrored"; "" for an empty or unknown value."""
+    view, _, registry_variant = str(variant or "").partition(":")
+    if view == "full":
+        what = "the whole lot photo"
+    elif view == "trim":
+        what = "the lot photo with its border trimmed"
+    elif view.startswith("part"):
+        what = "one picture inside the lot photo"
+    else:
+        return ""
+    turn = _turn_words(registry_variant.rpartition("/")[2])
+    return f"{what}, {turn}" if turn else what
+
+
 def _photo_words(candidate: dict, evidence: dict, geometry: dict | None) -> str:
     record = record_name(candidate)
     hit = _hit(candidate, evidence)
     if hit is None:
         return f"a photo like {record}'s"
     same = hash_tier(hit, Thresholds()) is not None
-    turn = hit.variant.rpartition("/")[2]
-    if not same and geometry:
-        turn = geometry.get("turn", turn)  # the points say how the photo lies, the hashes did not match
+    if same:
+        turn = hit.variant.rpartition("/")[2]
+    else:
+        # The hashes did not match, so their closest variant says nothing: the points say how the photo
+        # lies (stored with the evidence; recomputed on the candidate page for evidence made before).
+        turn = hit.points_turn or (geometry or {}).get("turn") or ""
     mods = []
     if _turn_words(turn):
         mods.append(_turn_words(turn))
@@ -343,6 +368,7 @@ def match_geometry(
     import numpy as np
 
     from matcher.features import Features
+    from matcher.verify import quarter_turns
 
     try:
         query = Features.from_blobs(*listing_features[:2])
@@ -368,10 +394,7 @@ def match_geometry(
     x0, y0 = max(0.0, float(corners[:, 0].min())), max(0.0, float(corners[:, 1].min()))
     x1, y1 = min(float(rw), float(corners[:, 0].max())), min(float(rh), float(corners[:, 1].max()))
     shown = max(0.0, x1 - x0) * max(0.0, y1 - y0) / max(1.0, float(rw * rh))
-    quarter = round(math.degrees(math.atan2(model[1, 0], model[0, 0])) / 90) % 4
-    # The transform turns the lot photo clockwise onto the registry photo (or its mirror image) by as
-    # many quarter turns as the registry photo is turned anticlockwise in the variant of that name.
-    turn = ("m" if mirrored else "r") + str(quarter * 90)
+    turn = ("m" if mirrored else "r") + str(quarter_turns(model) * 90)
 
     def box(points) -> list[float]:
         return [round(float(v), 1) for v in (*points.min(axis=0), *points.max(axis=0))]
@@ -385,7 +408,7 @@ def match_geometry(
         "crop_percent": int(round(100 * (1 - min(1.0, shown)))),
         "turn": turn,
         "mirrored": mirrored,
-        "points": len(src),
+        "points": len(np.unique(np.round(src), axis=0)),  # counted as matcher.verify counts them
     }
 
 

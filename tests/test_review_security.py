@@ -453,3 +453,55 @@ def test_on_a_real_server_host_body_rate_limit_and_cookie(db_path, reviewer_env)
     with Server(db_path, env={**env, "DATASETTE_SECRET": "rotated"}) as server:
         r, _ = raw(server, "GET", "/lootwatch/reviews.json", {"Cookie": f"ds_actor={actor}"})
         assert r.status == 403
+
+
+def test_signing_out_ends_that_sign_in_even_for_a_copy_of_its_cookie(db_path, reviewer_env):
+    async def go():
+        ds = ui(db_path)
+        _, cookies = await sign_in(ds)
+        copied = dict(cookies)
+        before = await ds.client.get("/lootwatch/review_queue.json", cookies=copied)
+        page = await ds.client.get("/", cookies=cookies)
+        token = re.search(r'name="csrftoken" value="([^"]+)"', page.text).group(1)
+        out = await ds.client.post("/-/logout", data={"csrftoken": token}, cookies=cookies)
+        after = await ds.client.get("/lootwatch/review_queue.json", cookies=copied)
+        restarted = ui(db_path)  # the same secret, a new server process
+        later = await restarted.client.get("/lootwatch/review_queue.json", cookies=copied)
+        _, again = await sign_in(restarted)  # signing in again works, with a new token
+        fresh = await restarted.client.get("/lootwatch/review_queue.json", cookies=again)
+        return before.status_code, out.status_code, after.status_code, later.status_code, fresh.status_code
+
+    before, out, after, later, fresh = run(go())
+    assert (before, after, later, fresh) == (200, 403, 403, 200)
+    assert out in (301, 302, 303)
+    kept = db_path.with_suffix(".signed-out")
+    assert kept.exists() and (kept.stat().st_mode & 0o777) == 0o600
+
+
+def test_a_form_with_an_out_of_date_token_gets_a_page_saying_what_to_do(db_path, reviewer_env):
+    async def go():
+        ds = ui(db_path)
+        _, cookies = await sign_in(ds)
+        return await ds.client.post(
+            "/-/lootwatch/candidate/1/verdict",
+            data={"verdict": "note", "note": "x", "csrftoken": "stale"},
+            cookies=cookies,
+        )
+
+    r = run(go())
+    assert r.status_code == 403 and r.headers["content-type"].startswith("text/html")
+    assert "<h1>The form was out of date</h1>" in r.text and "reload the page" in r.text
+    assert "did not match cookie" not in r.text
+
+
+def test_datasettes_own_error_pages_carry_the_review_uis_header(db_path, reviewer_env):
+    async def go():
+        ds = ui(db_path)
+        _, cookies = await sign_in(ds)
+        missing = await ds.client.get(f"/{db_path.stem}/no_such_table", cookies=cookies)
+        return missing
+
+    missing = run(go())
+    assert missing.status_code == 404
+    assert "<h1>Not found</h1>" in missing.text or "<h1>Table not found" in missing.text
+    assert 'href="/">Worklist</a>' in missing.text and "Sign out" in missing.text

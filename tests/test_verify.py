@@ -207,3 +207,35 @@ def test_inverted_file_votes_carry_registry_photo_ids(pictures):
     assert index.index.ntotal > EXACT_LIMIT  # the inverted file, not the exact index
     query = orb(decoded(pictures[2].resize((400, 320)), quality=40))
     assert index.votes(query)[0][0] == 7
+
+
+def test_the_points_say_how_the_copy_lies(pictures):
+    ref = orb(decoded(pictures[0]))
+    assert verify(orb(decoded(pictures[0])), ref).quarter == 0
+    left = pictures[0].transpose(Image.Transpose.ROTATE_90)  # turned to the left, like variant r90
+    assert verify(orb(decoded(left)), ref).quarter == 1
+    right = pictures[0].transpose(Image.Transpose.ROTATE_270)
+    assert verify(orb(decoded(right)), ref).quarter == 3
+
+
+def test_the_evidence_keeps_how_the_points_lie_when_the_hashes_do_not_match(pictures):
+    from matcher.fingerprint import fingerprint
+    from matcher.registry_index import RegistryIndex, rank_photo
+
+    buf = io.BytesIO()
+    pictures[0].save(buf, "JPEG", quality=90)
+    registry = fingerprint(buf.getvalue(), all_transforms=True)
+    rows = [
+        {**h, "variant": v, "registry_image_id": 0, "object_id": 0, "sha256": registry.sha256}
+        for v, h in registry.hashes.items()
+    ]
+    index = RegistryIndex.from_rows(rows, {0: registry.features}, {0: registry.mirror_features})
+    w, h = pictures[0].size
+    # Mirrored and cropped hard: the hashes no longer agree, the points still do.
+    edited = pictures[0].transpose(Image.Transpose.FLIP_LEFT_RIGHT).crop((0, 0, int(w * 0.55), int(h * 0.6)))
+    out = io.BytesIO()
+    edited.save(out, "JPEG", quality=85)
+    query = fingerprint(out.getvalue())
+    (hit,) = rank_photo(index, query.hashes, query.features, Thresholds())
+    assert hit.inliers >= 10 and hit.points_turn == "m0"
+    assert hit.evidence()["points_turn"] == "m0"

@@ -14,7 +14,7 @@ from PIL import Image
 from matcher import store
 from matcher.features import orb
 from reports.review import review_metadata
-from reports.worklist import PER_PAGE, match_geometry, why_line
+from reports.worklist import PER_PAGE, match_geometry, variant_words, why_line
 
 from .review_db import XSS, hostile_db
 from .test_datasette import post_verdict, signed_in
@@ -68,6 +68,24 @@ def test_why_matching_points_without_a_hash_match():
     assert "a different photo of the same object" in line and "Same photo" not in line
     # The points say how the lot photo lies when the hashes do not.
     assert "turned 90° to the right" in why_line(RECORD, evidence, [], {"turn": "r270", "crop_percent": 0})
+
+
+def test_why_says_how_the_points_lie_the_same_way_on_the_worklist_and_the_candidate_page():
+    # The closest hash variant was a mirror image, but the hashes did not match: it says nothing.
+    unmatched = {"pdq": 118, "phash": 30, "dhash": 28, "inliers": 42, "view": "full", "variant": "full/m0"}
+    straight = {**unmatched, "points_turn": "r0"}
+    assert "mirrored" not in why_line(RECORD, straight, [])  # the worklist: no geometry
+    assert "mirrored" not in why_line(RECORD, straight, [], {"turn": "r0", "crop_percent": 0})  # the page
+    assert "mirrored" not in why_line(RECORD, unmatched, [])  # evidence without points_turn
+    flipped = {**unmatched, "variant": "full/r0", "points_turn": "m0"}
+    assert "mirrored" in why_line(RECORD, flipped, []) and "mirrored" in why_line(RECORD, flipped, [], {})
+
+
+def test_the_hash_variant_in_words():
+    assert variant_words("full:full/m0") == "the whole lot photo, mirrored"
+    assert variant_words("trim:trim/r90") == "the lot photo with its border trimmed, turned 90° to the left"
+    assert variant_words("part2:full/r0") == "one picture inside the lot photo"
+    assert variant_words(None) == "" and variant_words("odd") == ""
 
 
 def test_why_from_the_candidate_columns_when_the_evidence_json_is_missing():
@@ -244,7 +262,7 @@ def test_worklist_mine_shows_the_signed_in_reviewers_verdicts(worklist_db, monke
 
     mine, default = asyncio.run(go())
     assert rows(mine) == [ids[4], ids[6]]  # analyst confirmed one and noted one; bob escalated
-    assert "only those I gave a verdict" in default
+    assert "only mine (my verdicts and notes)" in default
 
 
 def test_worklist_pages_of_50_at_1000_candidates(tmp_path):
@@ -634,3 +652,20 @@ def test_a_plain_explanation_cut_short_never_leaves_a_bracket_open():
     )
     plain = _plain(why)
     assert plain.count("(") == plain.count(")") and plain.startswith("earliest date in the text is 1971")
+
+
+def test_a_lots_leads_stay_together_and_the_second_says_it_is_the_same_lot(worklist_db):
+    db_path, db, (first, lot2, lot3, lot4, confirmed, escalated, noted) = worklist_db
+    lot2_listing = db.execute("SELECT listing_id FROM candidates WHERE id = ?", [lot2]).fetchone()[0]
+    (between,) = add_candidates(db, [("8", "review", "2026-11-01", "demo_bazaar", 20.0)])
+    # A second lead on lot 2, weaker than lot 8's: it still follows lot 2, not lot 8.
+    again = db.table("candidates").insert(
+        {"listing_id": lot2_listing, "kind": "flags", "tier": "review", "score": 10.0, "reasons_json": "[]"}
+    ).last_pk
+    r = get(db_path, "/")
+    order = rows(r.text)
+    assert order.index(again) == order.index(lot2) + 1 and order.index(between) == order.index(again) + 1
+    row = re.search(rf'<tr class="([^"]*)" data-candidate="{again}">(.*?)</tr>', r.text, re.S)
+    assert "lw-same-lot" in row.group(1) and "The same lot, another lead" in row.group(2)
+    first_row = re.search(rf'<tr class="([^"]*)" data-candidate="{lot2}">', r.text)
+    assert "lw-same-lot" not in first_row.group(1)
