@@ -603,20 +603,35 @@ def _report_stage(cfg, day: date, dry_run: bool, resend: bool = False, out: str 
 @main.command()
 @click.argument("candidate_id", type=int)
 @click.option(
-    "--out", type=click.Path(), default=".", show_default=True, help="Folder (or .zip path) to write."
+    "--out",
+    type=click.Path(),
+    help="Folder (or .zip path) to write [default: evidence/ beside the database, or evidence_dir].",
+)
+@click.option(
+    "--allow-incomplete",
+    is_flag=True,
+    help="Write the pack even when a file is missing or changed; its summary's first line says which.",
 )
 @click.pass_obj
-def evidence(cfg, candidate_id: int, out: str) -> None:
-    """Write the evidence pack of one candidate: WARC records, original photos, manifest, summary."""
+def evidence(cfg, candidate_id: int, out: str | None, allow_incomplete: bool) -> None:
+    """Write the evidence pack of one candidate: WARC records, original photos, manifest, summary.
+
+    Every file is checked first (each photo against its SHA-256, each WARC record against the one
+    recorded); a missing or changed file refuses the pack with exit status 1, naming it.
+    """
     from matcher.store import open_db
     from reports.evidence_pack import PackError, write_pack
 
     db = open_db(_existing(cfg.db))
     try:
-        path = write_pack(db, candidate_id, Path(cfg.data_dir) / "originals", Path(out))
+        folder = Path(out) if out else Path(cfg.evidence_dir)
+        pack = write_pack(db, candidate_id, Path(cfg.data_dir), folder, allow_incomplete)
     except PackError as exc:
         raise UsageProblem(str(exc)) from exc
-    click.echo(f"wrote {path}")
+    gaps = f"; INCOMPLETE, {len(pack.problems)} missing or changed:" if pack.problems else ""
+    click.echo(f"wrote {pack.path} (SHA-256 {pack.sha256}){gaps}")
+    for problem in pack.problems:
+        click.echo(f"lootwatch: incomplete pack: {problem}", err=True)
 
 
 def _existing(path: Path) -> Path:

@@ -1,4 +1,9 @@
-"""Settings from ``lootwatch.toml`` (``--config`` or LOOTWATCH_CONFIG), secrets from the environment."""
+"""Settings from ``lootwatch.toml`` (``--config`` or LOOTWATCH_CONFIG), secrets from the environment.
+
+One home per database: the data folder (original bytes, WARC files), the digests and the evidence packs
+live beside the review database (``data/``, ``reports/``, ``evidence/`` in its folder) unless
+``lootwatch.toml`` names another place, never in the working directory.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +13,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Config", "load_config", "ConfigError"]
+__all__ = ["Config", "load_config", "ConfigError", "BESIDE_DB"]
 
 
 class ConfigError(ValueError):
     """The configuration file is missing or malformed."""
 
 
+# Folders that belong to one database: the config key and the default folder beside the database.
+BESIDE_DB = {"data_dir": "data", "report_dir": "reports", "evidence_dir": "evidence"}
+
+
 @dataclass
 class Config:
-    """Where lootwatch keeps its database and files, and who the report goes to."""
+    """Where lootwatch keeps its database and files, and who the report goes to.
+
+    ``load_config`` fills ``data_dir``, ``report_dir`` and ``evidence_dir`` beside ``db`` unless the
+    config file sets them; the defaults here only hold for a database in the working directory.
+    """
 
     db: Path = Path("lootwatch.db")
     data_dir: Path = Path("data")
     review_url: str = "http://127.0.0.1:8001"
     report_dir: Path = Path("reports")
+    evidence_dir: Path = Path("evidence")
     mail_from: str = "lootwatch@localhost"
     mail_to: list[str] = field(default_factory=list)
     smtp_host: str = ""
@@ -32,9 +46,16 @@ class Config:
 
 
 def load_config(path: str | Path | None = None, db: str | Path | None = None) -> Config:
-    """Read the config file (if any), then apply ``--db``. Relative paths are relative to the file."""
+    """Read the config file (if any), then apply ``--db``. Relative paths are relative to the file.
+
+    The folders of ``BESIDE_DB`` the file does not set are put beside the database (after ``--db``), so
+    where things go depends on the database, not on the working directory.
+
+    :raises ConfigError: the file is missing, not TOML, or holds a bad value.
+    """
     path = path or os.environ.get("LOOTWATCH_CONFIG")
     cfg = Config()
+    given: set[str] = set()
     if path:
         p = Path(path)
         try:
@@ -44,9 +65,10 @@ def load_config(path: str | Path | None = None, db: str | Path | None = None) ->
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {p}: {exc}") from exc
         base = p.parent
-        for key in ("db", "data_dir", "report_dir"):
+        for key in ("db", *BESIDE_DB):
             if key in data:
                 setattr(cfg, key, base / str(data[key]))
+                given.add(key)
         for key in ("review_url", "mail_from", "smtp_host", "smtp_security"):
             if key in data:
                 setattr(cfg, key, str(data[key]))
@@ -58,7 +80,15 @@ def load_config(path: str | Path | None = None, db: str | Path | None = None) ->
         cfg.scrapy = _scrapy_settings(data, p)
     if db:
         cfg.db = Path(db)
+    _beside_db(cfg, given)
     return cfg
+
+
+def _beside_db(cfg: Config, given: set[str]) -> None:
+    """Put the database's folders the config file did not place beside the database."""
+    for key, folder in BESIDE_DB.items():
+        if key not in given:
+            setattr(cfg, key, cfg.db.parent / folder)
 
 
 def _scrapy_settings(data: dict[str, Any], path: Path) -> dict[str, Any]:

@@ -5,7 +5,8 @@ keeps compressed bodies as served, redirects and error answers too. Each respons
 request that asked for it, a SHA-256 payload digest and the capture time, and gets a row in the
 ``evidence`` table (URL, time, SHA-256, status, content type, WARC file and offset) that links it to
 the listing photos and pages stored from it. WARC files live under ``LOOTWATCH_DATA_DIR/warc/`` and roll
-over at LOOTWATCH_WARC_MAX_BYTES.
+over at LOOTWATCH_WARC_MAX_BYTES. The row names its WARC file relative to the database's folder when the
+file is inside it (the database and its data folder move together), by its absolute path otherwise.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from scrapy.http import Request, Response
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-__all__ = ["WarcMiddleware"]
+__all__ = ["WarcMiddleware", "stored_path"]
 
 _DROPPED_HEADERS = {b"transfer-encoding"}  # the body is stored de-chunked
 
@@ -39,6 +40,7 @@ class WarcMiddleware:
             raise NotConfigured
         self.crawler = crawler
         self.folder = Path(crawler.settings.get("LOOTWATCH_DATA_DIR", "data")) / "warc"
+        self.home = Path(crawler.settings.get("LOOTWATCH_DB", "lootwatch.db")).resolve().parent
         self.max_bytes = crawler.settings.getint("LOOTWATCH_WARC_MAX_BYTES", 1_000_000_000)
         self.file: Any = None
         self.path: Path | None = None
@@ -106,7 +108,7 @@ class WarcMiddleware:
                     "sha256": digest.hexdigest(),
                     "status": response.status,
                     "content_type": response.headers.get(b"Content-Type", b"").decode("latin-1")[:200],
-                    "warc_file": str(self.path),
+                    "warc_file": stored_path(self.path, self.home),
                     "warc_offset": offset,
                     "warc_record_id": record_id,
                     "crawl_run_id": recorder.run_id,
@@ -137,6 +139,16 @@ class WarcMiddleware:
             recorder.error("evidence", url, reason)
         else:
             self.crawler.stats.inc_value("lootwatch/errors")
+
+
+def stored_path(path: Path, home: Path) -> str:
+    """``path`` as the evidence table keeps it: relative to ``home`` (the database's folder, absolute)
+    when inside it, else absolute; never relative to the working directory."""
+    full = Path(path).resolve()
+    try:
+        return full.relative_to(home).as_posix()
+    except ValueError:
+        return str(full)
 
 
 def _headers(headers: Any) -> list[tuple[str, str]]:

@@ -91,7 +91,7 @@ def test_every_page_and_photo_captured_as_warc_evidence(small_demo):
     for url, sha, path, offset in db.execute(
         "SELECT url, sha256, warc_file, warc_offset FROM evidence ORDER BY id LIMIT 20"
     ):
-        with open(path, "rb") as fh:
+        with open(small_demo["out"] / path, "rb") as fh:  # relative to the database's folder
             fh.seek(offset)
             record = next(iter(ArchiveIterator(fh)))
             assert record.rec_type == "response"
