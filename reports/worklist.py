@@ -21,6 +21,7 @@ import asyncio
 import json
 import math
 import re
+from collections import OrderedDict
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -412,10 +413,28 @@ def match_geometry(
     }
 
 
+_GEOMETRY: OrderedDict[tuple[str, str, str], dict | None] = OrderedDict()
+GEOMETRY_CACHE = 4096  # photo pairs whose geometry a server keeps (a few KB each)
+
+
 async def geometry_of(db, listing_sha: str | None, registry_sha: str | None) -> dict | None:
-    """``match_geometry`` for two stored photos, reading their features and sizes."""
+    """``match_geometry`` for two stored photos, reading their features and sizes; computed off the event
+    loop (about 10 ms a pair) and kept for the pairs seen last, so the worklist and the candidate page
+    read the same answer."""
     if not listing_sha or not registry_sha:
         return None
+    key = (str(db.path), listing_sha, registry_sha)
+    if key in _GEOMETRY:
+        _GEOMETRY.move_to_end(key)
+        return _GEOMETRY[key]
+    found = await _geometry(db, listing_sha, registry_sha)
+    _GEOMETRY[key] = found
+    while len(_GEOMETRY) > GEOMETRY_CACHE:
+        _GEOMETRY.popitem(last=False)
+    return found
+
+
+async def _geometry(db, listing_sha: str, registry_sha: str) -> dict | None:
     lf = (await db.execute("SELECT xy, desc FROM image_features WHERE sha256 = ?", [listing_sha])).first()
     rf = (
         await db.execute("SELECT xy, desc, xy_m, desc_m FROM image_features WHERE sha256 = ?", [registry_sha])
@@ -432,7 +451,7 @@ async def geometry_of(db, listing_sha: str | None, registry_sha: str | None) -> 
     ).first()
     if not (lf and rf and ls and rs):
         return None
-    return match_geometry(tuple(lf), tuple(rf), tuple(ls), tuple(rs))
+    return await asyncio.to_thread(match_geometry, tuple(lf), tuple(rf), tuple(ls), tuple(rs))
 
 
 # ---------------------------------------------------------------------------------------------- pages
@@ -519,12 +538,12 @@ async def _choices(db) -> dict[str, list[str]]:
     }
 
 
-def _row(r: dict, base_path) -> dict:
+def _row(r: dict, base_path, geometry: dict | None) -> dict:
     evidence = _json_object(r.get("evidence_json"))
     reasons = reasons_from_json(r.get("reasons_json"))
     return {
         **r,
-        "why": why_line(r, evidence, reasons),
+        "why": why_line(r, evidence, reasons, geometry),
         "listing_link": safe_url(r.get("listing_url")),
         "listing_thumb": base_path(f"/-/lootwatch/thumbnail/{r['listing_sha256']}")
         if r.get("listing_sha256")
@@ -559,7 +578,13 @@ async def worklist_page(request, datasette) -> Response:
         f"{inner} {ORDER_SQL} LIMIT ? OFFSET ?", [*params, PER_PAGE, (page - 1) * PER_PAGE]
     )
     base = datasette.urls.path("/-/lootwatch/worklist")
-    rows = [_row(dict(r), datasette.urls.path) for r in rows]
+    rows = [dict(r) for r in rows]
+    # The same geometry the candidate page reads, so the row's why line says what the page says.
+    geometries = [
+        await geometry_of(db, r["listing_sha256"], r["registry_sha256"]) if r["kind"] == "image" else None
+        for r in rows
+    ]
+    rows = [_row(r, datasette.urls.path, g) for r, g in zip(rows, geometries, strict=True)]
     json_query = datasette.urls.path(
         f"/{db.name}/review_queue.json?"
         + urlencode(
