@@ -530,15 +530,23 @@ def review(
     --allow-host and LOOTWATCH_REVIEW_HOSTS are answered. Sign-in cookies are signed with the secret in
     DB.datasette-secret (or DATASETTE_SECRET); --sign-out-everyone replaces it.
     """
-    from reports.review import datasette_command, review_secret, reviewers, secret_path
+    from reports.review import broken_hashes, datasette_command, review_secret, reviewers, secret_path
     from reports.security import host_names
 
     if hash_password:
         from datasette_auth_passwords.utils import hash_password as make_hash
 
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
-        click.echo(make_hash(password))
+        made = make_hash(password)
+        click.echo(made)
+        click.echo(
+            f"Set it in single quotes, so the shell leaves its $ signs alone:\n"
+            f"  export LOOTWATCH_PASSWORD_HASH='{made}'",
+            err=True,
+        )
         return
+    if bad := broken_hashes():
+        raise UsageProblem("\n".join(bad))
     path = _existing(Path(db) if db else cfg.db)
     cmd = datasette_command(
         path,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import sys
 from importlib.resources import files
@@ -13,7 +14,14 @@ import yaml
 
 from .security import COOKIE_HOURS, host_names
 
-__all__ = ["review_metadata", "datasette_command", "reviewers", "review_secret", "PRIVATE_TABLES"]
+__all__ = [
+    "review_metadata",
+    "datasette_command",
+    "reviewers",
+    "broken_hashes",
+    "review_secret",
+    "PRIVATE_TABLES",
+]
 
 # Tables nobody who is not signed in reads: crawl errors, the digests sent (with their recipients) and the
 # reviewers' verdicts and notes. Without reviewers (read-only mode) nobody can sign in, so nobody reads them.
@@ -33,6 +41,26 @@ def reviewers(environ: dict[str, str] | None = None) -> dict[str, str]:
     for name in filter(None, (n.strip() for n in env.get("LOOTWATCH_REVIEWERS", "").split(","))):
         names[name] = f"LOOTWATCH_PASSWORD_HASH_{name.upper()}"
     return {name: var for name, var in names.items() if env.get(var)}
+
+
+# datasette-auth-passwords' hashes: "pbkdf2_sha256$<iterations>$<salt>$<hash>".
+_HASH = re.compile(r"pbkdf2_sha256\$\d+\$[^$\s]+\$[^$\s]+")
+
+
+def broken_hashes(environ: dict[str, str] | None = None) -> list[str]:
+    """One line for each reviewer's password hash that is not a whole hash, as when a shell read the
+    ``$`` signs of an unquoted ``export LOOTWATCH_PASSWORD_HASH=pbkdf2_sha256$480000$...``; [] when all
+    are whole."""
+    env = os.environ if environ is None else environ
+    lines = []
+    for name, var in reviewers(env).items():
+        if not _HASH.fullmatch(env[var].strip()):
+            lines.append(
+                f"{var} (reviewer {name}) is not a whole password hash: it should look like "
+                "pbkdf2_sha256$480000$...$... . Set it in single quotes, "
+                f"export {var}='pbkdf2_sha256$...', so the shell leaves its $ signs alone."
+            )
+    return lines
 
 
 def review_metadata(

@@ -505,3 +505,21 @@ def test_datasettes_own_error_pages_carry_the_review_uis_header(db_path, reviewe
     assert missing.status_code == 404
     assert "<h1>Not found</h1>" in missing.text or "<h1>Table not found" in missing.text
     assert 'href="/">Worklist</a>' in missing.text and "Sign out" in missing.text
+
+
+def test_a_password_hash_whose_dollar_signs_the_shell_ate_is_refused_in_one_line(db_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from lootwatch.cli import main
+    from reports.review import broken_hashes
+
+    assert broken_hashes({"LOOTWATCH_PASSWORD_HASH": HASH}) == []
+    # What `export LOOTWATCH_PASSWORD_HASH=pbkdf2_sha256$480000$salt$hash` leaves: $4, $s and $h expanded.
+    eaten = HASH.split("$")[0] + "80000"
+    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", eaten)
+    out = CliRunner().invoke(main, ["review", str(db_path), "--print-command"])
+    assert out.exit_code == 1
+    assert "LOOTWATCH_PASSWORD_HASH (reviewer analyst) is not a whole password hash" in out.output
+    assert "single quotes" in out.output and "Traceback" not in out.output
+    made = CliRunner().invoke(main, ["review", "--hash-password"], input="pw\npw\n")
+    assert made.exit_code == 0 and "export LOOTWATCH_PASSWORD_HASH='pbkdf2_sha256$" in made.output
