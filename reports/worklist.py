@@ -71,6 +71,7 @@ TURNS = {
     "m270": "mirrored and turned 90°",
 }
 MAX_WORDS = 5  # red flags quoted in one line; the candidate page shows them all
+PLAIN_CHARS = 110  # a rule's explanation in a why line, cut at a word beyond this
 
 # The latest decision (not a note) of each candidate, and who made it.
 _DECISION = (
@@ -230,9 +231,13 @@ def _says_something(words: str) -> bool:
 def _plain(why: Any) -> str:
     """A rule's explanation, cut to its first clause: "a dated publication of the object"."""
     words = " ".join(str(why or "").split())
-    words = re.split(r"(?<=\w)[.;:](?:\s|$)", words, maxsplit=1)[0][:80].rstrip(" ,")
+    words = re.split(r"(?<=\w)[.;:](?:\s|$)", words, maxsplit=1)[0]
+    cut = len(words) > PLAIN_CHARS
+    if cut:  # at a word
+        words = words[:PLAIN_CHARS].rsplit(" ", 1)[0].rstrip(" ,")
     if words.count("(") > words.count(")"):  # cut inside a parenthesis: leave the aside out
-        words = words[: words.rfind("(")].rstrip(" ,")
+        words, cut = words[: words.rfind("(")].rstrip(" ,"), False
+    words += "…" if cut else ""
     first = words.split(" ", 1)[0]
     if first[:1].isupper() and (len(first) == 1 or first[1:].islower()):  # "A date" -> "a date", not "UNESCO"
         words = words[:1].lower() + words[1:]

@@ -669,3 +669,15 @@ def test_a_lots_leads_stay_together_and_the_second_says_it_is_the_same_lot(workl
     assert "lw-same-lot" in row.group(1) and "The same lot, another lead" in row.group(2)
     first_row = re.search(rf'<tr class="([^"]*)" data-candidate="{lot2}">', r.text)
     assert "lw-same-lot" not in first_row.group(1)
+
+
+def test_a_long_explanation_is_cut_at_a_word_and_says_so():
+    from reports.worklist import _plain
+
+    why = (
+        "A history dated 1971, before Iraq's cut-off of 6 August 1990, tied to a name or document that can "
+        "be checked (Sotheby's)"
+    )
+    plain = _plain(why)
+    assert plain.endswith("…") and " or document" in plain and not plain.endswith(" …")
+    assert plain[:-1] in why[:1].lower() + why[1:]
