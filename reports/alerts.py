@@ -73,9 +73,8 @@ def send_alert(
         else:
             reason = "not a URL Apprise can send to (see the Apprise wiki for its services)"
         if known:
-            server = next(iter(servers))
-            target = server.url(privacy=True).split("?", 1)[0]
-            ok, reason = _notify(apprise, server, title, body, kind)
+            target = next(iter(servers)).url(privacy=True).split("?", 1)[0]
+            ok, reason = _notify(apprise, servers, title, body, kind)
             if ok:
                 delivery.sent += 1
                 continue
@@ -90,15 +89,21 @@ def send_alert(
     return delivery
 
 
-def _notify(apprise: Any, server: Any, title: str, body: str, kind: Any) -> tuple[bool, str]:
-    """Send through one Apprise service; (True, "") or (False, the reason Apprise logged)."""
+def _notify(apprise: Any, servers: Any, title: str, body: str, kind: Any) -> tuple[bool, str]:
+    """Send through one Apprise service; (True, "") or (False, the reason Apprise logged).
+
+    The text is sent as plain text: Apprise escapes it for services that read HTML or Markdown, so a
+    seller's words in an error cannot become markup or a link there."""
     logger = logging.getLogger("apprise")
     propagate = logger.propagate
     logger.propagate = False  # Apprise's own log lines would repeat the reason through Scrapy's handler
     try:
         with apprise.LogCapture(level=logging.DEBUG, fmt="%(levelname)s %(message)s") as captured:
             try:
-                ok = bool(server.notify(body=body, title=title, notify_type=kind))
+                sent = servers.notify(
+                    body=body, title=title, notify_type=kind, body_format=apprise.NotifyFormat.TEXT
+                )
+                ok = bool(sent)
             except Exception as exc:  # noqa: BLE001 - a service module's bug is a failed delivery
                 return False, f"{type(exc).__name__}: {exc}"
             log = captured.getvalue()
@@ -140,8 +145,7 @@ def daily_summary(db: Any, since: str, review_url: str) -> str | None:
     )
     return (
         f"digest {report['report_date']}: {len(ids)} new candidate{'s' if len(ids) != 1 else ''} "
-        f"({tiers['strong']} strong, "
-        f"{tiers['review']} to review), {state}; {where}"
+        f"({tiers['strong']} strong, {tiers['review']} to review), {state}; {where}"
     )
 
 
@@ -195,7 +199,9 @@ class DailyWatch:
                 lines += crawl_problems(db, self.started)
                 summary = daily_summary(db, self.started, self.cfg.review_url)
         except Exception as exc:  # noqa: BLE001 - the alert must go out whatever the database's state
-            lines.append(f"the database {path} could not be read for the crawl's health: {exc}")
+            lines.append(
+                f"the database {path} could not be read for the crawl's health: {' '.join(str(exc).split())}"
+            )
         host = socket.gethostname()
         if lines:
             title = f"lootwatch daily on {host}: {len(lines)} problem{'s' if len(lines) != 1 else ''}"

@@ -199,7 +199,7 @@ def systemd_environment(path) -> dict[str, str]:
     for line in path.read_text().splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             key, _, value = line.partition("=")
-            env[key.strip()] = value.strip()
+            env[key.strip()] = value.strip().removeprefix('"').removesuffix('"')
     return env
 
 
@@ -215,7 +215,7 @@ def test_daily_as_the_systemd_unit_runs_it_alerts_with_smtp_down(tmp_path, webho
     cfg_file = tmp_path / "lootwatch.toml"
     args[1] = str(cfg_file)
     env_file = tmp_path / "env"  # the unit's EnvironmentFile: the alert URL is a secret
-    env_file.write_text(f"# secrets\nLOOTWATCH_ALERT_URLS={webhook.apprise_url}\n")
+    env_file.write_text(f'# secrets\nLOOTWATCH_ALERT_URLS="{webhook.apprise_url}"\n')
     with FailingSite() as site:
         cfg_file.write_text(
             'db = "l.db"\ndata_dir = "data"\nreport_dir = "reports"\nmail_to = ["analyst@unit.example"]\n'
