@@ -85,13 +85,20 @@ def test_alert_for_a_crawl_that_stored_nothing(tmp_path, webhook):
     watch = DailyWatch(config(tmp_path, [webhook.apprise_url]), say=lambda _: None)
     crawl_run(db, "dealer_one", 0, errors=["HTTP 403"])
     crawl_run(db, "steady_site", 12)
+    disabled = store.start_run(db, "catawiki", "market")  # disabled on purpose: starts nothing
+    store.finish_run(db, disabled, "finished", {"lootwatch/site_disabled": 1})
+    stopped = store.start_run(db, "dealer_two", "market")
+    store.finish_run(db, stopped, "shutdown", {"lootwatch/store/items": 3})
     delivery = watch.finish()
     assert delivery.sent == 1 and len(webhook.posts) == 1
     post = webhook.posts[0]
-    assert post["type"] == "failure" and "1 problem" in post["title"]
+    assert post["type"] == "failure" and "2 problems" in post["title"]
     lines = post["message"].splitlines()
-    assert "crawl of dealer_one stored nothing (0 lots seen, 1 error; first error: HTTP 403)" in lines
-    assert not any("steady_site" in line for line in lines)
+    assert lines[:2] == [
+        "crawl of dealer_one stored nothing (0 lots seen, 1 error; first error: HTTP 403)",
+        "crawl of dealer_two ended early (shutdown) after 3 lots",
+    ]
+    assert not any("steady_site" in line or "catawiki" in line for line in lines)
 
 
 def test_alert_for_a_lot_count_that_fell_by_more_than_half(tmp_path, webhook):
