@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shlex
 import socket
 import sys
 from collections import Counter
@@ -141,7 +142,7 @@ def daily_summary(db: Any, since: str, review_url: str) -> str | None:
     where = (
         f"worklist: {review_url.rstrip('/')}/-/lootwatch/worklist"
         if review_url
-        else f"review UI: lootwatch --db {db_path(db)} review"
+        else f"review UI: lootwatch --db {shlex.quote(db_path(db))} review"
     )
     return (
         f"digest {report['report_date']}: {len(ids)} new candidate{'s' if len(ids) != 1 else ''} "

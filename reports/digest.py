@@ -19,6 +19,7 @@ import csv
 import io
 import json
 import re
+import shlex
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -237,7 +238,7 @@ def build_message(
         "more": len(candidates) - len(shown),
         "review_url": (review_url or LOCAL_REVIEW_URL).rstrip("/"),
         "review_url_set": bool(review_url),
-        "review_command": f"lootwatch --db {db_path(db)} review",
+        "review_command": f"lootwatch --db {shlex.quote(db_path(db))} review",
         "safe_url": safe_url,
         "quote": quote,
         "health": crawl_health(db),
