@@ -292,8 +292,17 @@ def _chosen_sites(settings, sites: tuple[str, ...], demo_url: str | None) -> lis
 def daily(cfg, dry_run: bool) -> None:
     """Crawl every enabled site, match, and send the digest: the whole day's work, for a timer or cron.
 
-    Exits with status 1 and names the stage when one fails; the stages after it do not run.
+    Exits with status 1 and names the stage when one fails; the stages after it do not run. With alert
+    URLs configured ([alerts] in lootwatch.toml), failures and the day's summary go there too.
     """
+    from reports.alerts import DailyWatch
+
+    # The watch sends the alerts at the end, whatever happened (a failed stage's line among them).
+    with DailyWatch(cfg, say=click.echo, warn=lambda line: click.echo(line, err=True)):
+        _daily(cfg, dry_run)
+
+
+def _daily(cfg, dry_run: bool) -> None:
     stages = (
         ("crawl", lambda: _crawl_stage(cfg)),
         ("match", lambda: _match_stage(cfg)),
@@ -598,7 +607,9 @@ def _report_stage(cfg, day: date, dry_run: bool, resend: bool = False, out: str 
         raise UsageProblem("no smtp_host in lootwatch.toml: configure it, or use --dry-run")
     folder = Path(out) if out else cfg.report_dir
     try:
-        rep = write_report(db, folder, cfg.review_url, cfg.mail_from, cfg.mail_to, day, smtp, resend)
+        rep = write_report(
+            db, folder, cfg.review_url, cfg.mail_from, cfg.mail_to, day, smtp, resend, cfg.digest_limit
+        )
     except MailError as exc:
         raise UsageProblem(f"the digest was not sent ({exc}); it will go out with the next run") from exc
     sent = {"sent": f"sent to {', '.join(cfg.mail_to)}", "nothing-new": "nothing new, no e-mail sent"}

@@ -35,6 +35,8 @@ def test_config_example(tmp_path):
     assert cfg.mail_to == ["analyst@example.org"]
     assert cfg.scrapy["DOWNLOAD_DELAY"] == 2
     assert cfg.scrapy["LOOTWATCH_CONTACT_URL"].startswith("https://")
+    assert cfg.alert_urls[0] == "ntfy://ntfy.my-unit.example/lootwatch" and cfg.alert_summary is True
+    assert (cfg.review_url, cfg.digest_limit) == ("http://127.0.0.1:8001", 50)
 
 
 def test_commands_listed_exist():
