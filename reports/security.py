@@ -15,6 +15,12 @@ In the order a request meets them:
   the reviewers), not only Datasette's own views; the sign-in page and the static files it needs are the
   exception. Datasette's own status pages (``/-/databases``, ``/-/versions``, ...) need a signed-in
   actor in every mode.
+* **Forms from elsewhere.** A POST whose ``Origin`` (or, without one, ``Referer``) names another host or
+  port than the one asked for is refused (403), so a page on another port or a sibling host name cannot
+  post a verdict with a signed-in reviewer's cookie (cookies do not tell ports apart).
+* **Framing.** Every answer forbids being shown inside another site's frame (clickjacking).
+* **Debugging pages** of Datasette that post (``/-/messages``, ``/-/allow-debug``, ``/-/permissions``)
+  are not served.
 * **Bodies.** A POST must say its length; over ``FORM_CAP`` (``UPLOAD_CAP`` on the photo check) it is
   refused with 413 before a byte is read. Forms are urlencoded UTF-8, multipart only where photos are
   uploaded; anything else is 4xx.
@@ -40,7 +46,7 @@ import time
 from collections import deque
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import asgi_csrf
 from datasette.utils import await_me_maybe, baseconv
@@ -89,6 +95,10 @@ INTERNAL = re.compile(
     r"^/-/(databases|versions|threads|settings|config|plugins|metadata|permissions|messages|"
     r"allow-debug|patterns|auth-token|password-tool)(\.json)?$"
 )
+
+
+# Datasette's debugging pages that take forms: no use to a reviewer, and a way to a server error.
+DEBUG_PAGES = re.compile(r"^/-/(messages|allow-debug|permissions)(\.json)?$")
 
 
 def host_names(extra: list[str] | tuple[str, ...] = (), environ: dict[str, str] | None = None) -> list[str]:
@@ -281,6 +291,16 @@ async def _guarded(datasette, limiter: LoginLimiter, app, scope, receive, send) 
             f"{method[:20]} is not a method this server answers.",
             {"allow": ", ".join(sorted(METHODS))},
         )
+    if DEBUG_PAGES.match(path):
+        raise _Refusal(404, "Not found", "This page is not served here.")
+    if method == "POST" and (elsewhere := _foreign_origin(headers, host)):
+        log.warning("form from %s refused: it was sent to %s", elsewhere[:100], host[:100])
+        raise _Refusal(
+            403,
+            "Form sent from another page",
+            "This form did not come from the review UI's own pages, so nothing was recorded. If you "
+            "sent it yourself, open the review UI at the address you normally use and send it again.",
+        )
     presented = _actor_cookie_value(headers)
     scope = _honoured_cookies(datasette, scope, headers)
     actor = await _actor(datasette, scope, receive)
@@ -330,8 +350,27 @@ def _answer(datasette, scope, send, config: dict, path: str, presented: str | No
         if path == "/-/logout" and presented:
             send = _ending_sign_in(datasette, send, presented)
         send = _csrf_page(datasette, scope, send)
-    send = _cookie_rules(datasette, send, config)
+    send = _cookie_rules(datasette, _not_framed(send), config)
     return _with_banner(send) if config.get("read_only") else send
+
+
+def _not_framed(send):
+    """Every answer may be shown in a frame of this server's own pages only (clickjacking)."""
+
+    async def framed_send(message):
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers") or [])
+            csp = [i for i, (k, _) in enumerate(headers) if k.lower() == b"content-security-policy"]
+            if csp:
+                key, value = headers[csp[0]]
+                headers[csp[0]] = (key, value + b"; frame-ancestors 'self'")
+            else:
+                headers.append((b"content-security-policy", b"frame-ancestors 'self'"))
+            headers.append((b"x-frame-options", b"SAMEORIGIN"))
+            message = dict(message, headers=headers)
+        await send(message)
+
+    return framed_send
 
 
 def _route_path(datasette, scope) -> str:
@@ -349,6 +388,23 @@ def _full_path(scope) -> str:
     if scope.get("query_string"):
         path += "?" + scope["query_string"].decode("latin-1")
     return path
+
+
+def _foreign_origin(headers: dict[bytes, bytes], host: str) -> str | None:
+    """The origin a POST says it came from when that is not this server as asked (host and port), else
+    None. Browsers send ``Origin`` with every form POST; ``Referer`` stands in when a proxy drops it, and a
+    request with neither (a script) is left to the token check."""
+    for name in (b"origin", b"referer"):
+        value = headers.get(name, b"").decode("latin-1").strip()
+        if not value:
+            continue
+        if value == "null":  # a sandboxed frame, a data: page or a file: page
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or parts.netloc.lower() != host.lower():
+            return value
+        return None
+    return None
 
 
 def _actor_cookie_value(headers: dict[bytes, bytes]) -> str | None:
@@ -605,7 +661,12 @@ def _with_banner(send):
 
 
 async def _refuse(datasette, scope, send, refusal: _Refusal) -> None:
-    headers = {"cache-control": "private, no-store", **refusal.headers}
+    headers = {
+        "cache-control": "private, no-store",
+        "x-frame-options": "SAMEORIGIN",
+        "content-security-policy": "frame-ancestors 'self'",
+        **refusal.headers,
+    }
     if _route_path(datasette, scope).endswith(".json"):
         body = json.dumps(
             {"ok": False, "status": refusal.status, "title": refusal.title, "error": refusal.message}
@@ -654,6 +715,10 @@ def bad_request_response(datasette, request, exception):
         refusal = _Refusal(400, "Bad request", "A number in the address is too large to be an id.")
     elif isinstance(exception, FormParserError | UnicodeDecodeError):
         refusal = _Refusal(400, "Malformed form", _form_error(exception))
+    elif isinstance(exception, json.JSONDecodeError):
+        refusal = _Refusal(
+            400, "Bad request", "A value in the address should be a JSON list, like [1, 2], and is not."
+        )
     elif str(exception).startswith("Cannot sort table by "):
         refusal = _Refusal(400, "Bad request", "The table has no such column to sort by.")
     elif names := _malformed_arguments(request):

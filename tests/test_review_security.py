@@ -424,21 +424,18 @@ def test_on_a_real_server_host_body_rate_limit_and_cookie(db_path, reviewer_env)
         csrf = re.search(r"ds_csrftoken=([^;]+)", r.getheader("Set-Cookie")).group(1)
         token = re.search(r'name="csrftoken" value="([^"]+)"', page).group(1)
 
-        def login(password):
+        def login(password, forwarded=None):
             body = urllib.parse.urlencode(
                 {"username": "analyst", "password": password, "csrftoken": token}
             ).encode()
-            return raw(
-                server,
-                "POST",
-                "/-/login",
-                {
-                    "Cookie": f"ds_csrftoken={csrf}",
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "Content-Length": str(len(body)),
-                },
-                body,
-            )[0]
+            headers = {
+                "Cookie": f"ds_csrftoken={csrf}",
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Content-Length": str(len(body)),
+            }
+            if forwarded:  # a local process posing as many clients
+                headers["X-Forwarded-For"] = forwarded
+            return raw(server, "POST", "/-/login", headers, body)[0]
 
         good = login("secret")
         assert good.status == 302
@@ -447,8 +444,9 @@ def test_on_a_real_server_host_body_rate_limit_and_cookie(db_path, reviewer_env)
         actor = re.search(r"ds_actor=([^;]+)", cookie).group(1)
         r, _ = raw(server, "GET", "/lootwatch/reviews.json", {"Cookie": f"ds_actor={actor}"})
         assert r.status == 200
-        assert [login("wrong").status for _ in range(5)] == [200] * 5
+        assert [login("wrong", f"10.0.0.{i}").status for i in range(5)] == [200] * 5
         assert login("secret").status == 429
+        assert login("secret", "10.9.9.9").status == 429  # X-Forwarded-For from loopback is not believed
     # The same cookie against the server restarted with a new secret: signed out.
     with Server(db_path, env={**env, "DATASETTE_SECRET": "rotated"}) as server:
         r, _ = raw(server, "GET", "/lootwatch/reviews.json", {"Cookie": f"ds_actor={actor}"})
@@ -523,3 +521,73 @@ def test_a_password_hash_whose_dollar_signs_the_shell_ate_is_refused_in_one_line
     assert "single quotes" in out.output and "Traceback" not in out.output
     made = CliRunner().invoke(main, ["review", "--hash-password"], input="pw\npw\n")
     assert made.exit_code == 0 and "export LOOTWATCH_PASSWORD_HASH='pbkdf2_sha256$" in made.output
+
+
+def test_a_form_from_another_page_is_refused(db_path, reviewer_env, caplog):
+    async def go():
+        ds = ui(db_path)
+        _, cookies = await sign_in(ds)
+        page = await ds.client.get("/-/lootwatch/candidate/1", cookies=cookies)
+        token = re.search(r'name="csrftoken" value="([^"]+)"', page.text).group(1)
+        form = {"verdict": "dismissed", "csrftoken": token}
+        url = "/-/lootwatch/candidate/1/verdict"
+        answers = {
+            "another port": await ds.client.post(
+                url, data=form, cookies=cookies, headers={"origin": "http://localhost:46400"}
+            ),
+            "another host": await ds.client.post(
+                url, data=form, cookies=cookies, headers={"origin": "http://evil.example"}
+            ),
+            "a sandboxed frame": await ds.client.post(
+                url, data=form, cookies=cookies, headers={"origin": "null"}
+            ),
+            "referer elsewhere": await ds.client.post(
+                url, data=form, cookies=cookies, headers={"referer": "http://localhost:46400/x.html"}
+            ),
+        }
+        own = await ds.client.post(url, data=form, cookies=cookies, headers={"origin": "http://localhost"})
+        return answers, own, page
+
+    with caplog.at_level(logging.WARNING, logger="lootwatch.review"):
+        answers, own, page = run(go())
+    for what, r in answers.items():
+        assert r.status_code == 403 and "Form sent from another page" in r.text, what
+    assert own.status_code == 302  # the review UI's own page: recorded
+    assert "form from http://evil.example refused" in caplog.text
+    # Not to be framed by another site's page (clickjacking), refusals included.
+    for r in (page, answers["another host"]):
+        assert r.headers["x-frame-options"] == "SAMEORIGIN"
+        assert "frame-ancestors 'self'" in r.headers["content-security-policy"]
+
+
+def test_datasettes_debugging_forms_and_malformed_json_arguments_are_4xx(db_path, reviewer_env):
+    db = db_path.stem
+
+    async def go():
+        ds = ui(db_path)
+        _, cookies = await sign_in(ds)
+        c = ds.client
+        return {
+            "messages": await c.get("/-/messages", cookies=cookies),
+            "post messages": await c.post("/-/messages", data={"message_type": "1"}, cookies=cookies),
+            "allow-debug": await c.get("/-/allow-debug", cookies=cookies),
+            "in list": await c.get(f"/{db}/listings?id__in=%5B", cookies=cookies),
+            "notin list": await c.get(f"/{db}/listings?title__notin=%5B1,%5D", cookies=cookies),
+            "in list json": await c.get(f"/{db}/reviews.json?verdict__in=%5B", cookies=cookies),
+        }
+
+    for what, r in run(go()).items():
+        assert 400 <= r.status_code < 500, (what, r.status_code, r.text[:200])
+
+
+def test_a_reviewer_named_without_a_hash_stops_the_review_ui(db_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from lootwatch.cli import main
+
+    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", HASH)
+    monkeypatch.setenv("LOOTWATCH_REVIEWERS", "bob")
+    monkeypatch.delenv("LOOTWATCH_PASSWORD_HASH_BOB", raising=False)
+    out = CliRunner().invoke(main, ["review", str(db_path), "--print-command"])
+    assert out.exit_code == 1
+    assert "LOOTWATCH_REVIEWERS names bob, but LOOTWATCH_PASSWORD_HASH_BOB is not set" in out.output
