@@ -425,8 +425,8 @@ def test_candidate_page_shows_what_lowers_the_risk_apart(tmp_path):
     flags, lowering = page.split("<h3>Red flags in the seller's words</h3>", 1)[1].split(
         "<h3>Lowers the risk</h3>"
     )
-    assert "<code>origin.iraq</code>" in flags and "evidence.export_licence" not in flags
-    assert "<code>evidence.export_licence</code>" in lowering.split("</ul>")[0]
+    assert 'title="rule origin.iraq"' in flags and "evidence.export_licence" not in flags
+    assert 'title="rule evidence.export_licence"' in lowering.split("</ul>")[0]
 
 
 # --- defects found by testing: one test for each kind ------------------------------------------------
