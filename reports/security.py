@@ -35,6 +35,7 @@ plain 403 for a form sent with an out-of-date token.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import logging
@@ -51,6 +52,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import asgi_csrf
 from datasette.utils import await_me_maybe, baseconv
 from datasette.utils.asgi import Request
+from datasette_auth_passwords.utils import hash_password, verify_password
 from itsdangerous import BadSignature
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
@@ -327,20 +329,30 @@ async def _guarded(datasette, limiter: LoginLimiter, app, scope, receive, send) 
     body = None
     if method == "POST":
         scope, receive, body = await _capped_body(scope, receive, headers, path)
-    client = (scope.get("client") or ("unknown",))[0]
     if path == "/-/login" and method == "POST":
-        wait = limiter.retry_after(client)
-        if wait:
-            log.warning("sign-in refused for %s: too many failures, try again in %d s", client, wait)
-            raise _Refusal(
-                429,
-                "Too many sign-in attempts",
-                f"Too many failed sign-ins from this address. Try again in {wait} seconds.",
-                {"retry-after": str(wait)},
-            )
-        user = dict(parse_qsl((body or b"").decode("utf-8", "replace"))).get("username", "")[:64]
-        send = _login_outcome(send, limiter, client, user)
+        send = await _signing_in(datasette, limiter, scope, body, send)
     await app(scope, receive, _answer(datasette, scope, send, config, path, presented))
+
+
+async def _signing_in(datasette, limiter: LoginLimiter, scope, body: bytes | None, send):
+    """A sign-in form: refused while its client waits out too many failures; otherwise ``send`` that
+    counts and logs a failure."""
+    client = (scope.get("client") or ("unknown",))[0]
+    wait = limiter.retry_after(client)
+    if wait:
+        log.warning("sign-in refused for %s: too many failures, try again in %d s", client, wait)
+        raise _Refusal(
+            429,
+            "Too many sign-in attempts",
+            f"Too many failed sign-ins from this address. Try again in {wait} seconds.",
+            {"retry-after": str(wait)},
+        )
+    user = dict(parse_qsl((body or b"").decode("utf-8", "replace"))).get("username", "")[:64]
+    if user not in _accounts(datasette):
+        # datasette-auth-passwords answers an unknown name at once and a known one after hashing
+        # (~0.2 s): hash anyway, so the time of the answer does not tell which names exist.
+        await asyncio.to_thread(verify_password, "", _DUMMY_HASH)
+    return _login_outcome(send, limiter, client, user)
 
 
 def _answer(datasette, scope, send, config: dict, path: str, presented: str | None):
@@ -388,6 +400,16 @@ def _full_path(scope) -> str:
     if scope.get("query_string"):
         path += "?" + scope["query_string"].decode("latin-1")
     return path
+
+
+# A hash of nothing in particular, made as datasette-auth-passwords makes them (same cost).
+_DUMMY_HASH = hash_password(secrets.token_hex(8))
+
+
+def _accounts(datasette) -> set[str]:
+    """The user names datasette-auth-passwords has a hash for."""
+    config = datasette.plugin_config("datasette-auth-passwords") or {}
+    return {key.rsplit("_password_hash", 1)[0] for key in config if key.endswith("_password_hash")}
 
 
 def _foreign_origin(headers: dict[bytes, bytes], host: str) -> str | None:
