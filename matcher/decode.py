@@ -52,7 +52,7 @@ def decode(data: bytes, target: int = TARGET) -> Image.Image:
             # Judged on the size as published: after a JPEG draft a 9 x 4000 strip is 2 x 500, and a
             # PNG and a JPEG of one strip must be judged alike.
             if min(im.size) < MIN_SIDE:
-                raise DecodeError(f"image too small ({im.width}x{im.height} px; at least {MIN_SIDE} px a side)")
+                raise DecodeError(f"image too small ({im.width}x{im.height}; at least {MIN_SIDE} px a side)")
             if getattr(im, "n_frames", 1) > 1:
                 im.seek(0)
             if im.format == "JPEG":
