@@ -120,7 +120,7 @@ def demo(out: str, size: str) -> None:
     """Run the whole pipeline on the bundled demo and print a summary."""
     from .demo import print_summary, run_demo
 
-    summary = run_demo(Path(out), size=size)
+    summary = run_demo(Path(out), size=size, verbose=_verbose())
     print_summary(summary)
 
 

@@ -87,12 +87,13 @@ def built_composition(ground_truth: Path) -> dict[str, Any]:
     }
 
 
-def run_demo(out: Path, size: str = "full") -> dict[str, Any]:
+def run_demo(out: Path, size: str = "full", verbose: bool = False) -> dict[str, Any]:
     """Run every stage on the demo under ``out``; return (and write) the summary.
 
     Says on stderr what it is doing as it starts each step, with progress bars (plain lines every 10 s
     where stderr is no terminal) while drawing, importing, crawling and matching. The registry is
-    imported as ``lootwatch registry import`` does it; the houses are crawled by their spiders.
+    imported as ``lootwatch registry import`` does it; the houses are crawled by their spiders, whose
+    Scrapy log is shown only when ``verbose``.
     """
     started = time.perf_counter()
     out = Path(out)
@@ -115,9 +116,8 @@ def run_demo(out: Path, size: str = "full") -> dict[str, Any]:
     say(imported.summary(f"the errors table of {db_path}"))
     with serve(demo.market_dir) as server:
         say(f"3/5 crawling {', '.join(DEMO_SITES)} on {server.url} with the real spiders")
-        settings = project_settings(
-            db_path, out / "data", LOOTWATCH_DEMO_URL=server.url, LOG_LEVEL="CRITICAL"
-        )
+        quiet = {} if verbose else {"LOG_LEVEL": "CRITICAL"}
+        settings = project_settings(db_path, out / "data", LOOTWATCH_DEMO_URL=server.url, **quiet)
         with bar("lots crawled") as update:
 
             def progress(running: list[tuple[str, dict[str, Any]]]) -> None:
