@@ -180,7 +180,9 @@ def test_daily_runs_every_stage_and_names_the_one_that_fails(tmp_path, monkeypat
         f'smtp_host = "127.0.0.1"\nsmtp_port = {closed}\nsmtp_security = "none"\n'
     )
     cfg = str(tmp_path / "lootwatch.toml")
-    ok = run_cli("--config", cfg, "daily", "--dry-run")
+    ok = run_cli("--config", cfg, "daily", "--dry-run", check=False)
+    assert ok.returncode == 1  # ebay_browse has no token: a failed site, named with its reason
+    assert "crawl: ebay_browse stored 0 lots: EBAY_OAUTH_TOKEN is not set" in ok.stderr
     assert [line for line in ok.stdout.splitlines() if line.startswith("== ")] == [
         "== crawl",
         "== match",

@@ -1,6 +1,7 @@
 """The whole pipeline over HTTP on loopback, on the reduced demo, scored against its ground truth."""
 
 import json
+import re
 import sqlite3
 
 import pytest
@@ -97,3 +98,15 @@ def test_every_page_and_photo_captured_as_warc_evidence(small_demo):
             assert record.rec_type == "response"
             assert record.rec_headers.get_header("WARC-Target-URI") == url
             assert hashlib.sha256(record.content_stream().read()).hexdigest() == sha
+
+
+def test_the_demo_says_what_it_is_doing_from_the_start(small_demo):
+    """It printed nothing for minutes: now each step is named as it starts, the first at once, and no
+    step is silent for long (progress lines every 10 s where stderr is a log, as here)."""
+    lines = small_demo["stderr"]
+    assert lines[0][0] < 15 and lines[0][1].startswith("lootwatch demo (small)")
+    steps = [line for _, line in lines if re.match(r"\d/5 ", line)]
+    assert [step[:3] for step in steps] == ["1/5", "2/5", "3/5", "4/5", "5/5"]
+    assert any("crawling demo_aurora, demo_meridian, demo_bazaar" in step for step in steps)
+    gaps = [later - earlier for (earlier, _), (later, _) in zip(lines, lines[1:], strict=False)]
+    assert max(gaps) < 60, lines
