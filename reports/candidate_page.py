@@ -56,7 +56,7 @@ __all__ = ["candidate_page", "post_verdict", "cut_notes", "clean_note"]
 BUTTONS = {"confirmed": "confirm", "dismissed": "dismiss", "escalated": "escalate", "note": "note"}
 # Verdicts that must say why: a confirm or an escalate is acted on by others, a note is nothing else.
 NEEDS_NOTE = ("confirmed", "escalated", "note")
-MAX_NOTE = 5000
+MAX_NOTE = 20_000  # characters; a longer note is refused, never cut (the form cap is 100 KB)
 # The buttons of a candidate raised for red flags alone (no registry record): what confirming means there.
 FLAG_WORDS = {
     "confirm": "Confirm: the red flags hold, act on it",
@@ -288,6 +288,17 @@ async def post_verdict(request, datasette) -> Response:
             cid,
             came_from=came_from,
         )
+    if len(note) > MAX_NOTE:
+        return await _error_page(
+            datasette,
+            request,
+            "The note is too long",
+            f"The note has {len(note):,} characters; a note may have up to {MAX_NOTE:,}. Nothing was "
+            "recorded. Go back, shorten it (or keep the long account in your case file and note where it "
+            "is) and press the button again.",
+            cid,
+            came_from=came_from,
+        )
     if verdict in NEEDS_NOTE and not note:
         return await _error_page(
             datasette,
@@ -343,7 +354,8 @@ _LINE_BREAKS = re.compile(r"\r\n?")
 
 def clean_note(text: str) -> str:
     """A reviewer's note as kept: control characters dropped but for line breaks and tabs, invisible
-    characters trimmed from both ends, at most ``MAX_NOTE`` characters; "" when nothing visible is left."""
+    characters trimmed from both ends; "" when nothing visible is left. Its length is checked by the caller
+    against ``MAX_NOTE``."""
     text = _LINE_BREAKS.sub("\n", text)
     text = "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc")
     start, end = 0, len(text)
@@ -351,7 +363,7 @@ def clean_note(text: str) -> str:
         start += 1
     while end > start and _invisible(text[end - 1]):
         end -= 1
-    return text[start:end][:MAX_NOTE]
+    return text[start:end]
 
 
 async def _same_photo(db, listing_id: int, object_ids: list) -> list[dict]:

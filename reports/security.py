@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import ipaddress
 import json
 import logging
 import os
@@ -82,7 +83,8 @@ UPLOAD_PATH = "/-/lootwatch/check"
 MAX_FILES = 5
 MAX_FILE = 20 * 1024 * 1024
 UPLOAD_CAP = MAX_FILES * MAX_FILE + 1024 * 1024  # five photos at the cap, and room for the form around them
-LOGIN_FAILURES = 5
+LOGIN_FAILURES = 5  # per client address (all loopback addresses count as one client)
+USER_FAILURES = 20  # per user name, from any number of addresses
 LOGIN_WINDOW = 60.0
 METHODS = {"GET", "HEAD", "POST"}
 BANNER = (
@@ -101,6 +103,8 @@ INTERNAL = re.compile(
 
 # Datasette's debugging pages that take forms: no use to a reviewer, and a way to a server error.
 DEBUG_PAGES = re.compile(r"^/-/(messages|allow-debug|permissions)(\.json)?$")
+# The only addresses a form is posted to: signing in and out, a verdict, the photo check.
+POST_PATHS = re.compile(r"^/-/(login|logout|lootwatch/candidate/\d+/verdict|lootwatch/check)$")
 
 
 def host_names(extra: list[str] | tuple[str, ...] = (), environ: dict[str, str] | None = None) -> list[str]:
@@ -208,11 +212,12 @@ class LoginLimiter:
             times.popleft()
         return times
 
-    def retry_after(self, client: str) -> int:
-        """Seconds until ``client`` may try again; 0 when it may now."""
+    def retry_after(self, client: str, failures: int | None = None) -> int:
+        """Seconds until ``client`` may try again (after ``failures``, by default the limiter's); 0 when
+        it may now."""
         now = time.monotonic()
         times = self._recent(client, now)
-        if len(times) < self.failures:
+        if len(times) < (failures or self.failures):
             return 0
         return max(1, int(times[0] + self.window - now + 1))
 
@@ -295,6 +300,10 @@ async def _guarded(datasette, limiter: LoginLimiter, app, scope, receive, send) 
         )
     if DEBUG_PAGES.match(path):
         raise _Refusal(404, "Not found", "This page is not served here.")
+    if method == "POST" and not POST_PATHS.match(path):
+        raise _Refusal(
+            405, "Method not allowed", "Nothing is posted to this address.", {"allow": "GET, HEAD"}
+        )
     if method == "POST" and (elsewhere := _foreign_origin(headers, host)):
         log.warning("form from %s refused: it was sent to %s", elsewhere[:100], host[:100])
         raise _Refusal(
@@ -337,22 +346,43 @@ async def _guarded(datasette, limiter: LoginLimiter, app, scope, receive, send) 
 async def _signing_in(datasette, limiter: LoginLimiter, scope, body: bytes | None, send):
     """A sign-in form: refused while its client waits out too many failures; otherwise ``send`` that
     counts and logs a failure."""
-    client = (scope.get("client") or ("unknown",))[0]
+    address = (scope.get("client") or ("unknown",))[0]
+    client = _client_key(address)
+    user = dict(parse_qsl((body or b"").decode("utf-8", "replace"))).get("username", "")[:64]
     wait = limiter.retry_after(client)
     if wait:
-        log.warning("sign-in refused for %s: too many failures, try again in %d s", client, wait)
+        log.warning("sign-in refused for %s: too many failures, try again in %d s", address, wait)
         raise _Refusal(
             429,
             "Too many sign-in attempts",
             f"Too many failed sign-ins from this address. Try again in {wait} seconds.",
             {"retry-after": str(wait)},
         )
-    user = dict(parse_qsl((body or b"").decode("utf-8", "replace"))).get("username", "")[:64]
+    # Many addresses guessing one name's password: that name waits too.
+    wait = limiter.retry_after(f"user {user}", USER_FAILURES)
+    if wait:
+        log.warning("sign-in refused for user %r from %s: too many failures for that name", user, address)
+        raise _Refusal(
+            429,
+            "Too many sign-in attempts",
+            f"Too many failed sign-ins for this user name. Try again in {wait} seconds.",
+            {"retry-after": str(wait)},
+        )
     if user not in _accounts(datasette):
         # datasette-auth-passwords answers an unknown name at once and a known one after hashing
         # (~0.2 s): hash anyway, so the time of the answer does not tell which names exist.
         await asyncio.to_thread(verify_password, "", _DUMMY_HASH)
-    return _login_outcome(send, limiter, client, user)
+    return _login_outcome(send, limiter, client, user, address)
+
+
+def _client_key(address: str) -> str:
+    """Whom sign-in failures are counted against: the client's address, with every loopback address
+    (127.0.0.0/8, ::1) as one, since a local process may send from any of them."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    return "loopback" if ip.is_loopback else str(ip)
 
 
 def _answer(datasette, scope, send, config: dict, path: str, presented: str | None):
@@ -601,16 +631,20 @@ def _counted(receive, cap: int):
     return counted
 
 
-def _login_outcome(send, limiter: LoginLimiter, client: str, user: str):
-    """Count and log a failed sign-in (datasette-auth-passwords answers 200 with its form again)."""
+def _login_outcome(send, limiter: LoginLimiter, client: str, user: str, address: str):
+    """Count and log a failed sign-in (datasette-auth-passwords answers 200 with its form again), against
+    the client and against the user name."""
 
     async def outcome(message):
         if message["type"] == "http.response.start":
             if message["status"] == 200:
                 count = limiter.failed(client)
-                log.warning("sign-in failed for user %r from %s (%d in the last minute)", user, client, count)
+                limiter.failed(f"user {user}")
+                log.warning(
+                    "sign-in failed for user %r from %s (%d in the last minute)", user, address, count
+                )
             elif message["status"] in (301, 302, 303):
-                log.info("signed in: user %r from %s", user, client)
+                log.info("signed in: user %r from %s", user, address)
         await send(message)
 
     return outcome
@@ -737,6 +771,8 @@ def bad_request_response(datasette, request, exception):
         refusal = _Refusal(400, "Bad request", "A number in the address is too large to be an id.")
     elif isinstance(exception, FormParserError | UnicodeDecodeError):
         refusal = _Refusal(400, "Malformed form", _form_error(exception))
+    elif isinstance(exception, ValueError) and str(exception).startswith("invalid literal for int()"):
+        refusal = _Refusal(400, "Bad request", "A number in the address is not a number (_next, _size, ...).")
     elif isinstance(exception, json.JSONDecodeError):
         refusal = _Refusal(
             400, "Bad request", "A value in the address should be a JSON list, like [1, 2], and is not."

@@ -209,8 +209,9 @@ def photo_facts(candidate: dict, evidence: dict | None, geometry: dict | None) -
     different photo of the object taken from the same spot comes as close (demo candidates 99 and 123:
     PDQ 18 and 30 on the trimmed view); ``trusted``: the fit of the matching points can be believed (the
     hashes matched, or ``TRUSTED_POINTS`` points agree); ``turn``: how the lot photo lies ("r90", "m0";
-    "" when unknown); ``crop``: the percentage of the registry photo cut off, when trusted and at least 5;
-    ``shown``: the percentage of the registry photo the lot photo shows, when trusted and below 100.
+    "" when unknown); ``crop``: the percentage of the registry photo cut off, when at least 5, and
+    ``shown``: the percentage of the registry photo the lot photo shows, below 100;
+    ``crop``/``shown`` only when ``same``: between different photos a frame that differs is no crop.
     """
     hit = _hit(candidate, evidence if isinstance(evidence, dict) else {})
     if hit is None:
@@ -235,7 +236,9 @@ def photo_facts(candidate: dict, evidence: dict | None, geometry: dict | None) -
         turn = hit.points_turn or (geometry or {}).get("turn") or ""
     else:
         turn = ""
-    crop = (geometry or {}).get("crop_percent") if trusted else None
+    # Only the same photo can be said to be cropped: when the photos differ (another shot of the object,
+    # or a copy edited beyond the hashes), the frames differ anyway and a "crop" would be made up.
+    crop = (geometry or {}).get("crop_percent") if same else None
     crop = crop if isinstance(crop, int) else None
     return {
         "hit": hit,
@@ -268,9 +271,11 @@ def _photo_words(candidate: dict, evidence: dict, geometry: dict | None) -> str:
         words = f"a very similar photo to {record}'s (an edited copy, or one taken from the same spot)"
     else:
         points = hit.inliers or 0
-        words = (
-            f"{points} matching points in the same arrangement as on {record}'s photo "
+        words = f"{points} matching points in the same arrangement as on {record}'s photo " + (
             "(a cropped or edited copy, or a different photo of the same object)"
+            if facts["trusted"]
+            else "(only a few: an edited copy, another photo of the same object, or a different object "
+            "that looks alike; compare the photos)"
         )
     if mods:
         words += ", " + " and ".join([", ".join(mods[:-1]), mods[-1]] if len(mods) > 1 else mods)

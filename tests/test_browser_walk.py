@@ -169,7 +169,7 @@ class Browser:
         """The sign-in page, which will send the reviewer back to ``back_to`` and names the user name."""
         self.at("/-/login")
         assert parse_qs(urlsplit(self.driver.current_url).query)["next"] == [back_to]
-        assert "Your user name is analyst" in self.text()
+        assert "or analyst where there is one shared account" in self.text()
         assert self.find("h1").text == "Sign in" and "to record verdicts" not in self.text()
         assert not self.finds("#lw-back")  # "Back to the worklist" would only lead here again
         user, password = self.find("#id_username"), self.find("#id_password")

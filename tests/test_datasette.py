@@ -194,7 +194,7 @@ def test_a_note_is_kept_without_control_characters_and_invisible_characters_are_
     assert clean_note("\x00\x07") == ""
     kept = clean_note(" same chip\x00 on the foot\x07\r\nline two\tend\u200b ")
     assert kept == "same chip on the foot\nline two\tend"
-    assert clean_note("x" * 6000) == "x" * 5000
+    assert clean_note("x" * 30_000) == "x" * 30_000  # the length is judged by the caller, never cut
 
 
 def reviewer_ui(tmp_path, monkeypatch):
@@ -223,6 +223,7 @@ def test_invisible_notes_two_verdicts_and_control_characters(tmp_path, monkeypat
                 ds, cid, {"verdict": ["dismissed", "confirmed"], "note": "checked it"}, cookies
             ),
             "controls": await post_verdict(ds, cid, "note", "rim\x00 chipped\x1b\r\nsee photo 2", cookies),
+            "too long": await post_verdict(ds, cid, "note", "x" * 20_001, cookies),
         }
         return out
 
@@ -231,6 +232,9 @@ def test_invisible_notes_two_verdicts_and_control_characters(tmp_path, monkeypat
     assert r["two"].status_code == 400 and r["two"].headers["content-type"].startswith("text/html")
     assert "One verdict at a time" in r["two"].text and "Nothing was recorded" in r["two"].text
     assert r["controls"].status_code == 302
+    assert r["too long"].status_code == 400 and "The note is too long" in r["too long"].text
+    assert "20,001 characters" in r["too long"].text and "Nothing was" in r["too long"].text
+    # The long note was neither cut nor kept.
     assert verdicts(db) == [("note", "rim chipped\nsee photo 2", "analyst")]
 
 

@@ -609,3 +609,55 @@ def test_an_unknown_user_name_costs_a_password_hash_too(db_path, reviewer_env, m
     # The unknown name is hashed as a known one would be (timing does not tell names apart); the known
     # name is hashed by datasette-auth-passwords itself.
     assert hashed == [security._DUMMY_HASH]
+
+
+def test_other_loopback_addresses_and_many_addresses_for_one_name_are_limited_too(db_path, reviewer_env):
+    async def go():
+        ds = ui(db_path)
+        page = await ds.client.get("/-/login")
+        token = re.search(r'name="csrftoken" value="([^"]+)"', page.text).group(1)
+        cookies = {"ds_csrftoken": page.cookies["ds_csrftoken"]}
+        app = ds.app()
+
+        async def attempt(client, user="analyst", password="wrong"):
+            body = urllib.parse.urlencode({"username": user, "password": password, "csrftoken": token})
+            sent = []
+            scope = {
+                "type": "http",
+                "http_version": "1.1",
+                "method": "POST",
+                "path": "/-/login",
+                "raw_path": b"/-/login",
+                "query_string": b"",
+                "scheme": "http",
+                "client": (client, 5000),
+                "server": ("127.0.0.1", 8001),
+                "headers": [
+                    (b"host", b"127.0.0.1"),
+                    (b"content-type", b"application/x-www-form-urlencoded"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"cookie", f"ds_csrftoken={cookies['ds_csrftoken']}".encode()),
+                ],
+            }
+            chunks = [body.encode()]
+
+            async def receive():
+                return {"type": "http.request", "body": chunks.pop(0) if chunks else b"", "more_body": False}
+
+            async def send(message):
+                sent.append(message)
+
+            await app(scope, receive, send)
+            return sent[0]["status"]
+
+        loopback = [await attempt(f"127.0.0.{i + 2}") for i in range(5)]
+        after = await attempt("127.9.9.9", password="secret")  # another loopback address: the same client
+        spread = [await attempt(f"10.0.{i}.1", user="alice") for i in range(20)]
+        named = await attempt("10.1.0.1", user="alice")  # a new address, the same name
+        other = await attempt("10.1.0.2", user="analyst", password="secret")
+        return loopback, after, spread, named, other
+
+    loopback, after, spread, named, other = run(go())
+    assert loopback == [200] * 5 and after == 429
+    assert spread == [200] * 20 and named == 429
+    assert other == 302  # another name from a fresh address still signs in

@@ -118,10 +118,8 @@ UNRELATED_7 = {"pdq": 110, "phash": 24, "dhash": 23, "inliers": 11, "view": "ful
 def test_same_photo_only_when_the_hashes_match_the_whole_photo_or_near_exactly():
     similar = "A very similar photo to interpol 12345's (an edited copy, or one taken from the same spot)"
     assert why_line(RECORD, REPHOTO_99, []) == similar
-    assert (
-        why_line(RECORD, REPHOTO_123, [], {"crop_percent": 23, "turn": "r0"})
-        == similar + ", cropped about 23 %"
-    )
+    # Another photo of the object is framed otherwise: that is no crop.
+    assert why_line(RECORD, REPHOTO_123, [], {"crop_percent": 23, "turn": "r0"}) == similar
     assert why_line(RECORD, {**REPHOTO_123, "view": "part1", "variant": "full/r0"}, []) == (
         similar + ", set inside a larger picture (a frame, a collage or a screenshot)"
     )
@@ -137,8 +135,10 @@ def test_a_crop_or_a_turn_is_said_only_from_a_fit_that_can_be_trusted():
     assert line.startswith("11 matching points in the same arrangement") and "Same photo" not in line
     assert "cropped" not in line.split(")", 1)[1] and "turned" not in line
     assert "turned" not in why_line(RECORD, {**UNRELATED_7, "points_turn": "r90"}, [])
+    assert "a different object that looks alike" in line  # few points: it may be another object
     many = {**UNRELATED_7, "inliers": 42}
-    assert why_line(RECORD, many, [], weak).endswith("), turned 90° to the left and cropped about 43 %")
+    # Many points: how the photo lies is said, a crop is not (the photos differ, so do their frames).
+    assert why_line(RECORD, many, [], weak).endswith("of the same object), turned 90° to the left")
     # Hashes that did not match say nothing of a part of the photo either.
     assert "larger picture" not in why_line(RECORD, {**many, "view": "part2"}, [])
 
@@ -761,7 +761,7 @@ def test_a_long_explanation_is_cut_at_a_word_and_says_so():
 
 def test_the_numbers_say_the_hash_variant_and_the_crop_only_when_they_hold(tmp_path, monkeypatch):
     """The candidate page's numbers line: the closest hash variant only when the hashes matched, "shows
-    about" only from a trusted fit; the why line is the worklist row's, word for word."""
+    about" only for the same photo; the why line is the worklist row's, word for word."""
     from reports import candidate_page, worklist
 
     async def geometry(db, listing_sha, registry_sha):
@@ -794,8 +794,8 @@ def test_the_numbers_say_the_hash_variant_and_the_crop_only_when_they_hold(tmp_p
     assert "turned" not in why and "cropped" not in why.split(")", 1)[1]
     assert "closest with" not in numbers and "turned" not in numbers and "shows about" not in numbers
     why, numbers = page({**UNRELATED_7, "inliers": 80})
-    assert why.endswith("cropped about 43 %")
-    assert "closest with" not in numbers and "The lot photo shows about 57 % of the registry photo" in numbers
+    assert "cropped" not in why.split(")", 1)[1]  # another photo's frame differs: no crop to speak of
+    assert "closest with" not in numbers and "shows about" not in numbers
     why, numbers = page({**SAME, "variant": "full/r270"})
     assert why == "Same photo as demo A1, turned 90° to the right and cropped about 43 %"
     assert "closest with the whole lot photo, turned 90° to the right" in numbers
