@@ -574,6 +574,8 @@ def test_datasettes_debugging_forms_and_malformed_json_arguments_are_4xx(db_path
             "in list": await c.get(f"/{db}/listings?id__in=%5B", cookies=cookies),
             "notin list": await c.get(f"/{db}/listings?title__notin=%5B1,%5D", cookies=cookies),
             "in list json": await c.get(f"/{db}/reviews.json?verdict__in=%5B", cookies=cookies),
+            "next not a number": await c.get(f"/{db}/review_queue?_next=abc", cookies=cookies),
+            "post to a table": await c.post(f"/{db}/reviews", data={"a": "1"}, cookies=cookies),
         }
 
     for what, r in run(go()).items():
