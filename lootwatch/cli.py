@@ -31,6 +31,8 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (ConfigError, UsageProblem, DatabaseProblem) as exc:
             click.echo(f"lootwatch: {exc}", err=True)
+            if isinstance(exc, ConfigError) and ctx.invoked_subcommand == "daily":
+                _alert_unread_config(exc)
             sys.exit(1)
         except sqlite3.DatabaseError as exc:
             if is_damage(exc):  # met in the middle of a command: a page the opening check cannot see
@@ -44,6 +46,17 @@ class _Group(click.Group):
                 f"lootwatch: the database could not be written ({exc}); {_storage_hint(exc)}", err=True
             )
             sys.exit(1)
+
+
+def _alert_unread_config(exc: Exception) -> None:
+    """A daily run whose config cannot be read still tells the alert URLs of the environment, since it
+    would otherwise stop every day with a line only the journal keeps."""
+    urls = os.environ.get("LOOTWATCH_ALERT_URLS", "").split()
+    if urls:
+        from reports.alerts import send_alert
+
+        host = socket.gethostname()
+        send_alert(urls, f"lootwatch daily on {host}: did not start", f"the config could not be read: {exc}")
 
 
 def _storage_hint(exc: Exception) -> str:
@@ -61,7 +74,7 @@ class UsageProblem(ValueError):
 
 @click.group(cls=_Group)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="lootwatch.toml to read.")
-@click.option("--db", type=click.Path(dir_okay=False), help="Review database (overrides the config).")
+@click.option("--db", help="Review database (overrides the config).")
 @click.option("--verbose", "-v", is_flag=True, help="Show the libraries' own logs (Scrapy, faiss).")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, db: str | None, verbose: bool) -> None:
@@ -383,8 +396,10 @@ def daily(cfg, dry_run: bool) -> None:
 
 
 def _daily(cfg, dry_run: bool, watch) -> None:
-    from matcher.store import DatabaseProblem
+    from matcher.store import DatabaseProblem, open_db
 
+    # A bad database is refused before any stage starts, not blamed on the crawl.
+    open_db(Path(cfg.db), create=True).close()
     failures: list[str] = []
     stages = (
         ("crawl", lambda: failures.extend(f"crawl: {line}" for line in _crawl_stage(cfg))),
@@ -405,6 +420,7 @@ def _daily(cfg, dry_run: bool, watch) -> None:
             failures.append(f"daily: the {name} stage failed: {type(exc).__name__}: {exc}")
             watch.stage_failed(name, f"{type(exc).__name__}: {exc}")
             break
+    watch.explained = bool(failures) and not watch.failures  # sites that failed: listed by the watch
     _exit_failed(failures)
 
 
@@ -600,7 +616,7 @@ def flags(source: str, as_json: bool, threshold: int) -> None:
 
 @main.command()
 @click.argument("db", required=False, type=click.Path(dir_okay=False))
-@click.option("--port", default=8001, show_default=True)
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
     "--host",
     default="127.0.0.1",

@@ -164,6 +164,7 @@ class DailyWatch:
         self.cfg = cfg
         self.started = now()
         self.failures: list[str] = []
+        self.explained = False  # the exit status is that of the crawl's problems, which are listed anyway
         self.say, self.warn = say, warn
 
     def stage_failed(self, stage: str, reason: str) -> None:
@@ -179,7 +180,7 @@ class DailyWatch:
         if isinstance(exc, KeyboardInterrupt):
             self.failures.append("daily: interrupted (Ctrl-C or SIGINT)")
         elif isinstance(exc, SystemExit):
-            if exc.code not in (0, None) and not self.failures:
+            if exc.code not in (0, None) and not self.failures and not self.explained:
                 self.failures.append(f"daily: exited with status {exc.code}")
         elif exc is not None:
             self.failures.append(" ".join(str(exc).split()) or type(exc).__name__)

@@ -266,6 +266,37 @@ def test_daily_as_the_systemd_unit_runs_it_alerts_with_smtp_down(tmp_path, webho
         for line in lines
     )
     assert any(line.startswith("crawl of ebay_browse stored nothing") for line in lines)
+    assert not any("exited with status" in line for line in lines)  # a consequence, not a problem
     assert "alerts: sent to 1 of 1 alert URLs" in proc.stdout
     con = sqlite3.connect(tmp_path / "l.db")
     assert con.execute("SELECT mode FROM reports").fetchall() == [("failed",)]
+
+
+def test_a_daily_run_whose_config_cannot_be_read_still_alerts(tmp_path, webhook):
+    cfg_file = tmp_path / "lootwatch.toml"
+    cfg_file.write_text('db = "l.db"\nthis is not toml\n')
+    env = {**os.environ, "LOOTWATCH_ALERT_URLS": webhook.apprise_url, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [*LOOTWATCH, "--config", str(cfg_file), "daily"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 1 and len(proc.stderr.splitlines()) == 1
+    assert webhook.arrived.wait(5)
+    (post,) = webhook.posts
+    assert "did not start" in post["title"] and "the config could not be read" in post["message"]
+
+
+def test_daily_refuses_a_bad_database_before_any_stage(tmp_path):
+    (tmp_path / "empty.db").write_bytes(b"")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("LOOTWATCH_ALERT_URLS", None)
+    proc = subprocess.run(
+        [*LOOTWATCH, "--db", str(tmp_path / "empty.db"), "daily", "--dry-run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1 and "== crawl" not in proc.stdout
+    assert len(proc.stderr.splitlines()) == 1 and "empty" in proc.stderr
+    assert not (tmp_path / "data").exists()
