@@ -365,15 +365,18 @@ def _chosen_sites(settings, sites: tuple[str, ...], demo_url: str | None) -> lis
     if sites:
         return list(sites)
     enabled = set(settings.getlist("LOOTWATCH_ENABLE_SITES"))
-    chosen = []
+    turned_off = set(settings.getlist("LOOTWATCH_DISABLE_SITES"))
+    chosen, skipped = [], []
     for name in known:
         entry = site(name) or {}
         if name.startswith("demo_") != bool(demo_url):
             continue  # --demo-url crawls the demo houses only; without it they have nowhere to go
-        if entry.get("enabled", True) is False and name not in enabled:
-            click.echo(f"{name}: skipped, disabled in seeds/sites.yaml ({entry.get('reason')})")
+        if name in turned_off or (entry.get("enabled", True) is False and name not in enabled):
+            skipped.append(name)
             continue
         chosen.append(name)
+    if skipped:  # one line: the reasons are in seeds/sites.yaml and lootwatch.toml
+        click.echo(f"skipped (disabled): {', '.join(skipped)}")
     return chosen
 
 

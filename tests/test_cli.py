@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -188,7 +189,15 @@ def test_daily_runs_every_stage_and_names_the_one_that_fails(tmp_path, monkeypat
         "== match",
         "== report",
     ]
-    assert "catawiki: skipped, disabled" in ok.stdout
+    assert re.search(r"^skipped \(disabled\): .*catawiki", ok.stdout, re.M)
+    # The operator turns off a site this installation does not crawl: no longer a failure.
+    (tmp_path / "quiet.toml").write_text(
+        (tmp_path / "lootwatch.toml").read_text() + '[scrapy]\nLOOTWATCH_DISABLE_SITES = ["ebay_browse"]\n'
+    )
+    quiet = run_cli("--config", str(tmp_path / "quiet.toml"), "daily", "--dry-run", check=False)
+    assert "ebay_browse" not in quiet.stderr and re.search(
+        r"^skipped \(disabled\): .*ebay_browse", quiet.stdout, re.M
+    )
     # A lot whose text is flagged becomes a candidate; its digest cannot reach the mail server.
     con = sqlite3.connect(tmp_path / "l.db")
     con.execute(
