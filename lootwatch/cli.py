@@ -744,7 +744,9 @@ def _report_stage(cfg, day: date, dry_run: bool, resend: bool = False, out: str 
         raise UsageProblem(f"the digest was not sent ({exc}); it will go out with the next run") from exc
     sent = {"sent": f"sent to {', '.join(cfg.mail_to)}", "nothing-new": "nothing new, no e-mail sent"}
     click.echo(
-        f"{len(rep.candidates)} candidates; wrote {rep.html_path} and {rep.eml_path}"
+        f"{len(rep.candidates)} candidate{'' if len(rep.candidates) == 1 else 's'}; wrote {rep.html_path}, "
+        + (f"{rep.csv_path} " if rep.csv_path else "")
+        + f"and {rep.eml_path}"
         + (f"; {sent[rep.mode]}" if rep.mode in sent else "")
     )
 

@@ -83,7 +83,7 @@ def test_report_dry_run_and_review_command(small_demo, tmp_path):
     proc = run_cli(
         "--db", str(small_demo["db"]), "report", "--dry-run", "--out", str(out), "--date", "2026-12-01"
     )
-    assert "lootwatch-2026-12-01.eml" in proc.stdout
+    assert "lootwatch-2026-12-01.eml" in proc.stdout and "lootwatch-2026-12-01.csv" in proc.stdout
     assert (out / "lootwatch-2026-12-01.html").exists()
     cmd = run_cli("review", str(small_demo["db"]), "--print-command").stdout
     assert "datasette" in cmd and str(small_demo["db"]) in cmd
