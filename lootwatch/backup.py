@@ -54,10 +54,14 @@ MIN_VERSION = (0, 5, 17)  # the flags used here (-force, -integrity-check, ltx -
 NEXT_FORMAT = (0, 6, 0)  # 0.5 changed the replica format from 0.3; a later minor may change it again
 PROBE_SECONDS = 5.0  # connecting to the storage; Litestream itself retries 10 times, about 2 minutes
 LIST_SECONDS = 60.0  # listing the replica's files
+# Litestream uploads a commit within about a second, and its files' times are whole seconds; a write a
+# minute after the newest file was not seen by it.
+LATE_SECONDS = 60.0
 
-BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")  # S3's bucket-naming rules
-KEY_PATH = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
-REGION = re.compile(r"^[a-z0-9-]{2,32}$")
+# Whole-string matches (fullmatch): "$" alone would let a trailing newline through.
+BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")  # S3's bucket-naming rules
+KEY_PATH = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
+REGION = re.compile(r"[a-z0-9-]{2,32}")
 
 
 class BackupProblem(ValueError):
@@ -111,15 +115,15 @@ def replica_settings(cfg: Any, environ: Mapping[str, str] | None = None) -> Repl
         raise BackupProblem(
             "no bucket for the backup: set bucket under [backup] in lootwatch.toml or LOOTWATCH_BACKUP_BUCKET"
         )
-    if not BUCKET.match(bucket) or ".." in bucket:
+    if not BUCKET.fullmatch(bucket) or ".." in bucket:
         raise BackupProblem(f"backup bucket {bucket!r} is not an S3 bucket name (3-63 of a-z 0-9 . -)")
     path = path.strip("/")
-    if len(path) > 512 or not KEY_PATH.match(path) or any(p in (".", "..") for p in path.split("/")):
+    if len(path) > 512 or not KEY_PATH.fullmatch(path) or any(p in (".", "..") for p in path.split("/")):
         raise BackupProblem(
             f"backup path {path!r} must be names of A-Z a-z 0-9 . _ - separated by /, "
             "e.g. lootwatch/review.db"
         )
-    if not REGION.match(region):
+    if not REGION.fullmatch(region):
         raise BackupProblem(f"backup region {region!r} is not a region name such as eu-central-1")
     _check_endpoint(endpoint)
     force = table.get("force_path_style")
@@ -303,12 +307,22 @@ def explain(stderr: str, replica: Replica) -> str:
 class ReplicaState:
     """What the replica holds: the newest transaction ID (``txid``, None when it is empty) and when its
     newest file was written (UTC); ``local_txid``, the last transaction Litestream saw in the database
-    (None before its first run)."""
+    (None before its first run); ``changed``, when the database was last written (its -wal file's
+    modification time, or the file's when there is no WAL), UTC."""
 
     txid: int | None
     written: datetime | None
     local_txid: int | None
+    changed: datetime | None = None
     files: int = 0
+
+    def late_writes(self, grace_seconds: float = LATE_SECONDS) -> float | None:
+        """Seconds by which the database's last write came after the replica's newest file, when more
+        than ``grace_seconds``: writes Litestream did not see (it is not running). None otherwise."""
+        if self.changed is None or self.written is None:
+            return None
+        late = (self.changed - self.written).total_seconds()
+        return late if late > grace_seconds else None
 
 
 def check_storage(binary: str | Path, config: str | Path, db: str | Path, replica: Replica) -> list[dict]:
@@ -351,8 +365,20 @@ def replica_state(binary: str | Path, config: str | Path, db: str | Path, replic
         max((t for t in txids if t is not None), default=None),
         max((t for t in times if t is not None), default=None),
         local,
+        _last_write(_db_key(db)),
         len(files),
     )
+
+
+def _last_write(db: Path) -> datetime | None:
+    # A commit writes the -wal file; a checkpoint only reads it (a passive one) or empties it when the
+    # WAL is huge, so its time is the last commit's. Without a WAL the last connection folded it in.
+    for path in (db.with_name(db.name + "-wal"), db):
+        try:
+            return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        except OSError:
+            continue
+    return None
 
 
 def _hex(value: Any) -> int | None:

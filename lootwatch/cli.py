@@ -898,6 +898,12 @@ def _backup_status(state, replica) -> None:
     if state.local_txid is None:
         click.echo(f"{head}; Litestream has not yet run on this database here: start `lootwatch backup`")
         sys.exit(1)
+    if (late := state.late_writes()) is not None:
+        click.echo(
+            f"{head}; the database was written {late:.0f} s after the replica's newest file: the replica is "
+            "behind (is `lootwatch backup` running?)"
+        )
+        sys.exit(1)
     if state.txid >= state.local_txid:
         click.echo(f"{head}; the database's last transaction Litestream saw is {state.local_txid}: current")
         return
