@@ -54,9 +54,11 @@ MIN_VERSION = (0, 5, 17)  # the flags used here (-force, -integrity-check, ltx -
 NEXT_FORMAT = (0, 6, 0)  # 0.5 changed the replica format from 0.3; a later minor may change it again
 PROBE_SECONDS = 5.0  # connecting to the storage; Litestream itself retries 10 times, about 2 minutes
 LIST_SECONDS = 60.0  # listing the replica's files
-# Litestream uploads a commit within about a second, and its files' times are whole seconds; a write a
-# minute after the newest file was not seen by it.
-LATE_SECONDS = 60.0
+# Litestream looks at the WAL every second and writes each change it takes to a local file at once: a
+# write more than a second older than its newest local file was not taken; one under SETTLE seconds old
+# may still be on its way.
+LATE_SECONDS = 1.0
+SETTLE_SECONDS = 3.0
 
 # Whole-string matches (fullmatch): "$" alone would let a trailing newline through.
 BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")  # S3's bucket-naming rules
@@ -306,23 +308,53 @@ def explain(stderr: str, replica: Replica) -> str:
 @dataclass
 class ReplicaState:
     """What the replica holds: the newest transaction ID (``txid``, None when it is empty) and when its
-    newest file was written (UTC); ``local_txid``, the last transaction Litestream saw in the database
+    newest file was written; ``local_txid``, the last transaction Litestream took from the database
     (None before its first run); ``changed``, when the database was last written (its -wal file's
-    modification time, or the file's when there is no WAL), UTC."""
+    modification time, or the file's when there is no WAL); ``seen``, when Litestream last took a change
+    (its newest local file); ``wal``, whether the -wal file exists. Times are UTC."""
 
     txid: int | None
     written: datetime | None
     local_txid: int | None
     changed: datetime | None = None
+    seen: datetime | None = None
+    wal: bool = False
     files: int = 0
 
-    def late_writes(self, grace_seconds: float = LATE_SECONDS) -> float | None:
-        """Seconds by which the database's last write came after the replica's newest file, when more
-        than ``grace_seconds``: writes Litestream did not see (it is not running). None otherwise."""
-        if self.changed is None or self.written is None:
+    def late_writes(self) -> float | None:
+        """Seconds by which the database's last write came after Litestream last took a change, when it
+        did not take it; None otherwise."""
+        if self.changed is None or self.seen is None:
             return None
-        late = (self.changed - self.written).total_seconds()
-        return late if late > grace_seconds else None
+        late = (self.changed - self.seen).total_seconds()
+        return late if late > LATE_SECONDS else None
+
+    def settling(self, now: datetime) -> float:
+        """Seconds to wait before judging: a write younger than ``SETTLE_SECONDS`` may still be taken."""
+        if self.late_writes() is None or self.changed is None:
+            return 0.0
+        return max(0.0, SETTLE_SECONDS - (now - self.changed).total_seconds())
+
+    def judge(self) -> tuple[bool, str]:
+        """Whether the replica holds every change of the database, and why not in words."""
+        if self.txid is None:
+            return False, "the replica is empty: start `lootwatch backup`"
+        if self.local_txid is None:
+            return False, "Litestream has not yet run on this database here: start `lootwatch backup`"
+        if not self.wal:
+            # Litestream keeps a read transaction open while it runs, so SQLite keeps the -wal file.
+            return False, "Litestream is not running on it (it has no -wal file): start `lootwatch backup`"
+        if (late := self.late_writes()) is not None:
+            return False, (
+                f"it was written {late:.0f} s after Litestream last took a change: the replica is behind "
+                "(is `lootwatch backup` running?)"
+            )
+        if self.local_txid > self.txid:
+            return (
+                False,
+                f"the replica is {self.local_txid - self.txid} transactions behind (still uploading)",
+            )
+        return True, f"Litestream took its last change, transaction {self.local_txid}: current"
 
 
 def check_storage(binary: str | Path, config: str | Path, db: str | Path, replica: Replica) -> list[dict]:
@@ -366,6 +398,8 @@ def replica_state(binary: str | Path, config: str | Path, db: str | Path, replic
         max((t for t in times if t is not None), default=None),
         local,
         _last_write(_db_key(db)),
+        _last_taken(_db_key(db)),
+        _db_key(db).with_name(_db_key(db).name + "-wal").exists(),
         len(files),
     )
 
@@ -379,6 +413,12 @@ def _last_write(db: Path) -> datetime | None:
         except OSError:
             continue
     return None
+
+
+def _last_taken(db: Path) -> datetime | None:
+    # Litestream writes every change it takes from the WAL to META/ltx/LEVEL/*.ltx before uploading it.
+    times = [p.stat().st_mtime for p in (_meta_dir(db) / "ltx").glob("*/*.ltx") if p.is_file()]
+    return datetime.fromtimestamp(max(times), UTC) if times else None
 
 
 def _hex(value: Any) -> int | None:

@@ -850,7 +850,7 @@ def backup(cfg, print_config: bool, status: bool) -> None:
         _wal_database(cfg.db)
         path = lb.write_config(cfg.db, replica)
         if status:
-            _backup_status(lb.replica_state(binary, path, cfg.db, replica), replica)
+            _backup_status(lambda: lb.replica_state(binary, path, cfg.db, replica), replica)
             return
         files = lb.check_storage(binary, path, cfg.db, replica)
     except lb.BackupProblem as exc:
@@ -880,36 +880,24 @@ def _wal_database(path) -> None:
         )
 
 
-def _backup_status(state, replica) -> None:
-    """One line on how current the replica is; exit status 1 when it is empty or behind."""
-    if state.txid is None:
-        click.echo(
-            f"lootwatch: no backup yet at {replica.url} on {replica.where}; start `lootwatch backup`",
-            err=True,
-        )
-        sys.exit(1)
-    ago = ""
-    if state.written is not None:
-        from datetime import UTC, datetime
+def _backup_status(look, replica) -> None:
+    """One line on how current the replica is; exit status 1 when it is empty or behind. ``look()``
+    reads the state; a write of the last seconds is given time to be taken first."""
+    import time
+    from datetime import UTC, datetime
 
+    state = look()
+    if wait := state.settling(datetime.now(UTC)):
+        time.sleep(wait)
+        state = look()
+    where = f"replica {replica.url} on {replica.where}"
+    if state.written is not None:
         seconds = int((datetime.now(UTC) - state.written).total_seconds())
-        ago = f", newest file written {state.written:%Y-%m-%dT%H:%M:%SZ} ({seconds} s ago)"
-    head = f"replica {replica.url} on {replica.where}: transaction {state.txid}{ago}"
-    if state.local_txid is None:
-        click.echo(f"{head}; Litestream has not yet run on this database here: start `lootwatch backup`")
+        where += f", newest file written {state.written:%Y-%m-%dT%H:%M:%SZ} ({seconds} s ago)"
+    current, why = state.judge()
+    click.echo(f"{where}; {why}")
+    if not current:
         sys.exit(1)
-    if (late := state.late_writes()) is not None:
-        click.echo(
-            f"{head}; the database was written {late:.0f} s after the replica's newest file: the replica is "
-            "behind (is `lootwatch backup` running?)"
-        )
-        sys.exit(1)
-    if state.txid >= state.local_txid:
-        click.echo(f"{head}; the database's last transaction Litestream saw is {state.local_txid}: current")
-        return
-    behind = state.local_txid - state.txid
-    click.echo(f"{head}; the database is at transaction {state.local_txid}: the replica is {behind} behind")
-    sys.exit(1)
 
 
 @main.command()

@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -135,14 +136,11 @@ def wait_for(what: str, check, seconds: float, proc: subprocess.Popen | None = N
     raise AssertionError(f"{what}: not within {seconds} s" + (f"\n{log.read_text()[-3000:]}" if log else ""))
 
 
-def test_replicate_while_writing_stop_and_restore_every_row(s3, tmp_path):
-    endpoint, client = s3
-    prefix = f"t/{uuid.uuid4().hex}"
-    env = environment(endpoint, prefix)
-    db_path = tmp_path / "review.db"
-    review_db(db_path)
-    log = tmp_path / "backup.log"
-    with log.open("w") as out:
+@contextmanager
+def replicating(env: dict[str, str], db_path: Path, log: Path, client, prefix: str):
+    """``lootwatch backup`` running on ``db_path`` from its first file in the bucket; on leaving, waits
+    until ``backup --status`` says current, then stops it with SIGTERM and checks that it stopped cleanly."""
+    with log.open("a") as out:
         proc = subprocess.Popen(
             [*LOOTWATCH, "--db", str(db_path), "backup"],
             env=env,
@@ -151,25 +149,8 @@ def test_replicate_while_writing_stop_and_restore_every_row(s3, tmp_path):
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_for("the first snapshot in the bucket", lambda: objects(client, prefix), 30, proc, log)
-        # The daily run's match and 300 verdicts of ~16 KB write while Litestream replicates: more than
-        # Litestream's checkpoint threshold (1000 pages), so its checkpoints run between these writes.
-        match = subprocess.Popen(
-            [*LOOTWATCH, "--db", str(db_path), "match"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        db = store.open_db(db_path, create=False)
-        for n in range(300):
-            store.add_review(
-                db, 1 + n % 21, ("confirmed", "escalated", "note")[n % 3], "analyst", f"{n} {NOTE}"
-            )
-        db.close()
-        _, match_err = match.communicate(timeout=120)
-        assert match.returncode == 0, match_err[-2000:]
+        wait_for("the first file in the bucket", lambda: objects(client, prefix), 30, proc, log)
+        yield proc
 
         def current():
             done = lootwatch(env, "--db", str(db_path), "backup", "--status")
@@ -182,34 +163,72 @@ def test_replicate_while_writing_stop_and_restore_every_row(s3, tmp_path):
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=60)
     assert code == 0, log.read_text()[-3000:]
-    assert "litestream shut down" in log.read_text()
+    assert log.read_text().rstrip().endswith('msg="litestream shut down"'), log.read_text()[-3000:]
 
-    # A verdict recorded while Litestream is stopped, and seen two minutes later: the status says behind.
+
+def verdicts(db_path: Path, count: int, start: int = 0) -> None:
+    """``count`` verdicts of ~16 KB, each its own transaction as in the review UI."""
     db = store.open_db(db_path, create=False)
-    store.add_review(db, 1, "note", "analyst", "recorded while the backup was stopped")
+    for n in range(start, start + count):
+        store.add_review(db, 1 + n % 21, ("confirmed", "escalated", "note")[n % 3], "analyst", f"{n} {NOTE}")
     db.close()
-    later = time.time() + 120
-    for path in (db_path, db_path.with_name("review.db-wal")):
-        if path.exists():
-            os.utime(path, (later, later))
-    behind = lootwatch(env, "--db", str(db_path), "backup", "--status")
-    assert behind.returncode == 1
-    assert "after the replica's newest file: the replica is behind" in behind.stdout, behind.stdout
 
-    restored = tmp_path / "elsewhere" / "restored.db"
-    done = lootwatch(env, "--db", str(db_path), "restore", "--to", str(restored))
+
+def restored_as(env: dict[str, str], db_path: Path, target: Path, want: dict) -> None:
+    """Restore to ``target`` (a new path) and compare every table's rows with ``want``."""
+    done = lootwatch(env, "--db", str(db_path), "restore", "--to", str(target))
     assert done.returncode == 0, done.stderr
-    want = rows(db_path)
-    want["reviews rows"] = want["reviews rows"][:-1]  # the verdict recorded while Litestream was stopped
-    want["reviews"] = 310
-    assert len(want["reviews rows"]) == 310
-    assert rows(restored) == want
-    assert f"{len(want['candidates rows'])} candidates, 310 verdicts" in done.stdout
-    with sqlite3.connect(restored) as conn:
+    assert rows(target) == want
+    counts = f"{len(want['candidates rows'])} candidates, {len(want['reviews rows'])} verdicts"
+    assert done.stdout.strip().endswith(counts), done.stdout
+    with sqlite3.connect(target) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
-    # Restore does not replace a database (its -wal either), unless told to, and then keeps it aside.
+
+def test_replicate_while_writing_stop_and_restore_every_row(s3, tmp_path):
+    endpoint, client = s3
+    prefix = f"t/{uuid.uuid4().hex}"
+    env = environment(endpoint, prefix)
+    db_path = tmp_path / "review.db"
+    review_db(db_path)
+    log = tmp_path / "backup.log"
+    with replicating(env, db_path, log, client, prefix):
+        # The daily run's match and 300 verdicts write while Litestream replicates: ~5 MB, past the WAL
+        # size (1000 pages) at which Litestream and SQLite checkpoint, so checkpoints run between them.
+        match = subprocess.Popen(
+            [*LOOTWATCH, "--db", str(db_path), "match"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        verdicts(db_path, 300)
+        _, match_err = match.communicate(timeout=120)
+        assert match.returncode == 0, match_err[-2000:]
+    first = rows(db_path)
+    assert len(first["reviews rows"]) == 310
+    restored_as(env, db_path, tmp_path / "elsewhere" / "first.db", first)
+
+    # 300 verdicts while Litestream is stopped (SQLite's own checkpoints fold the WAL in and start it
+    # again): the status says it does not run.
+    verdicts(db_path, 300, start=300)
+    behind = lootwatch(env, "--db", str(db_path), "backup", "--status")
+    assert behind.returncode == 1
+    assert behind.stdout.strip().endswith(
+        "Litestream is not running on it (it has no -wal file): start `lootwatch backup`"
+    )
+
+    # Started again, Litestream catches up with what it missed.
+    with replicating(env, db_path, log, client, prefix):
+        verdicts(db_path, 10, start=600)
+    final = rows(db_path)
+    assert len(final["reviews rows"]) == 620
+    restored = tmp_path / "elsewhere" / "restored.db"
+    restored_as(env, db_path, restored, final)
+
+    # Restore does not replace a database, unless told to, and then keeps it aside.
     before = hashlib.sha256(restored.read_bytes()).hexdigest()
     again = lootwatch(env, "--db", str(db_path), "restore", "--to", str(restored))
     assert again.returncode == 1
@@ -219,7 +238,7 @@ def test_replicate_while_writing_stop_and_restore_every_row(s3, tmp_path):
     assert forced.returncode == 0, forced.stderr
     aside = [p for p in restored.parent.iterdir() if p.name.startswith("restored.db.before-restore-")]
     assert len(aside) == 1 and hashlib.sha256(aside[0].read_bytes()).hexdigest() == before
-    assert rows(restored) == want
+    assert rows(restored) == final
 
 
 def test_restore_from_an_empty_path_says_so_in_one_line(s3, tmp_path):
@@ -245,7 +264,8 @@ def test_status_of_a_database_never_backed_up_turns_wal_on(s3, tmp_path):
         environment(endpoint, f"t/{uuid.uuid4().hex}"), "--db", str(db_path), "backup", "--status"
     )
     assert done.returncode == 1
-    assert done.stderr.startswith("lootwatch: no backup yet at s3://") and done.stderr.count("\n") == 1
+    assert done.stdout.startswith("replica s3://") and done.stdout.count("\n") == 1
+    assert done.stdout.strip().endswith("the replica is empty: start `lootwatch backup`"), done.stdout
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
