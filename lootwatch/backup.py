@@ -476,8 +476,8 @@ def restore(
             f"{taken[0]} exists; restore does not replace a database: give another path with --to, or "
             "--force to move it aside (stop the review UI, the backup service and the daily run first)"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
     _probe(replica)
+    target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.restore-", dir=target.parent))
     try:
         config = write_config(db, replica, work / "litestream.yml")

@@ -241,6 +241,30 @@ def test_replicate_while_writing_stop_and_restore_every_row(s3, tmp_path):
     assert rows(restored) == final
 
 
+def test_restore_in_place_and_the_backup_goes_on(s3, tmp_path):
+    """The database lost: restored where it was (Litestream's old state beside it moved aside), then
+    backed up again from where the replica stood; a later restore holds the verdicts of both runs."""
+    endpoint, client = s3
+    prefix = f"t/{uuid.uuid4().hex}"
+    env = environment(endpoint, prefix)
+    db_path = tmp_path / "review.db"
+    review_db(db_path)
+    log = tmp_path / "backup.log"
+    with replicating(env, db_path, log, client, prefix):
+        verdicts(db_path, 20)
+    for path in tmp_path.glob("review.db*"):
+        path.unlink()
+    done = lootwatch(env, "--db", str(db_path), "restore")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"moved aside: {tmp_path / '.review.db-litestream.before-restore-'}")
+    assert done.stdout.strip().endswith("21 candidates, 30 verdicts"), done.stdout
+    with replicating(env, db_path, log, client, prefix):
+        verdicts(db_path, 20, start=20)
+    want = rows(db_path)
+    assert len(want["reviews rows"]) == 50
+    restored_as(env, db_path, tmp_path / "check.db", want)
+
+
 def test_restore_from_an_empty_path_says_so_in_one_line(s3, tmp_path):
     endpoint, _ = s3
     env = environment(endpoint, "nothing/here")
