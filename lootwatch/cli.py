@@ -820,20 +820,21 @@ def _bind_error(host: str, port: int) -> OSError | None:
 @click.option(
     "--print-config",
     is_flag=True,
-    help="Write Litestream's config beside the database, show it and the command that runs it; start nothing",
+    help="Write Litestream's config beside the database and show it with the command that runs it; no more.",
 )
 @click.option(
     "--status",
     is_flag=True,
-    help="Say whether the replica holds the last transaction Litestream saw (exit status 1 when not).",
+    help="Say whether the replica holds every change of the database (exit status 1 when not).",
 )
 @click.pass_obj
 def backup(cfg, print_config: bool, status: bool) -> None:
     """Replicate the review database to S3-compatible object storage with Litestream, in the foreground
-    until Ctrl-C or SIGTERM (it syncs once more before it stops): every change reaches the bucket within
-    about a second. The bucket and path are [backup] in lootwatch.toml or LOOTWATCH_BACKUP_BUCKET and
-    LOOTWATCH_BACKUP_PATH; AWS_ENDPOINT_URL selects MinIO or another S3-compatible service; the
-    credentials are AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment.
+    until Ctrl-C or SIGTERM (it syncs once more before it stops); Litestream looks for changes every
+    second and sends them to the bucket. The bucket and path are [backup] in lootwatch.toml or
+    LOOTWATCH_BACKUP_BUCKET and LOOTWATCH_BACKUP_PATH; AWS_ENDPOINT_URL selects MinIO or another
+    S3-compatible service; the credentials are AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the
+    environment.
     """
     from . import backup as lb
 
