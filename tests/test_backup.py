@@ -16,10 +16,19 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+import yaml
 
-from lootwatch.backup import INSTALL, BackupProblem, Replica, litestream_binary, replica_settings
+from lootwatch.backup import (
+    INSTALL,
+    BackupProblem,
+    Replica,
+    litestream_binary,
+    litestream_config,
+    replica_settings,
+)
 from lootwatch.config import Config, ConfigError, load_config
 from matcher import store
 
@@ -106,7 +115,7 @@ def review_db(path: Path) -> None:
 
 def rows(path: Path) -> dict[str, object]:
     """Every table's row count, and the candidates and verdicts in full."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
     try:
         tables = [
             r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
@@ -247,16 +256,18 @@ def test_restore_in_place_and_the_backup_goes_on(s3, tmp_path):
     endpoint, client = s3
     prefix = f"t/{uuid.uuid4().hex}"
     env = environment(endpoint, prefix)
-    db_path = tmp_path / "review.db"
+    home = tmp_path / "at $HOME"  # read as a variable, Litestream would look for another file
+    home.mkdir()
+    db_path = home / "review.db"
     review_db(db_path)
     log = tmp_path / "backup.log"
     with replicating(env, db_path, log, client, prefix):
         verdicts(db_path, 20)
-    for path in tmp_path.glob("review.db*"):
+    for path in home.glob("review.db*"):
         path.unlink()
     done = lootwatch(env, "--db", str(db_path), "restore")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith(f"moved aside: {tmp_path / '.review.db-litestream.before-restore-'}")
+    assert done.stdout.startswith(f"moved aside: {home / '.review.db-litestream.before-restore-'}")
     assert done.stdout.strip().endswith("21 candidates, 30 verdicts"), done.stdout
     with replicating(env, db_path, log, client, prefix):
         verdicts(db_path, 20, start=20)
@@ -328,6 +339,39 @@ def test_refused_credentials_are_one_line(s3, tmp_path, monkeypatch):
         assert done.stderr.count("\n") == 1
         assert KEY_ID not in done.stderr + done.stdout and SECRET not in done.stderr + done.stdout
     assert not (tmp_path / "r.db").exists()
+
+
+def test_a_missing_bucket_is_one_line(s3, tmp_path):
+    endpoint, _ = s3
+    env = {**environment(endpoint, "t/x"), "LOOTWATCH_BACKUP_BUCKET": "no-such-bucket"}
+    done = lootwatch(env, "--db", str(tmp_path / "review.db"), "restore", "--to", str(tmp_path / "r.db"))
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"lootwatch: bucket no-such-bucket does not exist at {endpoint}: create it, or set [backup] bucket "
+        "or LOOTWATCH_BACKUP_BUCKET\n"
+    )
+
+
+def test_a_hostile_database_path_stays_literal_in_the_config(tmp_path):
+    """Quotes, a colon, a newline and $VARIABLES in the path come back from the YAML as written; the
+    config is run with -no-expand-env, so Litestream does not read $HOME as a variable."""
+    folder = tmp_path / "a $HOME ${PATH}" / "x: 'y'\n- z"
+    folder.mkdir(parents=True)
+    config = yaml.safe_load(litestream_config(folder / "review.db", Replica("b-1", "p/review.db")))
+    assert config == {
+        "dbs": [
+            {
+                "path": str((folder / "review.db").resolve()),
+                "replica": {
+                    "type": "s3",
+                    "bucket": "b-1",
+                    "path": "p/review.db",
+                    "region": "us-east-1",
+                    "force-path-style": False,
+                },
+            }
+        ]
+    }
 
 
 def test_printed_config_has_no_secrets(s3, tmp_path):
