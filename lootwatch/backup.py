@@ -46,6 +46,7 @@ __all__ = [
     "check_storage",
     "replica_state",
     "restore",
+    "explain",
     "INSTALL",
 ]
 
