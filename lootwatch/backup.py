@@ -296,6 +296,8 @@ def explain(stderr: str, replica: Replica) -> str:
             f"no backup at {replica.url} on {replica.where}: nothing to restore "
             "(check [backup] path or LOOTWATCH_BACKUP_PATH)"
         )
+    if "custom RootCAs" in text:  # AWS_CA_BUNDLE is handed over; ca_bundle in ~/.aws/config is not
+        return "Litestream cannot use ca_bundle of ~/.aws/config: give that CA file as SSL_CERT_FILE instead"
     if "x509" in text or "certificate" in text:
         return f"the TLS certificate of {replica.where} is not trusted; SSL_CERT_FILE names the CAs to trust"
     if any(u in text for u in UNREACHABLE):

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+import certifi
 import pytest
 import yaml
 
@@ -25,6 +26,8 @@ from lootwatch.backup import (
     INSTALL,
     BackupProblem,
     Replica,
+    child_env,
+    explain,
     litestream_binary,
     litestream_config,
     replica_settings,
@@ -75,13 +78,13 @@ def s3():
 
 
 def environment(endpoint: str, prefix: str) -> dict[str, str]:
-    """The child's environment: the storage and credentials as an installation sets them (AWS_CA_BUNDLE, if
-    the machine sets one, stays: lootwatch keeps it from Litestream)."""
+    """The child's environment: the storage and credentials as an installation sets them, with
+    AWS_CA_BUNDLE set as on machines behind a TLS-inspecting proxy (Litestream 0.5 does not start with it;
+    lootwatch hands it over as SSL_CERT_FILE)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOTWATCH_", "AWS_"))}
-    if "AWS_CA_BUNDLE" in os.environ:
-        env["AWS_CA_BUNDLE"] = os.environ["AWS_CA_BUNDLE"]
     return {
         **env,
+        "AWS_CA_BUNDLE": os.environ.get("AWS_CA_BUNDLE") or certifi.where(),
         "PYTHONPATH": str(ROOT),
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": KEY_ID,
@@ -372,6 +375,29 @@ def test_a_hostile_database_path_stays_literal_in_the_config(tmp_path):
             }
         ]
     }
+
+
+def test_aws_ca_bundle_is_handed_over_as_ssl_cert_file():
+    assert child_env({"AWS_CA_BUNDLE": "/etc/ssl/unit.pem", "HOME": "/h"}) == {
+        "SSL_CERT_FILE": "/etc/ssl/unit.pem",
+        "HOME": "/h",
+    }
+    both = {"AWS_CA_BUNDLE": "/a.pem", "SSL_CERT_FILE": "/b.pem"}
+    assert child_env(both) == {"SSL_CERT_FILE": "/b.pem"}
+
+
+def test_litestream_messages_become_one_line():
+    replica = Replica("b-1", "p/review.db", endpoint="http://minio:9000")
+    said = {
+        "Error: s3: cannot load aws config: unable to add custom RootCAs HTTPClient, has no "
+        "WithTransportOptions, *http.Client": "cannot use ca_bundle of ~/.aws/config",
+        "Error: no matching backup files available": "no backup at s3://b-1/p/review.db on http://minio:9000",
+        "time=... level=INFO\nError: something new\n": "litestream failed: Error: something new",
+        "": "litestream failed: no message",
+    }
+    for stderr, line in said.items():
+        assert line in explain(stderr, replica)
+        assert "\n" not in explain(stderr, replica)
 
 
 def test_printed_config_has_no_secrets(s3, tmp_path):
