@@ -18,6 +18,7 @@ import re
 import shutil
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -227,10 +228,10 @@ def credentials_line(environ: Mapping[str, str] | None = None) -> str:
 def child_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment Litestream runs with: this one, less AWS_CA_BUNDLE, which makes Litestream 0.5's
     S3 client fail at start ("unable to add custom RootCAs HTTPClient"); its file becomes SSL_CERT_FILE,
-    which Go reads for the CAs to trust, unless that is set already."""
+    which Go reads for the CAs to trust (Litestream talks to the storage alone, so the storage's CAs win
+    over a general SSL_CERT_FILE)."""
     env = dict(os.environ if environ is None else environ)
-    bundle = env.pop("AWS_CA_BUNDLE", "")
-    if bundle and not env.get("SSL_CERT_FILE"):
+    if bundle := env.pop("AWS_CA_BUNDLE", ""):
         env["SSL_CERT_FILE"] = bundle
     return env
 
@@ -241,16 +242,39 @@ def replicate_command(binary: str | Path, config: str | Path) -> list[str]:
 
 
 def _probe(replica: Replica) -> None:
-    """Refuse at once storage that cannot be connected to; Litestream would retry for about 2 minutes."""
+    """Refuse at once storage that cannot be connected to, or whose TLS certificate is not trusted by the
+    CAs Litestream will use; Litestream retries both for about 2 minutes before it says so."""
     host, port = replica.address()
     try:
-        socket.create_connection((host, port), timeout=PROBE_SECONDS).close()
+        sock = socket.create_connection((host, port), timeout=PROBE_SECONDS)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise BackupProblem(
             f"object storage {replica.where} cannot be reached ({host}:{port}: {reason}); "
             "check AWS_ENDPOINT_URL and the network"
         ) from exc
+    with sock:
+        if replica.endpoint.startswith("http://"):
+            return
+        _check_tls(sock, host, replica)
+
+
+def _check_tls(sock: socket.socket, host: str, replica: Replica) -> None:
+    env = child_env()
+    cafile, capath = env.get("SSL_CERT_FILE") or None, env.get("SSL_CERT_DIR") or None
+    try:
+        context = ssl.create_default_context(cafile=cafile, capath=capath)
+    except OSError as exc:
+        raise BackupProblem(f"the CA file {cafile or capath} cannot be read ({exc.strerror or exc})") from exc
+    try:
+        context.wrap_socket(sock, server_hostname=host).close()
+    except ssl.SSLCertVerificationError as exc:
+        raise BackupProblem(
+            f"the TLS certificate of {replica.where} is not trusted ({exc.verify_message}); "
+            "AWS_CA_BUNDLE or SSL_CERT_FILE names the CAs to trust"
+        ) from exc
+    except (ssl.SSLError, OSError) as exc:
+        raise BackupProblem(f"TLS with {replica.where} failed ({exc}); check AWS_ENDPOINT_URL") from exc
 
 
 def _run(args: list[str], replica: Replica, timeout: float | None) -> subprocess.CompletedProcess:
@@ -299,7 +323,10 @@ def explain(stderr: str, replica: Replica) -> str:
     if "custom RootCAs" in text:  # AWS_CA_BUNDLE is handed over; ca_bundle in ~/.aws/config is not
         return "Litestream cannot use ca_bundle of ~/.aws/config: give that CA file as SSL_CERT_FILE instead"
     if "x509" in text or "certificate" in text:
-        return f"the TLS certificate of {replica.where} is not trusted; SSL_CERT_FILE names the CAs to trust"
+        return (
+            f"the TLS certificate of {replica.where} is not trusted; "
+            "AWS_CA_BUNDLE or SSL_CERT_FILE names the CAs to trust"
+        )
     if any(u in text for u in UNREACHABLE):
         return f"object storage {replica.where} cannot be reached; check AWS_ENDPOINT_URL and the network"
     errors = [line.strip() for line in text.splitlines() if line.strip()]

@@ -377,13 +377,106 @@ def test_a_hostile_database_path_stays_literal_in_the_config(tmp_path):
     }
 
 
+@pytest.fixture(scope="module")
+def s3_tls(tmp_path_factory):
+    """moto's S3 over TLS on a loopback port, with a self-signed certificate for 127.0.0.1 and one bucket;
+    its endpoint URL and the certificate's file."""
+    import ipaddress
+    import threading
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    folder = tmp_path_factory.mktemp("tls")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "storage.pem", folder / "storage.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(
+        "127.0.0.1",
+        0,
+        app,
+        True,
+        request_handler=MotoRequestHandler,
+        ssl_context=(str(cert_file), str(key_file)),
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    endpoint = f"https://127.0.0.1:{server.server_address[1]}"
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=KEY_ID,
+        aws_secret_access_key=SECRET,
+        verify=str(cert_file),
+    ).create_bucket(Bucket=BUCKET)
+    yield endpoint, cert_file
+    server.shutdown()
+    thread.join()
+
+
+def test_storage_over_tls_with_its_own_ca(s3_tls, tmp_path):
+    """Untrusted, the certificate is one line at once (Litestream would retry for 2 minutes); named in
+    AWS_CA_BUNDLE, Litestream trusts it (through SSL_CERT_FILE) and reads the bucket."""
+    endpoint, cert_file = s3_tls
+    env = {k: v for k, v in environment(endpoint, "nothing/here").items() if k != "SSL_CERT_FILE"}
+    untrusted = {k: v for k, v in env.items() if k != "AWS_CA_BUNDLE"}
+    target = tmp_path / "r.db"
+    done = lootwatch(untrusted, "--db", str(tmp_path / "review.db"), "restore", "--to", str(target))
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"lootwatch: the TLS certificate of {endpoint} is not trusted ("), (
+        done.stderr
+    )
+    assert done.stderr.count("\n") == 1
+    trusted = {**env, "AWS_CA_BUNDLE": str(cert_file)}
+    done = lootwatch(trusted, "--db", str(tmp_path / "review.db"), "restore", "--to", str(target))
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"lootwatch: no backup at s3://{BUCKET}/nothing/here on {endpoint}:"), (
+        done.stderr
+    )
+    assert not target.exists()
+
+
 def test_aws_ca_bundle_is_handed_over_as_ssl_cert_file():
     assert child_env({"AWS_CA_BUNDLE": "/etc/ssl/unit.pem", "HOME": "/h"}) == {
         "SSL_CERT_FILE": "/etc/ssl/unit.pem",
         "HOME": "/h",
     }
-    both = {"AWS_CA_BUNDLE": "/a.pem", "SSL_CERT_FILE": "/b.pem"}
-    assert child_env(both) == {"SSL_CERT_FILE": "/b.pem"}
+    both = {"AWS_CA_BUNDLE": "/storage.pem", "SSL_CERT_FILE": "/general.pem"}
+    assert child_env(both) == {"SSL_CERT_FILE": "/storage.pem"}
+    assert child_env({"SSL_CERT_FILE": "/general.pem"}) == {"SSL_CERT_FILE": "/general.pem"}
 
 
 def test_litestream_messages_become_one_line():
