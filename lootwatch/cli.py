@@ -813,5 +813,126 @@ def _bind_error(host: str, port: int) -> OSError | None:
     return None
 
 
+# Backup and recovery of the review database with Litestream (lootwatch/backup.py).
+
+
+@main.command()
+@click.option(
+    "--print-config",
+    is_flag=True,
+    help="Write Litestream's config beside the database and show it with the command that runs it; no more.",
+)
+@click.option(
+    "--status",
+    is_flag=True,
+    help="Say whether the replica holds every change of the database (exit status 1 when not).",
+)
+@click.pass_obj
+def backup(cfg, print_config: bool, status: bool) -> None:
+    """Replicate the review database to S3-compatible object storage with Litestream, in the foreground
+    until Ctrl-C or SIGTERM (it syncs once more before it stops); Litestream looks for changes every
+    second and sends them to the bucket. The bucket and path are [backup] in lootwatch.toml or
+    LOOTWATCH_BACKUP_BUCKET and LOOTWATCH_BACKUP_PATH; AWS_ENDPOINT_URL selects MinIO or another
+    S3-compatible service; the credentials are AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the
+    environment.
+    """
+    from . import backup as lb
+
+    try:
+        replica = lb.replica_settings(cfg)
+        if print_config:
+            path = lb.write_config(cfg.db, replica).resolve()  # absolute: for a service's command line
+            click.echo(path.read_text(encoding="utf-8"), nl=False)
+            click.echo(f"# wrote {path}; {lb.credentials_line()}", err=True)
+            binary = lb.litestream_binary()
+            click.echo(f"# run: {' '.join(lb.replicate_command(binary, path))}", err=True)
+            return
+        binary = lb.litestream_binary()
+        _wal_database(cfg.db)
+        path = lb.write_config(cfg.db, replica)
+        if status:
+            _backup_status(lambda: lb.replica_state(binary, path, cfg.db, replica), replica)
+            return
+        files = lb.check_storage(binary, path, cfg.db, replica)
+    except lb.BackupProblem as exc:
+        raise UsageProblem(str(exc)) from exc
+    held = f"{_plural(len(files), 'file')} there" if files else "empty so far"
+    click.echo(f"replicating {cfg.db} to {replica.url} on {replica.where} ({held}); {lb.credentials_line()}")
+    click.echo("Litestream's log follows; Ctrl-C or SIGTERM stops it after a last sync", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(binary, lb.replicate_command(binary, path), lb.child_env())
+
+
+def _wal_database(path) -> None:
+    """Refuse a missing or foreign database, and one SQLite cannot keep in WAL mode, which Litestream
+    needs (a network file system may refuse it)."""
+    from matcher.store import open_db
+
+    db = open_db(path, create=False)  # turns WAL on, as every lootwatch command does
+    try:
+        mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        db.close()
+    if str(mode).lower() != "wal":
+        raise UsageProblem(
+            f"database {path} is in journal mode {mode}, not WAL, which Litestream needs; the file system "
+            "may not support it (a network share): keep the database on a local disk"
+        )
+
+
+def _backup_status(look, replica) -> None:
+    """One line on how current the replica is; exit status 1 when it is empty or behind. ``look()``
+    reads the state; a write of the last seconds is given time to be taken first."""
+    import time
+    from datetime import UTC, datetime
+
+    state = look()
+    if wait := state.settling(datetime.now(UTC)):
+        time.sleep(wait)
+        state = look()
+    where = f"replica {replica.url} on {replica.where}"
+    if state.written is not None:
+        seconds = int((datetime.now(UTC) - state.written).total_seconds())
+        where += f", newest file written {state.written:%Y-%m-%dT%H:%M:%SZ} ({seconds} s ago)"
+    current, why = state.judge()
+    click.echo(f"{where}; {why}")
+    if not current:
+        sys.exit(1)
+
+
+@main.command()
+@click.option(
+    "--to",
+    "to",
+    type=click.Path(dir_okay=False),
+    help="Path to restore to [default: the configured database]; nothing may be there unless --force.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Move a database at that path (and its -wal, -shm files) aside to NAME.before-restore-TIME first.",
+)
+@click.pass_obj
+def restore(cfg, to: str | None, force: bool) -> None:
+    """Bring the review database back from its Litestream replica (see `lootwatch backup`): restored under
+    a temporary name beside the path, checked with SQLite's integrity check, then moved into place.
+    Stop the review UI, the backup service and the daily run before restoring over a database."""
+    from . import backup as lb
+
+    target = Path(to) if to else Path(cfg.db)
+    try:
+        replica = lb.replica_settings(cfg)
+        done = lb.restore(lb.litestream_binary(), cfg.db, replica, target, force=force)
+    except lb.BackupProblem as exc:
+        raise UsageProblem(str(exc)) from exc
+    for aside in done.moved_aside:
+        click.echo(f"moved aside: {aside}")
+    click.echo(
+        f"restored {done.path} from {replica.url} on {replica.where}: "
+        f"{_plural(done.candidates, 'candidate')}, {_plural(done.verdicts, 'verdict')}"
+    )
+
+
 if __name__ == "__main__":
     main()

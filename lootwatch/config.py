@@ -46,6 +46,7 @@ class Config:
     alert_urls: list[str] = field(default_factory=list)  # Apprise URLs, [alerts] urls + LOOTWATCH_ALERT_URLS
     alert_summary: bool = True  # the daily summary goes to the alert URLs too
     scrapy: dict[str, Any] = field(default_factory=dict)
+    backup: dict[str, Any] = field(default_factory=dict)  # [backup]: the replica (lootwatch/backup.py)
 
 
 def load_config(path: str | Path | None = None, db: str | Path | None = None) -> Config:
@@ -83,6 +84,7 @@ def load_config(path: str | Path | None = None, db: str | Path | None = None) ->
         cfg.mail_to = [str(x) for x in data.get("mail_to", [])]
         cfg.alert_urls, cfg.alert_summary = _alerts(data, p)
         cfg.scrapy = _scrapy_settings(data, p)
+        cfg.backup = _backup_table(data, p)
     # Alert URLs carry their service's token, so they may live in the environment instead of the file.
     cfg.alert_urls += os.environ.get("LOOTWATCH_ALERT_URLS", "").split()
     if db:
@@ -128,3 +130,22 @@ def _scrapy_settings(data: dict[str, Any], path: Path) -> dict[str, Any]:
     except (ValueError, TypeError, AttributeError) as exc:
         raise ConfigError(f"config file {path}: {exc}") from exc
     return scrapy
+
+
+BACKUP_KEYS = {"bucket": str, "path": str, "region": str, "endpoint": str, "force_path_style": bool}
+
+
+def _backup_table(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The ``[backup]`` table (where Litestream keeps the review database's replica), its keys and types
+    checked; the values themselves are checked by ``lootwatch.backup`` with the environment's."""
+    table = data.get("backup", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {path}: backup must be a table ([backup])")
+    for key, value in table.items():
+        kind = BACKUP_KEYS.get(key)
+        if kind is None:
+            known = ", ".join(BACKUP_KEYS)
+            raise ConfigError(f"config file {path}: [backup] has no key {key!r} (known: {known})")
+        if not isinstance(value, kind):
+            raise ConfigError(f"config file {path}: [backup] {key} must be a {kind.__name__}")
+    return dict(table)

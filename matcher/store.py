@@ -104,7 +104,7 @@ def damaged(path: str | Path, exc: BaseException) -> DatabaseProblem:
     """The one line for a damaged database: what SQLite said, how to check it, how to restore it."""
     return DatabaseProblem(
         f'database {path} is damaged ({exc}); check it with: sqlite3 {path} "PRAGMA integrity_check" '
-        'and restore your latest copy of it (lootwatch makes none itself: README, "Backups")'
+        'and restore your latest copy of it (`lootwatch restore` from the replica: README, "Backups")'
     )
 
 
