@@ -41,10 +41,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench import registry_twins, transforms  # noqa: E402
 from bench.report import write_section  # noqa: E402
+from matcher.decode import decode  # noqa: E402
 from matcher.descindex import PER_PHOTO  # noqa: E402
+from matcher.embed import EMBED_VERSION  # noqa: E402
 from matcher.evidence import Thresholds, rank_key, tier  # noqa: E402
 from matcher.features import FEATURE_VERSION  # noqa: E402
-from matcher.fingerprint import fingerprint  # noqa: E402
+from matcher.fingerprint import embed_views, fingerprint, views  # noqa: E402
 from matcher.hashes import HASH_VERSION  # noqa: E402
 from matcher.registry_index import RegistryIndex, rank_photo  # noqa: E402
 from seeds.demo import draw  # noqa: E402
@@ -82,11 +84,12 @@ def _jpeg(im: Image.Image, quality: int = 90) -> bytes:
     return buf.getvalue()
 
 
-def _signature(data: bytes) -> dict:
-    fp = fingerprint(data, all_transforms=True)
+def _signature(data: bytes, embeddings: bool = True) -> dict:
+    fp = fingerprint(data, all_transforms=True, embeddings=embeddings)
     return {
         "sha256": fp.sha256,
         "hashes": fp.hashes,
+        "embeddings": fp.embeddings,
         "features": (*fp.features.to_blobs(), fp.features.colour),
         "mirror": fp.mirror_features.to_blobs() if fp.mirror_features is not None else None,
         "naive_phash": _naive_phash(data),
@@ -94,7 +97,12 @@ def _signature(data: bytes) -> dict:
 
 
 def _distractor(seed: int) -> dict:
-    return _signature(drawn(seed))
+    return _signature(drawn(seed), embeddings=False)  # embedded apart: distractor_embeddings
+
+
+def _distractor_embedding(seed: int) -> dict[str, np.ndarray]:
+    """The embeddings of a distractor's views, as ``fingerprint`` makes them for a registry photo."""
+    return embed_views(views(decode(drawn(seed))))
 
 
 def _naive_phash(data: bytes) -> int:
@@ -102,19 +110,33 @@ def _naive_phash(data: bytes) -> int:
 
 
 def distractors(n: int) -> list[dict]:
-    """Hashes and features of ``n`` drawn distractors, cached under bench/.cache."""
+    """Hashes, features and embeddings of ``n`` drawn distractors, cached under bench/.cache."""
     code = hashlib.sha256(f"{VERSION};{HASH_VERSION};{FEATURE_VERSION}".encode()).hexdigest()[:12]
-    path = CACHE / f"distractors-{n}-{code}.pkl"  # hashes from older code are never reused
+    # Hashes from older code are never reused; embeddings are cached apart, by the embedding's version.
+    out = _cached(CACHE / f"distractors-{n}-{code}.pkl", _distractor, n, "distractors")
+    for sig, vectors in zip(out, distractor_embeddings(n), strict=True):
+        sig["embeddings"] = vectors
+    return out
+
+
+def distractor_embeddings(n: int) -> list[dict[str, np.ndarray]]:
+    """The embeddings of the first ``n`` drawn distractors' views, cached under bench/.cache."""
+    code = hashlib.sha256(EMBED_VERSION.encode()).hexdigest()[:12]
+    return _cached(CACHE / f"distractor-embeddings-{n}-{code}.pkl", _distractor_embedding, n, "embeddings")
+
+
+def _cached(path: Path, fn, n: int, what: str) -> list:
+    """``fn`` of every distractor seed, computed on every core once and kept in ``path``."""
     if path.exists():
         return pickle.loads(path.read_bytes())
     CACHE.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(os.cpu_count() or 1) as pool:
         out = []
-        for i, sig in enumerate(pool.imap(_distractor, range(50_000_000, 50_000_000 + n), chunksize=16), 1):
-            out.append(sig)
+        for i, item in enumerate(pool.imap(fn, range(50_000_000, 50_000_000 + n), chunksize=16), 1):
+            out.append(item)
             if i % 500 == 0:
-                print(f"  distractors {i}/{n} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+                print(f"  {what} {i}/{n} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
     path.write_bytes(pickle.dumps(out))
     return out
 

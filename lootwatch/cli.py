@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from matcher.embed import ModelError
+
 from .config import ConfigError, load_config
 
 
@@ -22,6 +24,9 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except (ConfigError, UsageProblem) as exc:
+            click.echo(f"lootwatch: {exc}", err=True)
+            sys.exit(1)
+        except ModelError as exc:
             click.echo(f"lootwatch: {exc}", err=True)
             sys.exit(1)
         except sqlite3.OperationalError as exc:
@@ -75,6 +80,20 @@ def demo(out: str, size: str) -> None:
 
     summary = run_demo(Path(out), size=size)
     print_summary(summary)
+
+
+@main.group()
+def model() -> None:
+    """The embedding model that finds new photos of registered objects."""
+
+
+@model.command("export")
+def model_export() -> None:
+    """Export the embedding model from the installed packages (no download) and check its SHA-256."""
+    from matcher.embed import ONNX_SHA256, ensure_model
+
+    path = ensure_model(export=True)
+    click.echo(f"embedding model ready: {path} (SHA-256 {ONNX_SHA256})")
 
 
 @main.group()

@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import numpy as np
 from sqlite_utils import Database
 
-from . import hashes, store
+from . import embed, hashes, store
 from .evidence import Hit, Thresholds, better, score, tier
 from .features import FEATURE_VERSION, Features
 from .registry_index import RegistryIndex, rank_photo
@@ -25,8 +26,9 @@ from .retro import RetroPlan, apply_revotes, plan_retro, remember_votes, vote_sh
 __all__ = ["MATCHER_VERSION", "Matching", "match_listings"]
 
 # Changing the matcher, the hashes or the features makes every listing photo due for matching again
-# (match-3: vote shortlists kept for retro-matching; one photo under several records, twins).
-MATCHER_VERSION = f"match-4;{hashes.HASH_VERSION};{FEATURE_VERSION}"
+# (match-3: vote shortlists kept for retro-matching; one photo under several records, twins; match-5:
+# learned embeddings).
+MATCHER_VERSION = f"match-5;{hashes.HASH_VERSION};{FEATURE_VERSION};{embed.EMBED_VERSION}"
 
 Progress = Callable[[int, int], None]
 
@@ -100,6 +102,8 @@ class Matching:
         # Only now: a run stopped before this point checks the same listings again next time.
         with store.atomic(self.db):
             apply_revotes(self.db, self.plan.revotes)
+            if self.index.embeddings is not None:
+                apply_registry_size(self.db, len(self.index.embeddings))
             self.db.execute(
                 "UPDATE listing_images SET matched_change = :c "
                 "WHERE matched_version = :v AND COALESCE(matched_change, 0) < :c",
@@ -127,7 +131,8 @@ def _match_listing(db: Database, index: RegistryIndex, listing_id: int, t: Thres
     for image_id, sha, views, features in _photos(db, listing_id):
         # What the photo's votes were, so that a registry change that leaves them alone needs no match.
         shortlists[sha] = vote_shortlist(index, features)
-        for hit in rank_photo(index, views, features, t, [(p, c) for p, c in shortlists[sha]]):
+        votes = [(p, c) for p, c in shortlists[sha]]
+        for hit in rank_photo(index, views, features, t, votes, _embeddings(db, sha)):
             hit.listing_image_id = image_id
             if tier(hit, t) and better(hit, best.get(hit.object_id), t):
                 best[hit.object_id] = hit
@@ -160,6 +165,36 @@ def _photos(db: Database, listing_id: int) -> list[tuple[int, str, dict[str, dic
         feats = Features.from_blobs(r["xy"], r["desc"], r["photo_colour"]) if r["desc"] is not None else None
         photos.setdefault(r["id"], (r["sha256"], {}, feats))[1][r["variant"]] = r
     return [(i, sha, views, feats) for i, (sha, views, feats) in photos.items()]
+
+
+def _embeddings(db: Database, sha256: str) -> dict[str, np.ndarray]:
+    """A stored photo's view embeddings by the current code."""
+    return {
+        view: np.frombuffer(vector, dtype=np.float16)
+        for view, vector in db.execute(
+            "SELECT view, vector FROM image_embeddings WHERE sha256 = ? AND embed_version = ? ORDER BY view",
+            [sha256, embed.EMBED_VERSION],
+        )
+    }
+
+
+def apply_registry_size(db: Database, photos: int) -> None:
+    """Write how many registry photos the embedding search covered (``cosine_of``) into the evidence of
+    every candidate that records a rank, as matching them again would: a registry change moves that
+    count for every lot, and retro-matching re-matches only the lots it can otherwise affect."""
+    rows = db.execute(
+        "SELECT id, evidence_json FROM candidates WHERE kind = 'image' AND tier IS NOT NULL "
+        "AND json_extract(evidence_json, '$.cosine_of') IS NOT NULL "
+        "AND json_extract(evidence_json, '$.cosine_of') != ?",
+        [photos],
+    ).fetchall()
+    for cid, evidence_json in rows:
+        evidence = json.loads(evidence_json)
+        evidence["cosine_of"] = photos
+        db.execute(
+            "UPDATE candidates SET evidence_json = ?, updated_at = ? WHERE id = ?",
+            [json.dumps(evidence, sort_keys=True), store.now(), cid],
+        )
 
 
 def _write_candidates(db: Database, listing_id: int, best: dict[int, Hit], t: Thresholds) -> int:

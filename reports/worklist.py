@@ -29,13 +29,14 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from datasette.utils.asgi import NotFound, Response
 
-from matcher.evidence import Hit, Thresholds, hash_tier
+from matcher.evidence import Hit, Thresholds, by_embedding, hash_tier
 
 from .digest import safe_url
 from .reasons import reasons_from_json, split_reasons
 
 __all__ = [
     "why_line",
+    "similarity_words",
     "variant_words",
     "sizes_differ",
     "match_geometry",
@@ -187,8 +188,12 @@ def _photo_words(candidate: dict, evidence: dict, geometry: dict | None) -> str:
     crop = (geometry or {}).get("crop_percent")
     if crop is not None and crop >= 5:
         mods.append(f"cropped about {crop} %")
+    lone = not same and (hit.inliers or 0) < Thresholds().min_inliers and by_embedding(hit, Thresholds())
     if same:
         words = f"same photo as {record}"
+    elif lone:
+        # Hashes and points found nothing: the learned embedding alone raised it (matcher/embed.py).
+        return f"a different photo of what may be the same object as {record}'s ({similarity_words(hit)})"
     else:
         points = hit.inliers or 0
         words = (
@@ -200,6 +205,14 @@ def _photo_words(candidate: dict, evidence: dict, geometry: dict | None) -> str:
     shared = [i for i in evidence.get("shared") or [] if isinstance(i, int)]
     if shared:
         words += f" (the same photo is held by {len(shared)} other record{'s' if len(shared) > 1 else ''})"
+    return words
+
+
+def similarity_words(hit: Hit) -> str:
+    """How alike the learned embeddings find the two photos: "similarity 0.87, rank 1 of 1,242"."""
+    words = f"similarity {hit.cosine:.2f}"
+    if hit.cosine_rank is not None and hit.cosine_of:
+        words += f", rank {hit.cosine_rank:,} of {hit.cosine_of:,}"
     return words
 
 
