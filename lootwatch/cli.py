@@ -428,6 +428,12 @@ def check(cfg, images: tuple[str, ...], as_json: bool) -> None:
                 )
                 if c["same_photo_as"]:
                     click.echo(f"         the same photo is held by {', '.join(c['same_photo_as'])}")
+                evidence = c["evidence"]
+                if evidence.get("cosine_rank") is not None:  # how alike the learned embeddings find them
+                    click.echo(
+                        f"         similarity {evidence['cosine']:.2f}, rank {evidence['cosine_rank']:,} "
+                        f"of {evidence['cosine_of']:,} registry photos"
+                    )
     if failed:
         raise SystemExit(1)  # the lines above say which photos failed and why
 

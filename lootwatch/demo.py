@@ -26,8 +26,8 @@ from .progress import bar
 __all__ = ["SIZES", "run_demo", "print_summary"]
 
 SIZES = {
-    "full": {"objects": 64, "per_edit": 17, "flag_only": 30, "distractors": 200, "rephoto": 12, "relist": 10},
-    "small": {"objects": 14, "per_edit": 3, "flag_only": 4, "distractors": 16, "rephoto": 3, "relist": 3},
+    "full": {"objects": 64, "per_edit": 17, "flag_only": 30, "distractors": 200, "rephoto": 20, "relist": 10},
+    "small": {"objects": 14, "per_edit": 3, "flag_only": 4, "distractors": 16, "rephoto": 4, "relist": 3},
 }
 DEMO_SITES = ("demo_aurora", "demo_meridian", "demo_bazaar")
 
@@ -109,6 +109,11 @@ def print_summary(s: dict[str, Any]) -> None:
     )
     table.add_row("lots describing a registry object, found", _pct(s["described_lots_found"]))
     table.add_row("  of them re-photographed by the dealer", _pct(s["rephoto_lots_found"]))
+    table.add_row(
+        "new photos of registry objects, found by photo",
+        f"{s['rephoto_found_by_photo']} of {s['rephoto_lots']} lots "
+        f"({s['rephoto_found_by_embedding']} by the learned embedding alone)",
+    )
     table.add_row(
         "lots sharing a photo (relistings)",
         f"{s['relisted_pairs_linked']} pairs: precision {_pct(s['relisting_precision'])}, "

@@ -64,21 +64,21 @@ class EmbeddingIndex:
             vectors.append(np.asarray(vector, dtype=np.float32).reshape(DIM))
         order = np.argsort(np.array(photos, dtype=np.int64), kind="stable")
         self.photo = np.array(photos, dtype=np.int64)[order]
-        self.vectors = np.stack(vectors)[order] if vectors else np.zeros((0, DIM), np.float32)
         ids, starts = np.unique(self.photo, return_index=True)
         ends = np.append(starts[1:], len(self.photo))[: len(starts)]
         self._span = {int(i): (int(s), int(e)) for i, s, e in zip(ids, starts, ends, strict=True)}
+        # The vectors are held once, by FAISS; a photo's own rows are read back from it (reconstruct_n).
         self.index = faiss.IndexFlatIP(DIM)
-        if len(self.vectors):
-            self.index.add(self.vectors)
+        for start in range(0, len(order), 65_536):
+            self.index.add(np.stack([vectors[i] for i in order[start : start + 65_536]]))
 
     def __len__(self) -> int:
         return len(self._span)
 
     @property
     def nbytes(self) -> int:
-        """Memory the vectors take (FAISS keeps its own copy of the same size)."""
-        return int(self.vectors.nbytes)
+        """Memory the vectors and their photo ids take."""
+        return int(self.index.ntotal * DIM * 4 + self.photo.nbytes)
 
     def cosine(self, photo: int, queries: np.ndarray) -> float | None:
         """The best cosine between any of ``queries`` (views, shape (m, 1280)) and one indexed photo's
@@ -86,7 +86,8 @@ class EmbeddingIndex:
         span = self._span.get(photo)
         if span is None or not len(queries):
             return None
-        return float((self.vectors[span[0] : span[1]] @ queries.T).max())
+        own = self.index.reconstruct_n(span[0], span[1] - span[0])
+        return float((own @ queries.T).max())
 
     def nearest(self, views: dict[str, np.ndarray]) -> Nearest | None:
         """The registry photos most similar to a photo given by its views' embeddings; None when either

@@ -77,7 +77,7 @@ class Thresholds:
     contradict_inliers: int = 5
     weakly_supported: str | None = "strong"
     contradicted: str | None = "review"
-    embed_cosine: float = 0.75
+    embed_cosine: float = 0.7
     embed_margin: float = 0.1
     embed_near: int = 5
 

@@ -37,6 +37,7 @@ from .reasons import reasons_from_json, split_reasons
 __all__ = [
     "why_line",
     "similarity_words",
+    "evidence_hit",
     "variant_words",
     "sizes_differ",
     "match_geometry",
@@ -125,7 +126,7 @@ def record_name(candidate: dict) -> str:
     return str(record).replace(":", " ", 1) if record else "the registry record"
 
 
-def _hit(candidate: dict, evidence: dict) -> Hit | None:
+def evidence_hit(candidate: dict, evidence: dict) -> Hit | None:
     """The stored evidence as a ``Hit``; the candidate's own columns fill what the JSON lacks."""
     known = {f.name for f in fields(Hit)}
     data = {k: v for k, v in (evidence or {}).items() if k in known}
@@ -168,7 +169,7 @@ def variant_words(variant: Any) -> str:
 
 def _photo_words(candidate: dict, evidence: dict, geometry: dict | None) -> str:
     record = record_name(candidate)
-    hit = _hit(candidate, evidence)
+    hit = evidence_hit(candidate, evidence)
     if hit is None:
         return f"a photo like {record}'s"
     same = hash_tier(hit, Thresholds()) is not None
