@@ -1,5 +1,6 @@
 """Calibrate the embedding's own review rule: the cosine and the margin over every other object at which
-the embedding alone raises a ``review`` candidate, read at a measured false-candidate rate per query.
+the embedding alone raises a ``review`` candidate, read at a measured false-candidate rate per query, for
+registries of several sizes.
 
     python bench/embed_calibrate.py [--distractors 10000] [--negatives 556]
 
@@ -11,16 +12,21 @@ type, material, backdrop, pose and light; another object), and, to see what a ru
 of every demo registry object (another pose and light, on each backdrop) and the multiview queries.
 For each query the rule is asked exactly as the matcher asks it (``embindex.EmbeddingIndex``,
 ``evidence.by_embedding``) of the most similar registry object. Prints a table of the candidates each
-(cosine, margin) gives; writes nothing.
+(cosine, margin) gives against the full registry, then, for registries of fewer distractors, the smallest
+margin at which no calibration negative and no twin gets a candidate (the margin an object must stand
+out by depends on how many others it is compared with: among few photos the next one is further away);
+writes nothing. The queries' embeddings are cached under bench/.cache.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
 import multiprocessing
 import os
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -33,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import accuracy, transforms  # noqa: E402
 from matcher.decode import decode  # noqa: E402
+from matcher.embed import EMBED_VERSION  # noqa: E402
 from matcher.embindex import FLOOR, EmbeddingIndex  # noqa: E402
 from matcher.fingerprint import embed_views, views  # noqa: E402
 from matcher.segments import segment_boxes  # noqa: E402
@@ -42,6 +49,8 @@ from seeds.demo.build import build  # noqa: E402
 COSINES = (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
 MARGINS = (0.0, 0.02, 0.05, 0.08, 0.1, 0.12, 0.15, 0.2)
 CALIBRATION_SEED = 90_000_000  # accuracy.py's negatives start at 60,000,000
+SIZES = (0, 100, 300, 1000, 3000, 10_000)  # distractors in the smaller registries
+FINE = tuple(round(0.01 * m, 2) for m in range(41))  # margins searched for each size
 
 _suite: dict = {}
 
@@ -83,6 +92,59 @@ def redrawn() -> list[tuple[str, bytes]]:
     return out
 
 
+def _queries(n: int, workers: int, multiview: list[tuple[str, bytes]]) -> tuple[list, list, list, list]:
+    """The calibration queries' view embeddings: negatives, twins, new drawings, multiview; cached."""
+    code = hashlib.sha256(f"{EMBED_VERSION};{accuracy.NEGATIVE_TRANSFORMS}".encode()).hexdigest()[:12]
+    path = accuracy.CACHE / f"calibration-queries-{n}-{code}.pkl"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    started = time.perf_counter()
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=_init) as pool:
+        negatives = [q for qs in pool.imap(_negative, range(n), chunksize=4) for q in qs]
+        print(f"{len(negatives)} negative queries ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+        twins = pool.map(_embedded, accuracy._twins(), chunksize=8)
+        again = pool.map(_embedded, redrawn(), chunksize=8)
+        mv = pool.map(_embedded, multiview)
+    accuracy.CACHE.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps((negatives, twins, again, mv)))
+    return negatives, twins, again, mv
+
+
+def by_size(
+    registry: list[tuple[str, dict]], base: int, queries: tuple[list, list, list, list], cosine: float
+) -> list[str]:
+    """For registries of the ``base`` photos and the first N distractors: the smallest margin at which no
+    calibration negative and no twin gets a candidate, and what that margin finds."""
+    negatives, twins, again, mv = queries
+    lines = [
+        f"Smallest margin with no false candidate, at a cosine of {cosine} or more, by registry size:",
+        "",
+        "| registry photos | margin | negative queries with a candidate | twins | highest false margin "
+        "| new drawings found | multiview found |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for extra in SIZES:
+        part = registry[: base + extra]
+        keys = [key.split("_")[0] if key.startswith("LW-DEMO") else key for key, _ in part]
+        index = EmbeddingIndex((i, v) for i, (_, vectors) in enumerate(part) for v in vectors.values())
+        false = [decide(index, keys, v) for v in negatives] + [decide(index, keys, v) for _, v in twins]
+        gaps = [top - nxt for _, top, nxt in false if top >= cosine]
+        worst = max(gaps, default=0.0)
+        margin = next(m for m in FINE if m > worst)
+        found = {
+            name: sum(
+                k == key and top >= cosine and top - nxt >= margin
+                for key, (k, top, nxt) in ((key, decide(index, keys, v)) for key, v in group)
+            )
+            for name, group in (("redrawn", again), ("multiview", mv))
+        }
+        lines.append(
+            f"| {len(part):,} | {margin:.2f} | 0 of {len(negatives):,} | 0 of {len(twins)} | {worst:.3f} "
+            f"| {found['redrawn']} of {len(again)} | {found['multiview']} of {len(mv)} |"
+        )
+    return lines
+
+
 def decide(
     index: EmbeddingIndex, keys: list[str], vectors: dict[str, np.ndarray]
 ) -> tuple[str, float, float]:
@@ -99,6 +161,7 @@ def main() -> None:
     ap.add_argument("--distractors", type=int, default=10_000)
     ap.add_argument("--negatives", type=int, default=556, help="calibration objects (x9 transforms each)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--cosine", type=float, default=0.7, help="the cosine the margins by size are read at")
     args = ap.parse_args()
     started = time.perf_counter()
     photos = accuracy.registry_photos(False, [])
@@ -106,6 +169,7 @@ def main() -> None:
     keys: list[str] = []
     rows: list[tuple[int, np.ndarray]] = []
     registry = [(k, embed_views(views(decode(d)))) for k, d in photos + multiview["registry"]]
+    base = len(registry)
     registry += [
         (f"distractor/{i}", v) for i, v in enumerate(accuracy.distractor_embeddings(args.distractors))
     ]
@@ -117,12 +181,7 @@ def main() -> None:
         f"{len(keys)} registry photos, {len(rows)} rows ({time.perf_counter() - started:.0f} s)",
         file=sys.stderr,
     )
-    with multiprocessing.get_context("spawn").Pool(args.workers, initializer=_init) as pool:
-        negatives = [q for qs in pool.imap(_negative, range(args.negatives), chunksize=4) for q in qs]
-        print(f"{len(negatives)} negative queries ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
-        twins = pool.map(_embedded, accuracy._twins(), chunksize=8)
-        again = pool.map(_embedded, redrawn(), chunksize=8)
-        mv = pool.map(_embedded, multiview["queries"])
+    negatives, twins, again, mv = _queries(args.negatives, args.workers, multiview["queries"])
     outcomes = {
         "negative": [decide(index, keys, v) for v in negatives],
         "twin": [decide(index, keys, v) for _, v in twins],
@@ -168,6 +227,8 @@ def main() -> None:
             f"{name}: most similar object is the right one in {len(right)} of {len(v)}; "
             f"margins {sorted(round(g, 3) for _, g in right)[:12]} ..."
         )
+    print()
+    print("\n".join(by_size(registry, base, (negatives, twins, again, mv), args.cosine)))
 
 
 if __name__ == "__main__":

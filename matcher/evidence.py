@@ -21,6 +21,7 @@ __all__ = [
     "hash_tier",
     "verified",
     "by_embedding",
+    "embed_margin",
     "score",
     "better",
     "rank_key",
@@ -49,9 +50,12 @@ class Thresholds:
     local features alone between them earns ``strong`` or nothing.
     Embeddings: a registry photo among the ``embed_near`` most similar by embedding may be verified like
     one the descriptor votes found (evidence from local features alone); the embedding alone earns
-    ``review`` (never ``strong``) at a cosine of ``embed_cosine`` or more that stands ``embed_margin``
-    above every other registry object's (docs/benchmarks.md: read at a measured false-candidate rate
-    per query against 10,000 distractors drawn in the registry's own house style).
+    ``review`` (never ``strong``) at a cosine of ``embed_cosine`` or more that stands a margin above
+    every other registry object's: ``embed_margins`` gives it by the number of registry photos searched
+    (at least that many photos: that margin), since among fewer photos the next one is further away; in
+    a registry smaller than the smallest size listed the embedding alone raises nothing. Each margin was
+    read as the smallest at which no calibration negative and no house-style twin got a candidate
+    (docs/benchmarks.md, bench/embed_calibrate.py).
     """
 
     strong_pdq: int = 31
@@ -78,7 +82,7 @@ class Thresholds:
     weakly_supported: str | None = "strong"
     contradicted: str | None = "review"
     embed_cosine: float = 0.7
-    embed_margin: float = 0.1
+    embed_margins: tuple[tuple[int, float], ...] = ((146, 0.21), (446, 0.13), (1_146, 0.09))
     embed_near: int = 5
 
 
@@ -167,12 +171,22 @@ def by_embedding(hit: Hit, t: Thresholds) -> bool:
     """Does the embedding alone say "a different photo of what may be the same object": similar enough,
     and clearly more similar than any other registry object (the nearest-neighbour form of Lowe's ratio
     test)?"""
+    margin = embed_margin(hit.cosine_of, t)
     return (
-        hit.cosine is not None
+        margin is not None
+        and hit.cosine is not None
         and hit.cosine_next is not None
         and hit.cosine >= t.embed_cosine
-        and hit.cosine - hit.cosine_next >= t.embed_margin
+        and round(hit.cosine - hit.cosine_next, 4) >= margin
     )
+
+
+def embed_margin(photos: int | None, t: Thresholds) -> float | None:
+    """How far above every other object the embedding must put one, for a search over ``photos``
+    registry photos; None below the smallest registry it was calibrated on."""
+    if photos is None:
+        return None
+    return next((m for size, m in sorted(t.embed_margins, reverse=True) if photos >= size), None)
 
 
 def _near(hit: Hit, t: Thresholds) -> bool:

@@ -18,7 +18,7 @@ import numpy as np
 from sqlite_utils import Database
 
 from . import embed, hashes, store
-from .evidence import Hit, Thresholds, better, score, tier
+from .evidence import Hit, Thresholds, better, embed_margin, score, tier
 from .features import FEATURE_VERSION, Features
 from .registry_index import RegistryIndex, rank_photo
 from .retro import RetroPlan, apply_revotes, plan_retro, remember_votes, vote_shortlist
@@ -63,12 +63,16 @@ class Matching:
         # Read before the index is built: a change made meanwhile is in the index or comes next time.
         self.through = store.registry_change_seq(db)
         self.index = RegistryIndex.from_db(db)
+        # The embedding's margin depends on the registry's size (evidence.embed_margin): when the size
+        # crosses into another band every listing is matched again, as after a change of code.
+        searched = len(self.index.embeddings) if self.index.embeddings is not None else 0
+        self.version = f"{MATCHER_VERSION};margin-{embed_margin(searched, self.t)}"
         where = "1=1" if rematch_all else "COALESCE(matched_version, '') != :v"
         self.due = [
             r[0]
             for r in db.execute(
                 f"SELECT DISTINCT listing_id FROM listing_images WHERE {where} ORDER BY listing_id",
-                {"v": MATCHER_VERSION},
+                {"v": self.version},
             )
         ]
         self.plan = RetroPlan()
@@ -78,7 +82,7 @@ class Matching:
         if not self.rematch_all:
             with _one_openmp_thread():
                 self.plan = plan_retro(
-                    self.db, self.index, MATCHER_VERSION, self.through, self.t.sure_votes, progress
+                    self.db, self.index, self.version, self.through, self.t.sure_votes, progress
                 )
         return self.plan
 
@@ -96,7 +100,9 @@ class Matching:
         }
         with _one_openmp_thread():
             for n, listing_id in enumerate(todo, start=1):
-                counts["candidates"] += _match_listing(self.db, self.index, listing_id, self.t, self.through)
+                counts["candidates"] += _match_listing(
+                    self.db, self.index, listing_id, self.t, self.through, self.version
+                )
                 if progress:
                     progress(n, len(todo))
         # Only now: a run stopped before this point checks the same listings again next time.
@@ -107,7 +113,7 @@ class Matching:
             self.db.execute(
                 "UPDATE listing_images SET matched_change = :c "
                 "WHERE matched_version = :v AND COALESCE(matched_change, 0) < :c",
-                {"c": self.through, "v": MATCHER_VERSION},
+                {"c": self.through, "v": self.version},
             )
             store.prune_registry_changes(self.db, self.through)
         return counts
@@ -125,7 +131,9 @@ def _one_openmp_thread():
     return threadpool_limits(limits=1, user_api="openmp")
 
 
-def _match_listing(db: Database, index: RegistryIndex, listing_id: int, t: Thresholds, through: int) -> int:
+def _match_listing(
+    db: Database, index: RegistryIndex, listing_id: int, t: Thresholds, through: int, version: str
+) -> int:
     best: dict[int, Hit] = {}
     shortlists: dict[str, list[list[int]]] = {}
     for image_id, sha, views, features in _photos(db, listing_id):
@@ -137,12 +145,12 @@ def _match_listing(db: Database, index: RegistryIndex, listing_id: int, t: Thres
             if tier(hit, t) and better(hit, best.get(hit.object_id), t):
                 best[hit.object_id] = hit
     with store.atomic(db):
-        written = _write_candidates(db, listing_id, best, t)
+        written = _write_candidates(db, listing_id, best, t, version)
         for sha, votes in shortlists.items():
             remember_votes(db, sha, votes)
         db.execute(
             "UPDATE listing_images SET matched_version = ?, matched_change = ? WHERE listing_id = ?",
-            [MATCHER_VERSION, through, listing_id],
+            [version, through, listing_id],
         )
     return written
 
@@ -197,7 +205,9 @@ def apply_registry_size(db: Database, photos: int) -> None:
         )
 
 
-def _write_candidates(db: Database, listing_id: int, best: dict[int, Hit], t: Thresholds) -> int:
+def _write_candidates(
+    db: Database, listing_id: int, best: dict[int, Hit], t: Thresholds, version: str
+) -> int:
     store.sync_candidates(
         db,
         listing_id,
@@ -214,7 +224,7 @@ def _write_candidates(db: Database, listing_id: int, best: dict[int, Hit], t: Th
                 "listing_image_id": hit.listing_image_id,
                 "registry_image_id": hit.registry_image_id,
                 "evidence_json": json.dumps(hit.evidence(), sort_keys=True),
-                "matcher_version": MATCHER_VERSION,
+                "matcher_version": version,
             }
             for obj_id, hit in best.items()
         },

@@ -7,6 +7,7 @@ different photos of one object.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import socket
 from pathlib import Path
@@ -18,7 +19,7 @@ from PIL import Image
 from matcher import embed, store
 from matcher.decode import decode
 from matcher.embindex import FLOOR, EmbeddingIndex
-from matcher.evidence import Hit, Thresholds, tier
+from matcher.evidence import Hit, Thresholds, embed_margin, tier
 from matcher.fingerprint import fingerprint
 from matcher.ingest import hash_and_store, stale
 from matcher.registry_index import RegistryIndex, rank_photo
@@ -164,37 +165,43 @@ def _registry(photos: dict[int, bytes]) -> RegistryIndex:
     return RegistryIndex.from_rows(rows, features, mirrors, embeddings=vectors)
 
 
+def _seen(**evidence) -> Hit:
+    """Evidence with no hash match (PDQ 120), searched against a registry of 20,000 photos."""
+    return Hit(1, 1, "full/r0", 120, 30, 30, **{"cosine_of": 20_000, "cosine_rank": 1, **evidence})
+
+
 def test_the_embedding_alone_earns_review_and_verification_promotes_it():
     t = Thresholds()
-    alone = Hit(
-        1, 1, "full/r0", 120, 30, 30, inliers=0, cosine=0.9, cosine_rank=1, cosine_of=9, cosine_next=0.6
-    )
-    assert tier(alone, t) == "review"
-    assert tier(Hit(1, 1, "full/r0", 120, 30, 30, inliers=0, cosine=0.9, cosine_next=0.85), t) is None
-    assert tier(Hit(1, 1, "full/r0", 120, 30, 30, inliers=0, cosine=0.6, cosine_next=0.5), t) is None
+    margin = embed_margin(20_000, t)
+    assert tier(_seen(inliers=0, cosine=0.9, cosine_next=0.9 - margin), t) == "review"
+    assert tier(_seen(inliers=0, cosine=0.9, cosine_next=0.9 - margin + 0.01), t) is None  # too close
+    assert tier(_seen(inliers=0, cosine=t.embed_cosine - 0.01, cosine_next=0.5), t) is None  # too far
     # However alike, never strong on its own; verified with many points it is.
-    assert tier(
-        Hit(1, 1, "full/r0", 120, 30, 30, inliers=0, cosine=1.0, cosine_rank=1, cosine_next=0.5), t
-    ) == ("review")
-    verified = Hit(
-        1, 1, "full/r0", 120, 30, 30, inliers=60, overlap=0.5, cosine=0.7, cosine_rank=2, cosine_next=0.7
-    )
+    assert tier(_seen(inliers=0, cosine=1.0, cosine_next=0.5), t) == "review"
+    verified = _seen(inliers=60, overlap=0.5, cosine=0.7, cosine_rank=2, cosine_next=0.7)
     assert tier(verified, t) == "strong"
-    assert tier(Hit(1, 1, "full/r0", 120, 30, 30, inliers=60, overlap=0.5), t) is None  # nothing chose it
+    assert tier(_seen(inliers=60, overlap=0.5, cosine_rank=None), t) is None  # nothing chose it
     # Hues that disagree, or another object's points, speak against it.
-    assert (
-        tier(Hit(1, 1, "full/r0", 120, 30, 30, inliers=0, colour=0.1, cosine=0.9, cosine_next=0.5), t) is None
-    )
-    outvoted = Hit(1, 1, "full/r0", 120, 30, 30, inliers=2, other_inliers=12, cosine=0.9, cosine_next=0.5)
-    assert tier(outvoted, t) is None
+    assert tier(_seen(inliers=0, colour=0.1, cosine=0.9, cosine_next=0.5), t) is None
+    assert tier(_seen(inliers=2, other_inliers=12, cosine=0.9, cosine_next=0.5), t) is None
+
+
+def test_the_margin_grows_as_the_registry_shrinks_and_nothing_below_the_calibrated_sizes():
+    t = Thresholds()
+    sizes = sorted(size for size, _ in t.embed_margins)
+    margins = [embed_margin(size, t) for size in sizes]
+    assert margins == sorted(margins, reverse=True)  # fewer photos: further above the next one
+    assert embed_margin(sizes[0] - 1, t) is None
+    small = _seen(inliers=0, cosine=0.99, cosine_next=0.5, cosine_of=sizes[0] - 1)
+    assert tier(small, t) is None
+    assert tier(dataclasses.replace(small, cosine_of=sizes[0]), t) == "review"
 
 
 def test_rank_photo_records_the_similarity_and_rank_of_a_new_photo_of_a_registered_object():
     registry = {i: _drawing(kind, 40 + i, 400 + i) for i, kind in enumerate(("vessel", "tablet", "coin"))}
     index = _registry(registry)
-    query = fingerprint(
-        _drawing("vessel", 40, 999, "black")
-    )  # the vessel again: another pose, light, backdrop
+    # The vessel again: another pose, light and backdrop.
+    query = fingerprint(_drawing("vessel", 40, 999, "black"))
     hits = rank_photo(index, query.hashes, query.features, Thresholds(), embeddings=query.embeddings)
     mine = next(h for h in hits if h.object_id == 0)
     assert mine.cosine is not None and mine.cosine_rank == 1 and mine.cosine_of == 3
@@ -216,7 +223,8 @@ def test_a_shortlisted_photo_held_by_no_hash_or_vote_is_found_by_the_embedding(t
     index_no_hash = index
     index_no_hash.shortlist = lambda views, limit: []  # as if no registry photo came near by hash
     found = rank_photo(index_no_hash, query.hashes, query.features, t, votes=[], embeddings=query.embeddings)
-    assert [h.object_id for h in found][:1] == [0]
+    cosine = {h.object_id: h.cosine for h in found}
+    assert set(cosine) == {0, 1} and cosine[0] > cosine[1]  # both verified; the figurine is the closer
     assert rank_photo(index_no_hash, query.hashes, query.features, t, votes=[]) == []
 
 
