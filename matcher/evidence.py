@@ -48,8 +48,8 @@ class Thresholds:
     (histogram intersection) earns nothing, verified evidence between them needs ``lone_distinct``
     times any other object's inliers, as evidence from local features alone does, and evidence from
     local features alone between them earns ``strong`` or nothing.
-    Embeddings: a registry photo among the ``embed_near`` most similar by embedding may be verified like
-    one the descriptor votes found (evidence from local features alone); the embedding alone earns
+    Embeddings: a registry photo among the ``embed_near`` most similar by embedding, verified with
+    ``strong_inliers``, is ``strong`` like one the descriptor votes found; the embedding alone earns
     ``review`` (never ``strong``) at a cosine of ``embed_cosine`` or more that stands a margin above
     every other registry object's: ``embed_margins`` gives it by the number of registry photos searched
     (at least that many photos: that margin), since among fewer photos the next one is further away; in
@@ -115,6 +115,7 @@ class Hit:
     cosine_rank: int | None = None
     cosine_of: int | None = None
     cosine_next: float | None = None
+    embedding_only: bool = False  # only the embedding's shortlist sent this registry photo to verification
 
     @property
     def turned(self) -> bool:
@@ -202,11 +203,11 @@ def tier(hit: Hit, t: Thresholds) -> str | None:
     compares a smaller picture, often little more than the object's outline, which objects of one type
     share, so unless it is near-exact it must be verified.
     Evidence from local features alone counts only for a registry photo that the descriptor votes over
-    the whole registry, or the embedding search, also picked. A photo without features to compare
-    (``inliers`` None) keeps the hashes' word; mirrored variants are compared with the registry photo's
-    mirror-image features. The embedding alone (``by_embedding``) earns ``review`` where nothing else
-    does, unless the hues or another object's local features speak against it; only verification makes
-    such a match ``strong``.
+    the whole registry also picked or, to be ``strong``, the embedding search. A photo without features
+    to compare (``inliers`` None) keeps the hashes' word; mirrored variants are compared with the
+    registry photo's mirror-image features. The embedding alone (``by_embedding``) earns ``review``
+    where nothing else does, unless the hues or another object's local features speak against it; only
+    verification makes such a match ``strong``.
     """
     by_hash = hash_tier(hit, t)
     ok = verified(hit, t, by_hash)
@@ -227,7 +228,7 @@ def tier(hit: Hit, t: Thresholds) -> str | None:
         return t.weakly_supported if hit.inliers >= t.contradict_inliers else t.contradicted
     if by_hash == "review":
         return "review" if ok or not checkable or alone else None
-    if ok and (hit.votes or near) and hit.colour >= t.min_colour:
+    if ok and hit.votes and hit.colour >= t.min_colour:
         return "review"
     return "review" if alone else None
 

@@ -305,6 +305,7 @@ def rank_photo(
     images = set(index.shortlist(views, HASH_SHORTLIST))
     votes_of = dict(vote_shortlist(index, features) if votes is None else votes)
     images |= set(votes_of)
+    searched = set(images)  # what the hashes and the votes found
     near = index.embeddings.nearest(embeddings or {}) if index.embeddings is not None else None
     if near is not None:
         images |= {p for p, c in near.ranked()[:SHORTLIST] if c >= FLOOR}
@@ -314,6 +315,7 @@ def rank_photo(
     hits = [h for h in (index.hit(i, views) for i in sorted(images)) if h is not None]
     for h in hits:
         h.votes = votes_of.get(h.registry_image_id, 0)
+        h.embedding_only = h.registry_image_id not in searched
         if near is not None and queries is not None:
             _embedding_evidence(index, h, near, queries)
         # Compared with the registry photo as it is and as its mirror image (ORB is not mirror-invariant);
@@ -362,12 +364,18 @@ def _compete(index: RegistryIndex, hits: list[Hit]) -> None:
     """Set each hit's ``other_inliers`` and ``shared``. Only objects whose features agree in the same
     place compete (the other tiles of a collage show other objects), and never records that show the same
     object by the same picture: a copy of the photo under another record is the same evidence, named in
-    ``shared``, not a rival; nor is a record holding a copy of another of the object's photos."""
+    ``shared``, not a rival; nor is a record holding a copy of another of the object's photos.
+    Photos only the embedding's shortlist brought are rivals of evidence from that shortlist alone: the
+    multiples of another object's inliers that evidence must reach were read with the rivals the hash and
+    vote shortlists bring, and the embedding brings look-alikes of the same house style."""
     for h in hits:
         rivals = [
             o
             for o in hits
-            if o.object_id != h.object_id and (o.inliers or 0) > 0 and _same_place(h.region, o.region)
+            if o.object_id != h.object_id
+            and (o.inliers or 0) > 0
+            and _same_place(h.region, o.region)
+            and (h.embedding_only or not o.embedding_only)
         ]
         h.other_inliers = max((o.inliers or 0 for o in rivals if not index.same_object(h, o)), default=0)
         h.shared = sorted(

@@ -233,3 +233,22 @@ def test_the_model_path_follows_the_environment(monkeypatch, tmp_path):
     assert embed.model_path().parent == Path(__import__("sys").prefix) / "share" / "lootwatch"
     monkeypatch.setenv(embed.MODEL_DIR_ENV, str(tmp_path))
     assert embed.model_path().parent == tmp_path
+
+
+def test_look_alikes_only_the_embedding_brought_do_not_compete_with_what_the_hashes_and_votes_found():
+    from matcher.registry_index import _compete
+
+    class Index:
+        def same_object(self, a, b):
+            return False
+
+        def same_picture(self, a, b):
+            return False
+
+    found = Hit(1, 1, "full/r0", 30, 4, 4, inliers=30, region=(0, 0, 100, 100), votes=12)
+    voted = Hit(2, 2, "full/r0", 90, 30, 30, inliers=5, region=(0, 0, 100, 100), votes=3)
+    look_alike = Hit(3, 3, "full/r0", 90, 30, 30, inliers=9, region=(0, 0, 100, 100), embedding_only=True)
+    _compete(Index(), [found, voted, look_alike])
+    assert found.other_inliers == 5  # the look-alike's 9 do not count against it
+    assert look_alike.other_inliers == 30  # but it faces everything
+    assert voted.other_inliers == 30
