@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import re
+import socket
 import sqlite3
 import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -21,20 +27,38 @@ class _Group(click.Group):
     """Turns an expected failure into a one-line message and exit status 1."""
 
     def invoke(self, ctx: click.Context):
+        from matcher.store import DatabaseProblem, damaged, is_damage
+
         try:
             return super().invoke(ctx)
-        except (ConfigError, UsageProblem) as exc:
+        except (ConfigError, UsageProblem, DatabaseProblem, ModelError) as exc:
             click.echo(f"lootwatch: {exc}", err=True)
+            if isinstance(exc, ConfigError) and ctx.invoked_subcommand == "daily":
+                _alert_unread_config(exc)
             sys.exit(1)
-        except ModelError as exc:
-            click.echo(f"lootwatch: {exc}", err=True)
-            sys.exit(1)
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:
+            if is_damage(exc):  # met in the middle of a command: a page the opening check cannot see
+                where = getattr(ctx.obj, "db", None) or "the review database"
+                click.echo(f"lootwatch: {damaged(where, exc)}", err=True)
+                sys.exit(1)
+            if not isinstance(exc, sqlite3.OperationalError):
+                raise
             # Each write is one transaction, so what failed left nothing half-written behind.
             click.echo(
                 f"lootwatch: the database could not be written ({exc}); {_storage_hint(exc)}", err=True
             )
             sys.exit(1)
+
+
+def _alert_unread_config(exc: Exception) -> None:
+    """A daily run whose config cannot be read still tells the alert URLs of the environment, since it
+    would otherwise stop every day with a line only the journal keeps."""
+    urls = os.environ.get("LOOTWATCH_ALERT_URLS", "").split()
+    if urls:
+        from reports.alerts import send_alert
+
+        host = socket.gethostname()
+        send_alert(urls, f"lootwatch daily on {host}: did not start", f"the config could not be read: {exc}")
 
 
 def _storage_hint(exc: Exception) -> str:
@@ -52,11 +76,44 @@ class UsageProblem(ValueError):
 
 @click.group(cls=_Group)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="lootwatch.toml to read.")
-@click.option("--db", type=click.Path(dir_okay=False), help="Review database (overrides the config).")
+@click.option("--db", help="Review database (overrides the config).")
+@click.option("--verbose", "-v", is_flag=True, help="Show the libraries' own logs (Scrapy, faiss).")
 @click.pass_context
-def main(ctx: click.Context, config_path: str | None, db: str | None) -> None:
+def main(ctx: click.Context, config_path: str | None, db: str | None, verbose: bool) -> None:
     """lootwatch: find looted antiquities on the online market."""
+    ctx.meta[VERBOSE] = verbose
+    # faiss reports at INFO that it found no AVX2 build, as a ModuleNotFoundError that reads like a
+    # failure; it loads its generic build by itself.
+    logging.getLogger("faiss.loader").setLevel(logging.INFO if verbose else logging.WARNING)
     ctx.obj = load_config(config_path, db)
+
+
+VERBOSE = "lootwatch.verbose"
+
+
+def _verbose() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.meta.get(VERBOSE))
+
+
+def _scrapy_settings(cfg, **extra) -> dict:
+    """The ``[scrapy]`` settings of lootwatch.toml and ``extra``; Scrapy's own log is off unless
+    --verbose (or a LOG_LEVEL in lootwatch.toml): lootwatch prints each site's outcome, and every error
+    is in the errors table."""
+    quiet = {} if _verbose() else {"LOG_LEVEL": "CRITICAL"}
+    return {**quiet, **cfg.scrapy, **extra}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word if n == 1 else word + 's'}"
+
+
+def _exit_failed(failures: list[str]) -> None:
+    """One line per failure on stderr, then exit status 1; nothing when nothing failed."""
+    for line in failures:
+        click.echo(f"lootwatch: {line}", err=True)
+    if failures:
+        sys.exit(1)
 
 
 @main.command()
@@ -78,7 +135,7 @@ def demo(out: str, size: str) -> None:
     """Run the whole pipeline on the bundled demo and print a summary."""
     from .demo import print_summary, run_demo
 
-    summary = run_demo(Path(out), size=size)
+    summary = run_demo(Path(out), size=size, verbose=_verbose())
     print_summary(summary)
 
 
@@ -148,7 +205,9 @@ def registry_import(
             "mapping": joined,
             "photo_root": photo_root,
         }
-        fetch_photo_urls(counts, cfg.db, cfg.data_dir, spider_args, cfg.scrapy, ConsoleReporter(file))
+        fetch_photo_urls(
+            counts, cfg.db, cfg.data_dir, spider_args, _scrapy_settings(cfg), ConsoleReporter(file)
+        )
     click.echo(counts.summary(f"the errors table of {cfg.db}"))
     _match_stage(cfg)
 
@@ -159,26 +218,27 @@ def registry_import(
 def registry_fetch(cfg, name: str) -> None:
     """Fetch a registry through its spider (default: the FBI National Stolen Art File API), then match
     the stored listings against the updated registry."""
-    from spiders.run import project_settings, spider_names
+    from matcher.store import open_db
+    from reports.failures import failed_runs, last_run_id
+    from spiders.run import project_settings, run_stages, spider_names
 
     settings = project_settings(cfg.db, cfg.data_dir)
     registries = [n for n in spider_names(settings, kind="registry") if n != "registry_file"]
     if name not in registries:
         raise UsageProblem(f"unknown registry spider {name!r} (known: {', '.join(registries)})")
-    stats = _crawl_registry(cfg, name, {})
+    db = open_db(cfg.db)  # made when missing; a file that is no lootwatch database is refused first
+    before = last_run_id(db)
+    settings = project_settings(cfg.db, cfg.data_dir, **_scrapy_settings(cfg))
+    stats = run_stages(settings, [[(name, {})]])[0]
     click.echo(
-        f"{name}: {stats.get('lootwatch/store/items', 0)} records, {stats.get('lootwatch/store/images', 0)} "
-        f"photos, {stats.get('lootwatch/registry/withdrawn', 0)} withdrawn, "
-        f"{stats.get('lootwatch/errors', 0)} errors"
+        f"{name}: {_plural(stats.get('lootwatch/store/items', 0), 'record')}, "
+        f"{_plural(stats.get('lootwatch/store/images', 0), 'photo')}, "
+        f"{stats.get('lootwatch/registry/withdrawn', 0)} withdrawn, "
+        f"{_plural(stats.get('lootwatch/errors', 0), 'error')}"
     )
+    failures = failed_runs(db, before, [(name, stats)])
     _match_stage(cfg)
-
-
-def _crawl_registry(cfg, name: str, kwargs: dict) -> dict:
-    from spiders.run import project_settings, run_stages
-
-    settings = project_settings(cfg.db, cfg.data_dir, **cfg.scrapy)
-    return run_stages(settings, [[(name, kwargs)]])[0]
+    _exit_failed([f"registry fetch: {line}" for line in failures])
 
 
 @registry.command("banks")
@@ -187,7 +247,7 @@ def registry_banks(cfg) -> None:
     """List the registry sources (banks) with their record counts and whether they are matched."""
     from matcher.store import open_db
 
-    db = open_db(_existing(cfg.db))
+    db = open_db(cfg.db, create=False)
     rows = db.execute(
         "SELECT b.source, b.enabled, b.note, b.last_complete, "
         "(SELECT count(*) FROM registry_objects o WHERE o.source = b.source), "
@@ -222,7 +282,7 @@ def registry_enable(cfg, source: str) -> None:
 def _set_bank(cfg, source: str, enabled: bool, note: str | None) -> None:
     from matcher.store import open_db, set_bank
 
-    db = open_db(_existing(cfg.db))
+    db = open_db(cfg.db, create=False)
     if not db.execute("SELECT 1 FROM banks WHERE source = ?", [source]).fetchone():
         known = [r[0] for r in db.execute("SELECT source FROM banks ORDER BY source")]
         raise UsageProblem(f"no registry source {source!r} (known: {', '.join(known) or 'none'})")
@@ -241,8 +301,9 @@ def _set_bank(cfg, source: str, enabled: bool, note: str | None) -> None:
 @click.option("--http-cache", is_flag=True, help="Cache responses on disk: for developing a spider only.")
 @click.pass_obj
 def crawl(cfg, sites: tuple[str, ...], demo_url: str | None, jobdir: str | None, http_cache: bool) -> None:
-    """Run the market spiders (all enabled ones by default)."""
-    _crawl_stage(cfg, sites, demo_url, jobdir, http_cache)
+    """Run the market spiders (all enabled ones by default). Exit status 1, with one line per site
+    saying why, when a site failed: it could not start, ended early, or stored and saw no lot."""
+    _exit_failed([f"crawl: {line}" for line in _crawl_stage(cfg, sites, demo_url, jobdir, http_cache)])
 
 
 def _crawl_stage(
@@ -251,11 +312,14 @@ def _crawl_stage(
     demo_url: str | None = None,
     jobdir: str | None = None,
     http_cache: bool = False,
-) -> list[dict]:
-    """Crawl the chosen (or every enabled) site; returns each crawler's stats."""
+) -> list[str]:
+    """Crawl the chosen (or every enabled) site, one line each; returns one line per failed site
+    (``reports.failures``)."""
+    from matcher.store import open_db
+    from reports.failures import failed_runs, last_run_id
     from spiders.run import project_settings, run_stages
 
-    overrides = dict(cfg.scrapy)
+    overrides = _scrapy_settings(cfg)
     if http_cache:
         overrides.update(HTTPCACHE_ENABLED=True, HTTPCACHE_DIR=str(Path(cfg.data_dir) / "httpcache"))
     if demo_url:
@@ -268,14 +332,38 @@ def _crawl_stage(
         raise UsageProblem("--jobdir resumes one site's crawl: name the site")
     if jobdir:
         settings.set("JOBDIR", jobdir, priority="cmdline")
-    results = run_stages(settings, [[(s, {}) for s in chosen]])
+    db = open_db(cfg.db)  # made when missing; a file that is no lootwatch database is refused first
+    before = last_run_id(db)
+    with _crawl_progress() as progress:
+        results = run_stages(settings, [[(s, {}) for s in chosen]], progress=progress)
     for name, stats in zip(chosen, results, strict=True):
         n = {k.rsplit("/", 1)[-1]: v for k, v in stats.items() if k.startswith("lootwatch/")}
         click.echo(
-            f"{name}: {n.get('items', 0)} lots stored, {n.get('unchanged', 0)} unchanged, "
-            f"{n.get('gone', 0)} gone, {n.get('images', 0)} photos, {n.get('errors', 0)} errors"
+            f"{name}: {_plural(n.get('items', 0), 'lot')} stored, {n.get('unchanged', 0)} unchanged, "
+            f"{n.get('gone', 0)} gone, {_plural(n.get('images', 0), 'photo')}, "
+            f"{_plural(n.get('errors', 0), 'error')}"
         )
-    return results
+    return failed_runs(db, before, list(zip(chosen, results, strict=True)))
+
+
+@contextmanager
+def _crawl_progress() -> Iterator[Callable[[list[tuple[str, dict]]], None]]:
+    """Lots and photos stored so far by all running spiders, for ``run_stages``'s progress."""
+    from .progress import bars
+
+    lots, photos = "lots stored or seen unchanged", "photos stored"
+    # A crawl is politeness-bound and may take hours: a plain line a minute is enough in a log.
+    with bars({lots: None, photos: None}, plain_every=60) as update:
+
+        def progress(running: list[tuple[str, dict]]) -> None:
+            update(lots, sum(_seen(s) for _, s in running), None)
+            update(photos, sum(s.get("lootwatch/store/images", 0) for _, s in running), None)
+
+        yield progress
+
+
+def _seen(stats: dict) -> int:
+    return stats.get("lootwatch/store/items", 0) + stats.get("lootwatch/lots/unchanged", 0)
 
 
 def _chosen_sites(settings, sites: tuple[str, ...], demo_url: str | None) -> list[str]:
@@ -293,15 +381,18 @@ def _chosen_sites(settings, sites: tuple[str, ...], demo_url: str | None) -> lis
     if sites:
         return list(sites)
     enabled = set(settings.getlist("LOOTWATCH_ENABLE_SITES"))
-    chosen = []
+    turned_off = set(settings.getlist("LOOTWATCH_DISABLE_SITES"))
+    chosen, skipped = [], []
     for name in known:
         entry = site(name) or {}
         if name.startswith("demo_") != bool(demo_url):
             continue  # --demo-url crawls the demo houses only; without it they have nowhere to go
-        if entry.get("enabled", True) is False and name not in enabled:
-            click.echo(f"{name}: skipped, disabled in seeds/sites.yaml ({entry.get('reason')})")
+        if name in turned_off or (entry.get("enabled", True) is False and name not in enabled):
+            skipped.append(name)
             continue
         chosen.append(name)
+    if skipped:  # one line: the reasons are in seeds/sites.yaml and lootwatch.toml
+        click.echo(f"skipped (disabled): {', '.join(skipped)}")
     return chosen
 
 
@@ -311,10 +402,26 @@ def _chosen_sites(settings, sites: tuple[str, ...], demo_url: str | None) -> lis
 def daily(cfg, dry_run: bool) -> None:
     """Crawl every enabled site, match, and send the digest: the whole day's work, for a timer or cron.
 
-    Exits with status 1 and names the stage when one fails; the stages after it do not run.
+    Exits with status 1 when anything failed, with one line each: a site that failed (``crawl: SITE
+    stored 0 lots: REASON``; the other stages still run) or a stage that failed (the stages after it do
+    not run). With alert URLs configured ([alerts] in lootwatch.toml), failures and the day's summary go
+    there too.
     """
+    from reports.alerts import DailyWatch
+
+    # The watch sends the alerts at the end, whatever happened (a failed stage's line among them).
+    with DailyWatch(cfg, say=click.echo, warn=lambda line: click.echo(line, err=True)) as watch:
+        _daily(cfg, dry_run, watch)
+
+
+def _daily(cfg, dry_run: bool, watch) -> None:
+    from matcher.store import DatabaseProblem, open_db
+
+    # A bad database is refused before any stage starts, not blamed on the crawl.
+    open_db(Path(cfg.db), create=True).close()
+    failures: list[str] = []
     stages = (
-        ("crawl", lambda: _crawl_stage(cfg)),
+        ("crawl", lambda: failures.extend(f"crawl: {line}" for line in _crawl_stage(cfg))),
         ("match", lambda: _match_stage(cfg)),
         ("report", lambda: _report_stage(cfg, date.today(), dry_run or not cfg.smtp_host)),
     )
@@ -322,10 +429,18 @@ def daily(cfg, dry_run: bool) -> None:
         click.echo(f"== {name}")
         try:
             run()
-        except UsageProblem as exc:
-            raise UsageProblem(f"daily: the {name} stage failed: {exc}") from exc
+        except (UsageProblem, DatabaseProblem) as exc:
+            failures.append(f"daily: the {name} stage failed: {exc}")
+            watch.stage_failed(name, str(exc))
+            break
         except Exception as exc:  # noqa: BLE001 - any failure ends the day with its stage named
-            raise UsageProblem(f"daily: the {name} stage failed: {type(exc).__name__}: {exc}") from exc
+            if _verbose():
+                traceback.print_exc()
+            failures.append(f"daily: the {name} stage failed: {type(exc).__name__}: {exc}")
+            watch.stage_failed(name, f"{type(exc).__name__}: {exc}")
+            break
+    watch.explained = bool(failures) and not watch.failures  # sites that failed: listed by the watch
+    _exit_failed(failures)
 
 
 @main.command()
@@ -352,9 +467,13 @@ def _match_stage(cfg, rematch_all: bool = False) -> None:
 
     from .progress import bar
 
-    db = open_db(_existing(cfg.db))
+    db = open_db(cfg.db, create=False)
+
+    def refused(sha: str, reason: str) -> None:
+        click.echo(f"lootwatch: stored photo {sha}: {reason}", err=True)
+
     with bar("updating hashes of stored photos") as update:
-        fresh = refresh(db, Path(cfg.data_dir) / "originals", progress=update)
+        fresh = refresh(db, Path(cfg.data_dir) / "originals", progress=update, failed=refused)
     if fresh["stale"]:
         click.echo(
             f"{fresh['refreshed']} stored photos re-hashed by the current code "
@@ -394,48 +513,62 @@ def _match_stage(cfg, rematch_all: bool = False) -> None:
 
 
 @main.command()
-@click.argument("images", nargs=-1, required=True, type=click.Path())
+# Plain strings, not click.Path: a URL given by mistake is named as typed, not folded into a path.
+@click.argument("images", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image per line.")
 @click.pass_obj
 def check(cfg, images: tuple[str, ...], as_json: bool) -> None:
-    """Rank registry objects that these photos may show; exit status 1 if any photo could not be read."""
+    """Rank registry objects that these photo files may show (files only: a URL is not fetched);
+    exit status 1 if any photo could not be read."""
     from matcher.check import check_photo
     from matcher.decode import DecodeError
     from matcher.registry_index import RegistryIndex
     from matcher.store import open_db
 
-    db = open_db(_existing(cfg.db))
+    db = open_db(cfg.db, create=False)
     index = RegistryIndex.from_db(db)
     failed = 0
     for path in images:
         try:
+            if URL.match(path):
+                raise UsageProblem("a URL: check reads photo files only; save the photo and give its path")
             result = {"image": path, "candidates": check_photo(db, index, Path(path).read_bytes())}
-        except (OSError, DecodeError) as exc:
+        except OSError as exc:  # the OS's words for the path as given (pathlib would fold a //)
+            result = {"image": path, "error": f"cannot be read ({exc.strerror or type(exc).__name__})"}
+        except (DecodeError, UsageProblem) as exc:
             result = {"image": path, "error": str(exc)}
         except Exception as exc:  # noqa: BLE001 - one photo's bug must not stop the others
-            logging.getLogger("lootwatch").debug("checking %s failed", path, exc_info=True)
+            if _verbose():
+                traceback.print_exc()
             result = {"image": path, "error": f"internal error: {type(exc).__name__}: {exc}"}
         failed += "error" in result
-        if as_json:
-            click.echo(json.dumps(result, ensure_ascii=False))
-        elif "error" in result:
-            click.echo(f"{path}: error: {result['error']}")
-        else:
-            click.echo(f"{path}: {len(result['candidates'])} candidates")
-            for c in result["candidates"]:
-                click.echo(
-                    f"  {c['tier']:<6} {c['score']:>5}  {c['source']}:{c['source_id']}  {c['title'] or ''}"
-                )
-                if c["same_photo_as"]:
-                    click.echo(f"         the same photo is held by {', '.join(c['same_photo_as'])}")
-                evidence = c["evidence"]
-                if evidence.get("cosine_rank") is not None:  # how alike the learned embeddings find them
-                    click.echo(
-                        f"         similarity {evidence['cosine']:.2f}, rank {evidence['cosine_rank']:,} "
-                        f"of {evidence['cosine_of']:,} registry photos"
-                    )
+        _print_check(result, as_json)
     if failed:
         raise SystemExit(1)  # the lines above say which photos failed and why
+
+
+def _print_check(result: dict, as_json: bool) -> None:
+    path = result["image"]
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    if "error" in result:
+        click.echo(f"{path}: error: {result['error']}")
+        return
+    click.echo(f"{path}: {_plural(len(result['candidates']), 'candidate')}")
+    for c in result["candidates"]:
+        click.echo(f"  {c['tier']:<6} {c['score']:>5}  {c['source']}:{c['source_id']}  {c['title'] or ''}")
+        if c["same_photo_as"]:
+            click.echo(f"         the same photo is held by {', '.join(c['same_photo_as'])}")
+        evidence = c["evidence"]
+        if evidence.get("cosine_rank") is not None:  # how alike the learned embeddings find them
+            click.echo(
+                f"         similarity {evidence['cosine']:.2f}, rank {evidence['cosine_rank']:,} "
+                f"of {evidence['cosine_of']:,} registry photos"
+            )
+
+
+URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 @main.command()
@@ -512,7 +645,7 @@ def flags(source: str, as_json: bool, threshold: int) -> None:
 
 @main.command()
 @click.argument("db", required=False, type=click.Path(dir_okay=False))
-@click.option("--port", default=8001, show_default=True)
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
     "--host",
     default="127.0.0.1",
@@ -572,7 +705,10 @@ def review(
         return
     if bad := broken_hashes():
         raise UsageProblem("\n".join(bad))
-    path = _existing(Path(db) if db else cfg.db)
+    from matcher.store import open_db
+
+    path = Path(db) if db else Path(cfg.db)
+    open_db(path, create=False).close()  # refuses a missing, empty, foreign or damaged file in one line
     cmd = datasette_command(
         path,
         path.with_suffix(".datasette.json"),
@@ -586,6 +722,10 @@ def review(
     if print_command:
         click.echo(" ".join(cmd))
         return
+    busy = _cannot_listen(host, port)
+    if busy:
+        click.echo(f"lootwatch: {busy}", err=True)
+        sys.exit(2)  # a usage problem: the option, not the data, must change
     try:
         os.environ["DATASETTE_SECRET"] = review_secret(path, rotate=sign_out_everyone)
     except ValueError as exc:
@@ -617,18 +757,22 @@ def _report_stage(cfg, day: date, dry_run: bool, resend: bool = False, out: str 
     from reports.digest import write_report
     from reports.mail import MailError, SmtpSettings
 
-    db = open_db(_existing(cfg.db))
+    db = open_db(cfg.db, create=False)
     smtp = None if dry_run else SmtpSettings(cfg.smtp_host, cfg.smtp_port, cfg.smtp_security)
     if smtp is not None and not smtp.host:
         raise UsageProblem("no smtp_host in lootwatch.toml: configure it, or use --dry-run")
     folder = Path(out) if out else cfg.report_dir
     try:
-        rep = write_report(db, folder, cfg.review_url, cfg.mail_from, cfg.mail_to, day, smtp, resend)
+        rep = write_report(
+            db, folder, cfg.review_url, cfg.mail_from, cfg.mail_to, day, smtp, resend, cfg.digest_limit
+        )
     except MailError as exc:
         raise UsageProblem(f"the digest was not sent ({exc}); it will go out with the next run") from exc
     sent = {"sent": f"sent to {', '.join(cfg.mail_to)}", "nothing-new": "nothing new, no e-mail sent"}
     click.echo(
-        f"{len(rep.candidates)} candidates; wrote {rep.html_path} and {rep.eml_path}"
+        f"{len(rep.candidates)} candidate{'' if len(rep.candidates) == 1 else 's'}; wrote {rep.html_path}, "
+        + (f"{rep.csv_path} " if rep.csv_path else "")
+        + f"and {rep.eml_path}"
         + (f"; {sent[rep.mode]}" if rep.mode in sent else "")
     )
 
@@ -655,7 +799,7 @@ def evidence(cfg, candidate_id: int, out: str | None, allow_incomplete: bool) ->
     from matcher.store import open_db
     from reports.evidence_pack import PackError, write_pack
 
-    db = open_db(_existing(cfg.db))
+    db = open_db(cfg.db, create=False)
     try:
         folder = Path(out) if out else Path(cfg.evidence_dir)
         pack = write_pack(db, candidate_id, Path(cfg.data_dir), folder, allow_incomplete)
@@ -667,10 +811,32 @@ def evidence(cfg, candidate_id: int, out: str | None, allow_incomplete: bool) ->
         click.echo(f"lootwatch: incomplete pack: {problem}", err=True)
 
 
-def _existing(path: Path) -> Path:
-    if not Path(path).exists():
-        raise UsageProblem(f"database {path} does not exist (run a crawl or `lootwatch demo` first)")
-    return Path(path)
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why the review UI could not listen on ``host:port`` (in use, no address of this machine), or
+    None; checked before printing a link that would lead to another program's server."""
+    error = _bind_error(host, port)
+    if error is None:
+        return None
+    if error.errno == errno.EADDRINUSE:
+        free = next((p for p in range(port + 1, min(port + 50, 65536)) if _bind_error(host, p) is None), None)
+        return (
+            f"port {port} on {host} is in use (another review UI or another program); choose another "
+            f"with --port" + (f", e.g. --port {free}" if free else "")
+        )
+    return f"cannot listen on {host}:{port} ({error.strerror or error}); choose another --host or --port"
+
+
+def _bind_error(host: str, port: int) -> OSError | None:
+    """The error binding ``host:port`` gives (None when it could be bound), as the server would bind:
+    SO_REUSEADDR lets a port in TIME_WAIT through, never one another server listens on."""
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        return exc
+    return None
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ class Config:
 
     db: Path = Path("lootwatch.db")
     data_dir: Path = Path("data")
-    review_url: str = "http://127.0.0.1:8001"
+    review_url: str = ""  # the review UI as analysts reach it; unset, the digest says how to open it
     report_dir: Path = Path("reports")
     evidence_dir: Path = Path("evidence")
     mail_from: str = "lootwatch@localhost"
@@ -42,6 +42,9 @@ class Config:
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_security: str = "starttls"
+    digest_limit: int = 50  # candidates shown in the digest; the rest are behind the worklist link
+    alert_urls: list[str] = field(default_factory=list)  # Apprise URLs, [alerts] urls + LOOTWATCH_ALERT_URLS
+    alert_summary: bool = True  # the daily summary goes to the alert URLs too
     scrapy: dict[str, Any] = field(default_factory=dict)
 
 
@@ -72,12 +75,16 @@ def load_config(path: str | Path | None = None, db: str | Path | None = None) ->
         for key in ("review_url", "mail_from", "smtp_host", "smtp_security"):
             if key in data:
                 setattr(cfg, key, str(data[key]))
-        if "smtp_port" in data:
-            if not isinstance(data["smtp_port"], int):
-                raise ConfigError(f"config file {p}: smtp_port must be a number")
-            cfg.smtp_port = data["smtp_port"]
+        for key in ("smtp_port", "digest_limit"):
+            if key in data:
+                if not isinstance(data[key], int) or isinstance(data[key], bool) or data[key] < 0:
+                    raise ConfigError(f"config file {p}: {key} must be a whole number")
+                setattr(cfg, key, data[key])
         cfg.mail_to = [str(x) for x in data.get("mail_to", [])]
+        cfg.alert_urls, cfg.alert_summary = _alerts(data, p)
         cfg.scrapy = _scrapy_settings(data, p)
+    # Alert URLs carry their service's token, so they may live in the environment instead of the file.
+    cfg.alert_urls += os.environ.get("LOOTWATCH_ALERT_URLS", "").split()
     if db:
         cfg.db = Path(db)
     _beside_db(cfg, given)
@@ -89,6 +96,21 @@ def _beside_db(cfg: Config, given: set[str]) -> None:
     for key, folder in BESIDE_DB.items():
         if key not in given:
             setattr(cfg, key, cfg.db.parent / folder)
+
+
+def _alerts(data: dict[str, Any], path: Path) -> tuple[list[str], bool]:
+    """The ``[alerts]`` table: ``urls``, a list of Apprise URLs, and ``summary``, whether the daily summary
+    goes there too (alerts of failures always do)."""
+    alerts = data.get("alerts", {})
+    if not isinstance(alerts, dict):
+        raise ConfigError(f"config file {path}: alerts must be a table ([alerts])")
+    urls = alerts.get("urls", [])
+    if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+        raise ConfigError(f"config file {path}: [alerts] urls must be a list of Apprise URLs (strings)")
+    summary = alerts.get("summary", True)
+    if not isinstance(summary, bool):
+        raise ConfigError(f"config file {path}: [alerts] summary must be true or false")
+    return [u.strip() for u in urls if u.strip()], summary
 
 
 def _scrapy_settings(data: dict[str, Any], path: Path) -> dict[str, Any]:

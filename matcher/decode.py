@@ -18,9 +18,10 @@ TARGET = 512  # longest side after decode; PDQ and the 64-bit hashes need no mor
 DRAFT_SLACK = 0.9  # JPEG draft may stop this far below TARGET: a 4032 px photo decodes at 1/8, 504 px
 MAX_PIXELS = 50_000_000  # refuse larger canvases before any pixel is decoded (decompression bombs)
 MAX_BYTES = 30 * 1024 * 1024
+MIN_SIDE = 8  # pixels on the shorter side as published: less is a rule, a dot or a spacer, not a photo
 TRIM_SIDE = 160  # trim_border looks for the border on a copy about this size
 
-__all__ = ["DecodeError", "decode", "shrink", "trim_border", "TARGET", "MAX_PIXELS"]
+__all__ = ["DecodeError", "decode", "shrink", "trim_border", "TARGET", "MAX_PIXELS", "MIN_SIDE"]
 
 _SRGB = ImageCms.createProfile("sRGB")
 
@@ -35,7 +36,9 @@ def decode(data: bytes, target: int = TARGET) -> Image.Image:
 
     Applies EXIF orientation, converts CMYK/ICC to sRGB, 16-bit and float to 8-bit, palette and alpha onto
     white, keeps the first frame of an animation, and uses JPEG draft mode so large JPEGs decode fast.
-    Raises DecodeError for anything it cannot or will not decode.
+    A picture of any shape within the pixel cap decodes: a strip (9 x 4000 px) becomes a picture a
+    pixel or two wide. Raises DecodeError for anything it cannot or will not decode, among them a side
+    under ``MIN_SIDE`` pixels as published.
     """
     if not data:
         raise DecodeError("empty file")
@@ -47,6 +50,10 @@ def decode(data: bytes, target: int = TARGET) -> Image.Image:
             im = Image.open(io.BytesIO(data))
             if im.width * im.height > MAX_PIXELS:
                 raise DecodeError(_too_many(f"{im.width} x {im.height} = {im.width * im.height:,} pixels"))
+            # Judged on the size as published: after a JPEG draft a 9 x 4000 strip is 2 x 500, and a
+            # PNG and a JPEG of one strip must be judged alike.
+            if min(im.size) < MIN_SIDE:
+                raise DecodeError(f"image too small ({im.width}x{im.height}; at least {MIN_SIDE} px a side)")
             if getattr(im, "n_frames", 1) > 1:
                 im.seek(0)
             if im.format == "JPEG":
@@ -63,8 +70,6 @@ def decode(data: bytes, target: int = TARGET) -> Image.Image:
         raise DecodeError(_bomb_words(exc)) from exc
     except (OSError, ValueError, SyntaxError, EOFError, TypeError) as exc:
         raise DecodeError(f"corrupt image: {exc}") from exc
-    if min(im.size) < 8:
-        raise DecodeError(f"image too small ({im.width}x{im.height})")
     return shrink(im, target)
 
 

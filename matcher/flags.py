@@ -828,7 +828,9 @@ def _claims(norm: str, years: list[_Year]) -> list[_Claim]:
             out.append((year - 1, start - len(before.group(0)), end, None, f"before {year}"))
             continue
         if not exact and not re.fullmatch(r"\d{4}", norm[start:end]):
-            year += 9  # a decade: "acquired in the 1970s" is sure only from 1979
+            # A decade: "acquired in the 1970s" is sure only from 1979, and is named as the decade.
+            out.append((year + 9, start, end, None, f"the {year}s"))
+            continue
         out.append((year, start, end, exact, None))
     for m in _WARS.finditer(norm):
         first = m.group(0).startswith(("first", "1st", "erst", "prem", "prim", "eerste")) or re.search(

@@ -118,11 +118,16 @@ def stale(db: Database) -> list[tuple[str, bool]]:
 
 
 def refresh(
-    db: Database, originals: Path, progress: Callable[[int, int], None] | None = None
+    db: Database,
+    originals: Path,
+    progress: Callable[[int, int], None] | None = None,
+    failed: Callable[[str, str], None] | None = None,
 ) -> dict[str, int]:
     """Re-fingerprint every stored photo whose hashes, features or embeddings predate the current code.
 
-    Returns counts; a missing or undecodable original is counted, and its photo stays as it was.
+    Returns counts. A missing original is counted and its photo stays as it was (its bytes may come
+    back). An original the current code refuses gets the reason as its photo rows' error, so it is not
+    tried again; it and one that fails on a bug get an ``errors`` row and ``failed(sha256, reason)``.
     """
     todo = stale(db)
     counts = {"stale": len(todo), "refreshed": 0, "missing": 0, "failed": 0}
@@ -134,8 +139,27 @@ def refresh(
             try:
                 hash_and_store(db, path.read_bytes(), all_transforms=registry)
                 counts["refreshed"] += 1
-            except DecodeError:
+            except DecodeError as exc:
+                # The bytes will not change: refused for good, with the reason on the photo's rows.
+                _refuse_stored(db, sha, str(exc))
                 counts["failed"] += 1
+                if failed:
+                    failed(sha, str(exc))
+            except Exception as exc:  # noqa: BLE001 - a bug on one photo never stops the rest
+                # Not marked on the photo: once the bug is fixed, the next match hashes it.
+                reason = f"internal error: {type(exc).__name__}: {exc}"
+                store.record_error(db, None, "photo", f"sha256:{sha}", reason)
+                counts["failed"] += 1
+                if failed:
+                    failed(sha, reason)
         if progress:
             progress(n, len(todo))
     return counts
+
+
+def _refuse_stored(db: Database, sha: str, reason: str) -> None:
+    """Mark every photo row of ``sha`` refused with ``reason``, and record it once."""
+    with store.atomic(db):
+        for table in ("listing_images", "registry_images"):
+            db.execute(f"UPDATE {table} SET error = ? WHERE sha256 = ? AND error IS NULL", [reason, sha])
+        store.record_error(db, None, "photo", f"sha256:{sha}", f"stored photo no longer decodes: {reason}")

@@ -9,8 +9,12 @@ verdict history. A signed-in reviewer (datasette-auth-passwords) records confirm
 note; the verdict is appended to ``reviews`` with the reviewer's id and time, in the words of
 ``store.VERDICTS`` (confirmed, dismissed, escalated, note) that ``add_review`` uses.
 Without a signed-in reviewer, or in read-only mode, nothing can be posted. Confirm, escalate and note need
-a note saying why (an HTML 400 page otherwise); after a verdict the page links to the next undecided
-candidate in the worklist's order.
+a note saying why (an HTML 400 page otherwise; a note of only invisible characters is none, and control
+characters other than line breaks and tabs are dropped); a form with two verdicts is refused, and the same
+form posted again (same reviewer, verdict and note as the latest review) is recorded once. After a verdict
+the page says so (only when that reviewer's latest review of the candidate is that verdict) and links to
+the next undecided candidate in the worklist's order, under the worklist's filters when the page was
+opened from a filtered worklist (``from``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
+import unicodedata
 from typing import Any
+from urllib.parse import parse_qsl
 
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
@@ -28,24 +35,40 @@ from matcher.store import VERDICTS, now
 from .digest import safe_url
 from .reasons import reasons_from_json, split_reasons
 from .worklist import (
+    candidate_url,
+    from_filters,
     geometry_of,
     may_view,
     next_undecided,
     original_file,
+    photo_facts,
     record_name,
     sign_in_url,
     sizes_differ,
     variant_words,
     why_line,
+    worklist_query,
+    worklist_url,
 )
 
-__all__ = ["candidate_page", "post_verdict", "cut_notes", "similarity_note"]
+__all__ = ["candidate_page", "post_verdict", "cut_notes", "clean_note", "similarity_note"]
 
 # One vocabulary in ``reviews`` whoever writes it, so the queue's status column facets as one.
 BUTTONS = {"confirmed": "confirm", "dismissed": "dismiss", "escalated": "escalate", "note": "note"}
 # Verdicts that must say why: a confirm or an escalate is acted on by others, a note is nothing else.
 NEEDS_NOTE = ("confirmed", "escalated", "note")
-MAX_NOTE = 5000
+MAX_NOTE = 20_000  # characters; a longer note is refused, never cut (the form cap is 100 KB)
+# The buttons of a candidate raised for red flags alone (no registry record): what confirming means there.
+FLAG_WORDS = {
+    "confirm": "Confirm: the red flags hold, act on it",
+    "dismiss": "Dismiss: nothing of concern",
+    "ask": "Confirm: the red flags in this lot's text hold? Others will act on it.",
+}
+RECORD_WORDS = {
+    "confirm": "Confirm: it is the registered object",
+    "dismiss": "Dismiss: not the same object",
+    "ask": "Confirm: this lot is the object in {record}? Others will act on it.",
+}
 
 
 def _database(datasette):
@@ -87,8 +110,12 @@ async def candidate_page(request, datasette) -> Response:
         "source": (record or {}).get("source"),
         "source_id": (record or {}).get("source_id"),
     }
-    done = request.args.get("done")
+    actor_id = str(request.actor["id"])[:100] if request.actor and request.actor.get("id") else None
+    came_from = _from(request.args)
     decisions = [r["verdict"] for r in reviews if r["verdict"] != "note"]
+    facts = photo_facts(named, evidence, geometry) if candidate["kind"] == "image" else {}
+    next_id = await next_undecided(db, cid, from_filters(came_from), actor_id)
+    words = FLAG_WORDS if candidate["kind"] == "flags" and record is None else RECORD_WORDS
     context = {
         "why": why_line(named, evidence, reasons, geometry),
         "same_photo": await _same_photo(db, candidate["listing_id"], evidence.get("shared") or []),
@@ -102,7 +129,9 @@ async def candidate_page(request, datasette) -> Response:
         "registry_full": _enlarged(datasette, registry_sha),
         "overlay": await _overlay(db, listing_sha, registry_sha, evidence, geometry),
         "geometry": geometry,
-        "variant_words": variant_words(candidate.get("variant")),
+        # The hash variant says something only when the hashes matched; the crop when the fit is trusted.
+        "variant_words": variant_words(candidate.get("variant")) if facts.get("hashes") else "",
+        "shown_percent": facts.get("shown"),
         "similarity": similarity_note(evidence),
         "cut_notes": cut_notes(listing.get("cut_json")),
         **split_reasons(reasons),  # red_flags, lowering, notes
@@ -112,8 +141,12 @@ async def candidate_page(request, datasette) -> Response:
         "reviews": reviews,
         "status": decisions[-1] if decisions else _open(len(reviews) - len(decisions)),
         "decision": decisions[-1] if decisions else None,
-        "done": done if done in VERDICTS else None,
-        "next_id": await next_undecided(db, cid),
+        "done": _done(request.args.get("done"), reviews, actor_id),
+        "next_id": next_id,
+        "next_url": candidate_url(datasette, next_id, came_from) if next_id else None,
+        "back_url": worklist_url(datasette, came_from),
+        "came_from": came_from,
+        "buttons": {k: v.format(record=record_name(named)) for k, v in words.items()},
         "verdicts": [(v, BUTTONS[v]) for v in VERDICTS],
         "needs_note": NEEDS_NOTE,
         "can_post": bool(request.actor) and not read_only(datasette),
@@ -122,6 +155,8 @@ async def candidate_page(request, datasette) -> Response:
         "sign_in": sign_in_url(datasette, request),
         "database": db.name,
         "safe_url": safe_url,
+        "record_name_of": record_name,
+        "candidate_url": lambda other: candidate_url(datasette, other, came_from),
     }
     return Response.html(
         await datasette.render_template("lootwatch_candidate.html", context, request=request)
@@ -129,8 +164,24 @@ async def candidate_page(request, datasette) -> Response:
 
 
 def _open(notes: int) -> str:
-    """The status of a candidate without a decision: notes decide nothing ("open, 1 note")."""
-    return f"open, {notes} note{'' if notes == 1 else 's'}" if notes else "open"
+    """The status of a candidate without a decision, in the worklist's words: notes decide nothing
+    ("still to decide, 1 note")."""
+    return f"still to decide, {notes} note{'' if notes == 1 else 's'}" if notes else "still to decide"
+
+
+def _from(args) -> str:
+    """The worklist query the page was opened from (``from``, once, checked), or ""."""
+    values = args.getlist("from") if hasattr(args, "getlist") else [args.get("from")]
+    return worklist_query(values[0]) if len(values) == 1 else ""
+
+
+def _done(done: Any, reviews: list[dict], actor_id: str | None) -> str | None:
+    """The verdict to say "Recorded" of: ``done`` when the signed-in reviewer's latest review of the
+    candidate is that verdict, None otherwise (an address typed or shared proves nothing)."""
+    if done not in VERDICTS or not actor_id:
+        return None
+    mine = [r for r in reviews if r["reviewer"] == actor_id]
+    return done if mine and mine[-1]["verdict"] == done else None
 
 
 def _enlarged(datasette, sha: str | None) -> dict | None:
@@ -196,10 +247,10 @@ def _box(value: Any) -> list[float] | None:
     return [float(x0), float(y0), float(x1), float(y1)] if x1 > x0 and y1 > y0 else None
 
 
-async def _error_page(datasette, request, title: str, message: str, cid: int | None, status: int = 400):
-    back = (
-        datasette.urls.path(f"/-/lootwatch/candidate/{cid}") if cid is not None else datasette.urls.path("/")
-    )
+async def _error_page(
+    datasette, request, title: str, message: str, cid: int | None, status: int = 400, came_from: str = ""
+):
+    back = candidate_url(datasette, cid, came_from) if cid is not None else datasette.urls.path("/")
     html = await datasette.render_template(
         "lootwatch_error.html", {"title": title, "message": message, "back": back}, request=request
     )
@@ -214,12 +265,41 @@ async def post_verdict(request, datasette) -> Response:
     if not request.actor or not request.actor.get("id"):
         raise Forbidden("sign in to record a verdict")
     cid = _candidate_id(request)
-    form = await request.post_vars()
+    body = await request.post_body()
+    pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)  # not UTF-8: a 400 page (security.py)
+    form = dict(pairs)
+    came_from = worklist_query(form.get("from")) if [k for k, _ in pairs].count("from") == 1 else ""
+    verdicts = [v for k, v in pairs if k == "verdict"]
+    if len(verdicts) > 1:
+        return await _error_page(
+            datasette,
+            request,
+            "One verdict at a time",
+            "The form sent more than one verdict. Nothing was recorded. Go back and press one button.",
+            cid,
+            came_from=came_from,
+        )
     verdict = form.get("verdict", "")
-    note = (form.get("note") or "").strip()[:MAX_NOTE]
+    note = clean_note(form.get("note") or "")
     if verdict not in VERDICTS:
         return await _error_page(
-            datasette, request, "Unknown verdict", f"{verdict[:40]!r} is not a verdict: use the buttons.", cid
+            datasette,
+            request,
+            "Unknown verdict",
+            f"{verdict[:40]!r} is not a verdict: use the buttons.",
+            cid,
+            came_from=came_from,
+        )
+    if len(note) > MAX_NOTE:
+        return await _error_page(
+            datasette,
+            request,
+            "The note is too long",
+            f"The note has {len(note):,} characters; a note may have up to {MAX_NOTE:,}. Nothing was "
+            "recorded. Go back, shorten it (or keep the long account in your case file and note where it "
+            "is) and press the button again.",
+            cid,
+            came_from=came_from,
         )
     if verdict in NEEDS_NOTE and not note:
         return await _error_page(
@@ -230,7 +310,9 @@ async def post_verdict(request, datasette) -> Response:
             '(for example: "same chip on the left foot; registry photo is the 2011 police photo"). '
             "Nothing was recorded. Go back, write the note and press the button again.",
             cid,
+            came_from=came_from,
         )
+    reviewer = str(request.actor["id"])[:100]
     db = _database(datasette)
 
     def write(conn) -> bool:
@@ -240,11 +322,17 @@ async def post_verdict(request, datasette) -> Response:
             row = conn.execute(
                 "SELECT listing_id, registry_object_id FROM candidates WHERE id = ?", [cid]
             ).fetchone()
-            if row is not None:
+            latest = conn.execute(
+                "SELECT reviewer, verdict, note FROM reviews WHERE candidate_id = ? ORDER BY id DESC LIMIT 1",
+                [cid],
+            ).fetchone()
+            # The same form posted again (a reload, a double click) is the same verdict: recorded once.
+            again = latest is not None and tuple(latest) == (reviewer, verdict, note or None)
+            if row is not None and not again:
                 conn.execute(
                     "INSERT INTO reviews (candidate_id, listing_id, registry_object_id, verdict, note, "
                     "reviewer, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [cid, row[0], row[1], verdict, note or None, str(request.actor["id"])[:100], now()],
+                    [cid, row[0], row[1], verdict, note or None, reviewer, now()],
                 )
             conn.execute("COMMIT")
         except BaseException:
@@ -254,7 +342,30 @@ async def post_verdict(request, datasette) -> Response:
 
     if not await db.execute_write_fn(write, block=True):
         raise NotFound(f"no candidate {cid}")
-    return Response.redirect(datasette.urls.path(f"/-/lootwatch/candidate/{cid}?done={verdict}"))
+    return Response.redirect(candidate_url(datasette, cid, came_from, done=verdict))
+
+
+# Invisible characters a note of nothing else is made of: Unicode format characters (zero-width space,
+# joiners, direction marks, BOM), beside the spaces str.isspace knows (NBSP among them).
+def _invisible(c: str) -> bool:
+    return c.isspace() or unicodedata.category(c) == "Cf"
+
+
+_LINE_BREAKS = re.compile(r"\r\n?")
+
+
+def clean_note(text: str) -> str:
+    """A reviewer's note as kept: control characters dropped but for line breaks and tabs, invisible
+    characters trimmed from both ends; "" when nothing visible is left. Its length is checked by the caller
+    against ``MAX_NOTE``."""
+    text = _LINE_BREAKS.sub("\n", text)
+    text = "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc")
+    start, end = 0, len(text)
+    while start < end and _invisible(text[start]):
+        start += 1
+    while end > start and _invisible(text[end - 1]):
+        end -= 1
+    return text[start:end]
 
 
 async def _same_photo(db, listing_id: int, object_ids: list) -> list[dict]:

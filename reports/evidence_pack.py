@@ -80,7 +80,8 @@ def write_pack(
     """Write the evidence pack of one candidate and return it.
 
     :param data_dir: the database's data folder (``originals/`` and ``warc/`` inside).
-    :param out: a folder (the pack is ``lootwatch-candidate-ID.zip`` in it) or a ``.zip`` path.
+    :param out: a folder (the pack is ``lootwatch-candidate-ID-YYYYMMDDTHHMMSSZ.zip`` in it, named by the
+        time it was made) or a ``.zip`` path; an existing file is never replaced.
     :param allow_incomplete: write a pack that lacks files, saying so, instead of refusing it.
     :raises PackError: no such candidate; ``PackIncomplete``: a file is missing or changed (nothing
         written); ``PackWriteError``: the zip could not be written (an earlier pack is left as it was).
@@ -131,7 +132,9 @@ def write_pack(
     members.append(("manifest.json", json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8")))
     sums = {name: hashlib.sha256(data).hexdigest() for name, data in members}
     members.append(("SHA256SUMS", "".join(f"{h}  {n}\n" for n, h in sums.items()).encode("ascii")))
-    path = out / f"lootwatch-candidate-{candidate_id}.zip" if out.suffix != ".zip" else out
+    # Each pack under its own name: a pack handed on is never replaced by a later one.
+    made = datetime.fromisoformat(manifest["made_at"]).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = out / f"lootwatch-candidate-{candidate_id}-{made}.zip" if out.suffix != ".zip" else out
     digest = _write_zip(path, members, manifest["made_at"])
     return Pack(path, digest, problems)
 
@@ -342,8 +345,13 @@ def _write_zip(path: Path, members: list[tuple[str, bytes]], made_at: str) -> st
             os.fsync(fh.fileno())  # on disk before it replaces anything
         with open(tmp, "rb") as fh:
             digest = hashlib.file_digest(fh, "sha256").hexdigest()  # of the bytes as they are on disk
-        os.replace(tmp, path)
+        os.link(tmp, path)  # never over a file already there (unlike a rename)
+        tmp.unlink()
         tmp = None
+    except FileExistsError as exc:
+        raise PackWriteError(
+            f"{path} already exists and is kept: a pack is never replaced; give --out another name or folder"
+        ) from exc
     except OSError as exc:
         kept = "the pack already there is unchanged" if existed else "nothing was written"
         raise PackWriteError(f"could not write {path}: {exc.strerror or exc}; {kept}") from exc

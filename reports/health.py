@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
-__all__ = ["crawl_health", "FEWER_THAN", "HISTORY"]
+__all__ = ["crawl_health", "crawl_problems", "lots_seen", "FEWER_THAN", "HISTORY", "DROP"]
 
 FEWER_THAN = 0.5  # of the recent average: a warning below this
 HISTORY = 7  # runs the average is taken over
+DROP = 0.5  # of the previous run's lots: an alert below this
 
 
 def crawl_health(db: Database) -> list[dict[str, Any]]:
@@ -49,14 +50,14 @@ def crawl_health(db: Database) -> list[dict[str, Any]]:
                 }
             )
     for site, (last, *earlier) in sorted(runs.items()):
-        seen = _seen(last)
+        seen = lots_seen(last)
         stats = json.loads(last["stats_json"] or "{}")
         if stats.get("lootwatch/site_disabled"):
             continue
         new = db.execute(
             "SELECT count(*) FROM listings WHERE site = ? AND first_seen >= ?", [site, last["started_at"]]
         ).fetchone()[0]
-        average = sum(map(_seen, earlier)) / len(earlier) if earlier else None
+        average = sum(map(lots_seen, earlier)) / len(earlier) if earlier else None
         warning = None
         if last["status"] != "finished":
             warning = f"the run ended early ({last['status']})"
@@ -80,6 +81,56 @@ def crawl_health(db: Database) -> list[dict[str, Any]]:
     return out
 
 
-def _seen(run: dict[str, Any]) -> int:
+def crawl_problems(db: Database, since: str) -> list[str]:
+    """One line for each market site whose run started at or after ``since`` went wrong: it stored no
+    lots at all (with the first error it recorded), it saw fewer than half the lots of its previous run,
+    or it ended early. Sites disabled in seeds/sites.yaml are skipped: they start nothing on purpose."""
+    lines = []
+    latest = db.execute(
+        "SELECT max(id) FROM crawl_runs WHERE kind = 'market' AND started_at >= ? GROUP BY spider "
+        "ORDER BY spider",
+        [since],
+    ).fetchall()
+    for (run_id,) in latest:
+        run = next(db.query("SELECT * FROM crawl_runs WHERE id = ?", [run_id]))
+        stats = json.loads(run["stats_json"] or "{}")
+        if stats.get("lootwatch/site_disabled"):
+            continue
+        site, seen = run["spider"], lots_seen(run)
+        if run["status"] != "finished":
+            # "running" here is a crawl that died without closing its run (killed, out of memory).
+            lines.append(f"crawl of {site} ended early ({run['status']}) after {seen} lots")
+            continue
+        if seen == 0:
+            first = db.execute(
+                "SELECT reason FROM errors WHERE run_id = ? ORDER BY id LIMIT 1", [run_id]
+            ).fetchone()
+            why = f"; first error: {_one_line(first[0])}" if first else ""
+            errors = f"{run['errors'] or 0} error{'s' if run['errors'] != 1 else ''}"
+            lines.append(f"crawl of {site} stored nothing (0 lots seen, {errors}{why})")
+            continue
+        previous = next(
+            db.query(
+                "SELECT * FROM crawl_runs WHERE spider = ? AND kind = 'market' AND id < ? "
+                "AND finished_at IS NOT NULL AND status = 'finished' ORDER BY id DESC LIMIT 1",
+                [site, run_id],
+            ),
+            None,
+        )
+        before = lots_seen(previous) if previous else 0
+        if before and seen < DROP * before:
+            lines.append(
+                f"crawl of {site}: {seen} lots, down from {before} in the previous run "
+                f"({previous['started_at']}): the site's layout may have changed, or the crawler is blocked"
+            )
+    return lines
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())[:300]
+
+
+def lots_seen(run: dict[str, Any]) -> int:
+    """The lots a run saw: those it stored and those its site answered as unchanged."""
     stats = json.loads(run["stats_json"] or "{}")
     return int(stats.get("lootwatch/store/items", 0)) + int(stats.get("lootwatch/lots/unchanged", 0))

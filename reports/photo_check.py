@@ -38,7 +38,7 @@ from matcher.registry_index import RegistryIndex
 
 from .digest import safe_url
 from .security import MAX_FILE, MAX_FILES, UPLOAD_CAP, UPLOAD_PATH
-from .worklist import why_line
+from .worklist import photo_facts, record_name, variant_words, why_line
 
 __all__ = ["photo_check", "skip_upload_csrf", "parse_upload", "registry_signature", "MAX_FILES", "MAX_FILE"]
 
@@ -230,11 +230,20 @@ def _with_photo(db: Database, candidate: dict) -> dict:
     jpeg, url = row if row else (None, None)
     photo = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii") if jpeg else None
     named = {"kind": "image", "source": candidate.get("source"), "source_id": candidate.get("source_id")}
+    compared = f"{evidence.get('view') or ''}:{evidence.get('variant') or ''}"
     return {
         **candidate,
         "photo": photo,
         "url": safe_url(url) if url else None,
         "why": why_line(named, evidence, []),  # the candidate page's plain words
+        "record": record_name(named),
+        # As on the candidate page: the hash variant only when the hashes matched.
+        "compared": variant_words(compared, "uploaded photo")
+        if photo_facts(named, evidence, None)["hashes"]
+        else "",
+        "same_photo_names": [
+            record_name({"registry_record": s}) for s in candidate.get("same_photo_as") or []
+        ],
     }
 
 

@@ -20,7 +20,7 @@ from .digest import safe_url
 from .photo_check import photo_check, skip_upload_csrf
 from .reasons import reasons_from_json, split_reasons
 from .security import bad_request_response, guard
-from .worklist import here, home_page, original, remember_next, thumbnail, worklist_page
+from .worklist import here, home_page, original, remember_next, thumbnail, worklist_json, worklist_page
 
 log = logging.getLogger("lootwatch.review")
 LINK_COLUMNS = {"listing_url", "registry_url", "url", "source_url"}
@@ -75,6 +75,7 @@ def register_routes():
         (r"^/-/lootwatch/candidate/(?P<id>\d+)/verdict$", post_verdict),
         (r"^/$", home_page),
         (r"^/-/lootwatch/worklist$", worklist_page),
+        (r"^/-/lootwatch/worklist\.json$", worklist_json),
         (r"^/-/lootwatch/thumbnail/(?P<sha>[0-9a-f]{64})$", thumbnail),
         (r"^/-/lootwatch/original/(?P<sha>[0-9a-f]{64})$", original),
         (r"^/-/lootwatch/check$", photo_check),

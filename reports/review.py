@@ -6,6 +6,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import sys
 from importlib.resources import files
 from pathlib import Path
@@ -48,11 +49,18 @@ _HASH = re.compile(r"pbkdf2_sha256\$\d+\$[^$\s]+\$[^$\s]+")
 
 
 def broken_hashes(environ: dict[str, str] | None = None) -> list[str]:
-    """One line for each reviewer's password hash that is not a whole hash, as when a shell read the
-    ``$`` signs of an unquoted ``export LOOTWATCH_PASSWORD_HASH=pbkdf2_sha256$480000$...``; [] when all
-    are whole."""
+    """One line for each reviewer named in LOOTWATCH_REVIEWERS without a hash, and for each password
+    hash that is not a whole hash, as when a shell read the ``$`` signs of an unquoted
+    ``export LOOTWATCH_PASSWORD_HASH=pbkdf2_sha256$480000$...``; [] when all is well."""
     env = os.environ if environ is None else environ
     lines = []
+    for name in filter(None, (n.strip() for n in env.get("LOOTWATCH_REVIEWERS", "").split(","))):
+        var = f"LOOTWATCH_PASSWORD_HASH_{name.upper()}"
+        if not env.get(var, "").strip():
+            lines.append(
+                f"LOOTWATCH_REVIEWERS names {name}, but {var} is not set: make the hash with "
+                "lootwatch review --hash-password and set it, or take the name out of LOOTWATCH_REVIEWERS."
+            )
     for name, var in reviewers(env).items():
         if not _HASH.fullmatch(env[var].strip()):
             lines.append(
@@ -152,7 +160,12 @@ def datasette_command(
     """
     metadata = review_metadata(db, read_only, hosts=[host, *allow_hosts], originals=originals)
     metadata_path.write_text(json.dumps(metadata, indent=1), encoding="utf-8")
+    # uvicorn believes X-Forwarded-For from loopback clients by default, so any local process could
+    # pose as many clients and pass the sign-in limit; only a proxy the operator names is believed.
+    trusted = os.environ.get("FORWARDED_ALLOW_IPS", "")
     return [
+        shutil.which("env") or "/usr/bin/env",
+        f"FORWARDED_ALLOW_IPS={trusted}",
         sys.executable,
         "-m",
         "datasette",

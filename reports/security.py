@@ -15,6 +15,12 @@ In the order a request meets them:
   the reviewers), not only Datasette's own views; the sign-in page and the static files it needs are the
   exception. Datasette's own status pages (``/-/databases``, ``/-/versions``, ...) need a signed-in
   actor in every mode.
+* **Forms from elsewhere.** A POST whose ``Origin`` (or, without one, ``Referer``) names another host or
+  port than the one asked for is refused (403), so a page on another port or a sibling host name cannot
+  post a verdict with a signed-in reviewer's cookie (cookies do not tell ports apart).
+* **Framing.** Every answer forbids being shown inside another site's frame (clickjacking).
+* **Debugging pages** of Datasette that post (``/-/messages``, ``/-/allow-debug``, ``/-/permissions``)
+  are not served.
 * **Bodies.** A POST must say its length; over ``FORM_CAP`` (``UPLOAD_CAP`` on the photo check) it is
   refused with 413 before a byte is read. Forms are urlencoded UTF-8, multipart only where photos are
   uploaded; anything else is 4xx.
@@ -29,7 +35,9 @@ plain 403 for a form sent with an out-of-date token.
 
 from __future__ import annotations
 
+import asyncio
 import html
+import ipaddress
 import json
 import logging
 import os
@@ -40,11 +48,12 @@ import time
 from collections import deque
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import asgi_csrf
 from datasette.utils import await_me_maybe, baseconv
 from datasette.utils.asgi import Request
+from datasette_auth_passwords.utils import hash_password, verify_password
 from itsdangerous import BadSignature
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
@@ -74,7 +83,8 @@ UPLOAD_PATH = "/-/lootwatch/check"
 MAX_FILES = 5
 MAX_FILE = 20 * 1024 * 1024
 UPLOAD_CAP = MAX_FILES * MAX_FILE + 1024 * 1024  # five photos at the cap, and room for the form around them
-LOGIN_FAILURES = 5
+LOGIN_FAILURES = 5  # per client address (all loopback addresses count as one client)
+USER_FAILURES = 20  # per user name, from any number of addresses
 LOGIN_WINDOW = 60.0
 METHODS = {"GET", "HEAD", "POST"}
 BANNER = (
@@ -89,6 +99,12 @@ INTERNAL = re.compile(
     r"^/-/(databases|versions|threads|settings|config|plugins|metadata|permissions|messages|"
     r"allow-debug|patterns|auth-token|password-tool)(\.json)?$"
 )
+
+
+# Datasette's debugging pages that take forms: no use to a reviewer, and a way to a server error.
+DEBUG_PAGES = re.compile(r"^/-/(messages|allow-debug|permissions)(\.json)?$")
+# The only addresses a form is posted to: signing in and out, a verdict, the photo check.
+POST_PATHS = re.compile(r"^/-/(login|logout|lootwatch/candidate/\d+/verdict|lootwatch/check)$")
 
 
 def host_names(extra: list[str] | tuple[str, ...] = (), environ: dict[str, str] | None = None) -> list[str]:
@@ -196,11 +212,12 @@ class LoginLimiter:
             times.popleft()
         return times
 
-    def retry_after(self, client: str) -> int:
-        """Seconds until ``client`` may try again; 0 when it may now."""
+    def retry_after(self, client: str, failures: int | None = None) -> int:
+        """Seconds until ``client`` may try again (after ``failures``, by default the limiter's); 0 when
+        it may now."""
         now = time.monotonic()
         times = self._recent(client, now)
-        if len(times) < self.failures:
+        if len(times) < (failures or self.failures):
             return 0
         return max(1, int(times[0] + self.window - now + 1))
 
@@ -281,6 +298,20 @@ async def _guarded(datasette, limiter: LoginLimiter, app, scope, receive, send) 
             f"{method[:20]} is not a method this server answers.",
             {"allow": ", ".join(sorted(METHODS))},
         )
+    if DEBUG_PAGES.match(path):
+        raise _Refusal(404, "Not found", "This page is not served here.")
+    if method == "POST" and not POST_PATHS.match(path):
+        raise _Refusal(
+            405, "Method not allowed", "Nothing is posted to this address.", {"allow": "GET, HEAD"}
+        )
+    if method == "POST" and (elsewhere := _foreign_origin(headers, host)):
+        log.warning("form from %s refused: it was sent to %s", elsewhere[:100], host[:100])
+        raise _Refusal(
+            403,
+            "Form sent from another page",
+            "This form did not come from the review UI's own pages, so nothing was recorded. If you "
+            "sent it yourself, open the review UI at the address you normally use and send it again.",
+        )
     presented = _actor_cookie_value(headers)
     scope = _honoured_cookies(datasette, scope, headers)
     actor = await _actor(datasette, scope, receive)
@@ -307,20 +338,51 @@ async def _guarded(datasette, limiter: LoginLimiter, app, scope, receive, send) 
     body = None
     if method == "POST":
         scope, receive, body = await _capped_body(scope, receive, headers, path)
-    client = (scope.get("client") or ("unknown",))[0]
     if path == "/-/login" and method == "POST":
-        wait = limiter.retry_after(client)
-        if wait:
-            log.warning("sign-in refused for %s: too many failures, try again in %d s", client, wait)
-            raise _Refusal(
-                429,
-                "Too many sign-in attempts",
-                f"Too many failed sign-ins from this address. Try again in {wait} seconds.",
-                {"retry-after": str(wait)},
-            )
-        user = dict(parse_qsl((body or b"").decode("utf-8", "replace"))).get("username", "")[:64]
-        send = _login_outcome(send, limiter, client, user)
+        send = await _signing_in(datasette, limiter, scope, body, send)
     await app(scope, receive, _answer(datasette, scope, send, config, path, presented))
+
+
+async def _signing_in(datasette, limiter: LoginLimiter, scope, body: bytes | None, send):
+    """A sign-in form: refused while its client waits out too many failures; otherwise ``send`` that
+    counts and logs a failure."""
+    address = (scope.get("client") or ("unknown",))[0]
+    client = _client_key(address)
+    user = dict(parse_qsl((body or b"").decode("utf-8", "replace"))).get("username", "")[:64]
+    wait = limiter.retry_after(client)
+    if wait:
+        log.warning("sign-in refused for %s: too many failures, try again in %d s", address, wait)
+        raise _Refusal(
+            429,
+            "Too many sign-in attempts",
+            f"Too many failed sign-ins from this address. Try again in {wait} seconds.",
+            {"retry-after": str(wait)},
+        )
+    # Many addresses guessing one name's password: that name waits too.
+    wait = limiter.retry_after(f"user {user}", USER_FAILURES)
+    if wait:
+        log.warning("sign-in refused for user %r from %s: too many failures for that name", user, address)
+        raise _Refusal(
+            429,
+            "Too many sign-in attempts",
+            f"Too many failed sign-ins for this user name. Try again in {wait} seconds.",
+            {"retry-after": str(wait)},
+        )
+    if user not in _accounts(datasette):
+        # datasette-auth-passwords answers an unknown name at once and a known one after hashing
+        # (~0.2 s): hash anyway, so the time of the answer does not tell which names exist.
+        await asyncio.to_thread(verify_password, "", _DUMMY_HASH)
+    return _login_outcome(send, limiter, client, user, address)
+
+
+def _client_key(address: str) -> str:
+    """Whom sign-in failures are counted against: the client's address, with every loopback address
+    (127.0.0.0/8, ::1) as one, since a local process may send from any of them."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    return "loopback" if ip.is_loopback else str(ip)
 
 
 def _answer(datasette, scope, send, config: dict, path: str, presented: str | None):
@@ -330,8 +392,27 @@ def _answer(datasette, scope, send, config: dict, path: str, presented: str | No
         if path == "/-/logout" and presented:
             send = _ending_sign_in(datasette, send, presented)
         send = _csrf_page(datasette, scope, send)
-    send = _cookie_rules(datasette, send, config)
+    send = _cookie_rules(datasette, _not_framed(send), config)
     return _with_banner(send) if config.get("read_only") else send
+
+
+def _not_framed(send):
+    """Every answer may be shown in a frame of this server's own pages only (clickjacking)."""
+
+    async def framed_send(message):
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers") or [])
+            csp = [i for i, (k, _) in enumerate(headers) if k.lower() == b"content-security-policy"]
+            if csp:
+                key, value = headers[csp[0]]
+                headers[csp[0]] = (key, value + b"; frame-ancestors 'self'")
+            else:
+                headers.append((b"content-security-policy", b"frame-ancestors 'self'"))
+            headers.append((b"x-frame-options", b"SAMEORIGIN"))
+            message = dict(message, headers=headers)
+        await send(message)
+
+    return framed_send
 
 
 def _route_path(datasette, scope) -> str:
@@ -349,6 +430,33 @@ def _full_path(scope) -> str:
     if scope.get("query_string"):
         path += "?" + scope["query_string"].decode("latin-1")
     return path
+
+
+# A hash of nothing in particular, made as datasette-auth-passwords makes them (same cost).
+_DUMMY_HASH = hash_password(secrets.token_hex(8))
+
+
+def _accounts(datasette) -> set[str]:
+    """The user names datasette-auth-passwords has a hash for."""
+    config = datasette.plugin_config("datasette-auth-passwords") or {}
+    return {key.rsplit("_password_hash", 1)[0] for key in config if key.endswith("_password_hash")}
+
+
+def _foreign_origin(headers: dict[bytes, bytes], host: str) -> str | None:
+    """The origin a POST says it came from when that is not this server as asked (host and port), else
+    None. Browsers send ``Origin`` with every form POST; ``Referer`` stands in when a proxy drops it, and a
+    request with neither (a script) is left to the token check."""
+    for name in (b"origin", b"referer"):
+        value = headers.get(name, b"").decode("latin-1").strip()
+        if not value:
+            continue
+        if value == "null":  # a sandboxed frame, a data: page or a file: page
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or parts.netloc.lower() != host.lower():
+            return value
+        return None
+    return None
 
 
 def _actor_cookie_value(headers: dict[bytes, bytes]) -> str | None:
@@ -523,16 +631,20 @@ def _counted(receive, cap: int):
     return counted
 
 
-def _login_outcome(send, limiter: LoginLimiter, client: str, user: str):
-    """Count and log a failed sign-in (datasette-auth-passwords answers 200 with its form again)."""
+def _login_outcome(send, limiter: LoginLimiter, client: str, user: str, address: str):
+    """Count and log a failed sign-in (datasette-auth-passwords answers 200 with its form again), against
+    the client and against the user name."""
 
     async def outcome(message):
         if message["type"] == "http.response.start":
             if message["status"] == 200:
                 count = limiter.failed(client)
-                log.warning("sign-in failed for user %r from %s (%d in the last minute)", user, client, count)
+                limiter.failed(f"user {user}")
+                log.warning(
+                    "sign-in failed for user %r from %s (%d in the last minute)", user, address, count
+                )
             elif message["status"] in (301, 302, 303):
-                log.info("signed in: user %r from %s", user, client)
+                log.info("signed in: user %r from %s", user, address)
         await send(message)
 
     return outcome
@@ -605,7 +717,12 @@ def _with_banner(send):
 
 
 async def _refuse(datasette, scope, send, refusal: _Refusal) -> None:
-    headers = {"cache-control": "private, no-store", **refusal.headers}
+    headers = {
+        "cache-control": "private, no-store",
+        "x-frame-options": "SAMEORIGIN",
+        "content-security-policy": "frame-ancestors 'self'",
+        **refusal.headers,
+    }
     if _route_path(datasette, scope).endswith(".json"):
         body = json.dumps(
             {"ok": False, "status": refusal.status, "title": refusal.title, "error": refusal.message}
@@ -654,6 +771,12 @@ def bad_request_response(datasette, request, exception):
         refusal = _Refusal(400, "Bad request", "A number in the address is too large to be an id.")
     elif isinstance(exception, FormParserError | UnicodeDecodeError):
         refusal = _Refusal(400, "Malformed form", _form_error(exception))
+    elif isinstance(exception, ValueError) and str(exception).startswith("invalid literal for int()"):
+        refusal = _Refusal(400, "Bad request", "A number in the address is not a number (_next, _size, ...).")
+    elif isinstance(exception, json.JSONDecodeError):
+        refusal = _Refusal(
+            400, "Bad request", "A value in the address should be a JSON list, like [1, 2], and is not."
+        )
     elif str(exception).startswith("Cannot sort table by "):
         refusal = _Refusal(400, "Bad request", "The table has no such column to sort by.")
     elif names := _malformed_arguments(request):

@@ -9,8 +9,13 @@ A candidate is *decided* when its latest confirm or dismiss verdict is the lates
 when that is an escalate, *undecided* while it has none (notes decide nothing).
 
 ``why_line`` says in one sentence why a candidate was raised, from its evidence: the same photo (turned,
-mirrored, trimmed, one picture of a collage, cropped by about N %), or matching points in the same
-arrangement, or the text, then the red flags in the seller's words and, said as such, what lowers the risk.
+mirrored, set inside a larger picture, cropped by about N %), a very similar photo (the hashes match, but
+only on a trimmed or partial view and not near-exactly), or matching points in the same arrangement, or the
+text, then the red flags in the seller's words and, said as such, what lowers the risk. A crop or a turn
+read from the matching points is said only when the fit is trustworthy (``photo_facts``).
+``worklist_json`` answers the worklist's rows as JSON, with the same filters, order and paging.
+Candidate links carry the worklist's query (``from``, checked by ``worklist_query``) so the candidate
+page leads back to the same filtered page and on to the next undecided candidate under the same filters.
 ``match_geometry`` recomputes where the matching points lie on both photos from the stored local features,
 for the outline of the matched region, the crop and the points shown on request.
 """
@@ -38,6 +43,11 @@ __all__ = [
     "why_line",
     "similarity_words",
     "evidence_hit",
+    "photo_facts",
+    "worklist_json",
+    "worklist_query",
+    "filters_of",
+    "family_label",
     "variant_words",
     "sizes_differ",
     "match_geometry",
@@ -60,6 +70,23 @@ STATUSES = {
     "escalated": "escalated",
     "all": "all",
 }
+HEADINGS = {
+    "undecided": "Candidates still to decide",
+    "decided": "Confirmed or dismissed candidates",
+    "escalated": "Escalated candidates",
+    "all": "All candidates",
+}
+# Red-flag families (seeds/flags/*.yaml, matcher/flags.py) in plain words; the filter keeps the values.
+FAMILIES = {
+    "origin": "origin in a country at risk",
+    "category": "a kind of object on a Red List",
+    "date": "a date after a cut-off",
+    "digging": "signs of recent digging",
+    "documents": "no papers",
+    "provenance": "a vague provenance",
+    "unverified": "nothing that can be checked",
+    "claims": "assurances that are not evidence",
+}
 KINDS = {"image": "photo matches", "text": "text matches", "flags": "red flags only"}
 NEXT_COOKIE = "lootwatch_next"
 TURNS = {
@@ -73,6 +100,11 @@ TURNS = {
     "m270": "mirrored and turned 90°",
 }
 MAX_WORDS = 5  # red flags quoted in one line; the candidate page shows them all
+# A crop or a turn read from the matching points is said when the hashes matched too, or when at least this
+# many points agree (the matcher's bound for a strong match from points alone): in the demo, unrelated
+# photos fit 11 and 21 points, and every real match the hashes missed fits 23 or more, those with a crop 71
+# or more.
+TRUSTED_POINTS = Thresholds().strong_inliers
 PLAIN_CHARS = 110  # a rule's explanation in a why line, cut at a word beyond this
 
 # The latest decision (not a note) of each candidate, and who made it.
@@ -88,7 +120,8 @@ SELECT c.id, c.listing_id, c.kind, c.tier, c.score, c.variant,
        o.source, o.source_id, o.title AS registry_title,
        li.sha256 AS listing_sha256, ri.sha256 AS registry_sha256,
        {_DECISION.format(col="verdict")} AS decision,
-       {_DECISION.format(col="reviewer")} AS decided_by
+       {_DECISION.format(col="reviewer")} AS decided_by,
+       (SELECT count(*) FROM reviews n WHERE n.candidate_id = c.id AND n.verdict = 'note') AS notes
 FROM candidates c
 JOIN listings l ON l.id = c.listing_id
 LEFT JOIN registry_objects o ON o.id = c.registry_object_id
@@ -151,55 +184,103 @@ def _turn_words(turn: str) -> str:
     return TURNS.get(turn, "")
 
 
-def variant_words(variant: Any) -> str:
+def variant_words(variant: Any, photo: str = "lot photo") -> str:
     """The hash variant a candidate's distances were measured on, in words: ``"full:full/m0"`` ->
-    "the whole lot photo, mirrored"; "" for an empty or unknown value."""
+    "the whole lot photo, mirrored" (``photo`` names the photo compared); "" for an empty or unknown
+    value. It names what was compared, not what was done to the photo: the trimmed view is tried on every
+    photo, border or not."""
     view, _, registry_variant = str(variant or "").partition(":")
     if view == "full":
-        what = "the whole lot photo"
+        what = f"the whole {photo}"
     elif view == "trim":
-        what = "the lot photo with its border trimmed"
+        what = f"the {photo} with any plain border cut off"
     elif view.startswith("part"):
-        what = "one picture inside the lot photo"
+        what = f"one part of the {photo}"
     else:
         return ""
     turn = _turn_words(registry_variant.rpartition("/")[2])
     return f"{what}, {turn}" if turn else what
 
 
-def _photo_words(candidate: dict, evidence: dict, geometry: dict | None) -> str:
-    record = record_name(candidate)
-    hit = evidence_hit(candidate, evidence)
+def photo_facts(candidate: dict, evidence: dict | None, geometry: dict | None) -> dict:
+    """What the stored numbers of a photo candidate allow the words to say.
+
+    ``hashes``: the hashes matched (the matcher's hash tier); ``same``: they matched closely enough to say
+    "same photo": on the whole lot photo, or near-exactly (``Thresholds.trim_exact_pdq``) on its trimmed
+    view or one part of it, where a smaller picture, often little more than the object, is compared and a
+    different photo of the object taken from the same spot comes as close (demo candidates 99 and 123:
+    PDQ 18 and 30 on the trimmed view); ``trusted``: the fit of the matching points can be believed (the
+    hashes matched, or ``TRUSTED_POINTS`` points agree); ``turn``: how the lot photo lies ("r90", "m0";
+    "" when unknown); ``crop``: the percentage of the registry photo cut off, when at least 5, and
+    ``shown``: the percentage of the registry photo the lot photo shows, below 100;
+    ``crop``/``shown`` only when ``same``: between different photos a frame that differs is no crop.
+    """
+    hit = evidence_hit(candidate, evidence if isinstance(evidence, dict) else {})
     if hit is None:
-        return f"a photo like {record}'s"
-    same = hash_tier(hit, Thresholds()) is not None
-    if same:
+        return {
+            "hit": None,
+            "hashes": False,
+            "same": False,
+            "trusted": False,
+            "turn": "",
+            "crop": None,
+            "shown": None,
+        }
+    thresholds = Thresholds()
+    hashes = hash_tier(hit, thresholds) is not None
+    same = hashes and (hit.view == "full" or hit.pdq <= thresholds.trim_exact_pdq)
+    trusted = hashes or (hit.inliers or 0) >= TRUSTED_POINTS
+    if hashes:
         turn = hit.variant.rpartition("/")[2]
-    else:
+    elif trusted:
         # The hashes did not match, so their closest variant says nothing: the points say how the photo
         # lies (stored with the evidence; recomputed on the candidate page for evidence made before).
         turn = hit.points_turn or (geometry or {}).get("turn") or ""
+    else:
+        turn = ""
+    # Only the same photo can be said to be cropped: when the photos differ (another shot of the object,
+    # or a copy edited beyond the hashes), the frames differ anyway and a "crop" would be made up.
+    crop = (geometry or {}).get("crop_percent") if same else None
+    crop = crop if isinstance(crop, int) else None
+    return {
+        "hit": hit,
+        "hashes": hashes,
+        "same": same,
+        "trusted": trusted,
+        "turn": turn,
+        "crop": crop if crop is not None and crop >= 5 else None,
+        "shown": 100 - crop if crop else None,
+    }
+
+
+def _photo_words(candidate: dict, evidence: dict, geometry: dict | None) -> str:
+    record = record_name(candidate)
+    facts = photo_facts(candidate, evidence, geometry)
+    hit = facts["hit"]
+    if hit is None:
+        return f"a photo like {record}'s"
     mods = []
-    if _turn_words(turn):
-        mods.append(_turn_words(turn))
-    if hit.view == "trim":
-        mods.append("its border trimmed")
-    elif hit.view.startswith("part"):
-        mods.append("as one picture inside the lot photo (a collage or a screenshot)")
-    crop = (geometry or {}).get("crop_percent")
-    if crop is not None and crop >= 5:
-        mods.append(f"cropped about {crop} %")
-    lone = not same and (hit.inliers or 0) < Thresholds().min_inliers and by_embedding(hit, Thresholds())
-    if same:
+    if _turn_words(facts["turn"]):
+        mods.append(_turn_words(facts["turn"]))
+    # The trimmed view coming closest proves nothing was trimmed (it is tried on every photo): not said.
+    if hit.view.startswith("part") and facts["hashes"]:
+        mods.append("set inside a larger picture (a frame, a collage or a screenshot)")
+    if facts["crop"] is not None:
+        mods.append(f"cropped about {facts['crop']} %")
+    if facts["same"]:
         words = f"same photo as {record}"
-    elif lone:
+    elif facts["hashes"]:
+        words = f"a very similar photo to {record}'s (an edited copy, or one taken from the same spot)"
+    elif (hit.inliers or 0) < Thresholds().min_inliers and by_embedding(hit, Thresholds()):
         # Hashes and points found nothing: the learned embedding alone raised it (matcher/embed.py).
         return f"a different photo of what may be the same object as {record}'s ({similarity_words(hit)})"
     else:
         points = hit.inliers or 0
-        words = (
-            f"{points} matching points in the same arrangement as on {record}'s photo "
+        words = f"{points} matching points in the same arrangement as on {record}'s photo " + (
             "(a cropped or edited copy, or a different photo of the same object)"
+            if facts["trusted"]
+            else "(only a few: an edited copy, another photo of the same object, or a different object "
+            "that looks alike; compare the photos)"
         )
     if mods:
         words += ", " + " and ".join([", ".join(mods[:-1]), mods[-1]] if len(mods) > 1 else mods)
@@ -488,8 +569,12 @@ async def may_view(datasette, request, db) -> None:
     )
 
 
-def _filters(request) -> dict[str, str]:
-    args = request.args
+FILTER_KEYS = ("status", "mine", "site", "bank", "family", "kind")
+NO_FILTERS = {"status": "undecided", "mine": "", "site": "", "bank": "", "family": "", "kind": ""}
+
+
+def filters_of(args) -> dict[str, str]:
+    """The worklist's filters from query parameters (anything unknown falls back to its default)."""
     status = args.get("status") or "undecided"
     return {
         "status": status if status in STATUSES else "undecided",
@@ -499,6 +584,73 @@ def _filters(request) -> dict[str, str]:
         "family": (args.get("family") or "")[:200],
         "kind": args.get("kind") if args.get("kind") in KINDS else "",
     }
+
+
+def _filters(request) -> dict[str, str]:
+    return filters_of(request.args)
+
+
+def filtered(filters: dict[str, str]) -> bool:
+    """Do ``filters`` hide candidates beyond the status shown (one site, mine, one family, ...)?"""
+    return any(filters.get(k) for k in FILTER_KEYS if k != "status")
+
+
+def _query(filters: dict[str, str], page: int = 1) -> str:
+    """The worklist's query string for ``filters`` and ``page``, defaults left out ("" for the home page)."""
+    query = {
+        k: filters[k]
+        for k in FILTER_KEYS
+        if filters.get(k) and not (k == "status" and filters[k] == "undecided")
+    }
+    if page > 1:
+        query["page"] = str(page)
+    return urlencode(query)
+
+
+def _plain_value(value: str) -> bool:
+    return len(value) <= 200 and not any(ord(c) < 32 or ord(c) == 127 for c in value)
+
+
+def worklist_query(value: Any) -> str:
+    """A worklist query carried to the candidate page (``from``), checked strictly: only the worklist's
+    own parameters, each once, with values it would accept. Returns it in the worklist's own spelling, or
+    "" for anything else (and for the unfiltered first page)."""
+    if not isinstance(value, str) or not value or len(value) > 1000:
+        return ""
+    try:
+        pairs = parse_qsl(value, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        return ""
+    args = dict(pairs)
+    if len(args) != len(pairs) or not set(args) <= {*FILTER_KEYS, "page"}:
+        return ""
+    if not all(_plain_value(v) for v in args.values()):
+        return ""
+    checks = {
+        "status": lambda v: v in STATUSES,
+        "mine": lambda v: v in ("", "1"),
+        "kind": lambda v: v == "" or v in KINDS,
+        "page": lambda v: v.isascii() and v.isdigit() and len(v) <= 7,
+    }
+    if not all(check(args[k]) for k, check in checks.items() if k in args):
+        return ""
+    return _query(filters_of(args), int(args.get("page") or 1))
+
+
+def from_filters(query: str) -> dict[str, str]:
+    """The filters of a query ``worklist_query`` let through."""
+    return filters_of(dict(parse_qsl(query)))
+
+
+def worklist_url(datasette, query: str) -> str:
+    """The worklist page of ``query`` (from ``worklist_query``): the home page when it is ""."""
+    return datasette.urls.path(f"/-/lootwatch/worklist?{query}" if query else "/")
+
+
+def candidate_url(datasette, cid: int, query: str = "", **extra: str) -> str:
+    """A candidate's page, carrying the worklist's ``query`` when there is one."""
+    params = {**extra, **({"from": query} if query else {})}
+    return datasette.urls.path(f"/-/lootwatch/candidate/{cid}") + ("?" + urlencode(params) if params else "")
 
 
 def _where(filters: dict[str, str], actor_id: str | None) -> tuple[str, list]:
@@ -536,41 +688,58 @@ def _link(base: str, filters: dict[str, str], **changes) -> str:
     return base + ("?" + urlencode(query) if query else "")
 
 
-async def _choices(db) -> dict[str, list[str]]:
+def family_label(family: str) -> str:
+    """A red-flag family in plain words ("no papers"); an unknown one as it is named."""
+    return FAMILIES.get(family, family)
+
+
+async def _choices(db) -> dict[str, list]:
     async def values(sql: str) -> list[str]:
         return [r[0] for r in await db.execute(sql) if r[0]]
 
+    houses: dict[str, set] = {}
+    for site, house in await db.execute(
+        "SELECT DISTINCT l.site, l.house FROM candidates c JOIN listings l ON l.id = c.listing_id "
+        "WHERE c.tier IS NOT NULL AND l.site IS NOT NULL AND l.site != '' ORDER BY 1"
+    ):
+        houses.setdefault(site, set()).add(house or "")
+    sites = []
+    for site, names in houses.items():
+        # The house beside the site id, when the site is one house ("demo_bazaar (Bazaar Antiques)").
+        (house,) = names if len(names) == 1 else ("",)
+        sites.append((site, f"{site} ({house})" if house and house != site else site))
+    families = await values(
+        "SELECT DISTINCT json_extract(f.value, '$.family') FROM candidates c, json_each(CASE WHEN "
+        "json_valid(c.reasons_json) THEN c.reasons_json ELSE '[]' END) f "
+        "WHERE c.tier IS NOT NULL AND json_extract(f.value, '$.weight') > 0 ORDER BY 1"
+    )
     return {
-        "site": await values(
-            "SELECT DISTINCT l.site FROM candidates c JOIN listings l ON l.id = c.listing_id "
-            "WHERE c.tier IS NOT NULL ORDER BY 1"
-        ),
+        "site": sites,
         "bank": await values(
             "SELECT DISTINCT o.source FROM candidates c "
             "JOIN registry_objects o ON o.id = c.registry_object_id WHERE c.tier IS NOT NULL ORDER BY 1"
         ),
-        "family": await values(
-            "SELECT DISTINCT json_extract(f.value, '$.family') FROM candidates c, json_each(CASE WHEN "
-            "json_valid(c.reasons_json) THEN c.reasons_json ELSE '[]' END) f "
-            "WHERE c.tier IS NOT NULL AND json_extract(f.value, '$.weight') > 0 ORDER BY 1"
-        ),
+        "family": [(f, family_label(str(f))) for f in families],
     }
 
 
-def _row(r: dict, base_path, geometry: dict | None) -> dict:
+def _row(r: dict, datasette, geometry: dict | None, query: str, signed_in: bool) -> dict:
     evidence = _json_object(r.get("evidence_json"))
     reasons = reasons_from_json(r.get("reasons_json"))
+    path = datasette.urls.path
     return {
         **r,
+        # Who decided is for signed-in reviewers, as on the candidate page.
+        "decided_by": r.get("decided_by") if signed_in else None,
         "why": why_line(r, evidence, reasons, geometry),
         "listing_link": safe_url(r.get("listing_url")),
-        "listing_thumb": base_path(f"/-/lootwatch/thumbnail/{r['listing_sha256']}")
+        "listing_thumb": path(f"/-/lootwatch/thumbnail/{r['listing_sha256']}")
         if r.get("listing_sha256")
         else None,
-        "registry_thumb": base_path(f"/-/lootwatch/thumbnail/{r['registry_sha256']}")
+        "registry_thumb": path(f"/-/lootwatch/thumbnail/{r['registry_sha256']}")
         if r.get("registry_sha256")
         else None,
-        "page": base_path(f"/-/lootwatch/candidate/{r['id']}"),
+        "page": candidate_url(datasette, r["id"], query),
     }
 
 
@@ -582,7 +751,8 @@ def _json_object(value: Any) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-async def worklist_page(request, datasette) -> Response:
+async def _worklist(request, datasette) -> dict:
+    """The worklist's page of rows for the request's filters and page, each with its why line."""
     db = database(datasette)
     await may_view(datasette, request, db)
     filters = _filters(request)
@@ -596,41 +766,92 @@ async def worklist_page(request, datasette) -> Response:
     rows = await db.execute(
         f"{inner} {ORDER_SQL} LIMIT ? OFFSET ?", [*params, PER_PAGE, (page - 1) * PER_PAGE]
     )
-    base = datasette.urls.path("/-/lootwatch/worklist")
     rows = [dict(r) for r in rows]
     # The same geometry the candidate page reads, so the row's why line says what the page says.
     geometries = [
         await geometry_of(db, r["listing_sha256"], r["registry_sha256"]) if r["kind"] == "image" else None
         for r in rows
     ]
-    rows = [_row(r, datasette.urls.path, g) for r, g in zip(rows, geometries, strict=True)]
-    json_query = datasette.urls.path(
-        f"/{db.name}/review_queue.json?"
-        + urlencode(
-            {"_shape": "array", **({"status__isnull": 1} if filters["status"] == "undecided" else {})}
-        )
-    )
-    context = {
+    query = _query(filters, page)
+    rows = [_row(r, datasette, g, query, bool(actor_id)) for r, g in zip(rows, geometries, strict=True)]
+    return {
+        "db": db,
         "rows": rows,
         "filters": filters,
-        "choices": await _choices(db),
-        "statuses": STATUSES,
-        "kinds": KINDS,
+        "actor_id": actor_id,
         "total": total,
         "page": page,
         "pages": pages,
+    }
+
+
+async def worklist_page(request, datasette) -> Response:
+    found = await _worklist(request, datasette)
+    db, filters, page, rows = found["db"], found["filters"], found["page"], found["rows"]
+    base = datasette.urls.path("/-/lootwatch/worklist")
+    context = {
+        **found,
+        "choices": await _choices(db),
+        "statuses": STATUSES,
+        "heading": HEADINGS[filters["status"]],
+        "kinds": KINDS,
+        "filtered": filtered(filters),
         "first": (page - 1) * PER_PAGE + 1,
         "last": (page - 1) * PER_PAGE + len(rows),
         "link": lambda **changes: _link(base, filters, **changes),
         "base": base,
-        "actor_id": actor_id,
         "database": db.name,
-        "json_url": json_query,
+        "json_url": _link(datasette.urls.path("/-/lootwatch/worklist.json"), filters, page=page),
         "table_url": datasette.urls.path(f"/{db.name}/review_queue"),
         "sign_in_url": sign_in_url(datasette, request),
         "read_only": bool((datasette.plugin_config("lootwatch") or {}).get("read_only")),
     }
     return Response.html(await datasette.render_template("lootwatch_worklist.html", context, request=request))
+
+
+JSON_COLUMNS = (
+    "id",
+    "kind",
+    "tier",
+    "score",
+    "title",
+    "site",
+    "house",
+    "seller",
+    "sale_date",
+    "decision",
+    "decided_by",
+    "notes",
+)
+
+
+async def worklist_json(request, datasette) -> Response:
+    """``/-/lootwatch/worklist.json``: the worklist's rows as JSON, with the same filters, order and
+    paging as the page (``?status=all&site=...&page=2``), each row with its why line and its page."""
+    found = await _worklist(request, datasette)
+    filters, page, pages = found["filters"], found["page"], found["pages"]
+    base = datasette.urls.path("/-/lootwatch/worklist.json")
+    rows = [
+        {
+            **{k: r.get(k) for k in JSON_COLUMNS},
+            "registry_record": record_name(r) if r.get("source") else None,
+            "why": r["why"],
+            "listing_url": r["listing_link"],
+            "candidate_page": r["page"],
+        }
+        for r in found["rows"]
+    ]
+    return Response.json(
+        {
+            "filters": {k: v for k, v in filters.items() if v},
+            "total": found["total"],
+            "page": page,
+            "pages": pages,
+            "per_page": PER_PAGE,
+            "next_page": _link(base, filters, page=page + 1) if page < pages else None,
+            "rows": rows,
+        }
+    )
 
 
 async def home_page(request, datasette) -> Response:
@@ -814,10 +1035,20 @@ async def original(request, datasette) -> Response:
     )
 
 
-async def next_undecided(db, after: int) -> int | None:
-    """The undecided candidate that follows ``after`` in the worklist's order (from the top when none
-    follows), never ``after`` itself."""
-    rows = [(r[0], r[1]) for r in await db.execute(f"SELECT id, decision FROM ({ROWS_SQL}) {ORDER_SQL}")]
+async def next_undecided(
+    db, after: int, filters: dict[str, str] | None = None, actor_id: str | None = None
+) -> int | None:
+    """The undecided candidate that follows ``after`` in the worklist's order under ``filters`` (site,
+    mine, family, ...; whatever their status, the undecided ones), from the top when none follows; never
+    ``after`` itself."""
+    where, params = _where({**NO_FILTERS, **(filters or {}), "status": "undecided"}, actor_id)
+    rows = [
+        (r[0], r[1])
+        for r in await db.execute(
+            f"SELECT id, decision FROM ({ROWS_SQL}) w WHERE ({where}) OR w.id = ? {ORDER_SQL}",
+            [*params, after],
+        )
+    ]
     ids = [i for i, _ in rows]
     start = ids.index(after) + 1 if after in ids else 0
     for cid, decision in rows[start:] + rows[:start]:

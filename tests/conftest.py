@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,26 @@ def run_cli(*args: str, cwd: Path | None = None, check: bool = True) -> subproce
 
 @pytest.fixture(scope="session")
 def small_demo(tmp_path_factory) -> dict:
-    """One run of ``lootwatch demo --size small``: its output folder and summary."""
+    """One run of ``lootwatch demo --size small``: its output folder and summary, and its stderr as
+    ``(seconds since the start, line)`` as the lines arrived."""
     out = tmp_path_factory.mktemp("demo")
-    run_cli("demo", "--size", "small", "--out", str(out))
-    return {"out": out, "summary": json.loads((out / "summary.json").read_text()), "db": out / "lootwatch.db"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"}
+    started = time.monotonic()
+    with (out.parent / f"{out.name}.stdout").open("w") as stdout:
+        proc = subprocess.Popen(
+            [*LOOTWATCH, "demo", "--size", "small", "--out", str(out)],
+            cwd=ROOT,
+            env=env,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        stderr = [(time.monotonic() - started, line.rstrip("\n")) for line in proc.stderr]
+        if proc.wait(timeout=900) != 0:
+            raise AssertionError("lootwatch demo failed:\n" + "\n".join(line for _, line in stderr[-40:]))
+    return {
+        "out": out,
+        "summary": json.loads((out / "summary.json").read_text()),
+        "db": out / "lootwatch.db",
+        "stderr": stderr,
+    }

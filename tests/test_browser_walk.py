@@ -89,7 +89,7 @@ class Day:
     noted_record: str  # its registry record as the why line names it ("interpol 12345")
     undecided: set[int]
     seized: Path  # a registry photo, as a colleague brings it to the photo check
-    record: str  # the record it comes from, as the photo check names it ("interpol:12345")
+    record: str  # the record it comes from, as the photo check names it ("interpol 12345")
 
 
 def morning(small_demo: dict, tmp_path: Path) -> Day:
@@ -115,7 +115,7 @@ def morning(small_demo: dict, tmp_path: Path) -> Day:
     )[0]
     sha, record = query(
         db,
-        "SELECT ri.sha256, o.source || ':' || o.source_id FROM registry_images ri "
+        "SELECT ri.sha256, o.source || ' ' || o.source_id FROM registry_images ri "
         "JOIN registry_objects o ON o.id = ri.object_id WHERE ri.matchable = 1 ORDER BY ri.id LIMIT 1",
     )[0]
     original = small_demo["out"] / "data" / "originals" / sha[:2] / sha
@@ -169,7 +169,7 @@ class Browser:
         """The sign-in page, which will send the reviewer back to ``back_to`` and names the user name."""
         self.at("/-/login")
         assert parse_qs(urlsplit(self.driver.current_url).query)["next"] == [back_to]
-        assert "The user name is analyst" in self.text()
+        assert "or analyst where there is one shared account" in self.text()
         assert self.find("h1").text == "Sign in" and "to record verdicts" not in self.text()
         assert not self.finds("#lw-back")  # "Back to the worklist" would only lead here again
         user, password = self.find("#id_username"), self.find("#id_password")
@@ -256,7 +256,7 @@ def walk(b: Browser, day: Day) -> None:
     row.find_element(By.CSS_SELECTOR, "a.lw-title").click()
     b.at(candidate(first))
     assert b.find("h1").text.startswith(title)
-    assert b.find("h1 small").text == "(open, 1 note)"  # a note is not a verdict
+    assert b.find("h1 small").text == "(still to decide, 1 note)"  # a note is not a verdict
     assert day.noted_record in b.find("#why").text
     assert b.loaded(b.find("#listing-photo")) and b.loaded(b.find("#registry-photo"))
     assert "asked the unit for the 2011 photos" in b.text()  # a colleague's note, to a signed-in reviewer
@@ -327,7 +327,7 @@ def walk(b: Browser, day: Day) -> None:
     assert urlsplit(link.get_attribute("href")).path == candidate(following)
     link.click()
     b.at(candidate(following))
-    assert b.find("h1 small").text == "(open)"
+    assert b.find("h1 small").text == "(still to decide)"
     b.shot("next-candidate")
     # Back on the worklist, the confirmed candidate is no longer there.
     b.driver.find_element(By.LINK_TEXT, "← Worklist").click()

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -82,7 +83,7 @@ def test_report_dry_run_and_review_command(small_demo, tmp_path):
     proc = run_cli(
         "--db", str(small_demo["db"]), "report", "--dry-run", "--out", str(out), "--date", "2026-12-01"
     )
-    assert "lootwatch-2026-12-01.eml" in proc.stdout
+    assert "lootwatch-2026-12-01.eml" in proc.stdout and "lootwatch-2026-12-01.csv" in proc.stdout
     assert (out / "lootwatch-2026-12-01.html").exists()
     cmd = run_cli("review", str(small_demo["db"]), "--print-command").stdout
     assert "datasette" in cmd and str(small_demo["db"]) in cmd
@@ -180,13 +181,23 @@ def test_daily_runs_every_stage_and_names_the_one_that_fails(tmp_path, monkeypat
         f'smtp_host = "127.0.0.1"\nsmtp_port = {closed}\nsmtp_security = "none"\n'
     )
     cfg = str(tmp_path / "lootwatch.toml")
-    ok = run_cli("--config", cfg, "daily", "--dry-run")
+    ok = run_cli("--config", cfg, "daily", "--dry-run", check=False)
+    assert ok.returncode == 1  # ebay_browse has no token: a failed site, named with its reason
+    assert "crawl: ebay_browse stored 0 lots: EBAY_OAUTH_TOKEN is not set" in ok.stderr
     assert [line for line in ok.stdout.splitlines() if line.startswith("== ")] == [
         "== crawl",
         "== match",
         "== report",
     ]
-    assert "catawiki: skipped, disabled" in ok.stdout
+    assert re.search(r"^skipped \(disabled\): .*catawiki", ok.stdout, re.M)
+    # The operator turns off a site this installation does not crawl: no longer a failure.
+    (tmp_path / "quiet.toml").write_text(
+        (tmp_path / "lootwatch.toml").read_text() + '[scrapy]\nLOOTWATCH_DISABLE_SITES = ["ebay_browse"]\n'
+    )
+    quiet = run_cli("--config", str(tmp_path / "quiet.toml"), "daily", "--dry-run", check=False)
+    assert "ebay_browse" not in quiet.stderr and re.search(
+        r"^skipped \(disabled\): .*ebay_browse", quiet.stdout, re.M
+    )
     # A lot whose text is flagged becomes a candidate; its digest cannot reach the mail server.
     con = sqlite3.connect(tmp_path / "l.db")
     con.execute(

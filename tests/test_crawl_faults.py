@@ -41,7 +41,9 @@ def lots(db) -> dict[str, tuple]:
 
 def stored(db) -> list:
     try:
-        return sqlite3.connect(db).execute("SELECT lot_id FROM listings").fetchall()
+        # Read-only: connecting as usual would make an empty file, which the crawl rightly refuses.
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        return con.execute("SELECT lot_id FROM listings").fetchall()
     except sqlite3.Error:  # not created yet, or busy
         return []
 

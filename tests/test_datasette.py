@@ -52,16 +52,20 @@ async def signed_in(ds, password="secret"):
     return {**cookies, "ds_actor": r.cookies["ds_actor"]}
 
 
-async def post_verdict(ds, cid, verdict, note, cookies):
-    page = await ds.client.get(f"/-/lootwatch/candidate/{cid}", cookies=cookies)
+async def post_form(ds, cid, fields, cookies, page_path=None):
+    """Post the candidate's verdict form with ``fields`` (a dict; a list value is sent once per item), with
+    the token of the page at ``page_path`` (the candidate's page by default)."""
+    page = await ds.client.get(page_path or f"/-/lootwatch/candidate/{cid}", cookies=cookies)
     match = re.search(r'name="csrftoken" value="([^"]+)"', page.text)
     token = match.group(1) if match else "none"
     cookies = {**cookies, "ds_csrftoken": page.cookies.get("ds_csrftoken") or cookies.get("ds_csrftoken", "")}
     return await ds.client.post(
-        f"/-/lootwatch/candidate/{cid}/verdict",
-        data={"verdict": verdict, "note": note, "csrftoken": token},
-        cookies=cookies,
+        f"/-/lootwatch/candidate/{cid}/verdict", data={**fields, "csrftoken": token}, cookies=cookies
     )
+
+
+async def post_verdict(ds, cid, verdict, note, cookies):
+    return await post_form(ds, cid, {"verdict": verdict, "note": note}, cookies)
 
 
 def test_verdict_recorded_by_a_signed_in_reviewer_and_shown(tmp_path, monkeypatch):
@@ -157,7 +161,10 @@ def test_who_decided_and_their_notes_only_for_signed_in_reviewers(tmp_path):
     store.add_review(db, cid, "dismissed", "analyst-jane", "checked the 1962 catalogue: a different bowl")
     page = get(db_path, f"/-/lootwatch/candidate/{cid}").text
     assert "dismissed" in page and "1962 catalogue" not in page and "analyst-jane" not in page
-    assert "shown to signed-in reviewers only" in page
+    # Nobody can sign in (read-only): no word about signing in, no link to a table that answers 403.
+    assert "signed-in reviewers" not in page and "Sign in" not in page
+    assert "verdict history as a table" not in page and "/reviews?candidate_id=" not in page
+    assert get(db_path, "/lootwatch/reviews").status_code == 403
 
 
 def test_the_review_server_is_told_where_the_originals_are(tmp_path):
@@ -175,3 +182,107 @@ def test_a_verdict_address_opened_in_the_browser_leads_back_to_the_candidate(tmp
 
     r = asyncio.run(go())
     assert r.status_code == 302 and r.headers["location"].endswith(f"/-/lootwatch/candidate/{cid}")
+
+
+# ------------------------------------------------------------------------------------------ note checks
+
+
+def test_a_note_is_kept_without_control_characters_and_invisible_characters_are_no_note():
+    from reports.candidate_page import clean_note
+
+    assert clean_note("\u00a0\u200b\u2060\ufeff \u200e\n\t") == ""  # NBSP, zero-width, BOM, LRM
+    assert clean_note("\x00\x07") == ""
+    kept = clean_note(" same chip\x00 on the foot\x07\r\nline two\tend\u200b ")
+    assert kept == "same chip on the foot\nline two\tend"
+    assert clean_note("x" * 30_000) == "x" * 30_000  # the length is judged by the caller, never cut
+
+
+def reviewer_ui(tmp_path, monkeypatch):
+    from datasette_auth_passwords.utils import hash_password
+
+    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
+    db_path = tmp_path / "lootwatch.db"
+    db, cid = hostile_db(db_path)
+    return db_path, db, cid
+
+
+def verdicts(db):
+    return [(r["verdict"], r["note"], r["reviewer"]) for r in db.query("SELECT * FROM reviews ORDER BY id")]
+
+
+def test_invisible_notes_two_verdicts_and_control_characters(tmp_path, monkeypatch):
+    db_path, db, cid = reviewer_ui(tmp_path, monkeypatch)
+
+    async def go():
+        ds = review_ui(db_path)
+        await ds.invoke_startup()
+        cookies = await signed_in(ds)
+        out = {
+            "invisible": await post_verdict(ds, cid, "confirmed", "\u00a0\u200b\u2060 \ufeff", cookies),
+            "two": await post_form(
+                ds, cid, {"verdict": ["dismissed", "confirmed"], "note": "checked it"}, cookies
+            ),
+            "controls": await post_verdict(ds, cid, "note", "rim\x00 chipped\x1b\r\nsee photo 2", cookies),
+            "too long": await post_verdict(ds, cid, "note", "x" * 20_001, cookies),
+        }
+        return out
+
+    r = asyncio.run(go())
+    assert r["invisible"].status_code == 400 and "Say why before you confirm" in r["invisible"].text
+    assert r["two"].status_code == 400 and r["two"].headers["content-type"].startswith("text/html")
+    assert "One verdict at a time" in r["two"].text and "Nothing was recorded" in r["two"].text
+    assert r["controls"].status_code == 302
+    assert r["too long"].status_code == 400 and "The note is too long" in r["too long"].text
+    assert "20,001 characters" in r["too long"].text and "Nothing was" in r["too long"].text
+    # The long note was neither cut nor kept.
+    assert verdicts(db) == [("note", "rim chipped\nsee photo 2", "analyst")]
+
+
+def test_the_same_form_posted_again_is_recorded_once(tmp_path, monkeypatch):
+    db_path, db, cid = reviewer_ui(tmp_path, monkeypatch)
+
+    async def go():
+        ds = review_ui(db_path)
+        await ds.invoke_startup()
+        cookies = await signed_in(ds)
+        first = await post_verdict(ds, cid, "confirmed", "same chip on the foot", cookies)
+        again = await post_verdict(ds, cid, "confirmed", "same chip on the foot ", cookies)
+        page = await ds.client.get(again.headers["location"], cookies=cookies)
+        other = await post_verdict(ds, cid, "confirmed", "and the same inventory number", cookies)
+        return first, again, page.text, other
+
+    first, again, page, other = asyncio.run(go())
+    assert first.status_code == again.status_code == other.status_code == 302
+    assert again.headers["location"] == f"/-/lootwatch/candidate/{cid}?done=confirmed"
+    assert re.search(r'id="lw-done">Recorded: <strong>confirmed</strong>', page)
+    assert verdicts(db) == [
+        ("confirmed", "same chip on the foot", "analyst"),
+        ("confirmed", "and the same inventory number", "analyst"),
+    ]
+
+
+def test_recorded_is_said_only_of_the_reviewers_own_latest_verdict(tmp_path, monkeypatch):
+    from matcher import store
+
+    db_path, db, cid = reviewer_ui(tmp_path, monkeypatch)
+    page = f"/-/lootwatch/candidate/{cid}"
+
+    async def go():
+        ds = review_ui(db_path)
+        await ds.invoke_startup()
+        cookies = await signed_in(ds)
+        out = {"typed": await ds.client.get(f"{page}?done=confirmed", cookies=cookies)}
+        await post_verdict(ds, cid, "dismissed", "", cookies)
+        out["other verdict"] = await ds.client.get(f"{page}?done=confirmed", cookies=cookies)
+        out["own"] = await ds.client.get(f"{page}?done=dismissed", cookies=cookies)
+        store.add_review(db, cid, "confirmed", "bob", "the same tablet")  # bob's, not analyst's
+        out["bob's"] = await ds.client.get(f"{page}?done=confirmed", cookies=cookies)
+        return out
+
+    r = asyncio.run(go())
+    for name in ("typed", "other verdict", "bob's"):
+        assert 'id="lw-done"' not in r[name].text, name
+    assert re.search(r'id="lw-done">Recorded: <strong>dismissed</strong>', r["own"].text)
+    # Read-only: nobody signed in, so nothing was recorded by them.
+    shared = asyncio.run(review_ui(db_path, read_only=True).client.get(f"{page}?done=confirmed"))
+    assert shared.status_code == 200 and 'id="lw-done"' not in shared.text

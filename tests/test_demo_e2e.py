@@ -1,6 +1,7 @@
 """The whole pipeline over HTTP on loopback, on the reduced demo, scored against its ground truth."""
 
 import json
+import re
 import sqlite3
 
 import pytest
@@ -130,3 +131,15 @@ def test_new_photos_of_registry_objects_are_counted_and_every_photo_is_embedded(
         "WHERE kind = 'image' AND tier IS NOT NULL"
     ).fetchone()
     assert cosines[0] > 0 and cosines[0] == cosines[1]  # every photo candidate says how alike they look
+
+
+def test_the_demo_says_what_it_is_doing_from_the_start(small_demo):
+    """It printed nothing for minutes: now each step is named as it starts, the first at once, and no
+    step is silent for long (progress lines every 10 s where stderr is a log, as here)."""
+    lines = small_demo["stderr"]
+    assert lines[0][0] < 15 and lines[0][1].startswith("lootwatch demo (small)")
+    steps = [line for _, line in lines if re.match(r"\d/5 ", line)]
+    assert [step[:3] for step in steps] == ["1/5", "2/5", "3/5", "4/5", "5/5"]
+    assert any("crawling demo_aurora, demo_meridian, demo_bazaar" in step for step in steps)
+    gaps = [later - earlier for (earlier, _), (later, _) in zip(lines, lines[1:], strict=False)]
+    assert max(gaps) < 60, lines

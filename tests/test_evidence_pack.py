@@ -41,7 +41,7 @@ def test_pack_of_a_strong_candidate(small_demo, tmp_path):
     )
     con.commit()
     run_cli("--config", str(tmp_path / "lootwatch.toml"), "evidence", str(cid), "--out", str(tmp_path))
-    pack = zipfile.ZipFile(tmp_path / f"lootwatch-candidate-{cid}.zip")
+    pack = zipfile.ZipFile(the_pack(tmp_path, cid))
     manifest = json.loads(pack.read("manifest.json"))
     for f in manifest["files"]:
         assert hashlib.sha256(pack.read(f["name"])).hexdigest() == f["sha256"]
@@ -101,7 +101,7 @@ def test_pack_made_from_another_folder_holds_the_originals_and_warc_records(home
     proc = run_cli(
         "--db", "../home/lootwatch.db", "evidence", str(home["cid"]), "--out", "packs", cwd=home["elsewhere"]
     )
-    path = home["elsewhere"] / "packs" / f"lootwatch-candidate-{home['cid']}.zip"
+    path = the_pack(home["elsewhere"] / "packs", home["cid"])
     files = pack_files(path)
     assert files[f"originals/listing/{home['sha']}"] == home["original"].read_bytes()
     assert files[f"originals/registry/{home['registry_sha']}"] == home["registry_original"].read_bytes()
@@ -136,7 +136,7 @@ def test_pack_made_from_another_folder_holds_the_originals_and_warc_records(home
 
 def test_pack_goes_beside_the_database_by_default(home):
     run_cli("--db", "../home/lootwatch.db", "evidence", str(home["cid"]), cwd=home["elsewhere"])
-    assert (home["db"].parent / "evidence" / f"lootwatch-candidate-{home['cid']}.zip").is_file()
+    assert the_pack(home["db"].parent / "evidence", home["cid"]).is_file()
     assert list(home["elsewhere"].iterdir()) == []
 
 
@@ -191,7 +191,7 @@ def test_allow_incomplete_says_first_what_is_missing_and_why(home):
     home["original"].unlink()
     proc = refused(home, "--allow-incomplete")
     assert proc.returncode == 0 and "INCOMPLETE" in proc.stdout
-    files = pack_files(home["elsewhere"] / "packs" / f"lootwatch-candidate-{home['cid']}.zip")
+    files = pack_files(the_pack(home["elsewhere"] / "packs", home["cid"]))
     line = first_line(files["summary.html"])
     assert line.startswith("INCOMPLETE evidence pack: 1 file is missing or changed")
     assert f"originals/listing/{home['sha']}" in line and "not found" in line
@@ -202,9 +202,9 @@ def test_allow_incomplete_says_first_what_is_missing_and_why(home):
 
 def test_a_full_disk_keeps_the_pack_already_there(home, monkeypatch):
     monkeypatch.chdir(home["elsewhere"])
-    args = ["--db", str(home["db"]), "evidence", str(home["cid"]), "--out", "packs"]
+    args = ["--db", str(home["db"]), "evidence", str(home["cid"]), "--out", "packs/pack.zip"]
     assert CliRunner().invoke(main, args).exit_code == 0
-    path = home["elsewhere"] / "packs" / f"lootwatch-candidate-{home['cid']}.zip"
+    path = home["elsewhere"] / "packs" / "pack.zip"
     good = path.read_bytes()
     real, calls = zipfile.ZipFile.writestr, []
 
@@ -225,6 +225,22 @@ def test_a_full_disk_keeps_the_pack_already_there(home, monkeypatch):
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
 
 
+def the_pack(folder: Path, cid: int) -> Path:
+    """The one pack of candidate ``cid`` in ``folder`` (named by the time it was made)."""
+    (path,) = folder.glob(f"lootwatch-candidate-{cid}-*.zip")
+    return path
+
+
+def test_a_pack_is_never_replaced(home):
+    out = ["--db", str(home["db"]), "evidence", str(home["cid"]), "--out"]
+    assert run_cli(*out, "packs/one.zip", cwd=home["elsewhere"]).returncode == 0
+    kept = (home["elsewhere"] / "packs" / "one.zip").read_bytes()
+    home["original"].unlink()
+    again = run_cli(*out, "packs/one.zip", "--allow-incomplete", cwd=home["elsewhere"], check=False)
+    assert again.returncode == 1 and "already exists and is kept" in again.stderr
+    assert (home["elsewhere"] / "packs" / "one.zip").read_bytes() == kept
+
+
 def verification_steps() -> str:
     """The shell commands of the README's "Verifying an evidence pack"."""
     section = README.split("### Verifying an evidence pack", 1)[1]
@@ -243,8 +259,8 @@ def verify(folder: Path, zip_name: str, cid: int, offset: int) -> subprocess.Com
 @pytest.mark.skipif(not (shutil.which("unzip") and shutil.which("sha256sum")), reason="no unzip or sha256sum")
 def test_the_documented_verification_verifies_a_pack(home):
     run_cli("--db", str(home["db"]), "evidence", str(home["cid"]), "--out", "packs", cwd=home["elsewhere"])
-    name = f"lootwatch-candidate-{home['cid']}.zip"
-    path = home["elsewhere"] / "packs" / name
+    path = the_pack(home["elsewhere"] / "packs", home["cid"])
+    name = path.name
     files = pack_files(path)
     manifest = json.loads(files["manifest.json"])
     (photo,) = [p for p in manifest["photos"] if p["owner"] == "listing"]

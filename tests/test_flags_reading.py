@@ -425,8 +425,8 @@ def test_candidate_page_shows_what_lowers_the_risk_apart(tmp_path):
     flags, lowering = page.split("<h3>Red flags in the seller's words</h3>", 1)[1].split(
         "<h3>Lowers the risk</h3>"
     )
-    assert "<code>origin.iraq</code>" in flags and "evidence.export_licence" not in flags
-    assert "<code>evidence.export_licence</code>" in lowering.split("</ul>")[0]
+    assert 'title="rule origin.iraq"' in flags and "evidence.export_licence" not in flags
+    assert 'title="rule evidence.export_licence"' in lowering.split("</ul>")[0]
 
 
 # --- defects found by testing: one test for each kind ------------------------------------------------
@@ -606,3 +606,10 @@ def test_a_csv_row_with_too_few_fields_is_an_error_for_that_row(tmp_path):
     out = run_cli("flags", str(path), "--json", check=False)
     assert out.returncode == 1 and [json.loads(x)["id"] for x in out.stdout.splitlines()] == ["1", "3"]
     assert "row 2 (line 3): 2 fields but the header has 4" in out.stderr
+
+
+def test_a_decade_is_named_as_the_decade_not_as_its_last_year(engine):
+    s = engine.screen("South Arabian bronze figure, acquired in the 2010s.")
+    (date_reason,) = [r for r in s.reasons if r.family == "date"]
+    assert date_reason.text == "2010s" and "the 2010s, after 1970" in date_reason.why
+    assert "2019" not in date_reason.why

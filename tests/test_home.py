@@ -41,7 +41,7 @@ def test_report_dry_run_writes_beside_the_database(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["--db", "../home/l.db", "report", "--dry-run", "--date", "2026-12-01"])
     assert result.exit_code == 0, result.output
     written = files_under(tmp_path / "home" / "reports")
-    assert [Path(f).suffix for f in written] == [".eml", ".html"]
+    assert [Path(f).suffix for f in written] == [".csv", ".eml", ".html"]
     assert files_under(tmp_path / "elsewhere") == []
 
 

@@ -43,7 +43,7 @@ def demo(small_demo, tmp_path, monkeypatch):
     )
     sha = row["sha256"]
     photo = (small_demo["out"] / "data" / "originals" / sha[:2] / sha).read_bytes()
-    return path, photo, f"{row['source']}:{row['source_id']}"
+    return path, photo, f"{row['source']} {row['source_id']}"  # named as everywhere in the review UI
 
 
 def ui(path, **kwargs):
@@ -98,9 +98,13 @@ def test_a_registry_photo_finds_its_record_first_and_nothing_is_stored(demo):
     assert first == record
     # The evidence in the candidate page's plain words, the numbers beneath and small.
     why = re.search(r'<p class="lw-rowwhy check-why">([^<]+)</p>', r.text).group(1)
-    assert why == f"Same photo as {record.replace(':', ' ', 1)}."
+    assert why == f"Same photo as {record}."
     numbers = re.search(r'<span class="lw-small lw-evidence-numbers">([^<]+)</span>', r.text, re.S).group(1)
-    assert "PDQ distance 0 of 256 bits" in numbers and "matching local features" in numbers
+    assert "PDQ distance 0 of 256 bits" in numbers and re.search(r"\d+ matching points;", numbers)
+    # The hash variant in words, as on the candidate page, not the matcher's names for it.
+    assert "closest with the whole uploaded photo" in numbers
+    assert "full:full" not in r.text and "local features" not in r.text and "compared as" not in r.text
+    assert f"{record.replace(' ', ':', 1)}<" not in r.text
     assert r.text.index(why) < r.text.index(numbers)
     # The worklist's look (the shared base) and the header's links.
     assert '<div class="lw">' in r.text and ".lw .lw-why {" in r.text

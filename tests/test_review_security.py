@@ -424,21 +424,18 @@ def test_on_a_real_server_host_body_rate_limit_and_cookie(db_path, reviewer_env)
         csrf = re.search(r"ds_csrftoken=([^;]+)", r.getheader("Set-Cookie")).group(1)
         token = re.search(r'name="csrftoken" value="([^"]+)"', page).group(1)
 
-        def login(password):
+        def login(password, forwarded=None):
             body = urllib.parse.urlencode(
                 {"username": "analyst", "password": password, "csrftoken": token}
             ).encode()
-            return raw(
-                server,
-                "POST",
-                "/-/login",
-                {
-                    "Cookie": f"ds_csrftoken={csrf}",
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "Content-Length": str(len(body)),
-                },
-                body,
-            )[0]
+            headers = {
+                "Cookie": f"ds_csrftoken={csrf}",
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Content-Length": str(len(body)),
+            }
+            if forwarded:  # a local process posing as many clients
+                headers["X-Forwarded-For"] = forwarded
+            return raw(server, "POST", "/-/login", headers, body)[0]
 
         good = login("secret")
         assert good.status == 302
@@ -447,8 +444,9 @@ def test_on_a_real_server_host_body_rate_limit_and_cookie(db_path, reviewer_env)
         actor = re.search(r"ds_actor=([^;]+)", cookie).group(1)
         r, _ = raw(server, "GET", "/lootwatch/reviews.json", {"Cookie": f"ds_actor={actor}"})
         assert r.status == 200
-        assert [login("wrong").status for _ in range(5)] == [200] * 5
+        assert [login("wrong", f"10.0.0.{i}").status for i in range(5)] == [200] * 5
         assert login("secret").status == 429
+        assert login("secret", "10.9.9.9").status == 429  # X-Forwarded-For from loopback is not believed
     # The same cookie against the server restarted with a new secret: signed out.
     with Server(db_path, env={**env, "DATASETTE_SECRET": "rotated"}) as server:
         r, _ = raw(server, "GET", "/lootwatch/reviews.json", {"Cookie": f"ds_actor={actor}"})
@@ -523,3 +521,145 @@ def test_a_password_hash_whose_dollar_signs_the_shell_ate_is_refused_in_one_line
     assert "single quotes" in out.output and "Traceback" not in out.output
     made = CliRunner().invoke(main, ["review", "--hash-password"], input="pw\npw\n")
     assert made.exit_code == 0 and "export LOOTWATCH_PASSWORD_HASH='pbkdf2_sha256$" in made.output
+
+
+def test_a_form_from_another_page_is_refused(db_path, reviewer_env, caplog):
+    async def go():
+        ds = ui(db_path)
+        _, cookies = await sign_in(ds)
+        page = await ds.client.get("/-/lootwatch/candidate/1", cookies=cookies)
+        token = re.search(r'name="csrftoken" value="([^"]+)"', page.text).group(1)
+        form = {"verdict": "dismissed", "csrftoken": token}
+        url = "/-/lootwatch/candidate/1/verdict"
+        answers = {
+            "another port": await ds.client.post(
+                url, data=form, cookies=cookies, headers={"origin": "http://localhost:46400"}
+            ),
+            "another host": await ds.client.post(
+                url, data=form, cookies=cookies, headers={"origin": "http://evil.example"}
+            ),
+            "a sandboxed frame": await ds.client.post(
+                url, data=form, cookies=cookies, headers={"origin": "null"}
+            ),
+            "referer elsewhere": await ds.client.post(
+                url, data=form, cookies=cookies, headers={"referer": "http://localhost:46400/x.html"}
+            ),
+        }
+        own = await ds.client.post(url, data=form, cookies=cookies, headers={"origin": "http://localhost"})
+        return answers, own, page
+
+    with caplog.at_level(logging.WARNING, logger="lootwatch.review"):
+        answers, own, page = run(go())
+    for what, r in answers.items():
+        assert r.status_code == 403 and "Form sent from another page" in r.text, what
+    assert own.status_code == 302  # the review UI's own page: recorded
+    assert "form from http://evil.example refused" in caplog.text
+    # Not to be framed by another site's page (clickjacking), refusals included.
+    for r in (page, answers["another host"]):
+        assert r.headers["x-frame-options"] == "SAMEORIGIN"
+        assert "frame-ancestors 'self'" in r.headers["content-security-policy"]
+
+
+def test_datasettes_debugging_forms_and_malformed_json_arguments_are_4xx(db_path, reviewer_env):
+    db = db_path.stem
+
+    async def go():
+        ds = ui(db_path)
+        _, cookies = await sign_in(ds)
+        c = ds.client
+        return {
+            "messages": await c.get("/-/messages", cookies=cookies),
+            "post messages": await c.post("/-/messages", data={"message_type": "1"}, cookies=cookies),
+            "allow-debug": await c.get("/-/allow-debug", cookies=cookies),
+            "in list": await c.get(f"/{db}/listings?id__in=%5B", cookies=cookies),
+            "notin list": await c.get(f"/{db}/listings?title__notin=%5B1,%5D", cookies=cookies),
+            "in list json": await c.get(f"/{db}/reviews.json?verdict__in=%5B", cookies=cookies),
+            "next not a number": await c.get(f"/{db}/review_queue?_next=abc", cookies=cookies),
+            "post to a table": await c.post(f"/{db}/reviews", data={"a": "1"}, cookies=cookies),
+        }
+
+    for what, r in run(go()).items():
+        assert 400 <= r.status_code < 500, (what, r.status_code, r.text[:200])
+
+
+def test_a_reviewer_named_without_a_hash_stops_the_review_ui(db_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from lootwatch.cli import main
+
+    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", HASH)
+    monkeypatch.setenv("LOOTWATCH_REVIEWERS", "bob")
+    monkeypatch.delenv("LOOTWATCH_PASSWORD_HASH_BOB", raising=False)
+    out = CliRunner().invoke(main, ["review", str(db_path), "--print-command"])
+    assert out.exit_code == 1
+    assert "LOOTWATCH_REVIEWERS names bob, but LOOTWATCH_PASSWORD_HASH_BOB is not set" in out.output
+
+
+def test_an_unknown_user_name_costs_a_password_hash_too(db_path, reviewer_env, monkeypatch):
+    import reports.security as security
+
+    hashed = []
+    real = security.verify_password
+    monkeypatch.setattr(security, "verify_password", lambda p, h: hashed.append(h) or real(p, h))
+
+    async def go():
+        ds = ui(db_path)
+        await sign_in(ds, user="nobody", password="x")
+        await sign_in(ds, user="analyst", password="x")
+
+    run(go())
+    # The unknown name is hashed as a known one would be (timing does not tell names apart); the known
+    # name is hashed by datasette-auth-passwords itself.
+    assert hashed == [security._DUMMY_HASH]
+
+
+def test_other_loopback_addresses_and_many_addresses_for_one_name_are_limited_too(db_path, reviewer_env):
+    async def go():
+        ds = ui(db_path)
+        page = await ds.client.get("/-/login")
+        token = re.search(r'name="csrftoken" value="([^"]+)"', page.text).group(1)
+        cookies = {"ds_csrftoken": page.cookies["ds_csrftoken"]}
+        app = ds.app()
+
+        async def attempt(client, user="analyst", password="wrong"):
+            body = urllib.parse.urlencode({"username": user, "password": password, "csrftoken": token})
+            sent = []
+            scope = {
+                "type": "http",
+                "http_version": "1.1",
+                "method": "POST",
+                "path": "/-/login",
+                "raw_path": b"/-/login",
+                "query_string": b"",
+                "scheme": "http",
+                "client": (client, 5000),
+                "server": ("127.0.0.1", 8001),
+                "headers": [
+                    (b"host", b"127.0.0.1"),
+                    (b"content-type", b"application/x-www-form-urlencoded"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"cookie", f"ds_csrftoken={cookies['ds_csrftoken']}".encode()),
+                ],
+            }
+            chunks = [body.encode()]
+
+            async def receive():
+                return {"type": "http.request", "body": chunks.pop(0) if chunks else b"", "more_body": False}
+
+            async def send(message):
+                sent.append(message)
+
+            await app(scope, receive, send)
+            return sent[0]["status"]
+
+        loopback = [await attempt(f"127.0.0.{i + 2}") for i in range(5)]
+        after = await attempt("127.9.9.9", password="secret")  # another loopback address: the same client
+        spread = [await attempt(f"10.0.{i}.1", user="alice") for i in range(20)]
+        named = await attempt("10.1.0.1", user="alice")  # a new address, the same name
+        other = await attempt("10.1.0.2", user="analyst", password="secret")
+        return loopback, after, spread, named, other
+
+    loopback, after, spread, named, other = run(go())
+    assert loopback == [200] * 5 and after == 429
+    assert spread == [200] * 20 and named == 429
+    assert other == 302  # another name from a fresh address still signs in

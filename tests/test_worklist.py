@@ -4,6 +4,7 @@ import asyncio
 import json
 import re
 import time
+import types
 from urllib.parse import urlencode
 
 import numpy as np
@@ -17,7 +18,7 @@ from reports.review import review_metadata
 from reports.worklist import PER_PAGE, match_geometry, variant_words, why_line
 
 from .review_db import XSS, hostile_db
-from .test_datasette import post_verdict, signed_in
+from .test_datasette import post_form, post_verdict, signed_in
 
 RECORD = {"kind": "image", "source": "interpol", "source_id": "12345"}
 SAME = {"pdq": 6, "phash": 2, "dhash": 4, "inliers": 80, "view": "full", "variant": "full/r0"}
@@ -46,10 +47,11 @@ def test_why_same_photo_mirrored_and_cropped_with_red_flags_and_what_lowers_the_
         (SAME, "Same photo as interpol 12345"),
         ({**SAME, "variant": "full/r90"}, "Same photo as interpol 12345, turned 90° to the left"),
         ({**SAME, "variant": "full/r180"}, "Same photo as interpol 12345, turned upside down"),
-        ({**SAME, "view": "trim"}, "Same photo as interpol 12345, its border trimmed"),
+        # The trimmed view coming closest proves nothing was trimmed: said of no photo.
+        ({**SAME, "view": "trim"}, "Same photo as interpol 12345"),
         (
             {**SAME, "view": "part2"},
-            "Same photo as interpol 12345, as one picture inside the lot photo (a collage or a screenshot)",
+            "Same photo as interpol 12345, set inside a larger picture (a frame, a collage or a screenshot)",
         ),
         (
             {**SAME, "shared": [7, 9]},
@@ -83,8 +85,12 @@ def test_why_says_how_the_points_lie_the_same_way_on_the_worklist_and_the_candid
 
 def test_the_hash_variant_in_words():
     assert variant_words("full:full/m0") == "the whole lot photo, mirrored"
-    assert variant_words("trim:trim/r90") == "the lot photo with its border trimmed, turned 90° to the left"
-    assert variant_words("part2:full/r0") == "one picture inside the lot photo"
+    assert (
+        variant_words("trim:trim/r90")
+        == "the lot photo with any plain border cut off, turned 90° to the left"
+    )
+    assert variant_words("part2:full/r0") == "one part of the lot photo"
+    assert variant_words("full:full/r0", "uploaded photo") == "the whole uploaded photo"
     assert variant_words(None) == "" and variant_words("odd") == ""
 
 
@@ -97,6 +103,44 @@ def test_why_from_the_candidate_columns_when_the_evidence_json_is_missing():
         "variant": "full:full/m90",
     }
     assert why_line(candidate, {}, []) == "Same photo as interpol 12345, mirrored and turned 90°"
+
+
+# The demo's numbers (demo-output, ground_truth.json): candidates 99 and 123 are the dealer's own photos
+# of the object, matched on the trimmed view; 127 and 56 are copies of the registry photo.
+REPHOTO_99 = {"pdq": 18, "phash": 2, "dhash": 1, "inliers": 116, "view": "trim", "variant": "trim/r0"}
+REPHOTO_123 = {"pdq": 30, "phash": 2, "dhash": 4, "inliers": 75, "view": "trim", "variant": "trim/r0"}
+CROP_127 = {"pdq": 16, "phash": 0, "dhash": 0, "inliers": 159, "view": "trim", "variant": "trim/r0"}
+COPY_56 = {"pdq": 18, "phash": 2, "dhash": 11, "inliers": 105, "view": "full", "variant": "full/r0"}
+# Candidate 7: an unrelated object; 11 points fit a turn and a crop of 43 % by chance.
+UNRELATED_7 = {"pdq": 110, "phash": 24, "dhash": 23, "inliers": 11, "view": "full", "variant": "full/r270"}
+
+
+def test_same_photo_only_when_the_hashes_match_the_whole_photo_or_near_exactly():
+    similar = "A very similar photo to interpol 12345's (an edited copy, or one taken from the same spot)"
+    assert why_line(RECORD, REPHOTO_99, []) == similar
+    # Another photo of the object is framed otherwise: that is no crop.
+    assert why_line(RECORD, REPHOTO_123, [], {"crop_percent": 23, "turn": "r0"}) == similar
+    assert why_line(RECORD, {**REPHOTO_123, "view": "part1", "variant": "full/r0"}, []) == (
+        similar + ", set inside a larger picture (a frame, a collage or a screenshot)"
+    )
+    assert why_line(RECORD, CROP_127, [], {"crop_percent": 10, "turn": "r0"}) == (
+        "Same photo as interpol 12345, cropped about 10 %"
+    )
+    assert why_line(RECORD, COPY_56, []) == "Same photo as interpol 12345"
+
+
+def test_a_crop_or_a_turn_is_said_only_from_a_fit_that_can_be_trusted():
+    weak = {"crop_percent": 43, "turn": "r90"}
+    line = why_line(RECORD, UNRELATED_7, [], weak)
+    assert line.startswith("11 matching points in the same arrangement") and "Same photo" not in line
+    assert "cropped" not in line.split(")", 1)[1] and "turned" not in line
+    assert "turned" not in why_line(RECORD, {**UNRELATED_7, "points_turn": "r90"}, [])
+    assert "a different object that looks alike" in line  # few points: it may be another object
+    many = {**UNRELATED_7, "inliers": 42}
+    # Many points: how the photo lies is said, a crop is not (the photos differ, so do their frames).
+    assert why_line(RECORD, many, [], weak).endswith("of the same object), turned 90° to the left")
+    # Hashes that did not match say nothing of a part of the photo either.
+    assert "larger picture" not in why_line(RECORD, {**many, "view": "part2"}, [])
 
 
 def test_why_text_and_flag_candidates():
@@ -221,7 +265,7 @@ def test_home_page_is_the_worklist_of_undecided_candidates_soonest_sale_first(wo
     # Soonest sale first; on one day strong before review; no date last.
     assert rows(r.text) == [noted, lot3, lot2, first, lot4]
     assert rows(get(db_path, "/-/lootwatch/worklist").text) == [noted, lot3, lot2, first, lot4]
-    assert "review_queue.json" in r.text  # JSON stays a link away
+    assert 'id="lw-json" href="/-/lootwatch/worklist.json"' in r.text  # JSON stays a link away
     assert get(db_path, "/lootwatch/review_queue").status_code == 200  # Datasette's tables stay
 
 
@@ -350,7 +394,16 @@ def test_candidate_page_why_line_region_and_confirmation(tmp_path, monkeypatch):
     assert 'viewBox="0 0 300 200"' in html
     assert re.search(r'id="listing-region" x="30.0" y="20.0" width="180.0" height="130.0"', html)
     assert 'href="#lw-big-listing"' in html and 'id="lw-big-listing"' in html  # click to enlarge
+    # The box is drawn around the matching points, which lie only where the photo has detail.
+    assert "the yellow box surrounds the matching points" in html and "the part that matches" not in html
     assert "onsubmit=" in html and "confirm(b.dataset.confirm)" in html
+    # A blank note stops confirm, escalate and note in the browser, before "are you sure?", and says so.
+    onsubmit = re.search(r'onsubmit="([^"]+)"', html).group(1)
+    assert onsubmit.index("needsNote") < onsubmit.index("confirm(") and "n.focus()" in onsubmit
+    assert "\\p{Cf}" in onsubmit and 'id="lw-note-needed" role="alert" hidden' in html
+    for verdict in ("confirmed", "escalated", "note"):
+        assert re.search(rf'value="{verdict}"[^>]* data-needs-note="[^"]+"', html)
+    assert not re.search(r'value="dismissed"[^>]* data-needs-note', html)
     for verdict in ("confirmed", "escalated"):
         assert re.search(rf'value="{verdict}" data-confirm="[^"]+"', html)
     assert not re.search(r'value="dismissed" data-confirm', html)
@@ -490,7 +543,8 @@ def test_a_note_is_not_a_verdict_in_the_heading(worklist_db, monkeypatch):
     heading = {
         cid: re.search(r"<h1>.*?<small>\((.*?)\)</small></h1>", html).group(1) for cid, html in pages.items()
     }
-    assert heading == {noted: "open, 1 note", confirmed: "confirmed", first: "open"}
+    # In the worklist's words.
+    assert heading == {noted: "still to decide, 1 note", confirmed: "confirmed", first: "still to decide"}
     # The noted candidate still shows the verdict buttons; a decided one folds them away.
     assert 'id="lw-change"' not in pages[noted] and 'id="lw-change"' in pages[confirmed]
 
@@ -629,9 +683,18 @@ def test_header_signs_out_back_to_the_page_and_links_the_photo_check(tmp_path, m
         assert "Back to the worklist" not in html and ">Sign out<" not in html
     assert 'class="password-login-input" id="id_username"' in login.text
     assert re.search(r"input\.password-login-input \{ display: block; width: 20em;", login.text)
-    # Read-only: nobody signs in, the worklist is open, so the link back stays.
+    # The operator's part (environment variables) under its own heading, below the form.
+    html = login.text
+    assert (
+        html.index('class="password-login')
+        < html.index("For the operator")
+        < html.index("LOOTWATCH_REVIEWERS")
+    )
+    # Read-only: nobody signs in, the worklist is open, so the link back stays; only the explanation.
     read_only = get(db_path, "/-/login", read_only=True).text
     assert "no one can sign in" in read_only and "Back to the worklist" in read_only
+    assert '<form class="password-login' not in read_only and "configured accounts" not in read_only
+    assert "LOOTWATCH_PASSWORD_HASH" not in read_only and 'id="id_password"' not in read_only
 
 
 def test_worklist_photos_share_one_box(worklist_db):
@@ -659,9 +722,19 @@ def test_a_lots_leads_stay_together_and_the_second_says_it_is_the_same_lot(workl
     lot2_listing = db.execute("SELECT listing_id FROM candidates WHERE id = ?", [lot2]).fetchone()[0]
     (between,) = add_candidates(db, [("8", "review", "2026-11-01", "demo_bazaar", 20.0)])
     # A second lead on lot 2, weaker than lot 8's: it still follows lot 2, not lot 8.
-    again = db.table("candidates").insert(
-        {"listing_id": lot2_listing, "kind": "flags", "tier": "review", "score": 10.0, "reasons_json": "[]"}
-    ).last_pk
+    again = (
+        db.table("candidates")
+        .insert(
+            {
+                "listing_id": lot2_listing,
+                "kind": "flags",
+                "tier": "review",
+                "score": 10.0,
+                "reasons_json": "[]",
+            }
+        )
+        .last_pk
+    )
     r = get(db_path, "/")
     order = rows(r.text)
     assert order.index(again) == order.index(lot2) + 1 and order.index(between) == order.index(again) + 1
@@ -743,3 +816,234 @@ def test_the_embedding_evidence_reads_the_same_on_the_worklist_and_the_candidate
     # Hostile evidence values give no sentence, and no error.
     db.table("candidates").update(cid, {"evidence_json": json.dumps({**EMBEDDED, "cosine": "0.9<b>"})})
     assert 'id="similarity"' not in get(db_path, f"/-/lootwatch/candidate/{cid}").text
+
+
+# ------------------------------------------------------------------------ after a tester's walk
+
+
+def test_the_numbers_say_the_hash_variant_and_the_crop_only_when_they_hold(tmp_path, monkeypatch):
+    """The candidate page's numbers line: the closest hash variant only when the hashes matched, "shows
+    about" only for the same photo; the why line is the worklist row's, word for word."""
+    from reports import candidate_page, worklist
+
+    async def geometry(db, listing_sha, registry_sha):
+        return {"crop_percent": 43, "turn": "r0", "points": 11}
+
+    monkeypatch.setattr(worklist, "geometry_of", geometry)
+    monkeypatch.setattr(candidate_page, "geometry_of", geometry)
+    db_path = tmp_path / "lootwatch.db"
+    db, cid = hostile_db(db_path)
+
+    def page(evidence):
+        db.table("candidates").update(
+            cid,
+            {
+                "evidence_json": json.dumps(evidence),
+                "variant": f"{evidence['view']}:{evidence['variant']}",
+                "pdq_distance": evidence["pdq"],
+                "inliers": evidence["inliers"],
+            },
+        )
+        html = get(db_path, f"/-/lootwatch/candidate/{cid}").text
+        worklist_html = get(db_path, "/?kind=image").text
+        why = re.search(r'<p class="lw-why" id="why">(.*?)</p>', html).group(1)
+        row = re.search(r'<div class="lw-rowwhy">(.*?)</div>', worklist_html).group(1)
+        assert why == row  # one why line on both
+        numbers = re.search(r'<span class="lw-small" id="lw-numbers">(.*?)</span>', html, re.S).group(1)
+        return why, numbers
+
+    why, numbers = page(UNRELATED_7)
+    assert "turned" not in why and "cropped" not in why.split(")", 1)[1]
+    assert "closest with" not in numbers and "turned" not in numbers and "shows about" not in numbers
+    why, numbers = page({**UNRELATED_7, "inliers": 80})
+    assert "cropped" not in why.split(")", 1)[1]  # another photo's frame differs: no crop to speak of
+    assert "closest with" not in numbers and "shows about" not in numbers
+    why, numbers = page({**SAME, "variant": "full/r270"})
+    assert why == "Same photo as demo A1, turned 90° to the right and cropped about 43 %"
+    assert "closest with the whole lot photo, turned 90° to the right" in numbers
+
+
+def test_red_flags_only_candidates_are_confirmed_and_dismissed_in_their_own_words(worklist_db, monkeypatch):
+    from datasette_auth_passwords.utils import hash_password
+
+    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
+    db_path, db, (first, lot2, *_) = worklist_db
+
+    async def go():
+        ds = ui(db_path)
+        await ds.invoke_startup()
+        cookies = await signed_in(ds)
+        flags = await ds.client.get(f"/-/lootwatch/candidate/{lot2}", cookies=cookies)
+        image = await ds.client.get(f"/-/lootwatch/candidate/{first}", cookies=cookies)
+        return flags.text, image.text
+
+    flags, image = asyncio.run(go())
+    assert ">Confirm: the red flags hold, act on it</button>" in flags
+    assert ">Dismiss: nothing of concern</button>" in flags
+    ask = re.search(r'value="confirmed" data-confirm="([^"]+)"', flags).group(1)
+    assert "red flags" in ask and "registry" not in ask and "object in" not in ask
+    assert "registered object" not in flags and "not the same object" not in flags
+    # A candidate with a registry record keeps its words.
+    assert ">Confirm: it is the registered object</button>" in image
+    assert ">Dismiss: not the same object</button>" in image
+    assert 'data-confirm="Confirm: this lot is the object in demo A1? Others will act on it."' in image
+
+
+def test_an_empty_worklist_says_whether_filters_hide_candidates(worklist_db, tmp_path):
+    db_path, db, _ = worklist_db
+    hidden = get(db_path, "/-/lootwatch/worklist?site=demo_bazaar&kind=image").text
+    assert rows(hidden) == [] and "No candidate matches these filters" in hidden
+    assert "Every candidate has a verdict" not in hidden
+    assert re.search(
+        r'<a href="/-/lootwatch/worklist">Clear the filters</a> to see every candidate still', hidden
+    )
+    everything = get(db_path, "/-/lootwatch/worklist?status=escalated&family=fam2").text
+    assert "No candidate matches these filters" in everything
+    assert '<a href="/-/lootwatch/worklist?status=escalated">Clear the filters</a>' in everything
+    # Every candidate decided, nothing filtered: said so.
+    for (cid,) in db.execute("SELECT id FROM candidates").fetchall():
+        review(db, cid, "dismissed")
+    done = get(db_path, "/").text
+    assert "Every candidate has a verdict" in done and "No candidate matches" not in done
+
+
+def test_a_candidate_opened_from_a_filtered_worklist_keeps_its_filters(worklist_db, monkeypatch):
+    from datasette_auth_passwords.utils import hash_password
+
+    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
+    db_path, db, (first, lot2, lot3, lot4, confirmed, escalated, noted) = worklist_db
+    # The undecided of demo_meridian: noted, then lot4 (unfiltered, lot3 follows noted).
+    came = "from=site%3Ddemo_meridian"
+
+    async def go():
+        ds = ui(db_path)
+        await ds.invoke_startup()
+        cookies = await signed_in(ds)
+        out = {"list": await ds.client.get("/-/lootwatch/worklist?site=demo_meridian", cookies=cookies)}
+        out["page"] = await ds.client.get(f"/-/lootwatch/candidate/{noted}?{came}", cookies=cookies)
+        out["posted"] = await post_form(
+            ds,
+            noted,
+            {"verdict": "dismissed", "note": "", "from": "site=demo_meridian"},
+            cookies,
+            page_path=f"/-/lootwatch/candidate/{noted}?{came}",
+        )
+        out["after"] = await ds.client.get(out["posted"].headers["location"], cookies=cookies)
+        for name, value in (
+            ("unknown key", "site=demo_meridian&x=1"),
+            ("twice", "site=a&site=b"),
+            ("bad status", "status=bogus"),
+            ("control", "site=a%00b"),
+            ("elsewhere", "//evil.example/"),
+        ):
+            query = urlencode({"from": value})
+            out[name] = await ds.client.get(f"/-/lootwatch/candidate/{lot3}?{query}", cookies=cookies)
+        return out
+
+    r = asyncio.run(go())
+    assert f'href="/-/lootwatch/candidate/{noted}?{came}"' in r["list"].text
+    page = r["page"].text
+    assert 'id="lw-back" href="/-/lootwatch/worklist?site=demo_meridian"' in page
+    assert f'href="/-/lootwatch/candidate/{lot4}?{came}">skip to the next undecided' in page
+    assert '<input type="hidden" name="from" value="site=demo_meridian">' in page
+    assert r["posted"].headers["location"] == f"/-/lootwatch/candidate/{noted}?done=dismissed&{came}"
+    assert re.search(rf'id="next-undecided" href="/-/lootwatch/candidate/{lot4}\?{came}"', r["after"].text)
+    for name in ("unknown key", "twice", "bad status", "control", "elsewhere"):  # ignored whole
+        html = r[name].text
+        assert r[name].status_code == 200 and 'id="lw-back" href="/"' in html, name
+        assert "from=" not in html and 'name="from"' not in html, name
+
+
+@pytest.fixture
+def json_route():
+    """``/-/lootwatch/worklist.json``, routed here while reports/plugin.py does not route it itself."""
+    from datasette import hookimpl
+    from datasette.plugins import pm
+
+    from reports import plugin
+    from reports.worklist import worklist_json
+
+    if any(view is worklist_json for _, view in plugin.register_routes()):
+        yield
+        return
+
+    route = types.ModuleType("lootwatch_worklist_json")
+    route.register_routes = hookimpl(lambda: [(r"^/-/lootwatch/worklist\.json$", worklist_json)])
+    pm.register(route, name="lootwatch-worklist-json")
+    try:
+        yield
+    finally:
+        pm.unregister(name="lootwatch-worklist-json")
+
+
+def test_the_worklist_as_json_has_its_rows_order_filters_paging_and_why_lines(
+    worklist_db, json_route, monkeypatch
+):
+    from reports import worklist
+
+    db_path, db, (first, lot2, lot3, lot4, confirmed, escalated, noted) = worklist_db
+    html = get(db_path, "/").text
+    data = get(db_path, "/-/lootwatch/worklist.json").json()
+    # The worklist's rows and order: the candidate with only a note is there, still to decide.
+    assert [r["id"] for r in data["rows"]] == rows(html) == [noted, lot3, lot2, first, lot4]
+    by_id = {r["id"]: r for r in data["rows"]}
+    assert by_id[noted]["notes"] == 1 and by_id[noted]["decision"] is None
+    assert (
+        by_id[first]["why"].startswith("Same photo as demo A1")
+        and by_id[first]["registry_record"] == "demo A1"
+    )
+    assert by_id[lot2]["candidate_page"] == f"/-/lootwatch/candidate/{lot2}"
+    filtered = get(db_path, "/-/lootwatch/worklist.json?status=all&site=demo_meridian").json()
+    assert [r["id"] for r in filtered["rows"]] == [confirmed, escalated, noted, lot4]
+    assert filtered["filters"] == {"status": "all", "site": "demo_meridian"}
+    assert all(r["decided_by"] is None for r in filtered["rows"])  # who decided: signed-in reviewers only
+    assert (
+        'href="/-/lootwatch/worklist.json?status=all&amp;site=demo_meridian"'
+        in get(db_path, "/-/lootwatch/worklist?status=all&site=demo_meridian").text
+    )
+    monkeypatch.setattr(worklist, "PER_PAGE", 2)
+    second = get(db_path, "/-/lootwatch/worklist.json?page=2").json()
+    assert [r["id"] for r in second["rows"]] == [lot2, first]
+    assert (second["total"], second["page"], second["pages"]) == (5, 2, 3)
+    assert second["next_page"] == "/-/lootwatch/worklist.json?page=3"
+
+
+def test_a_row_counts_its_notes_and_labels_its_photos(worklist_db):
+    db_path, db, (first, lot2, lot3, lot4, confirmed, escalated, noted) = worklist_db
+
+    def row(html, cid):
+        return re.search(rf'data-candidate="{cid}">(.*?)</tr>', html, re.S).group(1)
+
+    html = get(db_path, "/").text
+    assert '<span class="lw-badge lw-notes">1 note</span>' in row(html, noted)
+    assert "note" not in re.sub(r"<[^>]+>", "", row(html, lot3)).replace("the same lot", "")
+    review(db, noted, "note")
+    assert '<span class="lw-badge lw-notes">2 notes</span>' in row(get(db_path, "/").text, noted)
+    image = row(html, first)
+    assert image.index('alt="lot photo"') < image.index(">lot</span>")
+    assert image.index('alt="registry photo"') < image.index(">registry</span>")
+
+
+def test_filters_and_headings_in_plain_words(worklist_db):
+    db_path, db, _ = worklist_db
+    add = add_candidates(db, [("9", "review", "2026-11-05", "demo_bazaar", 20.0)])
+    reasons = [
+        {"rule": "category.cuneiform", "family": "category", "text": "tablet", "weight": 21, "why": "w"},
+        {"rule": "provenance.unverified", "family": "unverified", "text": "", "weight": 10, "why": "w"},
+    ]
+    db.table("candidates").update(add[0], {"reasons_json": json.dumps(reasons)})
+    db.execute("UPDATE listings SET house = 'Bazaar Antiques' WHERE site = 'demo_bazaar'")
+    db.conn.commit()
+    html = get(db_path, "/").text
+    assert '<option value="category">a kind of object on a Red List</option>' in html
+    assert '<option value="unverified">nothing that can be checked</option>' in html
+    assert '<option value="demo_bazaar">demo_bazaar (Bazaar Antiques)</option>' in html
+    assert '<option value="demo_meridian">demo_meridian</option>' in html
+    assert rows(get(db_path, "/?family=category").text) == add
+    for query, heading in (
+        ("", "Candidates still to decide"),
+        ("?status=all", "All candidates"),
+        ("?status=decided", "Confirmed or dismissed candidates"),
+        ("?status=escalated", "Escalated candidates"),
+    ):
+        assert f"<h1>{heading}</h1>" in get(db_path, f"/-/lootwatch/worklist{query}").text

@@ -12,6 +12,7 @@ import json
 import multiprocessing
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -53,11 +54,14 @@ def build(
     seed: int = 2199,
     today: date | None = None,
     workers: int | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Demo:
     """Write the demo registry, marketplace pages and ground truth under ``out``.
 
-    A folder already built with the same arguments is reused as it is.
+    A folder already built with the same arguments is reused as it is. ``progress``, when given, is
+    called as ``progress("registry objects", done, total)`` and ``progress("lots", done, total)``.
     """
+    progress = progress or (lambda what, done, total: None)
     today = today or date.today()
     out = Path(out)
     params = {
@@ -76,7 +80,10 @@ def build(
         return _demo(out, json.loads(gt.read_text()))
     rng = np.random.default_rng(seed)
     with multiprocessing.get_context("spawn").Pool(workers or os.cpu_count() or 1) as pool:
-        registry = pool.map(_registry_object, [(out / "registry", seed, i) for i in range(objects)])
+        registry = []
+        for obj in pool.imap(_registry_object, [(out / "registry", seed, i) for i in range(objects)]):
+            registry.append(obj)
+            progress("registry objects", len(registry), objects)
         _write_registry_csv(out / "registry", registry)
         specs = _lot_specs(registry, per_edit, flag_only, distractors, rephoto, rng)
         counters = dict.fromkeys(HOUSES, 100)
@@ -86,10 +93,14 @@ def build(
             counters[house] += 1
             reg = registry[spec["object"]] if "object" in spec else None
             jobs.append((spec, house, str(counters[house]), reg, out / "registry", seed, n, today))
-        made = pool.map(_make_lot, jobs, chunksize=4)
+        made = []
+        for lot in pool.imap(_make_lot, jobs, chunksize=4):
+            made.append(lot)
+            progress("lots", len(made), len(jobs) + relist)
     made += _relistings(
         [(job[1], lot, entry) for job, (lot, entry) in zip(jobs, made, strict=True)], relist, rng, counters
     )
+    progress("lots", len(made), len(made))
     lots_by_house: dict[str, list[dict]] = {h: [] for h in HOUSES}
     for lot, entry in made:
         lots_by_house[entry["site"]].append(lot)
