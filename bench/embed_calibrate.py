@@ -50,7 +50,9 @@ COSINES = (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
 MARGINS = (0.0, 0.02, 0.05, 0.08, 0.1, 0.12, 0.15, 0.2)
 CALIBRATION_SEED = 90_000_000  # accuracy.py's negatives start at 60,000,000
 SIZES = (0, 100, 300, 1000, 3000, 10_000)  # distractors in the smaller registries
-FINE = tuple(round(0.01 * m, 2) for m in range(41))  # margins searched for each size
+SMALL = (5, 12, 25, 50, 100)  # registry photos in registries smaller than the base, drawn at random
+DRAWS = 20  # random registries of each small size
+FINE = tuple(round(0.01 * m, 2) for m in range(101))  # margins searched for each size
 
 _suite: dict = {}
 
@@ -123,26 +125,65 @@ def by_size(
         "| new drawings found | multiview found |",
         "|---|---|---|---|---|---|---|",
     ]
-    for extra in SIZES:
-        part = registry[: base + extra]
-        keys = [key.split("_")[0] if key.startswith("LW-DEMO") else key for key, _ in part]
-        index = EmbeddingIndex((i, v) for i, (_, vectors) in enumerate(part) for v in vectors.values())
-        false = [decide(index, keys, v) for v in negatives] + [decide(index, keys, v) for _, v in twins]
-        gaps = [top - nxt for _, top, nxt in false if top >= cosine]
-        worst = max(gaps, default=0.0)
+    for size, parts in _registries(registry, base):
+        worst = 0.0
+        decided = []
+        for part in parts:
+            keys = [_object(key) for key, _ in part]
+            index = EmbeddingIndex((i, v) for i, (_, vectors) in enumerate(part) for v in vectors.values())
+            false = [decide(index, keys, v) for v in negatives] + [decide(index, keys, v) for _, v in twins]
+            worst = max([worst, *(top - nxt for _, top, nxt in false if top >= cosine)])
+            present = set(keys)
+            decided.append(
+                {
+                    name: [(key, decide(index, keys, v)) for key, v in group if _object(key) in present]
+                    for name, group in (("redrawn", again), ("multiview", mv))
+                }
+            )
         margin = next(m for m in FINE if m > worst)
         found = {
-            name: sum(
-                k == key and top >= cosine and top - nxt >= margin
-                for key, (k, top, nxt) in ((key, decide(index, keys, v)) for key, v in group)
+            name: (
+                sum(
+                    k == _object(key) and top >= cosine and top - nxt >= margin
+                    for d in decided
+                    for key, (k, top, nxt) in d[name]
+                ),
+                sum(len(d[name]) for d in decided),
             )
-            for name, group in (("redrawn", again), ("multiview", mv))
+            for name in ("redrawn", "multiview")
         }
+        draws = f" ({len(parts)} random registries)" if len(parts) > 1 else ""
         lines.append(
-            f"| {len(part):,} | {margin:.2f} | 0 of {len(negatives):,} | 0 of {len(twins)} | {worst:.3f} "
-            f"| {found['redrawn']} of {len(again)} | {found['multiview']} of {len(mv)} |"
+            f"| {size:,}{draws} | {margin:.2f} | 0 of {len(negatives) * len(parts):,} "
+            f"| 0 of {len(twins) * len(parts):,} | {worst:.3f} "
+            f"| {found['redrawn'][0]} of {found['redrawn'][1]} "
+            f"| {found['multiview'][0]} of {found['multiview'][1]} |"
         )
     return lines
+
+
+def _object(key: str) -> str:
+    """The registry object a photo's key names (a demo record's photos share one)."""
+    return key.split("_")[0] if key.startswith("LW-DEMO") else key
+
+
+def _registries(registry: list[tuple[str, dict]], base: int):
+    """(size, registries): ``DRAWS`` random registries of each ``SMALL`` size from the ``base`` photos
+    (always holding the multiview registry photos, so their queries can be found), then the base with the
+    first N distractors for each of ``SIZES``."""
+    rng = np.random.default_rng(2199)
+    multiview = [i for i, (key, _) in enumerate(registry[:base]) if key.startswith(("ukbench/", "holidays/"))]
+    rest = [i for i in range(base) if i not in multiview]
+    for size in SMALL:
+        parts = []
+        for _ in range(DRAWS):
+            keep = multiview[: max(1, size // 5)] + sorted(
+                rng.choice(rest, size - min(len(multiview), max(1, size // 5)), replace=False).tolist()
+            )
+            parts.append([registry[i] for i in keep])
+        yield size, parts
+    for extra in SIZES:
+        yield base + extra, [registry[: base + extra]]
 
 
 def decide(

@@ -82,7 +82,7 @@ class Thresholds:
     weakly_supported: str | None = "strong"
     contradicted: str | None = "review"
     embed_cosine: float = 0.7
-    embed_margins: tuple[tuple[int, float], ...] = ((146, 0.21), (446, 0.13), (1_146, 0.09))
+    embed_margins: tuple[tuple[int, float], ...] = ((100, 0.21), (446, 0.13), (1_146, 0.09))
     embed_near: int = 5
 
 

@@ -27,7 +27,7 @@ from sqlite_utils import Database
 from . import embed, hashes, store
 from .descindex import PER_PHOTO, DescriptorIndex
 from .embindex import FLOOR, SHORTLIST, EmbeddingIndex, Nearest
-from .evidence import Hit, Thresholds, better, rank_key
+from .evidence import Hit, Thresholds, better, by_embedding, hash_tier, rank_key
 from .features import FEATURE_VERSION, Features, colour_similarity
 from .index import FlatCodes, hex_to_words
 from .twins import Twins
@@ -130,9 +130,7 @@ class RegistryIndex:
         vectors = EmbeddingIndex(
             (i, v) for i, views in sorted((embeddings or {}).items()) if i in indexed for v in views.values()
         )
-        return cls(
-            columns, variants, features, mirror_features or {}, descriptors, builder.shared(), vectors
-        )
+        return cls(columns, variants, features, mirror_features or {}, descriptors, builder.shared(), vectors)
 
     @classmethod
     def from_db(cls, db: Database) -> RegistryIndex:
@@ -313,11 +311,12 @@ def rank_photo(
         np.stack([np.asarray(v, dtype=np.float32) for v in embeddings.values()]) if near is not None else None
     )
     hits = [h for h in (index.hit(i, views) for i in sorted(images)) if h is not None]
+    shown = _same_photo_objects(index, hits, t)
     for h in hits:
         h.votes = votes_of.get(h.registry_image_id, 0)
         h.embedding_only = h.registry_image_id not in searched
         if near is not None and queries is not None:
-            _embedding_evidence(index, h, near, queries)
+            _embedding_evidence(index, h, near, queries, shown)
         # Compared with the registry photo as it is and as its mirror image (ORB is not mirror-invariant);
         # the better agreement counts, whichever hash variant came closest.
         refs = [
@@ -336,7 +335,7 @@ def rank_photo(
             own = views.get(f"{h.view}/r0", {}).get("colour")  # a part's hues, not the whole page's
             h.colour = round(colour_similarity(own or features.colour, refs[0][0].colour), 2)
     hits = [held for h in hits for held in index.held(h)]
-    _compete(index, hits)
+    _compete(index, hits, shown, t)
     best: dict[int, Hit] = {}
     for h in hits:
         if better(h, best.get(h.object_id), t):
@@ -344,9 +343,27 @@ def rank_photo(
     return sorted(best.values(), key=lambda h: (*rank_key(h, t), h.object_id))
 
 
-def _embedding_evidence(index: RegistryIndex, hit: Hit, near: Nearest, queries: np.ndarray) -> None:
+def _same_photo_objects(index: RegistryIndex, hits: list[Hit], t: Thresholds) -> set[int]:
+    """The objects whose records hold the lot photo itself (the hashes say "same photo", as the review
+    UI words it: on the whole photo, or near-exactly on a trimmed view or part)."""
+    return {
+        obj
+        for h in hits
+        if hash_tier(h, t) == "strong" and (h.view == "full" or h.pdq <= t.trim_exact_pdq)
+        for obj in index._objects_of.get(h.registry_image_id, {h.object_id})
+    }
+
+
+def _embedding_evidence(
+    index: RegistryIndex, hit: Hit, near: Nearest, queries: np.ndarray, shown: set[int] = frozenset()
+) -> None:
     """Set a hit's ``cosine`` and, where it reaches the index's floor, its rank among the registry's
-    photos and the best similarity of a photo no record of the same object holds."""
+    photos and the best similarity of a photo no record of the same object holds.
+
+    ``shown``: objects whose records hold the lot photo itself. Their photos are not rivals of another
+    record's different photo: when one registry holds an object by one photo and another registry by
+    another, the lot photo that is the first is as near the first as a photo can be, and would otherwise
+    hide the second record, the one whose photo only the embedding finds like it."""
     assert index.embeddings is not None
     cosine = index.embeddings.cosine(hit.registry_image_id, queries)
     if cosine is None:
@@ -355,24 +372,31 @@ def _embedding_evidence(index: RegistryIndex, hit: Hit, near: Nearest, queries: 
     if hit.cosine < FLOOR:
         return
     hit.cosine_rank, hit.cosine_of = near.rank(hit.cosine), near.photos
-    mine = index._objects_of.get(hit.registry_image_id, {hit.object_id})
+    mine = index._objects_of.get(hit.registry_image_id, {hit.object_id}) | shown
     others = [c for p, c in near.cosine.items() if not index._objects_of.get(p, set()) & mine]
     hit.cosine_next = round(max([FLOOR, near.bound, *others]), 4)
 
 
-def _compete(index: RegistryIndex, hits: list[Hit]) -> None:
+def _compete(
+    index: RegistryIndex, hits: list[Hit], shown: set[int] = frozenset(), t: Thresholds | None = None
+) -> None:
     """Set each hit's ``other_inliers`` and ``shared``. Only objects whose features agree in the same
     place compete (the other tiles of a collage show other objects), and never records that show the same
     object by the same picture: a copy of the photo under another record is the same evidence, named in
     ``shared``, not a rival; nor is a record holding a copy of another of the object's photos.
     Photos only the embedding's shortlist brought are rivals of evidence from that shortlist alone: the
     multiples of another object's inliers that evidence must reach were read with the rivals the hash and
-    vote shortlists bring, and the embedding brings look-alikes of the same house style."""
+    vote shortlists bring, and the embedding brings look-alikes of the same house style.
+    Records holding the lot photo itself (``shown``) are no rivals of another record's photo that the
+    embedding alone finds like it (``by_embedding`` with thresholds ``t``): as for the margin, the same
+    photo outscores any other photo of the object, and would hide that record's different photo."""
     for h in hits:
+        spared = shown if t is not None and h.object_id not in shown and by_embedding(h, t) else set()
         rivals = [
             o
             for o in hits
             if o.object_id != h.object_id
+            and o.object_id not in spared
             and (o.inliers or 0) > 0
             and _same_place(h.region, o.region)
             and (h.embedding_only or not o.embedding_only)

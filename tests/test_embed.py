@@ -19,7 +19,7 @@ from PIL import Image
 from matcher import embed, store
 from matcher.decode import decode
 from matcher.embindex import FLOOR, EmbeddingIndex
-from matcher.evidence import Hit, Thresholds, embed_margin, tier
+from matcher.evidence import Hit, Thresholds, by_embedding, embed_margin, tier
 from matcher.fingerprint import fingerprint
 from matcher.ingest import hash_and_store, stale
 from matcher.registry_index import RegistryIndex, rank_photo
@@ -252,3 +252,33 @@ def test_look_alikes_only_the_embedding_brought_do_not_compete_with_what_the_has
     assert found.other_inliers == 5  # the look-alike's 9 do not count against it
     assert look_alike.other_inliers == 30  # but it faces everything
     assert voted.other_inliers == 30
+
+
+def test_a_lot_photo_held_by_one_record_still_finds_another_records_different_photo_of_the_object():
+    """One registry holds an object by one photo, another registry by another. A lot photo that is the
+    first record's photo is as near that photo as can be; it must not hide the second record, which
+    only the embedding finds."""
+    t = Thresholds(embed_margins=((1, 0.05),))
+    registry = {
+        0: _drawing("vessel", 40, 400),  # one registry's photo of the vessel
+        1: _drawing("vessel", 40, 401, "grey"),  # another registry's photo of the same vessel
+        2: _drawing("coin", 41, 402),
+        3: _drawing("tablet", 42, 403),
+    }
+    index = _registry(registry)
+    query = fingerprint(registry[0])  # the first registry's photo, offered as it is
+    hits = {
+        h.object_id: h
+        for h in rank_photo(index, query.hashes, query.features, t, embeddings=query.embeddings)
+    }
+    assert tier(hits[0], t) == "strong"
+    other = hits[1]
+    assert other.cosine_rank == 2 and other.cosine_next < other.cosine  # the first record is no rival
+    assert by_embedding(other, t) and tier(other, t) is not None
+    # A lot photo that is neither record's photo: the two records of one vessel are rivals again.
+    fresh = fingerprint(_drawing("vessel", 40, 404, "black"))
+    found = {
+        h.object_id: h
+        for h in rank_photo(index, fresh.hashes, fresh.features, t, embeddings=fresh.embeddings)
+    }
+    assert found[1].cosine_next >= min(found[0].cosine, found[1].cosine)
