@@ -156,8 +156,8 @@ def by_size(
         lines.append(
             f"| {size:,}{draws} | {margin:.2f} | 0 of {len(negatives) * len(parts):,} "
             f"| 0 of {len(twins) * len(parts):,} | {worst:.3f} "
-            f"| {found['redrawn'][0]} of {found['redrawn'][1]} "
-            f"| {found['multiview'][0]} of {found['multiview'][1]} |"
+            f"| {found['redrawn'][0]:,} of {found['redrawn'][1]:,} "
+            f"| {found['multiview'][0]:,} of {found['multiview'][1]:,} |"
         )
     return lines
 
