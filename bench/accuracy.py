@@ -41,10 +41,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench import registry_twins, transforms  # noqa: E402
 from bench.report import write_section  # noqa: E402
+from matcher.decode import decode  # noqa: E402
 from matcher.descindex import PER_PHOTO  # noqa: E402
+from matcher.embed import EMBED_VERSION  # noqa: E402
 from matcher.evidence import Thresholds, rank_key, tier  # noqa: E402
 from matcher.features import FEATURE_VERSION  # noqa: E402
-from matcher.fingerprint import fingerprint  # noqa: E402
+from matcher.fingerprint import embed_views, fingerprint, views  # noqa: E402
 from matcher.hashes import HASH_VERSION  # noqa: E402
 from matcher.registry_index import RegistryIndex, rank_photo  # noqa: E402
 from seeds.demo import draw  # noqa: E402
@@ -82,11 +84,12 @@ def _jpeg(im: Image.Image, quality: int = 90) -> bytes:
     return buf.getvalue()
 
 
-def _signature(data: bytes) -> dict:
-    fp = fingerprint(data, all_transforms=True)
+def _signature(data: bytes, embeddings: bool = True) -> dict:
+    fp = fingerprint(data, all_transforms=True, embeddings=embeddings)
     return {
         "sha256": fp.sha256,
         "hashes": fp.hashes,
+        "embeddings": fp.embeddings,
         "features": (*fp.features.to_blobs(), fp.features.colour),
         "mirror": fp.mirror_features.to_blobs() if fp.mirror_features is not None else None,
         "naive_phash": _naive_phash(data),
@@ -94,7 +97,12 @@ def _signature(data: bytes) -> dict:
 
 
 def _distractor(seed: int) -> dict:
-    return _signature(drawn(seed))
+    return _signature(drawn(seed), embeddings=False)  # embedded apart: distractor_embeddings
+
+
+def _distractor_embedding(seed: int) -> dict[str, np.ndarray]:
+    """The embeddings of a distractor's views, as ``fingerprint`` makes them for a registry photo."""
+    return embed_views(views(decode(drawn(seed))))
 
 
 def _naive_phash(data: bytes) -> int:
@@ -102,19 +110,40 @@ def _naive_phash(data: bytes) -> int:
 
 
 def distractors(n: int) -> list[dict]:
-    """Hashes and features of ``n`` drawn distractors, cached under bench/.cache."""
+    """Hashes, features and embeddings of ``n`` drawn distractors, cached under bench/.cache."""
     code = hashlib.sha256(f"{VERSION};{HASH_VERSION};{FEATURE_VERSION}".encode()).hexdigest()[:12]
-    path = CACHE / f"distractors-{n}-{code}.pkl"  # hashes from older code are never reused
+    # Hashes from older code are never reused; embeddings are cached apart, by the embedding's version.
+    out = _cached(CACHE / f"distractors-{n}-{code}.pkl", _distractor, n, "distractors")
+    for sig, vectors in zip(out, distractor_embeddings(n), strict=True):
+        sig["embeddings"] = vectors
+    return out
+
+
+def distractor_embeddings(n: int) -> list[dict[str, np.ndarray]]:
+    """The embeddings of the first ``n`` drawn distractors' views, cached under bench/.cache."""
+    code = hashlib.sha256(EMBED_VERSION.encode()).hexdigest()[:12]
+    return _cached(CACHE / f"distractor-embeddings-{n}-{code}.pkl", _distractor_embedding, n, "embeddings")
+
+
+def _cached(path: Path, fn, n: int, what: str) -> list:
+    """``fn`` of every distractor seed, computed on every core once and kept in ``path``; the first
+    ``n`` of a larger run's cache (the same seeds, the same code) serve as well."""
     if path.exists():
         return pickle.loads(path.read_bytes())
+    prefix, _, code = path.stem.rpartition("-")
+    stem = prefix.rpartition("-")[0]
+    for larger in sorted(path.parent.glob(f"{stem}-*-{code}.pkl")):
+        size = larger.stem.removeprefix(f"{stem}-").partition("-")[0]
+        if size.isdigit() and int(size) >= n:
+            return pickle.loads(larger.read_bytes())[:n]
     CACHE.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(os.cpu_count() or 1) as pool:
         out = []
-        for i, sig in enumerate(pool.imap(_distractor, range(50_000_000, 50_000_000 + n), chunksize=16), 1):
-            out.append(sig)
+        for i, item in enumerate(pool.imap(fn, range(50_000_000, 50_000_000 + n), chunksize=16), 1):
+            out.append(item)
             if i % 500 == 0:
-                print(f"  distractors {i}/{n} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+                print(f"  {what} {i}/{n} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
     path.write_bytes(pickle.dumps(out))
     return out
 
@@ -146,7 +175,7 @@ class Registry:
         self.keys: list[str] = []  # object id -> key; photos of one object share a key
         object_of: dict[str, int] = {}
         self.photo_keys: list[str] = []
-        rows, features, mirrors, naive = [], {}, {}, []
+        rows, features, mirrors, naive, vectors = [], {}, {}, [], {}
         for image_id, (key, sig) in enumerate(signatures):
             if key not in object_of:
                 object_of[key] = len(self.keys)
@@ -166,23 +195,35 @@ class Registry:
             if sig.get("mirror"):
                 mirrors[image_id] = Features.from_blobs(*sig["mirror"])
             naive.append(sig["naive_phash"])
-        self.index = RegistryIndex.from_rows(rows, features, mirrors, per_photo)
+            if sig.get("embeddings"):
+                vectors[image_id] = sig["embeddings"]
+        self.index = RegistryIndex.from_rows(rows, features, mirrors, per_photo, vectors)
         self.naive = np.array(naive, dtype=np.uint64)
 
-    def ours(self, data: bytes, t: Thresholds) -> list[tuple[str, str | None]]:
+    def ours(
+        self, data: bytes | object, t: Thresholds, embeddings: bool = True
+    ) -> list[tuple[str, str | None]]:
         """(object key, tier) of every ranked hit for a query, best first."""
-        return [(key, tr) for key, tr, _ in self.hits(data, t)]
+        return [(key, tr) for key, tr, _ in self.hits(data, t, embeddings)]
 
-    def hits(self, data: bytes | object, t: Thresholds) -> list[tuple[str, str | None, dict]]:
+    def hits(
+        self, data: bytes | object, t: Thresholds, embeddings: bool = True
+    ) -> list[tuple[str, str | None, dict]]:
         """(object key, tier, evidence) of every ranked hit for a query (bytes or its fingerprint),
-        best first."""
+        best first; ``embeddings`` False leaves the learned embedding out (the matcher before it)."""
         fp = fingerprint(data) if isinstance(data, bytes) else data
         if not fp.matchable:
             return []
         return [
             (self.keys[h.object_id], tier(h, t), h.evidence())
-            for h in rank_photo(self.index, fp.hashes, fp.features, t)
+            for h in rank_photo(
+                self.index, fp.hashes, fp.features, t, embeddings=self._embeddings(fp) if embeddings else None
+            )
         ]
+
+    def _embeddings(self, fp) -> dict | None:
+        """The query's embeddings, unless this run leaves the embedding out (``--no-embedding``)."""
+        return None if _no_embedding else fp.embeddings
 
     def baseline(self, data: bytes) -> set[str]:
         q = np.uint64(_naive_phash(data))
@@ -198,6 +239,9 @@ def main() -> None:
     ap.add_argument("--no-shared", action="store_true", help="leave out ../shared/images")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--only-negatives", action="store_true", help="skip the positive queries (diagnosis)")
+    ap.add_argument(
+        "--no-embedding", action="store_true", help="queries leave the learned embedding out (a baseline)"
+    )
     ap.add_argument(
         "--vote-features", type=int, metavar="N", help="descriptors per registry photo in the vote index"
     )
@@ -231,7 +275,13 @@ def main() -> None:
         with ctx.Pool(
             args.workers,
             initializer=_worker_init,
-            initargs=(str(registry_file), str(twins_file), args.transforms, args.vote_features),
+            initargs=(
+                str(registry_file),
+                str(twins_file),
+                args.transforms,
+                args.vote_features,
+                args.no_embedding,
+            ),
         ) as pool:
             for done, (kind, rows, twinned) in enumerate(pool.imap_unordered(_run_task, tasks), 1):
                 results[kind] += rows
@@ -267,13 +317,17 @@ def _summary(results: dict) -> None:
 
 
 _registry: Registry | None = None
+_no_embedding = False
 _twinned: Registry | None = None
 _suite: dict = {}
 _positive_names: list[str] = []
 
 
-def _worker_init(path: str, twins_path: str, only: list[str] | None, vote_features: int | None) -> None:
-    global _registry, _twinned, _suite
+def _worker_init(
+    path: str, twins_path: str, only: list[str] | None, vote_features: int | None, no_embedding: bool
+) -> None:
+    global _registry, _twinned, _suite, _no_embedding
+    _no_embedding = no_embedding
     import faiss
 
     faiss.omp_set_num_threads(1)  # one process per core: OpenMP threads in each would fight over them
@@ -308,6 +362,7 @@ def _run_task(task: tuple) -> tuple[str, list, list]:
             hits = _registry.hits(fp, t)
             outcome = _outcome([(k, tr) for k, tr, _ in hits if tr], key)
             outcome["hits"] = [(k == key, e) for k, _, e in hits[:10]]  # for replaying other tier rules
+            outcome["plain"] = _outcome([(k, tr) for k, tr in _registry.ours(fp, t, False) if tr], key)
             found = _registry.baseline(q)
             rows.append((name, outcome, key in found, bool(found - {key})))
             raised = [(k, tr) for k, tr, _ in _twinned.hits(fp, t) if tr]
@@ -323,15 +378,22 @@ def _run_task(task: tuple) -> tuple[str, list, list]:
             outcome = _outcome([(k, tr) for k, tr, _ in hits], None)
             outcome["evidence"] = [(k, tr, e) for k, tr, e in hits if tr]  # what a false candidate rests on
             outcome["hits"] = [(False, e) for _, _, e in hits[:10]]
+            outcome["plain"] = _outcome(_registry.ours(fp, t, False), None)
             rows.append((name, outcome, bool(_registry.baseline(q))))
             twinned.append((name, _outcome([(k, tr) for k, tr, _ in _twinned.hits(fp, t)], None)))
     elif kind == "twin":
-        rows.append(_outcome(_registry.ours(data, t), None))
+        fp = fingerprint(data)
+        plain = _outcome(_registry.ours(fp, t, False), None)
+        rows.append({**_outcome(_registry.ours(fp, t), None), "plain": plain})
     else:
         fp = fingerprint(data)
-        ranked = sorted(rank_photo(_registry.index, fp.hashes, fp.features, t), key=lambda h: rank_key(h, t))
-        keys = [_registry.keys[h.object_id] for h in ranked]
-        rows.append((keys[:1] == [key], key in keys[:10]))
+        outcome = []
+        for vectors in (_registry._embeddings(fp), None):  # with the embedding, then without it
+            found = rank_photo(_registry.index, fp.hashes, fp.features, t, embeddings=vectors)
+            ranked = sorted(found, key=lambda h: rank_key(h, t))
+            keys = [_registry.keys[h.object_id] for h in ranked]
+            outcome += [keys[:1] == [key], key in keys[:10]]
+        rows.append(tuple(outcome))
     return kind, rows, twinned
 
 
@@ -391,6 +453,9 @@ def _report(photos, args, results, seconds) -> None:
     neg_any = sum(o["any_wrong"] for _, o, _ in negatives)
     neg_strong = sum(o["strong_wrong"] for _, o, _ in negatives)
     neg_base = sum(b for _, _, b in negatives)
+    neg_plain = sum(o["plain"]["any_wrong"] for _, o, _ in negatives)
+    neg_plain_strong = sum(o["plain"]["strong_wrong"] for _, o, _ in negatives)
+    pos_plain = sum(o["plain"]["any_wrong"] for _, o, _, _ in positives)
     pos_any = sum(o["any_wrong"] for _, o, _, _ in positives)
     pos_strong = sum(o["strong_wrong"] for _, o, _, _ in positives)
     pos_base = sum(b for *_, b in positives)
@@ -405,11 +470,15 @@ def _report(photos, args, results, seconds) -> None:
         f"{args.distractors:,} distractor photos drawn in the same house style; {n_neg:,} negative "
         f"queries ({args.negatives:,} objects in no registry, {len(NEGATIVE_TRANSFORMS)} transforms each).",
         "",
-        "| transform | recall, strong or review | recall, strong only | pHash <= 10 recall |",
-        "|---|---|---|---|",
+        "| transform | recall, strong or review | recall, strong only | without the embedding: "
+        "strong or review | strong only | pHash <= 10 recall |",
+        "|---|---|---|---|---|---|",
         *[
             f"| {name} | {np.mean([o['any_found'] for o, _ in v]):.3f} "
-            f"| {np.mean([o['strong_found'] for o, _ in v]):.3f} | {np.mean([b for _, b in v]):.3f} |"
+            f"| {np.mean([o['strong_found'] for o, _ in v]):.3f} "
+            f"| {np.mean([o['plain']['any_found'] for o, _ in v]):.3f} "
+            f"| {np.mean([o['plain']['strong_found'] for o, _ in v]):.3f} "
+            f"| {np.mean([b for _, b in v]):.3f} |"
             for name, v in by_name.items()
         ],
         "",
@@ -422,6 +491,10 @@ def _report(photos, args, results, seconds) -> None:
         f"| {pos_any} of {len(positives)} |",
         f"| strong only | {neg_strong} of {n_neg} | {rate(neg_strong, n_neg)} "
         f"| {pos_strong} of {len(positives)} |",
+        f"| strong or review, without the embedding | {neg_plain} of {n_neg} | {rate(neg_plain, n_neg)} "
+        f"| {pos_plain} of {len(positives)} |",
+        f"| strong only, without the embedding | {neg_plain_strong} of {n_neg} "
+        f"| {rate(neg_plain_strong, n_neg)} | |",
         f"| pHash <= 10 (baseline) | {neg_base} of {n_neg} | {rate(neg_base, n_neg)} "
         f"| {pos_base} of {len(positives)} |",
         "",
@@ -430,13 +503,16 @@ def _report(photos, args, results, seconds) -> None:
     lines.append(
         f"House-style twins (same type, material, backdrop, pose and light; another object): "
         f"{sum(o['any_wrong'] for o in twins)} of {len(twins)} with a candidate, "
-        f"{sum(o['strong_wrong'] for o in twins)} strong."
+        f"{sum(o['strong_wrong'] for o in twins)} strong (without the embedding: "
+        f"{sum(o['plain']['any_wrong'] for o in twins)} and "
+        f"{sum(o['plain']['strong_wrong'] for o in twins)})."
     )
     mv = results["multiview"]
     if mv:
         lines.append(
             f"Multiview (different photos of one object, ../shared/images/multiview): top-1 "
-            f"{sum(a for a, _ in mv)} of {len(mv)}, top-10 {sum(b for _, b in mv)} of {len(mv)}."
+            f"{sum(r[0] for r in mv)} of {len(mv)}, top-10 {sum(r[1] for r in mv)} of {len(mv)}; "
+            f"without the embedding top-1 {sum(r[2] for r in mv)}, top-10 {sum(r[3] for r in mv)}."
         )
     lines += ["", *registry_twins.report_lines(results)]
     print("\n".join(lines))

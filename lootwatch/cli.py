@@ -18,6 +18,8 @@ from pathlib import Path
 
 import click
 
+from matcher.embed import ModelError
+
 from .config import ConfigError, load_config
 
 
@@ -29,7 +31,7 @@ class _Group(click.Group):
 
         try:
             return super().invoke(ctx)
-        except (ConfigError, UsageProblem, DatabaseProblem) as exc:
+        except (ConfigError, UsageProblem, DatabaseProblem, ModelError) as exc:
             click.echo(f"lootwatch: {exc}", err=True)
             if isinstance(exc, ConfigError) and ctx.invoked_subcommand == "daily":
                 _alert_unread_config(exc)
@@ -135,6 +137,20 @@ def demo(out: str, size: str) -> None:
 
     summary = run_demo(Path(out), size=size, verbose=_verbose())
     print_summary(summary)
+
+
+@main.group()
+def model() -> None:
+    """The embedding model that finds new photos of registered objects."""
+
+
+@model.command("export")
+def model_export() -> None:
+    """Export the embedding model from the installed packages (no download) and check its SHA-256."""
+    from matcher.embed import ONNX_SHA256, ensure_model
+
+    path = ensure_model(export=True)
+    click.echo(f"embedding model ready: {path} (SHA-256 {ONNX_SHA256})")
 
 
 @main.group()
@@ -526,20 +542,30 @@ def check(cfg, images: tuple[str, ...], as_json: bool) -> None:
                 traceback.print_exc()
             result = {"image": path, "error": f"internal error: {type(exc).__name__}: {exc}"}
         failed += "error" in result
-        if as_json:
-            click.echo(json.dumps(result, ensure_ascii=False))
-        elif "error" in result:
-            click.echo(f"{path}: error: {result['error']}")
-        else:
-            click.echo(f"{path}: {_plural(len(result['candidates']), 'candidate')}")
-            for c in result["candidates"]:
-                click.echo(
-                    f"  {c['tier']:<6} {c['score']:>5}  {c['source']}:{c['source_id']}  {c['title'] or ''}"
-                )
-                if c["same_photo_as"]:
-                    click.echo(f"         the same photo is held by {', '.join(c['same_photo_as'])}")
+        _print_check(result, as_json)
     if failed:
         raise SystemExit(1)  # the lines above say which photos failed and why
+
+
+def _print_check(result: dict, as_json: bool) -> None:
+    path = result["image"]
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    if "error" in result:
+        click.echo(f"{path}: error: {result['error']}")
+        return
+    click.echo(f"{path}: {_plural(len(result['candidates']), 'candidate')}")
+    for c in result["candidates"]:
+        click.echo(f"  {c['tier']:<6} {c['score']:>5}  {c['source']}:{c['source_id']}  {c['title'] or ''}")
+        if c["same_photo_as"]:
+            click.echo(f"         the same photo is held by {', '.join(c['same_photo_as'])}")
+        evidence = c["evidence"]
+        if evidence.get("cosine_rank") is not None:  # how alike the learned embeddings find them
+            click.echo(
+                f"         similarity {evidence['cosine']:.2f}, rank {evidence['cosine_rank']:,} "
+                f"of {evidence['cosine_of']:,} registry photos"
+            )
 
 
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")

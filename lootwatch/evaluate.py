@@ -25,7 +25,7 @@ def evaluate(db: Database, ground_truth: Path) -> dict[str, Any]:
     edit_of = {(t["site"], t["lot_id"]): t["edit"] for t in truth["lots"] if t["kind"] == "registry_edit"}
     rows = list(
         db.query(
-            "SELECT c.tier, l.site, l.lot_id, o.source, o.source_id FROM candidates c "
+            "SELECT c.tier, l.site, l.lot_id, o.source, o.source_id, c.evidence_json FROM candidates c "
             "JOIN listings l ON l.id = c.listing_id JOIN registry_objects o ON o.id = c.registry_object_id "
             "WHERE c.kind = 'image' AND c.tier IS NOT NULL"
         )
@@ -90,6 +90,7 @@ def evaluate(db: Database, ground_truth: Path) -> dict[str, Any]:
         "text_precision": round(len(text_right) / len(text_rows), 4) if text_rows else None,
         "described_lots_found": round(len(seen & described) / len(described), 4) if described else None,
         "rephoto_lots_found": _share(seen, _of_kind(truth, "rephoto")),
+        **_new_photos(correct, _of_kind(truth, "rephoto")),
         "candidates_flags": len(flagged),
         "flags_precision": round(len(flagged & flag_truth) / len(flagged), 4) if flagged else None,
         "flags_recall": round(len(flagged & flag_truth) / len(flag_truth), 4) if flag_truth else None,
@@ -101,6 +102,31 @@ def evaluate(db: Database, ground_truth: Path) -> dict[str, Any]:
         "recall": round(len(found) / len(expected), 4) if expected else None,
         "recall_by_edit": {e: round(sum(v) / len(v), 4) for e, v in sorted(by_edit.items())},
         "lots_by_edit": {e: len(v) for e, v in sorted(by_edit.items())},
+    }
+
+
+def _new_photos(correct: list[dict], rephoto: set[tuple[str, str]]) -> dict[str, int]:
+    """How many lots showing a new photo of a registry object (no copy of a registry photo) have an image
+    candidate for it, and how many of those the learned embedding alone raised (no hash tier, fewer
+    points than verification needs)."""
+    from matcher.evidence import Thresholds, by_embedding, hash_tier
+    from reports.worklist import evidence_hit
+
+    t = Thresholds()
+    found: set[tuple[str, str]] = set()
+    alone: set[tuple[str, str]] = set()
+    for r in correct:
+        lot = (r["site"], r["lot_id"])
+        if lot not in rephoto:
+            continue
+        found.add(lot)
+        hit = evidence_hit(r, json.loads(r["evidence_json"] or "{}"))
+        if hit and not hash_tier(hit, t) and (hit.inliers or 0) < t.min_inliers and by_embedding(hit, t):
+            alone.add(lot)
+    return {
+        "rephoto_lots": len(rephoto),
+        "rephoto_found_by_photo": len(found),
+        "rephoto_found_by_embedding": len(alone),
     }
 
 

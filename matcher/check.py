@@ -21,7 +21,8 @@ def check_photo(
     fp = fingerprint(data, thumbnail=False)
     if not fp.matchable:
         return []
-    hits = [h for h in rank_photo(index, fp.hashes, fp.features, t) if tier(h, t)][:limit]
+    hits = [h for h in rank_photo(index, fp.hashes, fp.features, t, embeddings=fp.embeddings) if tier(h, t)]
+    hits = hits[:limit]
     if not hits:
         return []
     wanted = {h.object_id for h in hits} | {o for h in hits for o in h.shared}

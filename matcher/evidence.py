@@ -3,7 +3,9 @@
 A ``Hit`` says how alike one lot photo and one registry photo are: PDQ, pHash and dHash distances of
 their closest views/variants, the PDQ quality, and the result of geometric verification (inliers of the
 best similarity transform, and the best inlier count of any *other* registry object, which tells a
-distinctive match from a generic one), and how alike their hues are.
+distinctive match from a generic one), how alike their hues are, and how alike a learned embedding finds
+the two photos (``cosine``: a different photo of the same object can come close there, where hashes and
+local features see a different picture).
 """
 
 from __future__ import annotations
@@ -12,7 +14,18 @@ from dataclasses import asdict, dataclass, field
 
 from .hashes import MIN_QUALITY
 
-__all__ = ["Thresholds", "Hit", "tier", "hash_tier", "verified", "score", "better", "rank_key"]
+__all__ = [
+    "Thresholds",
+    "Hit",
+    "tier",
+    "hash_tier",
+    "verified",
+    "by_embedding",
+    "embed_margin",
+    "score",
+    "better",
+    "rank_key",
+]
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,14 @@ class Thresholds:
     (histogram intersection) earns nothing, verified evidence between them needs ``lone_distinct``
     times any other object's inliers, as evidence from local features alone does, and evidence from
     local features alone between them earns ``strong`` or nothing.
+    Embeddings: a registry photo among the ``embed_near`` most similar by embedding, verified with
+    ``strong_inliers``, is ``strong`` like one the descriptor votes found; the embedding alone earns
+    ``review`` (never ``strong``) at a cosine of ``embed_cosine`` or more that stands a margin above
+    every other registry object's: ``embed_margins`` gives it by the number of registry photos searched
+    (at least that many photos: that margin), since among fewer photos the next one is further away; in
+    a registry smaller than the smallest size listed the embedding alone raises nothing. Each margin was
+    read as the smallest at which no calibration negative and no house-style twin got a candidate
+    (docs/benchmarks.md, bench/embed_calibrate.py).
     """
 
     strong_pdq: int = 31
@@ -60,6 +81,9 @@ class Thresholds:
     contradict_inliers: int = 5
     weakly_supported: str | None = "strong"
     contradicted: str | None = "review"
+    embed_cosine: float = 0.7
+    embed_margins: tuple[tuple[int, float], ...] = ((100, 0.21), (446, 0.13), (1_146, 0.09))
+    embed_near: int = 5
 
 
 @dataclass
@@ -83,6 +107,15 @@ class Hit:
     listing_image_id: int | None = None
     shared: list[int] = field(default_factory=list)  # other records' objects holding this same picture
     points_turn: str | None = None  # how the matching points lie: "r90", "m0" (the variants' names)
+    # Learned embeddings (matcher/embindex.py): the best cosine between the two photos' views, this
+    # registry photo's rank among the registry's photos by it (None: not among the nearest searched),
+    # how many photos were searched, and the best cosine of any other object's photo (at least the
+    # index's floor: values under it are not told apart).
+    cosine: float | None = None
+    cosine_rank: int | None = None
+    cosine_of: int | None = None
+    cosine_next: float | None = None
+    embedding_only: bool = False  # only the embedding's shortlist sent this registry photo to verification
 
     @property
     def turned(self) -> bool:
@@ -135,6 +168,33 @@ def verified(hit: Hit, t: Thresholds, by_hash: str | None = None) -> bool:
     )
 
 
+def by_embedding(hit: Hit, t: Thresholds) -> bool:
+    """Does the embedding alone say "a different photo of what may be the same object": similar enough,
+    and clearly more similar than any other registry object (the nearest-neighbour form of Lowe's ratio
+    test)?"""
+    margin = embed_margin(hit.cosine_of, t)
+    return (
+        margin is not None
+        and hit.cosine is not None
+        and hit.cosine_next is not None
+        and hit.cosine >= t.embed_cosine
+        and round(hit.cosine - hit.cosine_next, 4) >= margin
+    )
+
+
+def embed_margin(photos: int | None, t: Thresholds) -> float | None:
+    """How far above every other object the embedding must put one, for a search over ``photos``
+    registry photos; None below the smallest registry it was calibrated on."""
+    if photos is None:
+        return None
+    return next((m for size, m in sorted(t.embed_margins, reverse=True) if photos >= size), None)
+
+
+def _near(hit: Hit, t: Thresholds) -> bool:
+    """Is the registry photo among the few the embedding search found most similar?"""
+    return hit.cosine_rank is not None and hit.cosine_rank <= t.embed_near
+
+
 def tier(hit: Hit, t: Thresholds) -> str | None:
     """``strong``, ``review`` or None for one piece of evidence.
 
@@ -143,27 +203,34 @@ def tier(hit: Hit, t: Thresholds) -> str | None:
     compares a smaller picture, often little more than the object's outline, which objects of one type
     share, so unless it is near-exact it must be verified.
     Evidence from local features alone counts only for a registry photo that the descriptor votes over
-    the whole registry also picked. A photo without features to compare (``inliers`` None) keeps the
-    hashes' word; mirrored variants are compared with the registry photo's mirror-image features.
+    the whole registry also picked or, to be ``strong``, the embedding search. A photo without features
+    to compare (``inliers`` None) keeps the hashes' word; mirrored variants are compared with the
+    registry photo's mirror-image features. The embedding alone (``by_embedding``) earns ``review``
+    where nothing else does, unless the hues or another object's local features speak against it; only
+    verification makes such a match ``strong``.
     """
     by_hash = hash_tier(hit, t)
     ok = verified(hit, t, by_hash)
-    if ok and hit.inliers >= t.strong_inliers and (by_hash or hit.votes):
+    near = _near(hit, t)
+    if ok and hit.inliers >= t.strong_inliers and (by_hash or hit.votes or near):
         return "strong"
     if not ok and hit.colour < t.min_colour:
         return None  # the hues disagree and no local features vouch for the match
     checkable = hit.inliers is not None
     if checkable and not ok and hit.other_inliers >= max(t.outvoted_inliers, hit.inliers + 1):
         return None  # the local features agree better with another registry object
+    alone = by_embedding(hit, t)
     if by_hash and checkable and not ok and hit.view != "full" and hit.pdq > t.trim_exact_pdq:
-        return None
+        return "review" if alone else None
     if by_hash == "strong":
         if not checkable or ok or hit.pdq <= t.unverified_strong_pdq:
             return "strong"
         return t.weakly_supported if hit.inliers >= t.contradict_inliers else t.contradicted
     if by_hash == "review":
-        return "review" if ok or not checkable else None
-    return "review" if ok and hit.votes and hit.colour >= t.min_colour else None
+        return "review" if ok or not checkable or alone else None
+    if ok and hit.votes and hit.colour >= t.min_colour:
+        return "review"
+    return "review" if alone else None
 
 
 def score(hit: Hit) -> float:
@@ -181,11 +248,13 @@ def better(hit: Hit, other: Hit | None, t: Thresholds) -> bool:
 
 
 def rank_key(hit: Hit, t: Thresholds) -> tuple:
-    """Sort key of evidence, best first: tier, verified inliers, then hash distances."""
+    """Sort key of evidence, best first: tier, verified inliers, embedding similarity, then hash
+    distances."""
     order = {"strong": 0, "review": 1, None: 2}[tier(hit, t)]
     return (
         order,
         -(hit.inliers or 0),
+        -(hit.cosine or 0.0),
         hit.pdq,
         hit.phash,
         hit.dhash,

@@ -1,11 +1,12 @@
 """From image bytes to everything lootwatch keeps about an image: SHA-256, hashes, local features,
-colour signature, thumbnail.
+colour signature, embeddings, thumbnail.
 
 The image is decoded once (``decode.decode``); every view and variant is derived from that decode.
 Listing photos are hashed as they are ("full"), with any uniform border trimmed ("trim") and part by part
 when they are made of several pictures ("part1", ...: collage tiles, the photo on a screenshot); registry
 photos as they are and trimmed, each in its 8 rotations and mirror images, so a flipped or rotated copy
-still matches.
+still matches. Every view (not its rotations: a new photo of an object is taken upright) is also
+embedded (``embed.embed``), for finding new photos of a registered object.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PIL import Image
 
-from . import hashes
+from . import embed, hashes
 from .decode import decode, trim_border
 from .features import Features, colour_signature, orb
 from .segments import Box, segment_boxes
@@ -45,6 +46,8 @@ class Fingerprint:
     )
     thumbnail: bytes = b""
     thumb_size: tuple[int, int] = (0, 0)
+    # view -> unit-length float16 embedding of shape (1280,) (``embed.embed``); empty when not computed
+    embeddings: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def views(im: Image.Image, parts: Sequence[Box] = ()) -> dict[str, Image.Image]:
@@ -58,14 +61,21 @@ def views(im: Image.Image, parts: Sequence[Box] = ()) -> dict[str, Image.Image]:
 
 
 def fingerprint(
-    data: bytes, all_transforms: bool = False, signals_only: bool = False, thumbnail: bool = True
+    data: bytes,
+    all_transforms: bool = False,
+    signals_only: bool = False,
+    thumbnail: bool = True,
+    embeddings: bool = True,
 ) -> Fingerprint:
-    """Decode ``data`` once and compute its SHA-256, hashes, colour signature, local features and thumbnail.
+    """Decode ``data`` once and compute its SHA-256, hashes, colour signature, local features, embeddings
+    and thumbnail.
 
     :param all_transforms: also hash the 8 rotations/mirror images of each view (registry photos).
-    :param signals_only: hashes and colour signature only, no local features or thumbnail.
+    :param signals_only: hashes and colour signature only, no local features, embeddings or thumbnail.
     :param thumbnail: make the thumbnail (a photo only checked, not stored, needs none).
-    Raises ``decode.DecodeError`` for bytes that are not a usable image.
+    :param embeddings: embed every view (``embed.embed``).
+    Raises ``decode.DecodeError`` for bytes that are not a usable image, ``embed.ModelError`` when the
+    embedding model cannot be had.
     """
     im = decode(data)
     variants: dict[str, dict] = {}
@@ -96,7 +106,14 @@ def fingerprint(
         mirror_features=orb(im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)) if mirrored else None,
         thumbnail=thumb,
         thumb_size=thumb_size,
+        embeddings=embed_views(pictures) if embeddings and not signals_only else {},
     )
+
+
+def embed_views(pictures: dict[str, Image.Image]) -> dict[str, np.ndarray]:
+    """view -> its embedding (float16, unit length, shape (1280,)), all views in one batch."""
+    names = list(pictures)
+    return dict(zip(names, embed.embed([pictures[n] for n in names]), strict=True))
 
 
 def thumbnail_jpeg(im: Image.Image, side: int = THUMB_SIDE) -> tuple[bytes, tuple[int, int]]:

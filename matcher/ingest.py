@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from . import hashes, store
+from . import embed, hashes, store
 from .decode import DecodeError
 from .features import FEATURE_VERSION
 from .fingerprint import Fingerprint, fingerprint
@@ -50,7 +50,9 @@ def hash_and_store(db: Database, data: bytes, all_transforms: bool) -> dict[str,
 def known_fields(db: Database, digest: str, all_transforms: bool) -> dict[str, Any] | None:
     """The image row's fields for a photo this code already hashed (by SHA-256), else None."""
     variant = "full/r90" if all_transforms else "full/r0"
-    if store.has_hashes(db, digest, hashes.HASH_VERSION, FEATURE_VERSION, variant):
+    if store.has_hashes(db, digest, hashes.HASH_VERSION, FEATURE_VERSION, variant) and store.has_embeddings(
+        db, digest, embed.EMBED_VERSION
+    ):
         for table in ("listing_images", "registry_images"):
             for row in db.table(table).rows_where("sha256 = ? AND error IS NULL", [digest], limit=1):
                 return {k: row[k] for k in ROW_FIELDS} | {"error": None}
@@ -71,6 +73,7 @@ def store_fingerprint(db: Database, fp: Fingerprint) -> dict[str, Any]:
             db, fp.sha256, *blobs, len(fp.features), fp.features.colour, FEATURE_VERSION, mirror
         )
         store.put_thumbnail(db, fp.sha256, fp.thumbnail, *fp.thumb_size)
+        store.put_embeddings(db, fp.sha256, fp.embeddings, embed.MODEL, embed.EMBED_VERSION)
     return {
         "sha256": fp.sha256,
         "width": fp.width,
@@ -95,7 +98,7 @@ def keep_original(originals: Path, data: bytes, sha256: str) -> Path:
 
 
 def stale(db: Database) -> list[tuple[str, bool]]:
-    """(sha256, is registry photo) of stored photos not hashed or featured by the current code."""
+    """(sha256, is registry photo) of stored photos not hashed, featured or embedded by the current code."""
     rows = db.query(
         """
         SELECT sha256, MAX(registry) AS registry FROM (
@@ -106,9 +109,10 @@ def stale(db: Database) -> list[tuple[str, bool]]:
            OR sha256 NOT IN (SELECT sha256 FROM image_hashes WHERE hash_version = :h AND variant = 'full/r0')
            OR (registry = 1 AND sha256 NOT IN (
                SELECT sha256 FROM image_hashes WHERE hash_version = :h AND variant = 'full/r90'))
+           OR sha256 NOT IN (SELECT sha256 FROM image_embeddings WHERE embed_version = :e AND view = 'full')
         GROUP BY sha256 ORDER BY sha256
         """,
-        {"f": FEATURE_VERSION, "h": hashes.HASH_VERSION},
+        {"f": FEATURE_VERSION, "h": hashes.HASH_VERSION, "e": embed.EMBED_VERSION},
     )
     return [(r["sha256"], bool(r["registry"])) for r in rows]
 
@@ -119,7 +123,7 @@ def refresh(
     progress: Callable[[int, int], None] | None = None,
     failed: Callable[[str, str], None] | None = None,
 ) -> dict[str, int]:
-    """Re-fingerprint every stored photo whose hashes or features predate the current code.
+    """Re-fingerprint every stored photo whose hashes, features or embeddings predate the current code.
 
     Returns counts. A missing original is counted and its photo stays as it was (its bytes may come
     back). An original the current code refuses gets the reason as its photo rows' error, so it is not

@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import numpy as np
 from sqlite_utils import Database
 
-from . import hashes, store
-from .evidence import Hit, Thresholds, better, score, tier
+from . import embed, hashes, store
+from .evidence import Hit, Thresholds, better, embed_margin, score, tier
 from .features import FEATURE_VERSION, Features
 from .registry_index import RegistryIndex, rank_photo
 from .retro import RetroPlan, apply_revotes, plan_retro, remember_votes, vote_shortlist
@@ -25,8 +26,9 @@ from .retro import RetroPlan, apply_revotes, plan_retro, remember_votes, vote_sh
 __all__ = ["MATCHER_VERSION", "Matching", "match_listings"]
 
 # Changing the matcher, the hashes or the features makes every listing photo due for matching again
-# (match-3: vote shortlists kept for retro-matching; one photo under several records, twins).
-MATCHER_VERSION = f"match-4;{hashes.HASH_VERSION};{FEATURE_VERSION}"
+# (match-3: vote shortlists kept for retro-matching; one photo under several records, twins; match-5:
+# learned embeddings).
+MATCHER_VERSION = f"match-5;{hashes.HASH_VERSION};{FEATURE_VERSION};{embed.EMBED_VERSION}"
 
 Progress = Callable[[int, int], None]
 
@@ -61,12 +63,16 @@ class Matching:
         # Read before the index is built: a change made meanwhile is in the index or comes next time.
         self.through = store.registry_change_seq(db)
         self.index = RegistryIndex.from_db(db)
+        # The embedding's margin depends on the registry's size (evidence.embed_margin): when the size
+        # crosses into another band every listing is matched again, as after a change of code.
+        searched = len(self.index.embeddings) if self.index.embeddings is not None else 0
+        self.version = f"{MATCHER_VERSION};margin-{embed_margin(searched, self.t)}"
         where = "1=1" if rematch_all else "COALESCE(matched_version, '') != :v"
         self.due = [
             r[0]
             for r in db.execute(
                 f"SELECT DISTINCT listing_id FROM listing_images WHERE {where} ORDER BY listing_id",
-                {"v": MATCHER_VERSION},
+                {"v": self.version},
             )
         ]
         self.plan = RetroPlan()
@@ -76,7 +82,7 @@ class Matching:
         if not self.rematch_all:
             with _one_openmp_thread():
                 self.plan = plan_retro(
-                    self.db, self.index, MATCHER_VERSION, self.through, self.t.sure_votes, progress
+                    self.db, self.index, self.version, self.through, self.t.sure_votes, progress
                 )
         return self.plan
 
@@ -94,16 +100,20 @@ class Matching:
         }
         with _one_openmp_thread():
             for n, listing_id in enumerate(todo, start=1):
-                counts["candidates"] += _match_listing(self.db, self.index, listing_id, self.t, self.through)
+                counts["candidates"] += _match_listing(
+                    self.db, self.index, listing_id, self.t, self.through, self.version
+                )
                 if progress:
                     progress(n, len(todo))
         # Only now: a run stopped before this point checks the same listings again next time.
         with store.atomic(self.db):
             apply_revotes(self.db, self.plan.revotes)
+            if self.index.embeddings is not None:
+                apply_registry_size(self.db, len(self.index.embeddings))
             self.db.execute(
                 "UPDATE listing_images SET matched_change = :c "
                 "WHERE matched_version = :v AND COALESCE(matched_change, 0) < :c",
-                {"c": self.through, "v": MATCHER_VERSION},
+                {"c": self.through, "v": self.version},
             )
             store.prune_registry_changes(self.db, self.through)
         return counts
@@ -121,23 +131,26 @@ def _one_openmp_thread():
     return threadpool_limits(limits=1, user_api="openmp")
 
 
-def _match_listing(db: Database, index: RegistryIndex, listing_id: int, t: Thresholds, through: int) -> int:
+def _match_listing(
+    db: Database, index: RegistryIndex, listing_id: int, t: Thresholds, through: int, version: str
+) -> int:
     best: dict[int, Hit] = {}
     shortlists: dict[str, list[list[int]]] = {}
     for image_id, sha, views, features in _photos(db, listing_id):
         # What the photo's votes were, so that a registry change that leaves them alone needs no match.
         shortlists[sha] = vote_shortlist(index, features)
-        for hit in rank_photo(index, views, features, t, [(p, c) for p, c in shortlists[sha]]):
+        votes = [(p, c) for p, c in shortlists[sha]]
+        for hit in rank_photo(index, views, features, t, votes, _embeddings(db, sha)):
             hit.listing_image_id = image_id
             if tier(hit, t) and better(hit, best.get(hit.object_id), t):
                 best[hit.object_id] = hit
     with store.atomic(db):
-        written = _write_candidates(db, listing_id, best, t)
+        written = _write_candidates(db, listing_id, best, t, version)
         for sha, votes in shortlists.items():
             remember_votes(db, sha, votes)
         db.execute(
             "UPDATE listing_images SET matched_version = ?, matched_change = ? WHERE listing_id = ?",
-            [MATCHER_VERSION, through, listing_id],
+            [version, through, listing_id],
         )
     return written
 
@@ -162,7 +175,39 @@ def _photos(db: Database, listing_id: int) -> list[tuple[int, str, dict[str, dic
     return [(i, sha, views, feats) for i, (sha, views, feats) in photos.items()]
 
 
-def _write_candidates(db: Database, listing_id: int, best: dict[int, Hit], t: Thresholds) -> int:
+def _embeddings(db: Database, sha256: str) -> dict[str, np.ndarray]:
+    """A stored photo's view embeddings by the current code."""
+    return {
+        view: np.frombuffer(vector, dtype=np.float16)
+        for view, vector in db.execute(
+            "SELECT view, vector FROM image_embeddings WHERE sha256 = ? AND embed_version = ? ORDER BY view",
+            [sha256, embed.EMBED_VERSION],
+        )
+    }
+
+
+def apply_registry_size(db: Database, photos: int) -> None:
+    """Write how many registry photos the embedding search covered (``cosine_of``) into the evidence of
+    every candidate that records a rank, as matching them again would: a registry change moves that
+    count for every lot, and retro-matching re-matches only the lots it can otherwise affect."""
+    rows = db.execute(
+        "SELECT id, evidence_json FROM candidates WHERE kind = 'image' AND tier IS NOT NULL "
+        "AND json_extract(evidence_json, '$.cosine_of') IS NOT NULL "
+        "AND json_extract(evidence_json, '$.cosine_of') != ?",
+        [photos],
+    ).fetchall()
+    for cid, evidence_json in rows:
+        evidence = json.loads(evidence_json)
+        evidence["cosine_of"] = photos
+        db.execute(
+            "UPDATE candidates SET evidence_json = ?, updated_at = ? WHERE id = ?",
+            [json.dumps(evidence, sort_keys=True), store.now(), cid],
+        )
+
+
+def _write_candidates(
+    db: Database, listing_id: int, best: dict[int, Hit], t: Thresholds, version: str
+) -> int:
     store.sync_candidates(
         db,
         listing_id,
@@ -179,7 +224,7 @@ def _write_candidates(db: Database, listing_id: int, best: dict[int, Hit], t: Th
                 "listing_image_id": hit.listing_image_id,
                 "registry_image_id": hit.registry_image_id,
                 "evidence_json": json.dumps(hit.evidence(), sort_keys=True),
-                "matcher_version": MATCHER_VERSION,
+                "matcher_version": version,
             }
             for obj_id, hit in best.items()
         },

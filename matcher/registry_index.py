@@ -3,8 +3,10 @@
 Built once per process from the database: the PDQ of every registry photo variant as FAISS binary codes
 (exact nearest-row search, ``index.FlatCodes``), their pHash and dHash as numpy columns, and a spread
 share of the ORB descriptors of every registry photo (``DescriptorIndex``); the full features are read
-back for verification only for the few photos a query shortlists (``StoredFeatures``). ``rank_photo``
-takes one photo's hashes and features to ranked, verified evidence per registry object.
+back for verification only for the few photos a query shortlists (``StoredFeatures``), and the learned
+embedding of every view of every registry photo (``embindex.EmbeddingIndex``, exact cosine search).
+``rank_photo`` takes one photo's hashes, features and embeddings to ranked, verified evidence per registry
+object.
 
 One photo, many records: registry photos identical to the byte (SHA-256) are indexed once and stand for
 every record that holds them; near-identical ones (re-crops, re-encodes) are told apart from different
@@ -22,9 +24,10 @@ from typing import Protocol
 import numpy as np
 from sqlite_utils import Database
 
-from . import hashes, store
+from . import embed, hashes, store
 from .descindex import PER_PHOTO, DescriptorIndex
-from .evidence import Hit, Thresholds, better, rank_key
+from .embindex import FLOOR, SHORTLIST, EmbeddingIndex, Nearest
+from .evidence import Hit, Thresholds, better, by_embedding, hash_tier, rank_key
 from .features import FEATURE_VERSION, Features, colour_similarity
 from .index import FlatCodes, hex_to_words
 from .twins import Twins
@@ -74,9 +77,11 @@ class RegistryIndex:
         mirror_features: FeatureLookup,
         descriptors: DescriptorIndex,
         holders: dict[int, list[tuple[int, int]]] | None = None,
+        embeddings: EmbeddingIndex | None = None,
     ):
         """``holders``: for a photo of the index, ``[(registry photo id, object id)]`` of every record that
-        holds the same bytes (itself included); a photo not in it is held by its own record only."""
+        holds the same bytes (itself included); a photo not in it is held by its own record only.
+        ``embeddings``: the indexed photos' view embeddings (none: no embedding evidence)."""
         self.pdq = FlatCodes(columns["pdq"])
         self.phash, self.dhash = columns["phash"], columns["dhash"]
         self.quality, self.variant = columns["quality"], columns["variant"]
@@ -96,7 +101,12 @@ class RegistryIndex:
         for photo, held in self.holders.items():
             for _, obj in held:
                 self._photos_of.setdefault(obj, set()).add(photo)
+        self._objects_of: dict[int, set[int]] = {}  # indexed photo -> every object holding it
+        for obj, photos in self._photos_of.items():
+            for photo in photos:
+                self._objects_of.setdefault(photo, set()).add(obj)
         self.twins = Twins(features, mirror_features)
+        self.embeddings = embeddings
 
     @classmethod
     def from_rows(
@@ -105,10 +115,11 @@ class RegistryIndex:
         features: dict[int, Features],
         mirror_features: dict[int, Features] | None = None,
         per_photo: int = PER_PHOTO,
+        embeddings: dict[int, dict[str, np.ndarray]] | None = None,
     ) -> RegistryIndex:
         """Build from dicts with pdq, phash, dhash (hex), quality, variant, registry_image_id, object_id
         and optionally sha256 (photos with the same one are indexed once); ``per_photo`` descriptors of
-        each photo go into the vote index."""
+        each photo go into the vote index; ``embeddings``: registry photo id -> {view: embedding}."""
         builder = _Columns()
         for r in rows:
             builder.add(r)
@@ -116,7 +127,10 @@ class RegistryIndex:
         indexed = set(builder.indexed.values())
         photos = ((i, f) for i, f in features.items() if i in indexed)
         descriptors = DescriptorIndex(photos, per_photo=per_photo)
-        return cls(columns, variants, features, mirror_features or {}, descriptors, builder.shared())
+        vectors = EmbeddingIndex(
+            (i, v) for i, views in sorted((embeddings or {}).items()) if i in indexed for v in views.values()
+        )
+        return cls(columns, variants, features, mirror_features or {}, descriptors, builder.shared(), vectors)
 
     @classmethod
     def from_db(cls, db: Database) -> RegistryIndex:
@@ -160,7 +174,15 @@ class RegistryIndex:
             (image, Features.from_blobs(xy, desc)) for image, xy, desc in rows if image in wanted
         )
         stored = StoredFeatures(db)
-        return cls(columns, variants, stored, stored.mirrors, descriptors, builder.shared())
+        vectors = db.execute(
+            "SELECT ri.id, e.vector FROM registry_images ri JOIN image_embeddings e ON e.sha256 = ri.sha256 "
+            "WHERE e.embed_version = ? ORDER BY ri.id, e.view",
+            [embed.EMBED_VERSION],
+        )
+        embeddings = EmbeddingIndex(
+            (image, np.frombuffer(vector, dtype=np.float16)) for image, vector in vectors if image in wanted
+        )
+        return cls(columns, variants, stored, stored.mirrors, descriptors, builder.shared(), embeddings)
 
     def __len__(self) -> int:
         return len(self.image)
@@ -268,19 +290,33 @@ def rank_photo(
     features: Features | None,
     t: Thresholds,
     votes: list[tuple[int, int]] | None = None,
+    embeddings: dict[str, np.ndarray] | None = None,
 ) -> list[Hit]:
     """The best evidence per registry object for one photo, best first (including hits with no tier).
 
     ``votes``: the photo's ``vote_shortlist`` where the caller already has it (it is searched otherwise).
+    ``embeddings``: the photo's view embeddings (``Fingerprint.embeddings``); the registry photos most
+    similar by them are verified too, and every hit records how similar.
     """
     if not len(index):
         return []
     images = set(index.shortlist(views, HASH_SHORTLIST))
     votes_of = dict(vote_shortlist(index, features) if votes is None else votes)
     images |= set(votes_of)
+    searched = set(images)  # what the hashes and the votes found
+    near = index.embeddings.nearest(embeddings or {}) if index.embeddings is not None else None
+    if near is not None:
+        images |= {p for p, c in near.ranked()[:SHORTLIST] if c >= FLOOR}
+    queries = (
+        np.stack([np.asarray(v, dtype=np.float32) for v in embeddings.values()]) if near is not None else None
+    )
     hits = [h for h in (index.hit(i, views) for i in sorted(images)) if h is not None]
+    shown = _same_photo_objects(index, hits, t)
     for h in hits:
         h.votes = votes_of.get(h.registry_image_id, 0)
+        h.embedding_only = h.registry_image_id not in searched
+        if near is not None and queries is not None:
+            _embedding_evidence(index, h, near, queries, shown)
         # Compared with the registry photo as it is and as its mirror image (ORB is not mirror-invariant);
         # the better agreement counts, whichever hash variant came closest.
         refs = [
@@ -299,7 +335,7 @@ def rank_photo(
             own = views.get(f"{h.view}/r0", {}).get("colour")  # a part's hues, not the whole page's
             h.colour = round(colour_similarity(own or features.colour, refs[0][0].colour), 2)
     hits = [held for h in hits for held in index.held(h)]
-    _compete(index, hits)
+    _compete(index, hits, shown, t)
     best: dict[int, Hit] = {}
     for h in hits:
         if better(h, best.get(h.object_id), t):
@@ -307,16 +343,63 @@ def rank_photo(
     return sorted(best.values(), key=lambda h: (*rank_key(h, t), h.object_id))
 
 
-def _compete(index: RegistryIndex, hits: list[Hit]) -> None:
+def _same_photo_objects(index: RegistryIndex, hits: list[Hit], t: Thresholds) -> set[int]:
+    """The objects whose records hold the lot photo itself (the hashes say "same photo", as the review
+    UI words it: on the whole photo, or near-exactly on a trimmed view or part)."""
+    return {
+        obj
+        for h in hits
+        if hash_tier(h, t) == "strong" and (h.view == "full" or h.pdq <= t.trim_exact_pdq)
+        for obj in index._objects_of.get(h.registry_image_id, {h.object_id})
+    }
+
+
+def _embedding_evidence(
+    index: RegistryIndex, hit: Hit, near: Nearest, queries: np.ndarray, shown: set[int] = frozenset()
+) -> None:
+    """Set a hit's ``cosine`` and, where it reaches the index's floor, its rank among the registry's
+    photos and the best similarity of a photo no record of the same object holds.
+
+    ``shown``: objects whose records hold the lot photo itself. Their photos are not rivals of another
+    record's different photo: when one registry holds an object by one photo and another registry by
+    another, the lot photo that is the first is as near the first as a photo can be, and would otherwise
+    hide the second record, the one whose photo only the embedding finds like it."""
+    assert index.embeddings is not None
+    cosine = index.embeddings.cosine(hit.registry_image_id, queries)
+    if cosine is None:
+        return
+    hit.cosine = round(cosine, 4)
+    if hit.cosine < FLOOR:
+        return
+    hit.cosine_rank, hit.cosine_of = near.rank(hit.cosine), near.photos
+    mine = index._objects_of.get(hit.registry_image_id, {hit.object_id}) | shown
+    others = [c for p, c in near.cosine.items() if not index._objects_of.get(p, set()) & mine]
+    hit.cosine_next = round(max([FLOOR, near.bound, *others]), 4)
+
+
+def _compete(
+    index: RegistryIndex, hits: list[Hit], shown: set[int] = frozenset(), t: Thresholds | None = None
+) -> None:
     """Set each hit's ``other_inliers`` and ``shared``. Only objects whose features agree in the same
     place compete (the other tiles of a collage show other objects), and never records that show the same
     object by the same picture: a copy of the photo under another record is the same evidence, named in
-    ``shared``, not a rival; nor is a record holding a copy of another of the object's photos."""
+    ``shared``, not a rival; nor is a record holding a copy of another of the object's photos.
+    Photos only the embedding's shortlist brought are rivals of evidence from that shortlist alone: the
+    multiples of another object's inliers that evidence must reach were read with the rivals the hash and
+    vote shortlists bring, and the embedding brings look-alikes of the same house style.
+    Records holding the lot photo itself (``shown``) are no rivals of another record's photo that the
+    embedding alone finds like it (``by_embedding`` with thresholds ``t``): as for the margin, the same
+    photo outscores any other photo of the object, and would hide that record's different photo."""
     for h in hits:
+        spared = shown if t is not None and h.object_id not in shown and by_embedding(h, t) else set()
         rivals = [
             o
             for o in hits
-            if o.object_id != h.object_id and (o.inliers or 0) > 0 and _same_place(h.region, o.region)
+            if o.object_id != h.object_id
+            and o.object_id not in spared
+            and (o.inliers or 0) > 0
+            and _same_place(h.region, o.region)
+            and (h.embedding_only or not o.embedding_only)
         ]
         h.other_inliers = max((o.inliers or 0 for o in rivals if not index.same_object(h, o)), default=0)
         h.shared = sorted(

@@ -9,6 +9,11 @@ change a listing photo's matches only if
 - a changed photo, as it is or as it was, has a hash variant within ``SEARCH_RADIUS`` of one of the
   listing photo's views: otherwise the photos within the radius, and so the hash shortlist, are the
   same; or
+- a changed photo, as it is or as it was, has a view embedding at a cosine of at least
+  ``embindex.FLOOR`` to one of the listing photo's: the embedding shortlist, ranks and the best other
+  object's similarity record nothing under that floor (``embindex``), so a photo further away changes
+  none of them (only the count of photos searched, written into the evidence by
+  ``match.apply_registry_size``); or
 - the photo's vote shortlist now differs from the one it got at its last match (``listing_votes``) in
   what the evidence depends on, or holds a changed photo (or one with the same bytes as a changed photo:
   the index holds those bytes once, for every record that has them). The ratio test makes each vote
@@ -39,7 +44,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlite_utils import Database
 
-from . import hashes, registry_index, store
+from . import embed, hashes, registry_index, store
+from .embindex import FLOOR
 from .features import FEATURE_VERSION, Features
 from .index import FlatCodes, hex_to_words
 from .registry_index import SEARCH_RADIUS, RegistryIndex
@@ -77,9 +83,10 @@ class ChangedPhotos:
     """The changed records' photos: every hash variant of them as they are and as they were, and the
     registry photo ids that stand for those bytes in the index."""
 
-    def __init__(self, pdq: list[str], ids: set[int]):
+    def __init__(self, pdq: list[str], ids: set[int], vectors: np.ndarray | None = None):
         self.codes = FlatCodes(hex_to_words(pdq, 256) if pdq else np.zeros((0, 4), np.uint64))
         self.ids = ids
+        self.vectors = vectors if vectors is not None else np.zeros((0, embed.DIM), np.float32)
 
     @classmethod
     def from_db(cls, db: Database, objects: set[int], old_photos: set[str]) -> ChangedPhotos:
@@ -90,10 +97,26 @@ class ChangedPhotos:
             ids.update(i for i, _ in rows)
             shas.update(sha for _, sha in rows if sha)
         pdq: list[str] = []
+        vectors: list[np.ndarray] = []
         for chunk in _chunks(sorted(shas)):
             ids.update(i for (i,) in _in(db, "SELECT id FROM registry_images WHERE sha256 IN ({})", chunk))
             pdq += [p for (p,) in _in(db, _HASHES, chunk, [hashes.HASH_VERSION])]
-        return cls(pdq, ids)
+            vectors += [
+                np.frombuffer(v, dtype=np.float16).astype(np.float32)
+                for (v,) in _in(db, _EMBEDDINGS, chunk, [embed.EMBED_VERSION])
+            ]
+        return cls(pdq, ids, np.stack(vectors) if vectors else None)
+
+    def near_embedding(self, embeddings: dict[str, np.ndarray]) -> set[str]:
+        """The photos (keys) with a view embedding (stacked, shape (m, 1280)) at a cosine of at least
+        ``FLOOR`` to a changed photo's."""
+        if not len(self.vectors):
+            return set()
+        return {
+            sha
+            for sha, queries in embeddings.items()
+            if len(queries) and round(float((queries @ self.vectors.T).max()), 4) >= FLOOR
+        }
 
     def near_hash(self, views: dict[str, list[str]]) -> set[str]:
         """The photos (keys) with a view (PDQ hashes) within ``SEARCH_RADIUS`` of a changed variant."""
@@ -105,6 +128,7 @@ class ChangedPhotos:
 
 
 _HASHES = "SELECT pdq FROM image_hashes WHERE sha256 IN ({}) AND hash_version = ?"
+_EMBEDDINGS = "SELECT vector FROM image_embeddings WHERE sha256 IN ({}) AND embed_version = ?"
 
 
 def vote_shortlist(index: RegistryIndex, features: Features | None) -> list[list[int]]:
@@ -195,7 +219,7 @@ def _affected_photos(
     shas = sorted(photos)
     for done, chunk in enumerate(_chunks(shas), start=1):
         views, features, stored = _signals(db, chunk)
-        near = changed.near_hash(views)
+        near = changed.near_hash(views) | changed.near_embedding(_embeddings(db, chunk))
         for sha in chunk:
             if sha in near or sha not in views:  # no hashes by this code: the match skips the photo
                 continue
@@ -247,6 +271,20 @@ def _signals(
         for sha, votes in _in(db, "SELECT sha256, votes FROM listing_votes WHERE sha256 IN ({})", shas)
     }
     return views, features, stored
+
+
+def _embeddings(db: Database, shas: list[str]) -> dict[str, np.ndarray]:
+    """The view embeddings of some listing photos by this code, stacked per photo (float32)."""
+    rows: dict[str, list[np.ndarray]] = {}
+    for sha, vector in _in(
+        db,
+        "SELECT sha256, vector FROM image_embeddings WHERE sha256 IN ({}) AND embed_version = ? "
+        "ORDER BY sha256, view",
+        shas,
+        [embed.EMBED_VERSION],
+    ):
+        rows.setdefault(sha, []).append(np.frombuffer(vector, dtype=np.float16).astype(np.float32))
+    return {sha: np.stack(v) for sha, v in rows.items()}
 
 
 def _holders(db: Database, objects: set[int]) -> set[int]:

@@ -540,3 +540,20 @@ def m019_listing_cuts(db: Database) -> None:
     # Which fields of a lot were cut to the crawler's caps (spiders/pipelines/caps.py) and how long they
     # were: {"description_html": {"length": 1100000, "kept": 100000}}; NULL when nothing was cut.
     db.table("listings").add_column("cut_json", str)
+
+
+@migrations()
+def m020_image_embeddings(db: Database) -> None:
+    # A learned embedding per image bytes and view (matcher/embed.py): 1280 float16 (2,560 bytes), unit
+    # length, with the model and the version of the code that made it; a registry photo's change of
+    # embedding is a registry change like a change of hashes (matcher/retro.py).
+    db.table("image_embeddings").create(
+        {"sha256": str, "view": str, "vector": bytes, "model": str, "embed_version": str},
+        pk=("sha256", "view"),
+    )
+    for event in ("INSERT", "UPDATE"):
+        db.execute(
+            f"CREATE TRIGGER image_embeddings_logged_{event.lower()} AFTER {event} ON image_embeddings "
+            "WHEN NEW.view = 'full' BEGIN INSERT INTO registry_changes (object_id) "
+            "SELECT DISTINCT object_id FROM registry_images WHERE sha256 = NEW.sha256; END"
+        )

@@ -36,6 +36,7 @@ __all__ = [
     "put_hashes",
     "put_features",
     "put_thumbnail",
+    "put_embeddings",
     "add_review",
     "start_run",
     "finish_run",
@@ -492,6 +493,26 @@ def put_features(
         },
         pk="sha256",
     )
+
+
+def put_embeddings(db: Database, sha256: str, vectors: dict[str, Any], model: str, version: str) -> None:
+    """Store one image's embeddings (``{view: float16 array of shape (1280,)}``), replacing any other
+    version's."""
+    db.execute("DELETE FROM image_embeddings WHERE sha256 = ?", [sha256])
+    rows = [
+        {"sha256": sha256, "view": v, "vector": vec.tobytes(), "model": model, "embed_version": version}
+        for v, vec in vectors.items()
+    ]
+    db.table("image_embeddings").insert_all(rows, pk=("sha256", "view"))
+
+
+def has_embeddings(db: Database, sha256: str, version: str) -> bool:
+    """True when the image's views are embedded by this code (``embed.EMBED_VERSION``)."""
+    row = db.execute(
+        "SELECT 1 FROM image_embeddings WHERE sha256 = ? AND view = 'full' AND embed_version = ?",
+        [sha256, version],
+    ).fetchone()
+    return row is not None
 
 
 def put_thumbnail(db: Database, sha256: str, jpeg: bytes, width: int, height: int) -> None:

@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl
 
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
+from matcher.embindex import FLOOR
 from matcher.store import VERDICTS, now
 
 from .digest import safe_url
@@ -50,7 +51,7 @@ from .worklist import (
     worklist_url,
 )
 
-__all__ = ["candidate_page", "post_verdict", "cut_notes", "clean_note"]
+__all__ = ["candidate_page", "post_verdict", "cut_notes", "clean_note", "similarity_note"]
 
 # One vocabulary in ``reviews`` whoever writes it, so the queue's status column facets as one.
 BUTTONS = {"confirmed": "confirm", "dismissed": "dismiss", "escalated": "escalate", "note": "note"}
@@ -131,6 +132,7 @@ async def candidate_page(request, datasette) -> Response:
         # The hash variant says something only when the hashes matched; the crop when the fit is trusted.
         "variant_words": variant_words(candidate.get("variant")) if facts.get("hashes") else "",
         "shown_percent": facts.get("shown"),
+        "similarity": similarity_note(evidence),
         "cut_notes": cut_notes(listing.get("cut_json")),
         **split_reasons(reasons),  # red_flags, lowering, notes
         "evidence": evidence,
@@ -429,6 +431,30 @@ def cut_notes(cut_json: str | None) -> list[str]:
         if note:
             notes.append(note)
     return notes
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def similarity_note(evidence: dict) -> str | None:
+    """The embedding's numbers in words for the evidence list, from the evidence JSON (odd values give
+    none): "similarity 0.87 of the two photos' learned embeddings (1 is the same picture); rank 1 of the
+    1,242 registry photos searched; the most similar photo of another record: 0.61"."""
+    cosine = _number(evidence.get("cosine"))
+    if cosine is None:
+        return None
+    words = f"similarity {cosine:.2f} of the two photos' learned embeddings (1 is the same picture)"
+    rank, of = _number(evidence.get("cosine_rank")), _number(evidence.get("cosine_of"))
+    if rank is not None and of:
+        words += f"; rank {int(rank):,} of the {int(of):,} registry photos searched"
+    following = _number(evidence.get("cosine_next"))
+    if following is not None:
+        floor = following <= FLOOR
+        words += f"; the most similar photo of another record: {'under ' if floor else ''}{following:.2f}"
+    return words
 
 
 def _photo_note(cut: dict[str, Any]) -> str | None:

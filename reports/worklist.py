@@ -34,13 +34,15 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from datasette.utils.asgi import NotFound, Response
 
-from matcher.evidence import Hit, Thresholds, hash_tier
+from matcher.evidence import Hit, Thresholds, by_embedding, hash_tier
 
 from .digest import safe_url
 from .reasons import reasons_from_json, split_reasons
 
 __all__ = [
     "why_line",
+    "similarity_words",
+    "evidence_hit",
     "photo_facts",
     "worklist_json",
     "worklist_query",
@@ -157,7 +159,7 @@ def record_name(candidate: dict) -> str:
     return str(record).replace(":", " ", 1) if record else "the registry record"
 
 
-def _hit(candidate: dict, evidence: dict) -> Hit | None:
+def evidence_hit(candidate: dict, evidence: dict) -> Hit | None:
     """The stored evidence as a ``Hit``; the candidate's own columns fill what the JSON lacks."""
     known = {f.name for f in fields(Hit)}
     data = {k: v for k, v in (evidence or {}).items() if k in known}
@@ -213,7 +215,7 @@ def photo_facts(candidate: dict, evidence: dict | None, geometry: dict | None) -
     ``shown``: the percentage of the registry photo the lot photo shows, below 100;
     ``crop``/``shown`` only when ``same``: between different photos a frame that differs is no crop.
     """
-    hit = _hit(candidate, evidence if isinstance(evidence, dict) else {})
+    hit = evidence_hit(candidate, evidence if isinstance(evidence, dict) else {})
     if hit is None:
         return {
             "hit": None,
@@ -269,6 +271,9 @@ def _photo_words(candidate: dict, evidence: dict, geometry: dict | None) -> str:
         words = f"same photo as {record}"
     elif facts["hashes"]:
         words = f"a very similar photo to {record}'s (an edited copy, or one taken from the same spot)"
+    elif (hit.inliers or 0) < Thresholds().min_inliers and by_embedding(hit, Thresholds()):
+        # Hashes and points found nothing: the learned embedding alone raised it (matcher/embed.py).
+        return f"a different photo of what may be the same object as {record}'s ({similarity_words(hit)})"
     else:
         points = hit.inliers or 0
         words = f"{points} matching points in the same arrangement as on {record}'s photo " + (
@@ -282,6 +287,14 @@ def _photo_words(candidate: dict, evidence: dict, geometry: dict | None) -> str:
     shared = [i for i in evidence.get("shared") or [] if isinstance(i, int)]
     if shared:
         words += f" (the same photo is held by {len(shared)} other record{'s' if len(shared) > 1 else ''})"
+    return words
+
+
+def similarity_words(hit: Hit) -> str:
+    """How alike the learned embeddings find the two photos: "similarity 0.87, rank 1 of 1,242"."""
+    words = f"similarity {hit.cosine:.2f}"
+    if hit.cosine_rank is not None and hit.cosine_of:
+        words += f", rank {hit.cosine_rank:,} of {hit.cosine_of:,}"
     return words
 
 

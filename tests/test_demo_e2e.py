@@ -100,6 +100,39 @@ def test_every_page_and_photo_captured_as_warc_evidence(small_demo):
             assert hashlib.sha256(record.content_stream().read()).hexdigest() == sha
 
 
+def test_new_photos_of_registry_objects_are_counted_and_every_photo_is_embedded(small_demo):
+    from matcher.embed import EMBED_VERSION
+
+    s = small_demo["summary"]
+    truth = json.loads((small_demo["out"] / "demo/ground_truth.json").read_text())
+    rephoto = {(t["site"], t["lot_id"]): t["source_id"] for t in truth["lots"] if t["kind"] == "rephoto"}
+    assert s["rephoto_lots"] == len(rephoto) > 0
+    db = sqlite3.connect(small_demo["db"])
+    found = {
+        (site, lot)
+        for site, lot, source_id in db.execute(
+            "SELECT l.site, l.lot_id, o.source_id FROM candidates c JOIN listings l ON l.id = c.listing_id "
+            "JOIN registry_objects o ON o.id = c.registry_object_id "
+            "WHERE c.kind = 'image' AND c.tier IS NOT NULL"
+        )
+        if rephoto.get((site, lot)) == source_id
+    }
+    assert s["rephoto_found_by_photo"] == len(found)
+    assert 0 <= s["rephoto_found_by_embedding"] <= s["rephoto_found_by_photo"]
+    unembedded = db.execute(
+        "SELECT count(*) FROM (SELECT sha256 FROM listing_images WHERE error IS NULL UNION "
+        "SELECT sha256 FROM registry_images WHERE error IS NULL) "
+        "WHERE sha256 NOT IN (SELECT sha256 FROM image_embeddings WHERE view = 'full' AND embed_version = ?)",
+        [EMBED_VERSION],
+    ).fetchone()[0]
+    assert unembedded == 0
+    cosines = db.execute(
+        "SELECT count(*), count(json_extract(evidence_json, '$.cosine')) FROM candidates "
+        "WHERE kind = 'image' AND tier IS NOT NULL"
+    ).fetchone()
+    assert cosines[0] > 0 and cosines[0] == cosines[1]  # every photo candidate says how alike they look
+
+
 def test_the_demo_says_what_it_is_doing_from_the_start(small_demo):
     """It printed nothing for minutes: now each step is named as it starts, the first at once, and no
     step is silent for long (progress lines every 10 s where stderr is a log, as here)."""

@@ -756,6 +756,68 @@ def test_a_long_explanation_is_cut_at_a_word_and_says_so():
     assert plain[:-1] in why[:1].lower() + why[1:]
 
 
+EMBEDDED = {
+    "pdq": 120,
+    "phash": 30,
+    "dhash": 29,
+    "inliers": 3,
+    "view": "full",
+    "variant": "full/r0",
+    "cosine": 0.8712,
+    "cosine_rank": 1,
+    "cosine_of": 1242,
+    "cosine_next": 0.6431,
+}
+
+
+def test_why_a_different_photo_found_by_the_embedding_alone():
+    line = why_line(RECORD, EMBEDDED, FLAGS[:1])
+    assert line == (
+        "A different photo of what may be the same object as interpol 12345's (similarity 0.87, rank 1 of "
+        "1,242); red flags: “Syria”"
+    )
+    # Too close to another object to stand out, or verified by points: the embedding does not speak alone.
+    assert "different photo of what may" not in why_line(RECORD, {**EMBEDDED, "cosine_next": 0.86}, [])
+    points = why_line(RECORD, {**EMBEDDED, "inliers": 40}, [])
+    assert points.startswith("40 matching points in the same arrangement")
+
+
+def test_the_embedding_evidence_reads_the_same_on_the_worklist_and_the_candidate_page(tmp_path):
+    import html as html_lib
+
+    db_path = tmp_path / "lootwatch.db"
+    db, cid = hostile_db(db_path)
+    db.table("candidates").update(
+        cid,
+        {
+            "tier": "review",
+            "pdq_distance": 120,
+            "phash_distance": 30,
+            "dhash_distance": 29,
+            "inliers": 3,
+            "evidence_json": json.dumps(EMBEDDED),
+        },
+    )
+    page = get(db_path, f"/-/lootwatch/candidate/{cid}").text
+    listed = get(db_path, "/").text
+    why = html_lib.unescape(re.search(r'<p class="lw-why" id="why">(.*?)</p>', page).group(1))
+    assert (
+        why
+        == "A different photo of what may be the same object as demo A1's (similarity 0.87, rank 1 of 1,242)"
+    )
+    rows_why = [html_lib.unescape(w) for w in re.findall(r'<div class="lw-rowwhy">(.*?)</div>', listed)]
+    assert rows_why == [why]
+    numbers = html_lib.unescape(re.search(r'<span id="similarity">(.*?)</span>', page).group(1))
+    assert numbers == (
+        "Similarity 0.87 of the two photos' learned embeddings (1 is the same picture); rank 1 of the 1,242 "
+        "registry photos searched; the most similar photo of another record: 0.64."
+    )
+    assert 'id="listing-photo"' in page and 'id="registry-photo"' in page  # both photos, to compare
+    # Hostile evidence values give no sentence, and no error.
+    db.table("candidates").update(cid, {"evidence_json": json.dumps({**EMBEDDED, "cosine": "0.9<b>"})})
+    assert 'id="similarity"' not in get(db_path, f"/-/lootwatch/candidate/{cid}").text
+
+
 # ------------------------------------------------------------------------ after a tester's walk
 
 

@@ -26,7 +26,7 @@ __all__ = ["Demo", "build", "SOURCE"]
 
 SOURCE = "demo-registry"
 HOUSES = ("demo_aurora", "demo_meridian", "demo_bazaar")
-VERSION = 6  # bump when the generator changes, so built demos are redrawn
+VERSION = 7  # bump when the generator changes, so built demos are redrawn
 HOUSE_BACKDROP = {"demo_aurora": "white", "demo_meridian": "grey", "demo_bazaar": "black"}
 
 
@@ -49,7 +49,7 @@ def build(
     per_edit: int = 17,
     flag_only: int = 30,
     distractors: int = 200,
-    rephoto: int = 12,
+    rephoto: int = 20,
     relist: int = 10,
     seed: int = 2199,
     today: date | None = None,
@@ -132,12 +132,13 @@ def _registry_object(job: tuple[Path, int, int]) -> dict:
     obj = draw.sprite(kind, material, sprite_seed)
     source_id = f"LW-DEMO-{i + 1:04d}"
     (folder / "photos").mkdir(parents=True, exist_ok=True)
-    names = []
+    names, backdrops = [], []
     for p in range(int(rng.integers(1, 4))):
         backdrop = list(draw.BACKDROPS)[int(rng.integers(3))]
         name = f"photos/{source_id}_{p + 1}.jpg"
         draw.photo(obj, backdrop, sprite_seed * 10 + p).save(folder / name, "JPEG", quality=92)
         names.append(name)
+        backdrops.append(backdrop)
     record = texts.registry_record(kind, material, rng, i + 1)
     record.update(
         source=SOURCE,
@@ -145,7 +146,14 @@ def _registry_object(job: tuple[Path, int, int]) -> dict:
         images="|".join(names),
         source_url=f"https://registry.example/objects/{source_id}",
     )
-    return {"record": record, "kind": kind, "material": material, "sprite_seed": sprite_seed, "photos": names}
+    return {
+        "record": record,
+        "kind": kind,
+        "material": material,
+        "sprite_seed": sprite_seed,
+        "photos": names,
+        "backdrops": backdrops,
+    }
 
 
 def _write_registry_csv(folder: Path, registry: list[dict]) -> None:
@@ -207,10 +215,16 @@ def _make_lot(job: tuple) -> tuple[dict, dict]:
     entry = {"site": house, "lot_id": lot_id, "kind": spec["kind"]}
     images: list[bytes] = []
     if reg is not None and spec["kind"] == "rephoto":
-        # The dealer's own photo of a registry object, described with the record's name and size.
+        # The dealer's own new photo of a registry object, described with the record's name and size: the
+        # object in another pose (turned up to 20 degrees) and light, on a backdrop none of the registry's
+        # photos of it has where there is one (or the house's own).
         obj = draw.sprite(reg["kind"], reg["material"], reg["sprite_seed"])
-        images.append(_jpeg(draw.photo(obj, backdrop, photo_seed * 10 + 7), 88))
-        entry.update(source=SOURCE, source_id=reg["record"]["source_id"], text_copy=True)
+        fresh = [b for b in draw.BACKDROPS if b not in reg["backdrops"]]
+        backdrop = fresh[int(rng.integers(len(fresh)))] if fresh else backdrop
+        images.append(_jpeg(draw.photo(obj, backdrop, photo_seed * 10 + 7, tilt=20.0), 88))
+        entry.update(
+            source=SOURCE, source_id=reg["record"]["source_id"], text_copy=True, new_backdrop=bool(fresh)
+        )
         flagged = bool(rng.random() < 0.3)
         text = texts.lot_text(reg["kind"], reg["material"], rng, flagged=flagged, record=reg["record"])
     elif reg is not None:

@@ -50,8 +50,9 @@ def sprite(kind: str, material: str, seed: int) -> Image.Image:
     return _colour(rng, mask, carve, MATERIALS[material], round_body=kind in ("coin", "lamp", "vessel"))
 
 
-def photo(obj: Image.Image, backdrop: str, seed: int) -> Image.Image:
-    """One studio photograph of a sprite: backdrop, shadow, pose and light all drawn from ``seed``."""
+def photo(obj: Image.Image, backdrop: str, seed: int, tilt: float = 12.0) -> Image.Image:
+    """One studio photograph of a sprite: backdrop, shadow, pose and light all drawn from ``seed``; the
+    object is turned by up to ``tilt`` degrees either way."""
     rng = np.random.default_rng(seed)
     w, h = PHOTO
     base = np.array(BACKDROPS[backdrop], dtype=np.float32)
@@ -62,7 +63,7 @@ def photo(obj: Image.Image, backdrop: str, seed: int) -> Image.Image:
     canvas = Image.fromarray(bg.astype(np.uint8), "RGB")
     scale = rng.uniform(0.72, 0.98) * min(w, h) / SPRITE
     posed = obj.resize((int(SPRITE * scale), int(SPRITE * scale)), Image.Resampling.LANCZOS)
-    posed = posed.rotate(rng.uniform(-12, 12), Image.Resampling.BILINEAR, expand=True)
+    posed = posed.rotate(rng.uniform(-tilt, tilt), Image.Resampling.BILINEAR, expand=True)
     posed = _light(posed, rng)
     x = int((w - posed.width) / 2 + rng.uniform(-0.08, 0.08) * w)
     y = int((h - posed.height) / 2 + rng.uniform(-0.06, 0.06) * h)
