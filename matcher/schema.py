@@ -540,3 +540,21 @@ def m019_listing_cuts(db: Database) -> None:
     # Which fields of a lot were cut to the crawler's caps (spiders/pipelines/caps.py) and how long they
     # were: {"description_html": {"length": 1100000, "kept": 100000}}; NULL when nothing was cut.
     db.table("listings").add_column("cut_json", str)
+
+
+@migrations()
+def m020_batches(db: Database) -> None:
+    # The ledger of ingested batches from crawler nodes (matcher/batches.py): a batch is ingested once,
+    # in the transaction that writes its rows, so a batch in this table is wholly in the database.
+    db.table("batches").create(
+        {
+            "key": str,
+            "sha256": str,
+            "bytes": int,
+            "rows": int,
+            "errors": int,
+            "ingested_at": str,
+        },
+        pk="key",
+    )
+    db.table("evidence").create_index(["warc_record_id"])
