@@ -392,7 +392,7 @@ def _ingest_stage(cfg) -> list[str]:
         raise UsageProblem(f"cannot list the batches: {exc}") from exc
     done = [r for r in results if r.status == "ingested"]
     click.echo(
-        f"{_plural(len(done), 'batch')} ingested ({_plural(sum(r.rows for r in done), 'lot')}, "
+        f"{len(done)} {'batch' if len(done) == 1 else 'batches'} ingested ({_plural(sum(r.rows for r in done), 'lot')}, "
         f"{_plural(sum(r.errors for r in done), 'bad row')}), "
         f"{sum(r.status == 'skipped' for r in results)} seen before, "
         f"{sum(r.status == 'refused' for r in results)} refused, "
