@@ -308,9 +308,10 @@ def crawl(
 def _node_crawl_stage(cfg, sites: tuple[str, ...] = ()) -> list[str]:
     """Schedule the chosen (or every enabled) site on its node and wait; one line per finished site,
     and returns one line per problem (a site on no node, a node unreachable or lost)."""
+    from matcher.objectstore import ObjectStore
     from spiders.run import project_settings
 
-    from .nodes import plan, schedule, wait
+    from .nodes import plan, run_summary, schedule, wait
     from .progress import bar
 
     if not cfg.nodes or not cfg.storage_url:
@@ -326,9 +327,24 @@ def _node_crawl_stage(cfg, sites: tuple[str, ...] = ()) -> list[str]:
     click.echo(f"scheduled {_plural(len(jobs), 'site')} on {_plural(len({j.node for j in jobs}), 'node')}")
     with bar("crawl jobs finished") as update:
         failures += wait(cfg, jobs, progress=update)
+    summaries = ObjectStore(cfg.storage_url)
     for job in jobs:
         took = f" in {job.seconds:.0f} s" if job.seconds is not None else ""
-        click.echo(f"{job.site}: {job.state} on node {job.node} (job {job.id}){took}")
+        said = ""
+        if job.state == "finished":
+            summary = run_summary(summaries, job)
+            if summary is None:
+                failures.append(
+                    f"{job.site}: the job on node {job.node} ended without its run summary (it crashed or "
+                    f"could not reach the storage): see its log on the node, job {job.id}"
+                )
+            else:
+                n = {k.rsplit("/", 1)[-1]: v for k, v in summary.get("stats", {}).items()}
+                said = (
+                    f": {summary.get('status')}, {_plural(n.get('items', 0), 'lot')}, "
+                    f"{_plural(n.get('images', 0), 'photo')}, {_plural(n.get('errors', 0), 'error')}"
+                )
+        click.echo(f"{job.site}: {job.state} on node {job.node} (job {job.id}){took}{said}")
     return failures
 
 
@@ -391,8 +407,9 @@ def _ingest_stage(cfg) -> list[str]:
     except StorageError as exc:
         raise UsageProblem(f"cannot list the batches: {exc}") from exc
     done = [r for r in results if r.status == "ingested"]
+    lots = _plural(sum(r.rows for r in done), "lot")
     click.echo(
-        f"{len(done)} {'batch' if len(done) == 1 else 'batches'} ingested ({_plural(sum(r.rows for r in done), 'lot')}, "
+        f"{len(done)} {'batch' if len(done) == 1 else 'batches'} ingested ({lots}, "
         f"{_plural(sum(r.errors for r in done), 'bad row')}), "
         f"{sum(r.status == 'skipped' for r in results)} seen before, "
         f"{sum(r.status == 'refused' for r in results)} refused, "

@@ -28,14 +28,14 @@ BESIDE_DB = {"data_dir": "data", "report_dir": "reports", "evidence_dir": "evide
 
 @dataclass
 class Node:
-    """One crawler node of ``[nodes.NAME]``: its Scrapyd URL, the sites pinned to it, and where the node
-    keeps its own state (paths on the node, relative to Scrapyd's working folder)."""
+    """One crawler node of ``[nodes.NAME]``: its Scrapyd URL, the sites pinned to it, and ``data_dir``,
+    the folder on the node (relative to Scrapyd's working folder) for its originals, WARC files and one
+    state database per site (``state/<site>.db``: a site's jobs never wait for another site's)."""
 
     name: str
     url: str
     sites: list[str]
-    db: str = "lootwatch-node.db"
-    data_dir: str = "lootwatch-node-data"
+    data_dir: str = "lootwatch-node"
 
 
 @dataclass
@@ -182,7 +182,7 @@ def _nodes(data: dict[str, Any], path: Path) -> dict[str, Node]:
                     f"{where}: site {site} is already on node {pinned[site]}; a site runs on exactly one node"
                 )
             pinned[site] = name
-        paths = {k: str(entry[k]) for k in ("db", "data_dir") if isinstance(entry.get(k), str)}
+        paths = {k: str(entry[k]) for k in ("data_dir",) if isinstance(entry.get(k), str)}
         nodes[name] = Node(name, url.rstrip("/"), list(sites), **paths)
     return nodes
 

@@ -16,7 +16,7 @@ from typing import Any
 from .config import Config, Node
 from .scrapyd import PROJECT, NodeUnreachable, Scrapyd
 
-__all__ = ["Job", "plan", "job_settings", "schedule", "wait", "node_status", "NodeState"]
+__all__ = ["Job", "plan", "job_settings", "schedule", "wait", "run_summary", "node_status", "NodeState"]
 
 POLL = 2.0  # seconds between two looks at the running jobs
 
@@ -43,15 +43,15 @@ def plan(cfg: Config, sites: list[str]) -> tuple[dict[str, list[str]], list[str]
     return grouped, [s for s in sites if s not in where]
 
 
-def job_settings(cfg: Config, node: Node) -> list[tuple[str, str]]:
-    """Scrapyd ``setting`` parameters (``KEY=VALUE``) for a job on ``node``. Scrapy reads a list from a
-    comma-separated string and a dict from JSON, so values are written that way."""
+def job_settings(cfg: Config, node: Node, site: str) -> list[tuple[str, str]]:
+    """Scrapyd ``setting`` parameters (``KEY=VALUE``) for the job of ``site`` on ``node``. Scrapy reads
+    a list from a comma-separated string and a dict from JSON, so values are written that way."""
     values: dict[str, Any] = {
         **cfg.scrapy,
         "LOOTWATCH_NODE": node.name,
         "LOOTWATCH_STORAGE": cfg.storage_url,
         "LOOTWATCH_BATCH_ITEMS": cfg.batch_items,
-        "LOOTWATCH_DB": node.db,
+        "LOOTWATCH_DB": f"{node.data_dir}/state/{site}.db",
         "LOOTWATCH_DATA_DIR": node.data_dir,
         "FILES_STORE": f"{node.data_dir}/originals",
     }
@@ -75,7 +75,7 @@ def schedule(cfg: Config, grouped: dict[str, list[str]]) -> tuple[list[Job], lis
         client = Scrapyd(node.url)
         for n, site in enumerate(sites):
             try:
-                jobs.append(Job(name, site, client.schedule(PROJECT, site, job_settings(cfg, node))))
+                jobs.append(Job(name, site, client.schedule(PROJECT, site, job_settings(cfg, node, site))))
             except NodeUnreachable as exc:
                 left = ", ".join(sites[n:])
                 failures.append(
@@ -126,6 +126,18 @@ def wait(
                 job.state, job.reason = "lost", f"still running after {timeout:.0f} s"
             return failures + [f"still running after {timeout:.0f} s: {', '.join(j.site for j in late)}"]
         time.sleep(poll)
+
+
+def run_summary(objects: Any, job: Job) -> dict[str, Any] | None:
+    """The run summary the job's node wrote (``spiders/node_runs.py``), or None when there is none (the
+    job crashed before writing it, or the storage cannot be read)."""
+    from matcher.objectstore import RUNS, StorageError
+
+    try:
+        keys = [k for k, _ in objects.list(f"{RUNS}{job.site}/") if k.endswith(f"/{job.node}/{job.id}.json")]
+        return json.loads(objects.get(keys[-1], 8 * 1024 * 1024)) if keys else None
+    except (StorageError, ValueError):
+        return None
 
 
 def _update(jobs: list[Job], node: str, listing: dict[str, Any]) -> None:

@@ -31,6 +31,7 @@ from .fingerprint import Fingerprint
 from .fingerprint_json import SignalsError, from_json
 from .ingest import keep_original, known_fields, original_path, store_fingerprint
 from .objectstore import BATCHES, ObjectStore, StorageError, photo_key
+from .run_summaries import ingest_run_summaries
 
 __all__ = [
     "BatchResult",
@@ -122,6 +123,7 @@ def ingest_batches(
         if progress:
             progress(n, len(listed))
     fetch_missing_warcs(db, objects, data_dir)
+    ingest_run_summaries(db, objects)
     return results
 
 

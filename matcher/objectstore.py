@@ -9,6 +9,7 @@ Keys under the storage URL's prefix (``s3://bucket/prefix``):
 - ``batches/<site>/<YYYY-MM-DD>/<node>/<job>-<batch>.jsonl``: a node's lots, one JSON object a line
 - ``photos/<sha256[:2]>/<sha256>``: original photo bytes, by their SHA-256
 - ``warc/<site>/<YYYY-MM-DD>/<node>/<file>.warc.gz``: the WARC files of a run (the evidence)
+- ``runs/<site>/<YYYY-MM-DD>/<node>/<job>.json``: a run's summary (counts, how it ended, its errors)
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ __all__ = [
     "batch_key",
     "photo_key",
     "warc_key",
+    "run_key",
     "BATCHES",
+    "RUNS",
 ]
 
 BATCHES = "batches/"
+RUNS = "runs/"
 
 
 class StorageError(RuntimeError):
@@ -56,6 +60,11 @@ def batch_key(site: str, day: str, node: str, job: str, batch: int) -> str:
 def photo_key(sha256: str) -> str:
     """Key of a photo's original bytes, relative to the storage prefix."""
     return f"photos/{sha256[:2]}/{sha256}"
+
+
+def run_key(site: str, day: str, node: str, job: str) -> str:
+    """Key of one run's summary (counts, how it ended, its errors), relative to the storage prefix."""
+    return f"{RUNS}{site}/{day}/{node}/{job}.json"
 
 
 def warc_key(site: str, day: str, node: str, name: str) -> str:

@@ -66,6 +66,8 @@ class NodeAddon:
             "store_empty": False,
         }
         settings.set("FEEDS", feeds, priority="cmdline")
+        extensions = dict(settings.getdict("EXTENSIONS"))
+        settings.set("EXTENSIONS", extensions | {"spiders.node_runs.NodeRunSummary": 510}, priority="cmdline")
 
 
 @dataclass

@@ -90,7 +90,8 @@ class Scrapyd:
                     return
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"scrapyd did not start: {(folder / 'scrapyd.out').read_text()[-2000:]}")
+                    out = (folder / "scrapyd.out").read_text()[-2000:]
+                    raise RuntimeError(f"scrapyd did not start: {out}") from None
                 time.sleep(0.2)
         raise RuntimeError("scrapyd did not listen within 30 s")
 
@@ -144,14 +145,15 @@ def write_config(
             f"[nodes.{name}]",
             f'url = "{url}"',
             f"sites = {json.dumps(sites)}",
-            f'db = "{node_state}/node.db"',
             f'data_dir = "{node_state}/data"',
         ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def lootwatch(config: Path, *args: str, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess:
+def lootwatch(
+    config: Path, *args: str, env: dict[str, str], timeout: float = 240
+) -> subprocess.CompletedProcess:
     """Run ``lootwatch --config CONFIG ARGS`` in a subprocess (its own reactor)."""
     return subprocess.run(
         [sys.executable, "-m", "lootwatch.cli", "--config", str(config), *args],
