@@ -212,24 +212,16 @@ def _parse_photos(rows: Any) -> tuple[list[Photo], list[str]]:
         if row["position"] in positions or not 0 <= row["position"] < MAX_PHOTOS:
             raise ValueError(f"photo position {row['position']} repeated or out of range")
         positions.add(row["position"])
-        error, fp = _text(row.get("error")), None
+        error, fp, refused = _text(row.get("error")), None, False
         if error is None:
             try:
                 fp = from_json(row.get("signals"))
                 if fp.sha256 != row.get("sha256") or not _is_sha256(fp.sha256):
                     raise SignalsError("its SHA-256 does not match the photo's")
             except SignalsError as exc:
-                error = f"signals refused: {exc}"
+                fp, refused, error = None, True, f"signals refused: {exc}"
                 problems.append(f"photo {row['url'][:200]}: {error}")
-        photos.append(
-            Photo(
-                row["position"],
-                str(row["url"]),
-                error,
-                fp,
-                refused=fp is None and error is not None and not _text(row.get("error")),
-            )
-        )
+        photos.append(Photo(row["position"], str(row["url"]), error, fp, refused))
     return photos, problems
 
 
