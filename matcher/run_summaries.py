@@ -1,6 +1,7 @@
 """Ingest the run summaries crawler nodes wrote (``runs/<site>/<day>/<node>/<job>.json``) as
 ``crawl_runs`` rows with their ``errors``, so crawl-health alerts and the digest see node crawls as they
-see single-machine ones. Each summary is ledgered in ``batches`` in the same transaction: read once.
+see single-machine ones; its lots seen are marked seen, and after a complete run the site's lots it did
+not see are marked gone. Each summary is ledgered in ``batches`` in the same transaction: read once.
 A summary that is not JSON, too large or of the wrong shape is ledgered as refused with one ``errors``
 row; it never stops the ingest."""
 
@@ -57,6 +58,8 @@ def _parse(data: bytes) -> dict[str, Any]:
     errors = summary.get("errors") or []
     if not isinstance(errors, list) or not all(isinstance(e, dict) for e in errors):
         raise ValueError("errors is not a list of objects")
+    if not isinstance(summary.get("seen") or [], list):
+        raise ValueError("seen is not a list of lot ids")
     return summary
 
 
@@ -87,6 +90,7 @@ def _ledger(db: Database, key: str, data: bytes, summary: dict[str, Any] | None,
                 )
                 .last_pk
             )
+            _seen_and_gone(db, summary)
             for error in summary.get("errors", [])[:MAX_ERRORS]:
                 store.record_error(
                     db,
@@ -107,6 +111,28 @@ def _ledger(db: Database, key: str, data: bytes, summary: dict[str, Any] | None,
                 "ingested_at": store.now(),
             }
         )
+
+
+def _seen_and_gone(db: Database, summary: dict[str, Any]) -> None:
+    """The run's lots are seen now (an unchanged lot sent no batch row); after a complete run, the
+    site's lots it did not see have gone, as after a complete single-machine crawl."""
+    seen = [str(lot) for lot in summary.get("seen") or [] if isinstance(lot, str | int)]
+    site, stamp = summary["site"], store.now()
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS run_seen (lot_id TEXT PRIMARY KEY)")
+    db.execute("DELETE FROM run_seen")
+    db.executemany("INSERT OR IGNORE INTO run_seen VALUES (?)", [(lot,) for lot in seen])
+    db.execute(
+        "UPDATE listings SET last_seen = ?, gone = 0 "
+        "WHERE site = ? AND lot_id IN (SELECT lot_id FROM run_seen)",
+        [stamp, site],
+    )
+    if summary.get("complete") is True and seen:
+        db.execute(
+            "UPDATE listings SET gone = 1 "
+            "WHERE site = ? AND gone = 0 AND lot_id NOT IN (SELECT lot_id FROM run_seen)",
+            [site],
+        )
+    db.execute("DELETE FROM run_seen")
 
 
 def _count(value: Any) -> int:

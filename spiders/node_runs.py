@@ -1,9 +1,11 @@
 """On a crawler node, each run's summary goes to object storage when the spider closes.
 
 ``runs/<site>/<day>/<node>/<job>.json``: the run's start and end, how it ended, its ``lootwatch/*``
-stats and the errors it recorded (at most ``MAX_ERRORS``). ``lootwatch crawl --nodes`` reads it to say
-what each job did (a job without one ended before it could write it: it crashed or its node died);
-``lootwatch ingest`` turns it into the run's ``crawl_runs`` and ``errors`` rows, for crawl-health alerts.
+stats, the errors it recorded (at most ``MAX_ERRORS``), the lot ids it saw (stored or unchanged) and
+whether it was complete (a market crawl that ended normally, saw lots and lost no listing page).
+``lootwatch crawl --nodes`` reads it to say what each job did (a job without one ended before it could
+write it: it crashed or its node died); ``lootwatch ingest`` turns it into the run's ``crawl_runs`` and
+``errors`` rows, and marks its lots seen (and, after a complete run, the site's others gone).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from matcher import store
 from matcher.objectstore import StorageError, run_key
 
 from .node import node_context
+from .runs import RunRecorder
 
 __all__ = ["NodeRunSummary", "MAX_ERRORS"]
 
@@ -52,6 +55,17 @@ class NodeRunSummary:
                     [run.run_id, MAX_ERRORS],
                 )
             ]
+        seen: list[str] = []
+        if run is not None:
+            # Lots stored or answered "unchanged" in this run: on the review machine they are seen today,
+            # and after a complete run the site's other lots have gone (as RunRecorder decides here).
+            seen = [
+                lot
+                for (lot,) in run.db.execute(
+                    "SELECT lot_id FROM listings WHERE site = ? AND last_seen >= ? ORDER BY lot_id",
+                    [spider.name, self.started],
+                )
+            ]
         summary = {
             "site": spider.name,
             "node": context.node,
@@ -62,6 +76,8 @@ class NodeRunSummary:
             "status": reason,
             "stats": stats,
             "errors": errors,
+            "seen": seen,
+            "complete": RunRecorder._complete(spider, reason, self.crawler.stats.get_stats()),
         }
         key = run_key(spider.name, context.day, context.node, context.job)
         try:

@@ -9,6 +9,7 @@ object storage under its SHA-256 before the row that names it can reach a batch.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +101,12 @@ class NodeExportPipeline:
         }
         if data is not None:
             try:
+                started = time.perf_counter()
                 fp = fingerprint(data)
+                # CPU spent hashing on this node, for the benchmark of photos hashed per second.
+                self.crawler.stats.inc_value(
+                    "lootwatch/node/hash_ms", round(1000 * (time.perf_counter() - started))
+                )
                 node_context(self.crawler).store.put_once(photo_key(fp.sha256), data)
                 row.update(sha256=fp.sha256, signals=to_json(fp))
                 self.crawler.stats.inc_value("lootwatch/store/images")
