@@ -4,6 +4,7 @@ add-on that rewires a crawl (spiders/node.py): each checked without any service 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from scrapy.settings import Settings
@@ -120,3 +121,14 @@ def test_job_settings_json_for_dicts(tmp_path):
     cfg.scrapy["DOWNLOAD_SLOTS"] = {"x.example": {"concurrency": 1}}
     params = dict(v.split("=", 1) for _, v in job_settings(cfg, cfg.nodes["crawler-1"], "catawiki"))
     assert json.loads(params["DOWNLOAD_SLOTS"]) == {"x.example": {"concurrency": 1}}
+
+
+def test_readme_node_example_loads(tmp_path):
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    (example,) = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "[nodes." in b]
+    cfg = _load(tmp_path, example)
+    assert cfg.storage_url == "s3://lootwatch-batches/my-unit" and cfg.batch_items == 500
+    assert list(cfg.nodes) == ["crawler-1", "crawler-2"]
+    assert cfg.nodes["crawler-2"].sites == ["ebay_browse", "ebay_search"]
