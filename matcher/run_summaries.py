@@ -120,7 +120,7 @@ def _seen_and_gone(db: Database, summary: dict[str, Any]) -> None:
     site, stamp = summary["site"], store.now()
     db.execute("CREATE TEMP TABLE IF NOT EXISTS run_seen (lot_id TEXT PRIMARY KEY)")
     db.execute("DELETE FROM run_seen")
-    db.executemany("INSERT OR IGNORE INTO run_seen VALUES (?)", [(lot,) for lot in seen])
+    db.conn.executemany("INSERT OR IGNORE INTO run_seen VALUES (?)", [(lot,) for lot in seen])
     db.execute(
         "UPDATE listings SET last_seen = ?, gone = 0 "
         "WHERE site = ? AND lot_id IN (SELECT lot_id FROM run_seen)",
