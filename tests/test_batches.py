@@ -208,3 +208,68 @@ def test_batch_twice_changes_nothing(tmp_path, photos):
     db.execute("DELETE FROM batches")  # even without the ledger, the rows converge on the same ones
     assert ingest_batch(db, KEY, data, None, tmp_path).status == "ingested"
     assert _snapshot(tmp_path / "l.db") == once
+
+
+class FakeStore:
+    """The two calls the run-summary ingest makes of an ``ObjectStore``, over a dict of objects."""
+
+    def __init__(self, objects: dict[str, bytes]):
+        self.objects = objects
+
+    def list(self, prefix: str) -> list[tuple[str, int]]:
+        return sorted((k, len(v)) for k, v in self.objects.items() if k.startswith(prefix))
+
+    def get(self, key: str, max_bytes: int) -> bytes:
+        return self.objects[key]
+
+
+def _summary(seen: list[str], complete: bool, status: str = "finished") -> bytes:
+    return json.dumps(
+        {
+            "site": "site_x",
+            "node": "alpha",
+            "job": "job2",
+            "kind": "market",
+            "status": status,
+            "started_at": "2026-01-02T05:30:00+00:00",
+            "finished_at": "2026-01-02T06:00:00+00:00",
+            "stats": {"lootwatch/store/items": 1, "lootwatch/lots/unchanged": 1, "lootwatch/errors": 1},
+            "errors": [{"stage": "fetch", "url": "http://h.example/lot/9", "reason": "HTTP 500"}],
+            "seen": seen,
+            "complete": complete,
+        }  # fmt: skip
+    ).encode()
+
+
+def test_run_summary_becomes_a_run_and_marks_lots_seen_and_gone(tmp_path, photos):
+    from matcher.run_summaries import ingest_run_summaries
+
+    db = open_db(tmp_path / "l.db")
+    ingest_batch(db, KEY, _batch([_row(str(n), photos[0]) for n in range(3)]), None, tmp_path)
+    store = FakeStore(
+        {
+            "runs/site_x/2026-01-02/alpha/job2.json": _summary(["0", "1"], complete=True),
+            "runs/site_x/2026-01-02/alpha/job3.json": b"{not a summary",
+        }
+    )
+    assert ingest_run_summaries(db, store) == {"ingested": 1, "refused": 1, "waiting": 0}
+    gone = dict(db.execute("SELECT lot_id, gone FROM listings").fetchall())
+    assert gone == {"0": 0, "1": 0, "2": 1}  # a complete run did not see lot 2: it has left the site
+    run = db.execute("SELECT id, spider, status, items, errors FROM crawl_runs").fetchone()
+    assert run[1:] == ("site_x", "finished", 1, 1)
+    assert db.execute("SELECT stage, url, reason FROM errors WHERE run_id = ?", [run[0]]).fetchall() == [
+        ("fetch", "http://h.example/lot/9", "HTTP 500")
+    ]
+    refused = db.execute("SELECT reason FROM errors WHERE url LIKE 'runs/%job3.json'").fetchone()[0]
+    assert refused.startswith("run summary refused")
+    assert ingest_run_summaries(db, store) == {"ingested": 0, "refused": 0, "waiting": 0}  # ledgered
+
+
+def test_incomplete_run_marks_nothing_gone(tmp_path, photos):
+    from matcher.run_summaries import ingest_run_summaries
+
+    db = open_db(tmp_path / "l.db")
+    ingest_batch(db, KEY, _batch([_row(str(n), photos[0]) for n in range(2)]), None, tmp_path)
+    store = FakeStore({"runs/site_x/2026-01-02/alpha/job2.json": _summary(["0"], complete=False)})
+    ingest_run_summaries(db, store)
+    assert dict(db.execute("SELECT lot_id, gone FROM listings").fetchall()) == {"0": 0, "1": 0}
