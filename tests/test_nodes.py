@@ -287,3 +287,14 @@ def test_unreachable_node_is_one_line(cluster, tmp_path):
     assert "Traceback" not in proc.stderr
     proc = lootwatch(config, "nodes", env=cluster["s3"].env)
     assert proc.returncode == 1 and "gone http://127.0.0.1:9: unreachable" in proc.stdout
+
+
+def test_daily_on_nodes_crawls_ingests_matches_and_reports(cluster):
+    config = _config(cluster, "daily", {"beta": SITES[:1]}, state="state-daily")
+    off = ", ".join(f'"{site}"' for site in SITES[1:])  # one site keeps the test short
+    config.write_text(config.read_text().replace("[scrapy]", f"[scrapy]\nLOOTWATCH_DISABLE_SITES = [{off}]"))
+    out = _ok(lootwatch(config, "daily", "--nodes", "--dry-run", env=cluster["s3"].env))
+    stages = [line for line in out.splitlines() if line.startswith("== ")]
+    assert stages == ["== crawl", "== ingest", "== match", "== report"]
+    assert f"{SITES[0]}: finished on node beta" in out and "(20 lots, 0 bad rows)" in out
+    assert re.search(r"^1 candidate; wrote ", out, re.M), out
