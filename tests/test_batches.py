@@ -273,3 +273,27 @@ def test_incomplete_run_marks_nothing_gone(tmp_path, photos):
     store = FakeStore({"runs/site_x/2026-01-02/alpha/job2.json": _summary(["0"], complete=False)})
     ingest_run_summaries(db, store)
     assert dict(db.execute("SELECT lot_id, gone FROM listings").fetchall()) == {"0": 0, "1": 0}
+
+
+def test_ingest_batches_refuses_an_oversized_batch_once_and_copies_originals(tmp_path, photos, monkeypatch):
+    from matcher.objectstore import StorageError, photo_key
+
+    class Store(FakeStore):
+        def get(self, key: str, max_bytes: int) -> bytes:
+            if key not in self.objects:
+                raise StorageError(f"{key}: no such object")
+            return self.objects[key]
+
+    good = _batch([_row("1", photos[0]), _row("2", photos[1])])
+    big = _batch([_row("3", photos[0])] * 40)
+    monkeypatch.setattr(batches, "MAX_BATCH_BYTES", len(good) + 1)
+    sha = hashes.sha256(photos[0])
+    store = Store({KEY: good, KEY.replace("00001", "00002"): big, photo_key(sha): photos[0]})
+    db = open_db(tmp_path / "l.db")
+    first = batches.ingest_batches(db, store, tmp_path / "data")
+    assert [(r.status, r.rows, r.errors) for r in first] == [("ingested", 2, 1), ("refused", 0, 1)]
+    assert "original of photo" in first[0].problems[0]  # photos[1]'s original is not in the storage
+    assert (tmp_path / "data" / "originals" / sha[:2] / sha).read_bytes() == photos[0]
+    assert "over the limit" in first[1].reason
+    again = batches.ingest_batches(db, store, tmp_path / "data")
+    assert [r.status for r in again] == ["skipped", "skipped"]
