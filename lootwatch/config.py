@@ -149,12 +149,11 @@ def _scrapy_settings(data: dict[str, Any], path: Path) -> dict[str, Any]:
     return scrapy
 
 
-NODE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-
-
 def _nodes(data: dict[str, Any], path: Path) -> dict[str, Node]:
     """The ``[nodes.NAME]`` tables: each a Scrapyd ``url`` and its ``sites``; a site on two nodes is
     refused (its politeness would be doubled)."""
+    from spiders.node import NODE_NAME  # a node's name is part of its storage keys
+
     table = data.get("nodes", {})
     if not isinstance(table, dict):
         raise ConfigError(f"config file {path}: nodes must be tables ([nodes.NAME])")
