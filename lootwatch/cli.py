@@ -357,23 +357,42 @@ def nodes(cfg) -> None:
 
     if not cfg.nodes:
         raise UsageProblem("no [nodes.NAME] tables in lootwatch.toml: single-machine mode (README)")
+    ingested = _ingested_runs(cfg)
     failures = []
     for state in node_status(cfg):
         node = state.node
         if state.error:
             click.echo(f"{node.name} {node.url}: unreachable; sites {', '.join(node.sites) or 'none'}")
             failures.append(f"node {node.name} unreachable: {state.error}")
-            continue
+        else:
+            jobs = f"{len(state.running or [])} running, {len(state.pending or [])} pending"
+            click.echo(f"{node.name} {node.url}: {jobs}")
         running = {j.get("spider"): j for j in state.running or []}
-        click.echo(
-            f"{node.name} {node.url}: {len(state.running or [])} running, {len(state.pending or [])} pending"
-        )
         for site in node.sites:
             last = (state.last_runs or {}).get(site)
             now = f"running since {running[site].get('start_time')}" if site in running else "idle"
             ran = f"last run {last.get('start_time')} to {last.get('end_time')}" if last else "no run kept"
-            click.echo(f"  {site}: {now}; {ran}")
+            if state.error:
+                now, ran = "node unreachable", "no run kept"
+            click.echo(f"  {site}: {now}; {ran}; {ingested.get(site, 'no run ingested yet')}")
     _exit_failed(failures)
+
+
+def _ingested_runs(cfg) -> dict[str, str]:
+    """Each site's latest run in the review database (from the nodes' run summaries), in words; none
+    when there is no database yet."""
+    from matcher.store import DatabaseProblem, open_db
+    from reports.health import crawl_health
+
+    try:
+        db = open_db(cfg.db, create=False)
+    except DatabaseProblem:
+        return {}
+    return {
+        h["site"]: f"last run ingested {h['started_at']}: {_plural(h['seen'], 'lot')}, "
+        f"{_plural(h['errors'] or 0, 'error')}" + (f" ({h['warning']})" if h["warning"] else "")
+        for h in crawl_health(db)
+    }
 
 
 @main.command()

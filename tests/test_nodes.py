@@ -178,6 +178,11 @@ def test_ingest_twice_changes_nothing(cluster):
     batches = [key for key, *_ in before["ledger"] if key.startswith("batches/")]
     assert "0 batches ingested" in out and f"{len(batches)} seen before" in out
     assert _snapshot(cluster["tmp"] / "two.db") == before
+    shown = _ok(lootwatch(config, "nodes", env=cluster["s3"].env))  # the runs ingested, per site
+    assert all(
+        re.search(rf"{site}: idle; last run .*; last run ingested .*: 20 lots, 0 errors", shown)
+        for site in SITES
+    )
 
 
 def test_ingest_killed_mid_batch_then_rerun_matches_uninterrupted(cluster):
