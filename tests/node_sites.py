@@ -102,12 +102,20 @@ class AuctionHouse(LoopbackServer):
 
     def most_in_flight(self) -> int:
         """The most requests this house was ever answering at the same time."""
-        events = sorted([(s, 1) for s, _, _ in self.requests] + [(e, -1) for _, e, _ in self.requests])
-        most = now = 0
-        for _, step in events:
-            now += step
-            most = max(most, now)
-        return most
+        return len(self.busiest())
+
+    def busiest(self) -> list[tuple[float, float, str]]:
+        """The requests in flight together at the busiest moment: (start, end, path) each."""
+        events = sorted(
+            [(s, 1, r) for r in self.requests for s in r[:1]] + [(r[1], -1, r) for r in self.requests]
+        )
+        now: set = set()
+        busiest: list = []
+        for _, step, request in events:
+            now.add(request) if step > 0 else now.discard(request)
+            if len(now) > len(busiest):
+                busiest = sorted(now)
+        return busiest
 
     def answer(self, h: BaseHTTPRequestHandler) -> None:
         path = h.path

@@ -88,9 +88,11 @@ def _config(cluster, name: str, pins: dict[str, list[str]], state: str = "state"
         batch_items=5,
         node_state=state,
         concurrency=CONCURRENCY,
-        # Scrapy 2.19 with DOWNLOAD_DELAY 0 starts every queued request of a site at once, past
-        # CONCURRENT_REQUESTS_PER_DOMAIN; with a delay it keeps to it. Real crawls use 1 s.
-        delay=0.05,
+        # Scrapy 2.19 counts a request against CONCURRENT_REQUESTS_PER_DOMAIN only once its download
+        # task has started: with DOWNLOAD_DELAY 0 it starts every queued request of a site at once, and
+        # with a delay shorter than the event loop's lag on a loaded machine it can start one too many.
+        # Real crawls use 1 s; 0.2 s keeps this test short.
+        delay=0.2,
     )
 
 
@@ -133,7 +135,7 @@ def _assert_every_lot_once(snap: dict[str, list]) -> None:
 def _assert_polite(cluster) -> None:
     for site, house in zip(SITES, cluster["houses"], strict=True):
         assert house.requests, f"{site} was never crawled"
-        assert house.most_in_flight() <= CONCURRENCY, f"{site} saw {house.most_in_flight()} requests at once"
+        assert house.most_in_flight() <= CONCURRENCY, f"{site} saw these at once: {house.busiest()}"
 
 
 def test_two_nodes_crawl_ingest_and_match(cluster):
