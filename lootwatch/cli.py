@@ -299,11 +299,163 @@ def _set_bank(cfg, source: str, enabled: bool, note: str | None) -> None:
     help="Keep the crawl's state here; after an interruption the same command resumes it.",
 )
 @click.option("--http-cache", is_flag=True, help="Cache responses on disk: for developing a spider only.")
+@click.option(
+    "--nodes",
+    "on_nodes",
+    is_flag=True,
+    help="Run each site as a Scrapyd job on the node it is pinned to ([nodes.NAME] in lootwatch.toml) "
+    "and wait for the jobs; the lots go to object storage for `lootwatch ingest`.",
+)
 @click.pass_obj
-def crawl(cfg, sites: tuple[str, ...], demo_url: str | None, jobdir: str | None, http_cache: bool) -> None:
+def crawl(
+    cfg, sites: tuple[str, ...], demo_url: str | None, jobdir: str | None, http_cache: bool, on_nodes: bool
+) -> None:
     """Run the market spiders (all enabled ones by default). Exit status 1, with one line per site
-    saying why, when a site failed: it could not start, ended early, or stored and saw no lot."""
+    saying why, when a site failed: it could not start, ended early, or stored and saw no lot; with
+    --nodes, also when a node could not be reached or went away (its sites named)."""
+    if on_nodes:
+        if demo_url or jobdir or http_cache:
+            raise UsageProblem("--nodes takes no --demo-url, --jobdir or --http-cache")
+        _exit_failed([f"crawl: {line}" for line in _node_crawl_stage(cfg, sites)])
+        return
     _exit_failed([f"crawl: {line}" for line in _crawl_stage(cfg, sites, demo_url, jobdir, http_cache)])
+
+
+def _node_crawl_stage(cfg, sites: tuple[str, ...] = ()) -> list[str]:
+    """Schedule the chosen (or every enabled) site on its node and wait; one line per finished site,
+    and returns one line per problem (a site on no node, a node unreachable or lost)."""
+    from matcher.objectstore import ObjectStore
+    from spiders.run import project_settings
+
+    from .nodes import plan, run_summary, schedule, wait
+    from .progress import bar
+
+    if not cfg.nodes or not cfg.storage_url:
+        raise UsageProblem("--nodes needs [nodes.NAME] tables and a [storage] url in lootwatch.toml (README)")
+    settings = project_settings(cfg.db, cfg.data_dir, **_scrapy_settings(cfg))
+    chosen = _chosen_sites(settings, sites, None)
+    grouped, unpinned = plan(cfg, chosen)
+    failures = [
+        f"{site}: on no node; pin it in a [nodes.NAME] sites list of lootwatch.toml" for site in unpinned
+    ]
+    jobs, refused = schedule(cfg, grouped)
+    failures += refused
+    click.echo(f"scheduled {_plural(len(jobs), 'site')} on {_plural(len({j.node for j in jobs}), 'node')}")
+    with bar("crawl jobs finished") as update:
+        failures += wait(cfg, jobs, progress=update)
+    summaries = ObjectStore(cfg.storage_url)
+    for job in jobs:
+        took = f" in {job.seconds:.0f} s" if job.seconds is not None else ""
+        said = ""
+        if job.state == "finished":
+            summary = run_summary(summaries, job)
+            if summary is None:
+                failures.append(
+                    f"{job.site}: the job on node {job.node} ended without its run summary (it crashed or "
+                    f"could not reach the storage): see its log on the node, job {job.id}"
+                )
+            else:
+                n = {k.rsplit("/", 1)[-1]: v for k, v in summary.get("stats", {}).items()}
+                said = (
+                    f": {summary.get('status')}, {_plural(n.get('items', 0), 'lot')}, "
+                    f"{_plural(n.get('images', 0), 'photo')}, {_plural(n.get('errors', 0), 'error')}"
+                )
+        click.echo(f"{job.site}: {job.state} on node {job.node} (job {job.id}){took}{said}")
+    return failures
+
+
+@main.command()
+@click.pass_obj
+def nodes(cfg) -> None:
+    """Show each crawler node of lootwatch.toml: its sites, the jobs it runs, each site's last run.
+    Exit status 1 when a node cannot be reached."""
+    from .nodes import node_status
+
+    if not cfg.nodes:
+        raise UsageProblem("no [nodes.NAME] tables in lootwatch.toml: single-machine mode (README)")
+    ingested = _ingested_runs(cfg)
+    failures = []
+    for state in node_status(cfg):
+        node = state.node
+        if state.error:
+            click.echo(f"{node.name} {node.url}: unreachable; sites {', '.join(node.sites) or 'none'}")
+            failures.append(f"node {node.name} unreachable: {state.error}")
+        else:
+            jobs = f"{len(state.running or [])} running, {len(state.pending or [])} pending"
+            click.echo(f"{node.name} {node.url}: {jobs}")
+        running = {j.get("spider"): j for j in state.running or []}
+        for site in node.sites:
+            last = (state.last_runs or {}).get(site)
+            now = f"running since {running[site].get('start_time')}" if site in running else "idle"
+            ran = f"last run {last.get('start_time')} to {last.get('end_time')}" if last else "no run kept"
+            if state.error:
+                now, ran = "node unreachable", "no run kept"
+            click.echo(f"  {site}: {now}; {ran}; {ingested.get(site, 'no run ingested yet')}")
+    _exit_failed(failures)
+
+
+def _ingested_runs(cfg) -> dict[str, str]:
+    """Each site's latest run in the review database (from the nodes' run summaries), in words; none
+    when there is no database yet."""
+    from matcher.store import DatabaseProblem, open_db
+    from reports.health import crawl_health
+
+    try:
+        db = open_db(cfg.db, create=False)
+    except DatabaseProblem:
+        return {}
+    return {
+        h["site"]: f"last run ingested {h['started_at']}: {_plural(h['seen'], 'lot')}, "
+        f"{_plural(h['errors'] or 0, 'error')}" + (f" ({h['warning']})" if h["warning"] else "")
+        for h in crawl_health(db)
+    }
+
+
+@main.command()
+@click.option("--no-match", is_flag=True, help="Only ingest; match later with `lootwatch match`.")
+@click.pass_obj
+def ingest(cfg, no_match: bool) -> None:
+    """Ingest the crawler nodes' new batches from object storage ([storage] url), one transaction per
+    batch, then match. A batch already ingested is skipped; one cut short is ingested again whole.
+    Exit status 1 when a batch was refused or had bad rows (each said in one line; the rows are in the
+    errors table)."""
+    failures = _ingest_stage(cfg)
+    if not no_match:
+        _match_stage(cfg)
+    _exit_failed(failures)
+
+
+def _ingest_stage(cfg) -> list[str]:
+    """Ingest new batches; one summary line, and returns one line per batch problem."""
+    from matcher.batches import ingest_batches
+    from matcher.objectstore import ObjectStore, StorageError
+    from matcher.store import open_db
+
+    from .progress import bar
+
+    if not cfg.storage_url:
+        raise UsageProblem("no [storage] url in lootwatch.toml: nothing to ingest from (README)")
+    db = open_db(cfg.db)
+    try:
+        with bar("batches") as update:
+            results = ingest_batches(db, ObjectStore(cfg.storage_url), Path(cfg.data_dir), progress=update)
+    except StorageError as exc:
+        raise UsageProblem(f"cannot list the batches: {exc}") from exc
+    done = [r for r in results if r.status == "ingested"]
+    lots = _plural(sum(r.rows for r in done), "lot")
+    click.echo(
+        f"{len(done)} {'batch' if len(done) == 1 else 'batches'} ingested ({lots}, "
+        f"{_plural(sum(r.errors for r in done), 'bad row')}), "
+        f"{sum(r.status == 'skipped' for r in results)} seen before, "
+        f"{sum(r.status == 'refused' for r in results)} refused, "
+        f"{sum(r.status == 'waiting' for r in results)} left for a later ingest"
+    )
+    failures = []
+    for r in results:
+        if r.status in ("refused", "waiting"):
+            failures.append(f"ingest: batch {r.key} {r.status}: {r.reason}")
+        failures += [f"ingest: batch {r.key}: {line}" for line in r.problems]
+    return failures
 
 
 def _crawl_stage(
@@ -398,8 +550,14 @@ def _chosen_sites(settings, sites: tuple[str, ...], demo_url: str | None) -> lis
 
 @main.command()
 @click.option("--dry-run", is_flag=True, help="Write the digest without sending it.")
+@click.option(
+    "--nodes",
+    "on_nodes",
+    is_flag=True,
+    help="Crawl on the crawler nodes, wait, then ingest their batches before matching.",
+)
 @click.pass_obj
-def daily(cfg, dry_run: bool) -> None:
+def daily(cfg, dry_run: bool, on_nodes: bool) -> None:
     """Crawl every enabled site, match, and send the digest: the whole day's work, for a timer or cron.
 
     Exits with status 1 when anything failed, with one line each: a site that failed (``crawl: SITE
@@ -411,17 +569,25 @@ def daily(cfg, dry_run: bool) -> None:
 
     # The watch sends the alerts at the end, whatever happened (a failed stage's line among them).
     with DailyWatch(cfg, say=click.echo, warn=lambda line: click.echo(line, err=True)) as watch:
-        _daily(cfg, dry_run, watch)
+        _daily(cfg, dry_run, watch, on_nodes)
 
 
-def _daily(cfg, dry_run: bool, watch) -> None:
+def _daily(cfg, dry_run: bool, watch, on_nodes: bool = False) -> None:
     from matcher.store import DatabaseProblem, open_db
 
     # A bad database is refused before any stage starts, not blamed on the crawl.
     open_db(Path(cfg.db), create=True).close()
     failures: list[str] = []
+    crawl = (
+        [
+            ("crawl", lambda: failures.extend(f"crawl: {line}" for line in _node_crawl_stage(cfg))),
+            ("ingest", lambda: failures.extend(_ingest_stage(cfg))),
+        ]
+        if on_nodes
+        else [("crawl", lambda: failures.extend(f"crawl: {line}" for line in _crawl_stage(cfg)))]
+    )
     stages = (
-        ("crawl", lambda: failures.extend(f"crawl: {line}" for line in _crawl_stage(cfg))),
+        *crawl,
         ("match", lambda: _match_stage(cfg)),
         ("report", lambda: _report_stage(cfg, date.today(), dry_run or not cfg.smtp_host)),
     )

@@ -8,12 +8,14 @@ live beside the review database (``data/``, ``reports/``, ``evidence/`` in its f
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-__all__ = ["Config", "load_config", "ConfigError", "BESIDE_DB"]
+__all__ = ["Config", "Node", "load_config", "ConfigError", "BESIDE_DB"]
 
 
 class ConfigError(ValueError):
@@ -22,6 +24,18 @@ class ConfigError(ValueError):
 
 # Folders that belong to one database: the config key and the default folder beside the database.
 BESIDE_DB = {"data_dir": "data", "report_dir": "reports", "evidence_dir": "evidence"}
+
+
+@dataclass
+class Node:
+    """One crawler node of ``[nodes.NAME]``: its Scrapyd URL, the sites pinned to it, and ``data_dir``,
+    the folder on the node (relative to Scrapyd's working folder) for its originals, WARC files and one
+    state database per site (``state/<site>.db``: a site's jobs never wait for another site's)."""
+
+    name: str
+    url: str
+    sites: list[str]
+    data_dir: str = "lootwatch-node"
 
 
 @dataclass
@@ -47,6 +61,9 @@ class Config:
     alert_summary: bool = True  # the daily summary goes to the alert URLs too
     scrapy: dict[str, Any] = field(default_factory=dict)
     backup: dict[str, Any] = field(default_factory=dict)  # [backup]: the replica (lootwatch/backup.py)
+    nodes: dict[str, Node] = field(default_factory=dict)  # [nodes.NAME]: crawler nodes on Scrapyd
+    storage_url: str = ""  # [storage] url: s3://bucket[/prefix] between the nodes and this machine
+    batch_items: int = 500  # [storage] batch_items: lots per batch a node writes
 
 
 def load_config(path: str | Path | None = None, db: str | Path | None = None) -> Config:
@@ -85,6 +102,8 @@ def load_config(path: str | Path | None = None, db: str | Path | None = None) ->
         cfg.alert_urls, cfg.alert_summary = _alerts(data, p)
         cfg.scrapy = _scrapy_settings(data, p)
         cfg.backup = _backup_table(data, p)
+        cfg.nodes = _nodes(data, p)
+        cfg.storage_url, cfg.batch_items = _storage(data, p)
     # Alert URLs carry their service's token, so they may live in the environment instead of the file.
     cfg.alert_urls += os.environ.get("LOOTWATCH_ALERT_URLS", "").split()
     if db:
@@ -149,3 +168,58 @@ def _backup_table(data: dict[str, Any], path: Path) -> dict[str, Any]:
         if not isinstance(value, kind):
             raise ConfigError(f"config file {path}: [backup] {key} must be a {kind.__name__}")
     return dict(table)
+
+
+def _nodes(data: dict[str, Any], path: Path) -> dict[str, Node]:
+    """The ``[nodes.NAME]`` tables: each a Scrapyd ``url`` and its ``sites``; a site on two nodes is
+    refused (its politeness would be doubled)."""
+    from spiders.node import NODE_NAME  # a node's name is part of its storage keys
+
+    table = data.get("nodes", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {path}: nodes must be tables ([nodes.NAME])")
+    nodes: dict[str, Node] = {}
+    pinned: dict[str, str] = {}
+    for name, entry in table.items():
+        where = f"config file {path}: [nodes.{name}]"
+        if not NODE_NAME.match(name):
+            raise ConfigError(f"{where}: a node name is lowercase letters, digits, - and _")
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} must be a table with url and sites")
+        url = entry.get("url")
+        if (
+            not isinstance(url, str)
+            or urlsplit(url).scheme not in ("http", "https")
+            or not urlsplit(url).netloc
+        ):
+            raise ConfigError(f"{where}: url must be the node's Scrapyd address, http://HOST:6800")
+        sites = entry.get("sites", [])
+        if not isinstance(sites, list) or not all(isinstance(s, str) and s for s in sites):
+            raise ConfigError(f"{where}: sites must be a list of site names")
+        for site in sites:
+            if site in pinned:
+                raise ConfigError(
+                    f"{where}: site {site} is already on node {pinned[site]}; a site runs on exactly one node"
+                )
+            pinned[site] = name
+        paths = {k: str(entry[k]) for k in ("data_dir",) if isinstance(entry.get(k), str)}
+        nodes[name] = Node(name, url.rstrip("/"), list(sites), **paths)
+    return nodes
+
+
+def _storage(data: dict[str, Any], path: Path) -> tuple[str, int]:
+    """The ``[storage]`` table: ``url`` (s3://bucket[/prefix]) and ``batch_items`` (lots per batch)."""
+    table = data.get("storage", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {path}: storage must be a table ([storage])")
+    url = table.get("url", "")
+    if url and (not isinstance(url, str) or not re.match(r"^s3://[^/]+", url)):
+        raise ConfigError(
+            f"config file {path}: [storage] url must look like s3://bucket or s3://bucket/prefix"
+        )
+    items = table.get("batch_items", 500)
+    if not isinstance(items, int) or isinstance(items, bool) or not 1 <= items <= 100_000:
+        raise ConfigError(
+            f"config file {path}: [storage] batch_items must be a whole number from 1 to 100000"
+        )
+    return str(url).rstrip("/"), items

@@ -557,3 +557,21 @@ def m020_image_embeddings(db: Database) -> None:
             "WHEN NEW.view = 'full' BEGIN INSERT INTO registry_changes (object_id) "
             "SELECT DISTINCT object_id FROM registry_images WHERE sha256 = NEW.sha256; END"
         )
+
+
+@migrations()
+def m021_batches(db: Database) -> None:
+    # The ledger of ingested batches from crawler nodes (matcher/batches.py): a batch is ingested once,
+    # in the transaction that writes its rows, so a batch in this table is wholly in the database.
+    db.table("batches").create(
+        {
+            "key": str,
+            "sha256": str,
+            "bytes": int,
+            "rows": int,
+            "errors": int,
+            "ingested_at": str,
+        },
+        pk="key",
+    )
+    db.table("evidence").create_index(["warc_record_id"])

@@ -66,3 +66,9 @@ ITEM_PIPELINES = {
     "spiders.pipelines.registry.StoreRegistryPipeline": 310,
 }
 EXTENSIONS = {"spiders.runs.RunRecorder": 500}
+# Crawler-node mode, off unless LOOTWATCH_NODE and LOOTWATCH_STORAGE are set (spiders/node.py): lots go
+# to object storage as feed batches of LOOTWATCH_BATCH_ITEMS, not into the review database.
+ADDONS = {"spiders.node.NodeAddon": 0}
+LOOTWATCH_NODE = ""
+LOOTWATCH_STORAGE = ""
+LOOTWATCH_BATCH_ITEMS = 500

@@ -34,11 +34,7 @@ class StoreListingPipeline:
         if not isinstance(item, ListingItem):
             return item
         db = self.crawler.lootwatch_run.db
-        listing = ItemAdapter(item).asdict()
-        for key in PLAIN_FIELDS:  # every spider's, not only the structured-data readers'
-            listing[key] = plain_text(listing.get(key))
-        listing["description"] = clean_text(listing.get("description_html"))
-        listing["content_sha256"] = content_hash(listing)
+        listing = listing_fields(item)
         with store.atomic(db):
             listing_id, _ = store.upsert_listing(db, listing)
         store_photos(self.crawler, listing, listing_id, store.upsert_listing_image, all_transforms=False)
@@ -46,6 +42,17 @@ class StoreListingPipeline:
             store.set_validators(db, listing_id, listing.get("etag"), listing.get("last_modified"))
         self.crawler.stats.inc_value("lootwatch/store/items")
         return item
+
+
+def listing_fields(item: ListingItem) -> dict[str, Any]:
+    """The lot as ``store.upsert_listing`` takes it: the item's fields with plain text where a page may
+    write HTML, the description as clean text and ``content_sha256``. A crawler node exports the same."""
+    listing = ItemAdapter(item).asdict()
+    for key in PLAIN_FIELDS:  # every spider's, not only the structured-data readers'
+        listing[key] = plain_text(listing.get(key))
+    listing["description"] = clean_text(listing.get("description_html"))
+    listing["content_sha256"] = content_hash(listing)
+    return listing
 
 
 def clean_text(html: str | None) -> str | None:

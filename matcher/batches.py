@@ -1,0 +1,338 @@
+"""Ingest the batches crawler nodes wrote to object storage into the review database: the one writer.
+
+A batch (``batches/<site>/<day>/<node>/<job>-<n>.jsonl``, written by Scrapy's feed export on a node,
+one row per lot as ``spiders.pipelines.node_export`` makes it) is ingested in one transaction: its lots
+(upserted by site + lot id), photos (by lot + position, with the signals the node computed, stored by
+``matcher.ingest.store_fingerprint`` exactly as a single-machine crawl stores them), evidence rows (by
+WARC-Record-ID) and errors, and its line in the ``batches`` ledger (key, SHA-256, bytes, rows, errors).
+So a batch in the ledger is wholly in the database and is skipped; a batch whose ingest was killed left
+nothing and is ingested again; ingesting twice changes nothing.
+
+Batches are hostile input: an object over ``MAX_BATCH_BYTES`` or a line over ``MAX_LINE_BYTES`` is
+refused unread, and a line that is not a lot row is an ``errors`` row (stage ``batch``) with its line
+number, counted in the ledger, while the other lines are ingested. A batch whose signals were computed
+by other hashing code than this machine's is not ingested (nor ledgered) until the versions agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from . import hashes, store
+from .features import FEATURE_VERSION
+from .fingerprint import Fingerprint
+from .fingerprint_json import SignalsError, from_json
+from .ingest import keep_original, known_fields, original_path, store_fingerprint
+from .objectstore import BATCHES, ObjectStore, StorageError, photo_key
+from .run_summaries import ingest_run_summaries
+
+__all__ = [
+    "BatchResult",
+    "ingest_batches",
+    "ingest_batch",
+    "parse_batch",
+    "MAX_BATCH_BYTES",
+    "MAX_LINE_BYTES",
+    "MAX_PHOTO_BYTES",
+]
+
+MAX_BATCH_BYTES = 512 * 1024 * 1024
+MAX_LINE_BYTES = 64 * 1024 * 1024  # one lot with 50 photos' signals is about 3 MB
+MAX_PHOTO_BYTES = 30 * 1024 * 1024  # the crawler's DOWNLOAD_MAXSIZE
+MAX_PHOTOS = 50
+ROW_FORMAT = "lootwatch-lot/1"
+LOT_FIELDS = (
+    "site", "lot_id", "url", "title", "description", "description_html", "provenance", "estimate_low",
+    "estimate_high", "currency", "price", "house", "seller", "sale_date", "content_sha256", "cuts",
+    "image_urls",
+)  # fmt: skip
+EVIDENCE_FIELDS = ("url", "captured_at", "sha256", "status", "content_type", "warc_offset", "warc_record_id")
+
+
+class VersionMismatch(ValueError):
+    """A batch's signals come from other hashing code than this machine runs."""
+
+
+@dataclass
+class Photo:
+    position: int
+    url: str
+    error: str | None
+    fp: Fingerprint | None
+    refused: bool = False  # signals refused here (a batch problem), not a photo the node failed on
+
+
+@dataclass
+class Lot:
+    fields: dict[str, Any]
+    photos: list[Photo]
+    evidence: list[dict[str, Any]]
+
+
+@dataclass
+class BatchResult:
+    """What happened to one batch: ``status`` is ingested, skipped (in the ledger), refused (ledgered
+    with its error: too large, unreadable) or waiting (not ledgered: another code version, the storage
+    unreachable; the next ingest tries again)."""
+
+    key: str
+    status: str
+    rows: int = 0
+    errors: int = 0
+    reason: str = ""
+    problems: list[str] = field(default_factory=list)
+
+
+def ingest_batches(
+    db: Database,
+    objects: ObjectStore,
+    data_dir: Path,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[BatchResult]:
+    """Ingest every batch under ``batches/`` that the ledger does not hold, in key order.
+
+    Photos' original bytes are copied to ``data_dir/originals/`` and WARC files to ``data_dir/warc/...``
+    (for evidence packs); neither is decoded here.
+
+    :raises StorageError: the batches cannot be listed (the storage is unreachable or refuses).
+    """
+    listed = objects.list(BATCHES)
+    seen = {row[0] for row in db.execute("SELECT key FROM batches")}
+    results = []
+    for n, (key, size) in enumerate(listed, start=1):
+        if key in seen:
+            results.append(BatchResult(key, "skipped"))
+        elif size > MAX_BATCH_BYTES:
+            results.append(
+                _refuse(db, key, "", size, f"{size:,} bytes, over the limit of {MAX_BATCH_BYTES:,}")
+            )
+        else:
+            try:
+                data = objects.get(key, MAX_BATCH_BYTES)
+            except StorageError as exc:
+                results.append(BatchResult(key, "waiting", reason=str(exc)))
+            else:
+                results.append(ingest_batch(db, key, data, objects, data_dir))
+        if progress:
+            progress(n, len(listed))
+    fetch_missing_warcs(db, objects, data_dir)
+    ingest_run_summaries(db, objects)
+    return results
+
+
+def ingest_batch(
+    db: Database, key: str, data: bytes, objects: ObjectStore | None, data_dir: Path
+) -> BatchResult:
+    """Ingest one batch's bytes (see the module) in one transaction; skipped when already in the ledger."""
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        lots, problems = parse_batch(key, data)
+    except VersionMismatch as exc:
+        return BatchResult(key, "waiting", reason=str(exc))
+    if objects is not None:
+        problems += _fetch_files(lots, objects, data_dir)
+    home = Path(db.conn.execute("PRAGMA database_list").fetchone()[2] or ".").resolve().parent
+    with store.atomic(db):
+        if db.execute("SELECT 1 FROM batches WHERE key = ?", [key]).fetchone():
+            return BatchResult(key, "skipped")  # another ingest got there first
+        for lot in lots:
+            _store_lot(db, lot, data_dir, home)
+        for line in problems:
+            store.record_error(db, None, "batch", key, line)
+        _ledger(db, key, digest, len(data), len(lots), len(problems))
+    return BatchResult(key, "ingested", rows=len(lots), errors=len(problems), problems=problems)
+
+
+def parse_batch(key: str, data: bytes) -> tuple[list[Lot], list[str]]:
+    """The lots of a batch, and one line per problem (a bad line, a bad photo) naming where it is.
+
+    :raises VersionMismatch: a row's signals come from other hashing code than this machine runs.
+    """
+    lots: list[Lot] = []
+    problems: list[str] = []
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        if len(line) > MAX_LINE_BYTES:
+            problems.append(f"line {number}: {len(line):,} bytes, over the limit of {MAX_LINE_BYTES:,}")
+            continue
+        try:
+            lot, photo_problems = _parse_row(line)
+        except VersionMismatch:
+            raise
+        except (ValueError, RecursionError) as exc:
+            problems.append(f"line {number}: {str(exc)[:300]}")
+            continue
+        lots.append(lot)
+        problems += [f"line {number}: {p}" for p in photo_problems]
+    return lots, problems
+
+
+def _parse_row(line: bytes) -> tuple[Lot, list[str]]:
+    row = json.loads(line)  # ValueError (JSONDecodeError, UnicodeDecodeError) for a broken line
+    if not isinstance(row, dict) or row.get("format") != ROW_FORMAT:
+        raise ValueError(f"not a lot row of format {ROW_FORMAT}")
+    for name, mine in (("hash_version", hashes.HASH_VERSION), ("feature_version", FEATURE_VERSION)):
+        if row.get(name) != mine:
+            raise VersionMismatch(
+                f"signals made by {name} {row.get(name)!r}, this machine runs {mine!r}: run the same "
+                "lootwatch version on the crawler nodes and here, then ingest again"
+            )
+    lot = row.get("lot")
+    if not isinstance(lot, dict) or not _text(lot.get("site")) or not _text(lot.get("lot_id")):
+        raise ValueError("the lot has no site or lot_id")
+    fields = {k: lot.get(k) for k in LOT_FIELDS}
+    for k, v in fields.items():
+        if isinstance(v, dict | list) and k not in ("cuts", "image_urls"):
+            raise ValueError(f"lot field {k} is a {type(v).__name__}, not a value")
+    fields["site"], fields["lot_id"] = str(lot["site"]), str(lot["lot_id"])
+    photos, problems = _parse_photos(row.get("photos"))
+    evidence = [
+        e for e in row.get("evidence") or [] if isinstance(e, dict) and _text(e.get("warc_record_id"))
+    ]
+    return Lot(fields, photos, evidence), problems
+
+
+def _parse_photos(rows: Any) -> tuple[list[Photo], list[str]]:
+    if not isinstance(rows, list):
+        raise ValueError("photos is not a list")
+    if len(rows) > MAX_PHOTOS:
+        raise ValueError(f"{len(rows)} photos, over the crawler's cap of {MAX_PHOTOS}")
+    photos, problems, positions = [], [], set()
+    for row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get("position"), int) or not _text(row.get("url")):
+            raise ValueError("a photo without a position or URL")
+        if row["position"] in positions or not 0 <= row["position"] < MAX_PHOTOS:
+            raise ValueError(f"photo position {row['position']} repeated or out of range")
+        positions.add(row["position"])
+        error, fp, refused = _text(row.get("error")), None, False
+        if error is None:
+            try:
+                fp = from_json(row.get("signals"))
+                if fp.sha256 != row.get("sha256") or not _is_sha256(fp.sha256):
+                    raise SignalsError("its SHA-256 does not match the photo's")
+            except SignalsError as exc:
+                fp, refused, error = None, True, f"signals refused: {exc}"
+                problems.append(f"photo {row['url'][:200]}: {error}")
+        photos.append(Photo(row["position"], str(row["url"]), error, fp, refused))
+    return photos, problems
+
+
+def _store_lot(db: Database, lot: Lot, data_dir: Path, home: Path) -> None:
+    listing_id, _ = store.upsert_listing(db, lot.fields)
+    for photo in lot.photos:
+        fields: dict[str, Any] = {"error": photo.error}
+        if photo.fp is not None:
+            fields = known_fields(db, photo.fp.sha256, all_transforms=False) or store_fingerprint(
+                db, photo.fp
+            )
+        elif photo.error and not photo.refused:  # the node's own error (a photo that did not decode)
+            store.record_error(db, None, "photo", photo.url, photo.error)
+        store.upsert_listing_image(db, listing_id, photo.url, photo.position, **fields)
+    for capture in lot.evidence:
+        if db.execute(
+            "SELECT 1 FROM evidence WHERE warc_record_id = ?", [capture["warc_record_id"]]
+        ).fetchone():
+            continue
+        row = {k: capture.get(k) for k in EVIDENCE_FIELDS}
+        row["warc_file"] = _warc_stored_path(data_dir, str(capture.get("warc_key") or ""), home)
+        db.table("evidence").insert(row)
+
+
+def _fetch_files(lots: list[Lot], objects: ObjectStore, data_dir: Path) -> list[str]:
+    """Copy the lots' photo originals (checked against their SHA-256) and WARC files next to the review
+    database; one problem line for each that cannot be had."""
+    problems = []
+    originals = Path(data_dir) / "originals"
+    for sha in sorted({p.fp.sha256 for lot in lots for p in lot.photos if p.fp is not None}):
+        if original_path(originals, sha).is_file():
+            continue
+        try:
+            data = objects.get(photo_key(sha), MAX_PHOTO_BYTES)
+        except StorageError as exc:
+            problems.append(f"original of photo {sha} not copied: {exc}")
+            continue
+        if hashlib.sha256(data).hexdigest() != sha:
+            problems.append(f"original of photo {sha} refused: its bytes have another SHA-256")
+            continue
+        keep_original(originals, data, sha)
+    for key in sorted({str(c.get("warc_key") or "") for lot in lots for c in lot.evidence}):
+        _fetch_warc(objects, data_dir, key)  # a WARC still being written is fetched by a later ingest
+    return problems
+
+
+def _fetch_warc(objects: ObjectStore, data_dir: Path, key: str) -> bool:
+    if not key.startswith("warc/") or ".." in key.split("/"):
+        return False
+    path = Path(data_dir) / key
+    if path.is_file():
+        return True
+    try:
+        objects.download(key, path)
+    except StorageError:
+        return False
+    return True
+
+
+def fetch_missing_warcs(db: Database, objects: ObjectStore, data_dir: Path) -> int:
+    """Copy the WARC files named by evidence rows that are not here yet (uploaded after their batch);
+    returns how many were copied."""
+    home = Path(db.conn.execute("PRAGMA database_list").fetchone()[2] or ".").resolve().parent
+    base = Path(data_dir).resolve()
+    copied = 0
+    for (stored,) in db.execute("SELECT DISTINCT warc_file FROM evidence WHERE warc_file LIKE '%warc/%'"):
+        path = Path(stored) if Path(stored).is_absolute() else home / stored
+        try:
+            key = path.resolve().relative_to(base).as_posix()
+        except ValueError:
+            continue  # a single-machine crawl's own WARC file
+        if not path.is_file() and _fetch_warc(objects, data_dir, key):
+            copied += 1
+    return copied
+
+
+def _warc_stored_path(data_dir: Path, key: str, home: Path) -> str | None:
+    if not key.startswith("warc/") or ".." in key.split("/"):
+        return None
+    from_home = (Path(data_dir) / key).resolve()
+    try:
+        return from_home.relative_to(home).as_posix()
+    except ValueError:
+        return str(from_home)
+
+
+def _refuse(db: Database, key: str, digest: str, size: int, reason: str) -> BatchResult:
+    with store.atomic(db):
+        store.record_error(db, None, "batch", key, reason)
+        _ledger(db, key, digest, size, 0, 1)
+    return BatchResult(key, "refused", errors=1, reason=reason)
+
+
+def _ledger(db: Database, key: str, digest: str, size: int, rows: int, errors: int) -> None:
+    db.table("batches").insert(
+        {
+            "key": key,
+            "sha256": digest,
+            "bytes": size,
+            "rows": rows,
+            "errors": errors,
+            "ingested_at": store.now(),
+        }
+    )
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, dict | list | bool):
+        return None
+    return str(value).strip() or None
+
+
+def _is_sha256(value: str) -> bool:
+    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)

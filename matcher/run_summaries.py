@@ -1,0 +1,143 @@
+"""Ingest the run summaries crawler nodes wrote (``runs/<site>/<day>/<node>/<job>.json``) as
+``crawl_runs`` rows with their ``errors``, so crawl-health alerts and the digest see node crawls as they
+see single-machine ones; its lots seen are marked seen, and after a complete run the site's lots it did
+not see are marked gone. Each summary is ledgered in ``batches`` in the same transaction: read once.
+A summary that is not JSON, too large or of the wrong shape is ledgered as refused with one ``errors``
+row; it never stops the ingest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlite_utils import Database
+
+from . import store
+from .objectstore import RUNS, ObjectStore, StorageError
+
+__all__ = ["ingest_run_summaries", "MAX_SUMMARY_BYTES"]
+
+MAX_SUMMARY_BYTES = 8 * 1024 * 1024
+MAX_ERRORS = 1000
+
+
+def ingest_run_summaries(db: Database, objects: ObjectStore) -> dict[str, int]:
+    """Ingest every run summary not in the ledger; returns counts (ingested, refused, waiting).
+
+    :raises StorageError: the summaries cannot be listed.
+    """
+    seen = {row[0] for row in db.execute("SELECT key FROM batches WHERE key LIKE ?", [RUNS + "%"])}
+    counts = {"ingested": 0, "refused": 0, "waiting": 0}
+    for key, _size in objects.list(RUNS):
+        if key in seen:
+            continue
+        try:
+            data = objects.get(key, MAX_SUMMARY_BYTES)
+        except StorageError:
+            counts["waiting"] += 1
+            continue
+        try:
+            summary = _parse(data)
+        except ValueError as exc:
+            _ledger(db, key, data, None, f"run summary refused: {exc}")
+            counts["refused"] += 1
+            continue
+        _ledger(db, key, data, summary, None)
+        counts["ingested"] += 1
+    return counts
+
+
+def _parse(data: bytes) -> dict[str, Any]:
+    summary = json.loads(data)
+    if not isinstance(summary, dict) or not isinstance(summary.get("stats"), dict):
+        raise ValueError("not a run summary (an object with stats)")
+    for name in ("site", "node", "job", "status", "started_at", "finished_at"):
+        if not isinstance(summary.get(name), str) or not summary[name]:
+            raise ValueError(f"no {name}")
+    errors = summary.get("errors") or []
+    if not isinstance(errors, list) or not all(isinstance(e, dict) for e in errors):
+        raise ValueError("errors is not a list of objects")
+    if not isinstance(summary.get("seen") or [], list):
+        raise ValueError("seen is not a list of lot ids")
+    return summary
+
+
+def _ledger(db: Database, key: str, data: bytes, summary: dict[str, Any] | None, refused: str | None) -> None:
+    with store.atomic(db):
+        if db.execute("SELECT 1 FROM batches WHERE key = ?", [key]).fetchone():
+            return
+        if summary is not None:
+            stats = summary["stats"]
+            run_id = (
+                db.table("crawl_runs")
+                .insert(
+                    {
+                        "spider": summary["site"],
+                        "kind": str(summary.get("kind") or "market"),
+                        "started_at": summary["started_at"],
+                        "finished_at": summary["finished_at"],
+                        "status": summary["status"],
+                        "items": _count(stats.get("lootwatch/store/items")),
+                        "images": _count(stats.get("lootwatch/store/images")),
+                        "errors": _count(stats.get("lootwatch/errors")),
+                        "stats_json": json.dumps(
+                            stats | {"lootwatch/node": summary["node"], "lootwatch/job": summary["job"]},
+                            sort_keys=True,
+                            default=str,
+                        ),
+                    }
+                )
+                .last_pk
+            )
+            _seen_and_gone(db, summary)
+            for error in summary.get("errors", [])[:MAX_ERRORS]:
+                store.record_error(
+                    db,
+                    run_id,
+                    str(error.get("stage") or "node")[:50],
+                    _text(error.get("url")),
+                    str(error.get("reason")),
+                )
+        else:
+            store.record_error(db, None, "batch", key, refused or "refused")
+        db.table("batches").insert(
+            {
+                "key": key,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "bytes": len(data),
+                "rows": 1 if summary is not None else 0,
+                "errors": 0 if summary is not None else 1,
+                "ingested_at": store.now(),
+            }
+        )
+
+
+def _seen_and_gone(db: Database, summary: dict[str, Any]) -> None:
+    """The run's lots are seen now (an unchanged lot sent no batch row); after a complete run, the
+    site's lots it did not see have gone, as after a complete single-machine crawl."""
+    seen = [str(lot) for lot in summary.get("seen") or [] if isinstance(lot, str | int)]
+    site, stamp = summary["site"], store.now()
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS run_seen (lot_id TEXT PRIMARY KEY)")
+    db.execute("DELETE FROM run_seen")
+    db.conn.executemany("INSERT OR IGNORE INTO run_seen VALUES (?)", [(lot,) for lot in seen])
+    db.execute(
+        "UPDATE listings SET last_seen = ?, gone = 0 "
+        "WHERE site = ? AND lot_id IN (SELECT lot_id FROM run_seen)",
+        [stamp, site],
+    )
+    if summary.get("complete") is True and seen:
+        db.execute(
+            "UPDATE listings SET gone = 1 "
+            "WHERE site = ? AND gone = 0 AND lot_id NOT IN (SELECT lot_id FROM run_seen)",
+            [site],
+        )
+    db.execute("DELETE FROM run_seen")
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _text(value: Any) -> str | None:
+    return str(value)[:2000] if value is not None else None

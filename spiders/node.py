@@ -1,0 +1,108 @@
+"""Crawler-node mode: a Scrapy add-on that sends a crawl's lots, photos and WARC files to object storage
+instead of writing them into the review database.
+
+Switched on by two settings, which ``lootwatch crawl --nodes`` passes to each Scrapyd job:
+
+- ``LOOTWATCH_NODE``: this node's name (from the ``[nodes.NAME]`` table of lootwatch.toml);
+- ``LOOTWATCH_STORAGE``: ``s3://bucket[/prefix]`` (``AWS_ENDPOINT_URL`` in the node's environment picks
+  MinIO or a cloud; credentials as boto3 finds them).
+
+With them set, the add-on replaces the listing store with ``pipelines.node_export.NodeExportPipeline``
+(the same canonical decode and fingerprint as the single-machine path, computed here, on the node), the
+WARC writer with ``warc_upload.NodeWarcMiddleware``, and adds a Scrapy feed (``FEEDS``, JSON lines, a
+new batch every ``LOOTWATCH_BATCH_ITEMS`` lots) under ``batches/<site>/<day>/<node>/<job>-<n>.jsonl``.
+The node's own database (``LOOTWATCH_DB``) keeps only its state: conditional-request validators, photos
+already fetched, run counts and errors. Without ``LOOTWATCH_NODE`` nothing changes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from scrapy.settings import BaseSettings
+
+__all__ = ["NodeAddon", "NodeContext", "node_context", "batch_uri_params", "NODE_NAME"]
+
+NODE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+STORE_LISTINGS = "spiders.pipelines.listings.StoreListingPipeline"
+EXPORT_LISTINGS = "spiders.pipelines.node_export.NodeExportPipeline"
+WARC = "spiders.warc.WarcMiddleware"
+NODE_WARC = "spiders.warc_upload.NodeWarcMiddleware"
+
+
+class NodeAddon:
+    """Rewires a crawl for a crawler node when ``LOOTWATCH_NODE`` is set; does nothing otherwise."""
+
+    def update_settings(self, settings: BaseSettings) -> None:
+        node = settings.get("LOOTWATCH_NODE")
+        if not node:
+            return
+        if not NODE_NAME.match(str(node)):
+            raise ValueError(
+                f"LOOTWATCH_NODE {node!r}: use lowercase letters, digits, - and _ (a storage key)"
+            )
+        storage = str(settings.get("LOOTWATCH_STORAGE") or "").rstrip("/")
+        if not storage.startswith("s3://"):
+            raise ValueError("LOOTWATCH_NODE is set but LOOTWATCH_STORAGE is not s3://bucket[/prefix]")
+        # cmdline priority: the project's settings module sets these at a higher one than an add-on's.
+        pipelines = dict(settings.getdict("ITEM_PIPELINES"))
+        order = pipelines.pop(STORE_LISTINGS, 300)
+        settings.set("ITEM_PIPELINES", pipelines | {EXPORT_LISTINGS: order}, priority="cmdline")
+        middlewares = dict(settings.getdict("DOWNLOADER_MIDDLEWARES"))
+        order = middlewares.pop(WARC, 650)
+        settings.set("DOWNLOADER_MIDDLEWARES", middlewares | {NODE_WARC: order}, priority="cmdline")
+        feeds = dict(settings.getdict("FEEDS"))
+        uri = f"{storage}/batches/%(name)s/%(lw_day)s/%(lw_node)s/%(lw_job)s-%(batch_id)05d.jsonl"
+        feeds[uri] = {
+            "format": "jsonlines",
+            "encoding": "utf-8",
+            "batch_item_count": settings.getint("LOOTWATCH_BATCH_ITEMS", 500),
+            "uri_params": "spiders.node.batch_uri_params",
+            "store_empty": False,
+        }
+        settings.set("FEEDS", feeds, priority="cmdline")
+        extensions = dict(settings.getdict("EXTENSIONS"))
+        settings.set("EXTENSIONS", extensions | {"spiders.node_runs.NodeRunSummary": 510}, priority="cmdline")
+
+
+@dataclass
+class NodeContext:
+    """What names a node's objects: the node, the Scrapyd job, the UTC day the crawl began, and the
+    storage they go to (a ``matcher.objectstore.ObjectStore``)."""
+
+    node: str
+    job: str
+    day: str
+    store: Any
+
+
+def node_context(crawler: Any) -> NodeContext:
+    """The crawl's ``NodeContext``, made on first use and kept on the crawler (one day for the whole run,
+    so a crawl past midnight keeps its objects together)."""
+    found = getattr(crawler, "lootwatch_node", None)
+    if found is None:
+        from matcher.objectstore import ObjectStore
+
+        settings = crawler.settings
+        spider = getattr(crawler, "spider", None)
+        # Scrapyd gives every job an id (the _job argument, SCRAPY_JOB); a crawl started by hand gets one.
+        job = getattr(spider, "_job", None) or os.environ.get("SCRAPY_JOB") or uuid.uuid4().hex
+        found = NodeContext(
+            node=str(settings.get("LOOTWATCH_NODE")),
+            job=re.sub(r"[^A-Za-z0-9_-]", "_", str(job))[:64],
+            day=datetime.now(UTC).strftime("%Y-%m-%d"),
+            store=ObjectStore(str(settings.get("LOOTWATCH_STORAGE")).rstrip("/")),
+        )
+        crawler.lootwatch_node = found
+    return found
+
+
+def batch_uri_params(params: dict[str, Any], spider: Any) -> dict[str, Any]:
+    """The feed URI's parameters (Scrapy's ``uri_params`` hook): node, job and day of this crawl."""
+    context = node_context(spider.crawler)
+    return params | {"lw_node": context.node, "lw_job": context.job, "lw_day": context.day}

@@ -1,0 +1,144 @@
+"""On a crawler node: fingerprint each lot's photos here and hand the lot to the feed as one batch row.
+
+The photos are decoded and hashed by ``matcher.fingerprint.fingerprint``, the function the
+single-machine store calls, and its result travels whole (``matcher.fingerprint_json``), so the review
+machine stores exactly what it would have computed and never decodes a lot photo. Each original goes to
+object storage under its SHA-256 before the row that names it can reach a batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from scrapy.crawler import Crawler
+
+from matcher import hashes, store
+from matcher.decode import DecodeError
+from matcher.features import FEATURE_VERSION
+from matcher.fingerprint import fingerprint
+from matcher.fingerprint_json import to_json
+from matcher.objectstore import StorageError, photo_key, warc_key
+from spiders.addresses import Refused
+from spiders.items import ListingItem
+
+from ..node import node_context
+from .listings import listing_fields
+from .photos import stored_photos
+
+__all__ = ["NodeExportPipeline", "ROW_FORMAT"]
+
+logger = logging.getLogger(__name__)
+
+ROW_FORMAT = "lootwatch-lot/1"
+EVIDENCE_COLUMNS = "url, captured_at, sha256, status, content_type, warc_file, warc_offset, warc_record_id"
+
+
+class NodeExportPipeline:
+    """Turn a ``ListingItem`` into a batch row: ``{"format", "node", "job", "hash_version",
+    "feature_version", "lot", "photos", "evidence"}``.
+
+    ``photos`` is one ``{"position", "url", "sha256", "error", "signals"}`` per photo URL, ``signals``
+    the serialised fingerprint (None when the photo failed, with ``error`` saying why); ``evidence`` the
+    captures of the lot page and photos in this run, each naming the WARC object it is in. The lot is
+    also kept in the node's own database, for the next run's conditional requests.
+    """
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> NodeExportPipeline:
+        return cls(crawler)
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ListingItem):
+            return item
+        run = self.crawler.lootwatch_run
+        context = node_context(self.crawler)
+        listing = listing_fields(item)
+        photos = [
+            self._photo(position, url, data, error)
+            for position, (url, data, error) in enumerate(
+                stored_photos(item, self.crawler.settings.get("FILES_STORE"))
+            )
+        ]
+        with store.atomic(run.db):
+            listing_id, _ = store.upsert_listing(run.db, listing)
+            for photo in photos:
+                store.upsert_listing_image(
+                    run.db,
+                    listing_id,
+                    photo["url"],
+                    photo["position"],
+                    sha256=photo["sha256"],
+                    error=photo["error"],
+                )
+            store.set_validators(run.db, listing_id, listing.get("etag"), listing.get("last_modified"))
+        self.crawler.stats.inc_value("lootwatch/store/items")
+        for key in ("files", "file_errors", "etag", "last_modified"):
+            listing.pop(key, None)  # node-local paths and validators: of no use past the node
+        return {
+            "format": ROW_FORMAT,
+            "node": context.node,
+            "job": context.job,
+            "hash_version": hashes.HASH_VERSION,
+            "feature_version": FEATURE_VERSION,
+            "lot": listing,
+            "photos": photos,
+            "evidence": self._evidence([listing.get("url"), *(p["url"] for p in photos)]),
+        }
+
+    def _photo(self, position: int, url: str, data: bytes | None, error: str | None) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "position": position,
+            "url": url,
+            "sha256": None,
+            "error": error,
+            "signals": None,
+        }
+        if data is not None:
+            try:
+                started = time.perf_counter()
+                fp = fingerprint(data)
+                # CPU spent hashing on this node, for the benchmark of photos hashed per second.
+                self.crawler.stats.inc_value(
+                    "lootwatch/node/hash_ms", round(1000 * (time.perf_counter() - started))
+                )
+                node_context(self.crawler).store.put_once(photo_key(fp.sha256), data)
+                row.update(sha256=fp.sha256, signals=to_json(fp))
+                self.crawler.stats.inc_value("lootwatch/store/images")
+            except DecodeError as exc:
+                row.update(sha256=hashes.sha256(data), error=str(exc))
+            except StorageError as exc:  # the batch must not name a photo the storage does not hold
+                row.update(error=f"original not uploaded: {exc}")
+            except Exception as exc:  # a bug must not lose the photo's row: record it and go on
+                logger.exception("hashing %s failed", url)
+                row.update(error=f"internal error: {type(exc).__name__}: {exc}")
+        # A refused photo was recorded where it was refused; it is counted once.
+        if row["error"] and not row["error"].startswith(f"{Refused.__name__}: "):
+            self.crawler.lootwatch_run.error("photo", url, row["error"])
+        return row
+
+    def _evidence(self, urls: list[str | None]) -> list[dict[str, Any]]:
+        """This run's captures of ``urls``, each with the storage key of its WARC file."""
+        run = self.crawler.lootwatch_run
+        wanted = [u for u in dict.fromkeys(urls) if u]
+        if not wanted or run.run_id is None:
+            return []
+        context = node_context(self.crawler)
+        cursor = run.db.execute(
+            f"SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE crawl_run_id = ? AND url IN "
+            f"({', '.join('?' * len(wanted))}) ORDER BY id",
+            [run.run_id, *wanted],
+        )
+        names = [d[0] for d in cursor.description]
+        out = []
+        for values in cursor.fetchall():
+            row = dict(zip(names, values, strict=True))
+            name = Path(row.pop("warc_file") or "").name
+            row["warc_key"] = warc_key(self.crawler.spider.name, context.day, context.node, name)
+            out.append(row)
+        return out

@@ -1,0 +1,299 @@
+"""Batch ingest (matcher/batches.py) and the fingerprint's JSON form (matcher/fingerprint_json.py):
+what a node computed is stored exactly as the single-machine path stores it, hostile lines are counted
+and recorded, a batch cut short leaves nothing, and a batch ingested twice changes nothing."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from matcher import batches, hashes
+from matcher.batches import ingest_batch
+from matcher.features import FEATURE_VERSION
+from matcher.fingerprint import fingerprint
+from matcher.fingerprint_json import SignalsError, from_json, to_json
+from matcher.ingest import hash_and_store
+from matcher.store import open_db
+from tests.node_sites import lot_photo, planted_photo
+
+KEY = "batches/site_x/2026-01-01/alpha/job1-00001.jsonl"
+
+
+@pytest.fixture(scope="module")
+def photos() -> list[bytes]:
+    return [lot_photo(0, 1), planted_photo(1)]
+
+
+def _row(lot: str, data: bytes | None, site: str = "site_x") -> dict:
+    """A batch row as spiders/pipelines/node_export.py writes it."""
+    photo = {
+        "position": 0,
+        "url": f"http://h.example/img/{lot}.jpg",
+        "sha256": None,
+        "error": None,
+        "signals": None,
+    }
+    if data is None:
+        photo["error"] = "HTTP 404"
+    else:
+        fp = fingerprint(data)
+        photo.update(sha256=fp.sha256, signals=to_json(fp))
+    return {
+        "format": "lootwatch-lot/1",
+        "node": "alpha",
+        "job": "job1",
+        "hash_version": hashes.HASH_VERSION,
+        "feature_version": FEATURE_VERSION,
+        "lot": {"site": site, "lot_id": lot, "url": f"http://h.example/lot/{lot}", "title": f"Lot {lot}"},
+        "photos": [photo],
+        "evidence": [],
+    }
+
+
+def _batch(rows: list) -> bytes:
+    return b"".join((r if isinstance(r, bytes) else json.dumps(r).encode()) + b"\n" for r in rows)
+
+
+def _snapshot(path: Path) -> dict[str, list]:
+    with sqlite3.connect(path) as conn:
+        return {
+            "listings": conn.execute(
+                "SELECT site, lot_id, url, title FROM listings ORDER BY 1, 2"
+            ).fetchall(),
+            "photos": conn.execute(
+                "SELECT l.lot_id, i.position, i.sha256, i.width, i.height, i.quality, i.matchable, i.error "
+                "FROM listing_images i JOIN listings l ON l.id = i.listing_id ORDER BY 1, 2"
+            ).fetchall(),
+            "hashes": conn.execute("SELECT * FROM image_hashes ORDER BY sha256, variant").fetchall(),
+            "features": conn.execute("SELECT * FROM image_features ORDER BY sha256").fetchall(),
+            "thumbnails": conn.execute("SELECT * FROM thumbnails ORDER BY sha256").fetchall(),
+            "ledger": conn.execute("SELECT key, sha256, bytes, rows, errors FROM batches").fetchall(),
+        }
+
+
+def test_signals_round_trip_exactly(photos):
+    fp = fingerprint(photos[1])
+    back = from_json(json.loads(json.dumps(to_json(fp))))
+    assert back.sha256 == fp.sha256 and back.hashes == fp.hashes and back.thumbnail == fp.thumbnail
+    assert np.array_equal(back.features.xy, fp.features.xy) and back.features.xy.dtype == fp.features.xy.dtype
+    assert np.array_equal(back.features.desc, fp.features.desc) and back.thumb_size == fp.thumb_size
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda s: s.pop("sha256"),
+        lambda s: s.update(width=True),
+        lambda s: s.update(thumbnail={"b64": "not base64!"}),
+        lambda s: s["features"]["desc"].update(dtype="|O"),
+        lambda s: s["features"]["desc"].update(shape=[3, 32]),
+        lambda s: s.update(hashes=["full/r0"]),
+        lambda s: s.update(thumb_size=[1, 2, 3]),
+    ],
+    ids=[
+        "no-sha256",
+        "bool-for-int",
+        "bad-base64",
+        "object-dtype",
+        "wrong-shape",
+        "list-for-dict",
+        "tuple-length",
+    ],
+)
+def test_hostile_signals_refused(photos, damage):
+    signals = copy.deepcopy(to_json(fingerprint(photos[0])))
+    damage(signals)
+    with pytest.raises(SignalsError):
+        from_json(signals)
+
+
+def test_node_signals_stored_as_the_single_machine_path_stores_them(tmp_path, photos):
+    single = open_db(tmp_path / "single.db")
+    for data in photos:
+        hash_and_store(single, data, all_transforms=False)
+    nodes = open_db(tmp_path / "nodes.db")
+    result = ingest_batch(nodes, KEY, _batch([_row(str(n), d) for n, d in enumerate(photos)]), None, tmp_path)
+    assert result.status == "ingested" and result.rows == 2 and result.errors == 0
+    a, b = _snapshot(tmp_path / "single.db"), _snapshot(tmp_path / "nodes.db")
+    assert (
+        a["hashes"] == b["hashes"] and a["features"] == b["features"] and a["thumbnails"] == b["thumbnails"]
+    )
+
+
+def test_hostile_lines_are_counted_and_recorded_the_rest_ingested(tmp_path, photos, monkeypatch):
+    monkeypatch.setattr(batches, "MAX_LINE_BYTES", 200_000)
+    bad_signals = _row("4", photos[0])
+    bad_signals["photos"][0]["signals"]["quality"] = "high"
+    other_sha = _row("5", photos[1])
+    other_sha["photos"][0]["sha256"] = "0" * 64
+    lines = [
+        _row("1", photos[0]),
+        b"{not json",
+        b"[1, 2]",
+        {**_row("2", photos[1]), "lot": {"site": "site_x"}},  # no lot id
+        _row("3", None),  # the node could not fetch the photo
+        bad_signals,
+        other_sha,
+        b'{"format": "lootwatch-lot/1", "x": "' + b"y" * 300_000 + b'"}',
+        b"\xff\xfe not utf-8",
+    ]
+    db = open_db(tmp_path / "l.db")
+    result = ingest_batch(db, KEY, _batch(lines), None, tmp_path)
+    assert result.status == "ingested" and result.rows == 4 and result.errors == 7
+    assert [p.split(":")[0] for p in result.problems] == [
+        "line 2", "line 3", "line 4", "line 6", "line 7", "line 8", "line 9",
+    ]  # fmt: skip
+    snap = _snapshot(tmp_path / "l.db")
+    assert [lot for _, lot, _, _ in snap["listings"]] == ["1", "3", "4", "5"]
+    errors = {lot: err for lot, _, _, _, _, _, _, err in snap["photos"]}
+    assert errors["1"] is None and errors["3"] == "HTTP 404"
+    assert errors["4"].startswith("signals refused") and errors["5"].startswith("signals refused")
+    rows = db.execute("SELECT stage, url, reason FROM errors ORDER BY id").fetchall()
+    assert sum(stage == "batch" and url == KEY for stage, url, _ in rows) == 7
+    assert ("photo", "http://h.example/img/3.jpg", "HTTP 404") in rows
+    assert snap["ledger"] == [(KEY, result_sha(lines), len(_batch(lines)), 4, 7)]
+
+
+def result_sha(lines: list) -> str:
+    import hashlib
+
+    return hashlib.sha256(_batch(lines)).hexdigest()
+
+
+def test_other_hashing_code_waits_and_is_not_ledgered(tmp_path, photos):
+    row = _row("1", photos[0])
+    row["hash_version"] = "lw7;older"
+    db = open_db(tmp_path / "l.db")
+    result = ingest_batch(db, KEY, _batch([row]), None, tmp_path)
+    assert result.status == "waiting" and "same lootwatch version" in result.reason
+    assert not _snapshot(tmp_path / "l.db")["ledger"] and not _snapshot(tmp_path / "l.db")["listings"]
+
+
+def test_batch_cut_short_leaves_nothing_and_is_ingested_again_whole(tmp_path, photos, monkeypatch):
+    data = _batch([_row(str(n), d) for n, d in enumerate(photos)])
+    clean = open_db(tmp_path / "clean.db")
+    ingest_batch(clean, KEY, data, None, tmp_path)
+
+    real, calls = batches.store_fingerprint, []
+
+    def dies_on_the_second(db, fp):
+        calls.append(fp.sha256)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # as a kill would stop it: mid-transaction
+        return real(db, fp)
+
+    monkeypatch.setattr(batches, "store_fingerprint", dies_on_the_second)
+    db = open_db(tmp_path / "cut.db")
+    with pytest.raises(KeyboardInterrupt):
+        ingest_batch(db, KEY, data, None, tmp_path)
+    cut = _snapshot(tmp_path / "cut.db")
+    assert not cut["listings"] and not cut["hashes"] and not cut["ledger"]
+    monkeypatch.setattr(batches, "store_fingerprint", real)
+    assert ingest_batch(db, KEY, data, None, tmp_path).status == "ingested"
+    assert _snapshot(tmp_path / "cut.db") == _snapshot(tmp_path / "clean.db")
+
+
+def test_batch_twice_changes_nothing(tmp_path, photos):
+    data = _batch([_row(str(n), d) for n, d in enumerate(photos)])
+    db = open_db(tmp_path / "l.db")
+    ingest_batch(db, KEY, data, None, tmp_path)
+    once = _snapshot(tmp_path / "l.db")
+    assert ingest_batch(db, KEY, data, None, tmp_path).status == "skipped"
+    assert _snapshot(tmp_path / "l.db") == once
+    db.execute("DELETE FROM batches")  # even without the ledger, the rows converge on the same ones
+    assert ingest_batch(db, KEY, data, None, tmp_path).status == "ingested"
+    assert _snapshot(tmp_path / "l.db") == once
+
+
+class FakeStore:
+    """The two calls the run-summary ingest makes of an ``ObjectStore``, over a dict of objects."""
+
+    def __init__(self, objects: dict[str, bytes]):
+        self.objects = objects
+
+    def list(self, prefix: str) -> list[tuple[str, int]]:
+        return sorted((k, len(v)) for k, v in self.objects.items() if k.startswith(prefix))
+
+    def get(self, key: str, max_bytes: int) -> bytes:
+        return self.objects[key]
+
+
+def _summary(seen: list[str], complete: bool, status: str = "finished") -> bytes:
+    return json.dumps(
+        {
+            "site": "site_x",
+            "node": "alpha",
+            "job": "job2",
+            "kind": "market",
+            "status": status,
+            "started_at": "2026-01-02T05:30:00+00:00",
+            "finished_at": "2026-01-02T06:00:00+00:00",
+            "stats": {"lootwatch/store/items": 1, "lootwatch/lots/unchanged": 1, "lootwatch/errors": 1},
+            "errors": [{"stage": "fetch", "url": "http://h.example/lot/9", "reason": "HTTP 500"}],
+            "seen": seen,
+            "complete": complete,
+        }  # fmt: skip
+    ).encode()
+
+
+def test_run_summary_becomes_a_run_and_marks_lots_seen_and_gone(tmp_path, photos):
+    from matcher.run_summaries import ingest_run_summaries
+
+    db = open_db(tmp_path / "l.db")
+    ingest_batch(db, KEY, _batch([_row(str(n), photos[0]) for n in range(3)]), None, tmp_path)
+    store = FakeStore(
+        {
+            "runs/site_x/2026-01-02/alpha/job2.json": _summary(["0", "1"], complete=True),
+            "runs/site_x/2026-01-02/alpha/job3.json": b"{not a summary",
+        }
+    )
+    assert ingest_run_summaries(db, store) == {"ingested": 1, "refused": 1, "waiting": 0}
+    gone = dict(db.execute("SELECT lot_id, gone FROM listings").fetchall())
+    assert gone == {"0": 0, "1": 0, "2": 1}  # a complete run did not see lot 2: it has left the site
+    run = db.execute("SELECT id, spider, status, items, errors FROM crawl_runs").fetchone()
+    assert run[1:] == ("site_x", "finished", 1, 1)
+    assert db.execute("SELECT stage, url, reason FROM errors WHERE run_id = ?", [run[0]]).fetchall() == [
+        ("fetch", "http://h.example/lot/9", "HTTP 500")
+    ]
+    refused = db.execute("SELECT reason FROM errors WHERE url LIKE 'runs/%job3.json'").fetchone()[0]
+    assert refused.startswith("run summary refused")
+    assert ingest_run_summaries(db, store) == {"ingested": 0, "refused": 0, "waiting": 0}  # ledgered
+
+
+def test_incomplete_run_marks_nothing_gone(tmp_path, photos):
+    from matcher.run_summaries import ingest_run_summaries
+
+    db = open_db(tmp_path / "l.db")
+    ingest_batch(db, KEY, _batch([_row(str(n), photos[0]) for n in range(2)]), None, tmp_path)
+    store = FakeStore({"runs/site_x/2026-01-02/alpha/job2.json": _summary(["0"], complete=False)})
+    ingest_run_summaries(db, store)
+    assert dict(db.execute("SELECT lot_id, gone FROM listings").fetchall()) == {"0": 0, "1": 0}
+
+
+def test_ingest_batches_refuses_an_oversized_batch_once_and_copies_originals(tmp_path, photos, monkeypatch):
+    from matcher.objectstore import StorageError, photo_key
+
+    class Store(FakeStore):
+        def get(self, key: str, max_bytes: int) -> bytes:
+            if key not in self.objects:
+                raise StorageError(f"{key}: no such object")
+            return self.objects[key]
+
+    good = _batch([_row("1", photos[0]), _row("2", photos[1])])
+    big = _batch([_row("3", photos[0])] * 40)
+    monkeypatch.setattr(batches, "MAX_BATCH_BYTES", len(good) + 1)
+    sha = hashes.sha256(photos[0])
+    store = Store({KEY: good, KEY.replace("00001", "00002"): big, photo_key(sha): photos[0]})
+    db = open_db(tmp_path / "l.db")
+    first = batches.ingest_batches(db, store, tmp_path / "data")
+    assert [(r.status, r.rows, r.errors) for r in first] == [("ingested", 2, 1), ("refused", 0, 1)]
+    assert "original of photo" in first[0].problems[0]  # photos[1]'s original is not in the storage
+    assert (tmp_path / "data" / "originals" / sha[:2] / sha).read_bytes() == photos[0]
+    assert "over the limit" in first[1].reason
+    again = batches.ingest_batches(db, store, tmp_path / "data")
+    assert [r.status for r in again] == ["skipped", "skipped"]

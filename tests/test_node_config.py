@@ -1,0 +1,134 @@
+"""The site-to-node table and storage of lootwatch.toml, what a Scrapyd job is given, and the node
+add-on that rewires a crawl (spiders/node.py): each checked without any service running."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from scrapy.settings import Settings
+
+from lootwatch.config import ConfigError, load_config
+from lootwatch.nodes import job_settings, plan
+from spiders.node import EXPORT_LISTINGS, NODE_WARC, STORE_LISTINGS, WARC, NodeAddon
+from spiders.run import project_settings
+
+GOOD = """
+[scrapy]
+LOOTWATCH_ALLOW_HOSTS = ["127.0.0.1:8001", "127.0.0.1:8002"]
+LOOTWATCH_TEST_SITES = '{"a": "http://127.0.0.1:8001"}'
+[storage]
+url = "s3://lw-batches/prod/"
+batch_items = 200
+[nodes.crawler-1]
+url = "http://10.0.0.11:6800/"
+sites = ["catawiki", "artemis_gallery"]
+[nodes.crawler-2]
+url = "http://10.0.0.12:6800"
+sites = ["ebay_browse"]
+data_dir = "/var/lib/lootwatch-node"
+"""
+
+
+def _load(tmp_path, text: str):
+    (tmp_path / "lootwatch.toml").write_text(text)
+    return load_config(tmp_path / "lootwatch.toml")
+
+
+def test_nodes_and_storage_are_read(tmp_path):
+    cfg = _load(tmp_path, GOOD)
+    assert cfg.storage_url == "s3://lw-batches/prod" and cfg.batch_items == 200
+    assert cfg.nodes["crawler-1"].url == "http://10.0.0.11:6800"
+    assert cfg.nodes["crawler-2"].data_dir == "/var/lib/lootwatch-node"
+    grouped, unpinned = plan(cfg, ["catawiki", "ebay_browse", "demo_aurora"])
+    assert grouped == {"crawler-1": ["catawiki"], "crawler-2": ["ebay_browse"]} and unpinned == [
+        "demo_aurora"
+    ]
+
+
+def test_single_machine_config_has_no_nodes(tmp_path):
+    cfg = _load(tmp_path, 'db = "l.db"\n')
+    assert cfg.nodes == {} and cfg.storage_url == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (GOOD.replace('sites = ["ebay_browse"]', 'sites = ["catawiki"]'), "already on node crawler-1"),
+        (GOOD.replace("[nodes.crawler-1]", "[nodes.Crawler_1]"), "node name"),
+        (GOOD.replace('url = "http://10.0.0.12:6800"', 'url = "10.0.0.12:6800"'), "Scrapyd address"),
+        (GOOD.replace('url = "s3://lw-batches/prod/"', 'url = "/srv/batches"'), "s3://bucket"),
+        (GOOD.replace("batch_items = 200", "batch_items = 0"), "batch_items"),
+        (GOOD.replace('sites = ["ebay_browse"]', 'sites = "ebay_browse"'), "list of site names"),
+    ],
+    ids=["site-on-two-nodes", "bad-name", "bad-url", "bad-storage", "bad-batch", "sites-not-list"],
+)
+def test_bad_tables_refused_in_one_line(tmp_path, text, says):
+    with pytest.raises(ConfigError, match=says) as caught:
+        _load(tmp_path, text)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_job_gets_node_mode_and_the_scrapy_table_as_text(tmp_path):
+    cfg = _load(tmp_path, GOOD)
+    params = dict(v.split("=", 1) for _, v in job_settings(cfg, cfg.nodes["crawler-2"], "ebay_browse"))
+    assert params["LOOTWATCH_NODE"] == "crawler-2" and params["LOOTWATCH_STORAGE"] == "s3://lw-batches/prod"
+    assert params["LOOTWATCH_BATCH_ITEMS"] == "200"
+    assert params["LOOTWATCH_DB"] == "/var/lib/lootwatch-node/state/ebay_browse.db"
+    assert params["LOOTWATCH_ALLOW_HOSTS"] == "127.0.0.1:8001,127.0.0.1:8002"  # Scrapy's getlist splits on ,
+    settings = Settings({k: v for k, v in params.items()})
+    assert settings.getlist("LOOTWATCH_ALLOW_HOSTS") == ["127.0.0.1:8001", "127.0.0.1:8002"]
+    assert settings.getdict("LOOTWATCH_TEST_SITES") == {"a": "http://127.0.0.1:8001"}
+
+
+def test_node_addon_rewires_only_in_node_mode(tmp_path):
+    plain = project_settings(tmp_path / "l.db", tmp_path / "data")
+    NodeAddon().update_settings(plain)
+    assert STORE_LISTINGS in plain.getdict("ITEM_PIPELINES") and not plain.getdict("FEEDS")
+    node = project_settings(
+        tmp_path / "l.db",
+        tmp_path / "data",
+        LOOTWATCH_NODE="alpha",
+        LOOTWATCH_STORAGE="s3://b/p",
+        LOOTWATCH_BATCH_ITEMS=7,
+    )
+    NodeAddon().update_settings(node)
+    pipelines, middlewares = node.getdict("ITEM_PIPELINES"), node.getdict("DOWNLOADER_MIDDLEWARES")
+    assert EXPORT_LISTINGS in pipelines and STORE_LISTINGS not in pipelines
+    assert NODE_WARC in middlewares and WARC not in middlewares
+    ((uri, options),) = node.getdict("FEEDS").items()
+    assert uri == "s3://b/p/batches/%(name)s/%(lw_day)s/%(lw_node)s/%(lw_job)s-%(batch_id)05d.jsonl"
+    assert options["batch_item_count"] == 7 and options["format"] == "jsonlines"
+    assert "spiders.node_runs.NodeRunSummary" in node.getdict("EXTENSIONS")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        ({"LOOTWATCH_NODE": "alpha"}, "LOOTWATCH_STORAGE"),
+        ({"LOOTWATCH_NODE": "../x", "LOOTWATCH_STORAGE": "s3://b"}, "LOOTWATCH_NODE"),
+    ],
+)
+def test_node_addon_refuses_half_a_configuration(tmp_path, overrides, says):
+    settings = project_settings(tmp_path / "l.db", tmp_path / "data", **overrides)
+    with pytest.raises(ValueError, match=says):
+        NodeAddon().update_settings(settings)
+
+
+def test_job_settings_json_for_dicts(tmp_path):
+    cfg = _load(tmp_path, GOOD)
+    cfg.scrapy["DOWNLOAD_SLOTS"] = {"x.example": {"concurrency": 1}}
+    params = dict(v.split("=", 1) for _, v in job_settings(cfg, cfg.nodes["crawler-1"], "catawiki"))
+    assert json.loads(params["DOWNLOAD_SLOTS"]) == {"x.example": {"concurrency": 1}}
+
+
+def test_readme_node_example_loads(tmp_path):
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    (example,) = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "[nodes." in b]
+    cfg = _load(tmp_path, example)
+    assert cfg.storage_url == "s3://lootwatch-batches/my-unit" and cfg.batch_items == 500
+    assert list(cfg.nodes) == ["crawler-1", "crawler-2"]
+    assert cfg.nodes["crawler-2"].sites == ["ebay_browse", "ebay_search"]
