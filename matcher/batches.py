@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from . import hashes, store
+from . import embed, hashes, store
 from .features import FEATURE_VERSION
 from .fingerprint import Fingerprint
 from .fingerprint_json import SignalsError, from_json
@@ -179,7 +179,11 @@ def _parse_row(line: bytes) -> tuple[Lot, list[str]]:
     row = json.loads(line)  # ValueError (JSONDecodeError, UnicodeDecodeError) for a broken line
     if not isinstance(row, dict) or row.get("format") != ROW_FORMAT:
         raise ValueError(f"not a lot row of format {ROW_FORMAT}")
-    for name, mine in (("hash_version", hashes.HASH_VERSION), ("feature_version", FEATURE_VERSION)):
+    for name, mine in (
+        ("hash_version", hashes.HASH_VERSION),
+        ("feature_version", FEATURE_VERSION),
+        ("embed_version", embed.EMBED_VERSION),
+    ):
         if row.get(name) != mine:
             raise VersionMismatch(
                 f"signals made by {name} {row.get(name)!r}, this machine runs {mine!r}: run the same "

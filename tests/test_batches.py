@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matcher import batches, hashes
+from matcher import batches, embed, hashes
 from matcher.batches import ingest_batch
 from matcher.features import FEATURE_VERSION
 from matcher.fingerprint import fingerprint
@@ -49,6 +49,7 @@ def _row(lot: str, data: bytes | None, site: str = "site_x") -> dict:
         "job": "job1",
         "hash_version": hashes.HASH_VERSION,
         "feature_version": FEATURE_VERSION,
+        "embed_version": embed.EMBED_VERSION,
         "lot": {"site": site, "lot_id": lot, "url": f"http://h.example/lot/{lot}", "title": f"Lot {lot}"},
         "photos": [photo],
         "evidence": [],
@@ -72,6 +73,7 @@ def _snapshot(path: Path) -> dict[str, list]:
             "hashes": conn.execute("SELECT * FROM image_hashes ORDER BY sha256, variant").fetchall(),
             "features": conn.execute("SELECT * FROM image_features ORDER BY sha256").fetchall(),
             "thumbnails": conn.execute("SELECT * FROM thumbnails ORDER BY sha256").fetchall(),
+            "embeddings": conn.execute("SELECT * FROM image_embeddings ORDER BY sha256, view").fetchall(),
             "ledger": conn.execute("SELECT key, sha256, bytes, rows, errors FROM batches").fetchall(),
         }
 
@@ -82,6 +84,7 @@ def test_signals_round_trip_exactly(photos):
     assert back.sha256 == fp.sha256 and back.hashes == fp.hashes and back.thumbnail == fp.thumbnail
     assert np.array_equal(back.features.xy, fp.features.xy) and back.features.xy.dtype == fp.features.xy.dtype
     assert np.array_equal(back.features.desc, fp.features.desc) and back.thumb_size == fp.thumb_size
+    assert fp.embeddings and all(np.array_equal(back.embeddings[k], v) for k, v in fp.embeddings.items())
 
 
 @pytest.mark.parametrize(
@@ -123,6 +126,7 @@ def test_node_signals_stored_as_the_single_machine_path_stores_them(tmp_path, ph
     assert (
         a["hashes"] == b["hashes"] and a["features"] == b["features"] and a["thumbnails"] == b["thumbnails"]
     )
+    assert a["embeddings"] == b["embeddings"] and len(b["embeddings"]) >= len(photos)
 
 
 def test_hostile_lines_are_counted_and_recorded_the_rest_ingested(tmp_path, photos, monkeypatch):
@@ -165,9 +169,10 @@ def result_sha(lines: list) -> str:
     return hashlib.sha256(_batch(lines)).hexdigest()
 
 
-def test_other_hashing_code_waits_and_is_not_ledgered(tmp_path, photos):
+@pytest.mark.parametrize("version", ["hash_version", "embed_version"])
+def test_other_hashing_code_waits_and_is_not_ledgered(tmp_path, photos, version):
     row = _row("1", photos[0])
-    row["hash_version"] = "lw7;older"
+    row[version] = "older"
     db = open_db(tmp_path / "l.db")
     result = ingest_batch(db, KEY, _batch([row]), None, tmp_path)
     assert result.status == "waiting" and "same lootwatch version" in result.reason

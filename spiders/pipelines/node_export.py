@@ -15,7 +15,7 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
-from matcher import hashes, store
+from matcher import embed, hashes, store
 from matcher.decode import DecodeError
 from matcher.features import FEATURE_VERSION
 from matcher.fingerprint import fingerprint
@@ -38,7 +38,7 @@ EVIDENCE_COLUMNS = "url, captured_at, sha256, status, content_type, warc_file, w
 
 class NodeExportPipeline:
     """Turn a ``ListingItem`` into a batch row: ``{"format", "node", "job", "hash_version",
-    "feature_version", "lot", "photos", "evidence"}``.
+    "feature_version", "embed_version", "lot", "photos", "evidence"}``.
 
     ``photos`` is one ``{"position", "url", "sha256", "error", "signals"}`` per photo URL, ``signals``
     the serialised fingerprint (None when the photo failed, with ``error`` saying why); ``evidence`` the
@@ -86,6 +86,7 @@ class NodeExportPipeline:
             "job": context.job,
             "hash_version": hashes.HASH_VERSION,
             "feature_version": FEATURE_VERSION,
+            "embed_version": embed.EMBED_VERSION,
             "lot": listing,
             "photos": photos,
             "evidence": self._evidence([listing.get("url"), *(p["url"] for p in photos)]),
