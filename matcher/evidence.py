@@ -21,6 +21,7 @@ __all__ = [
     "hash_tier",
     "verified",
     "by_embedding",
+    "near_by_embedding",
     "embed_margin",
     "score",
     "better",
@@ -116,6 +117,7 @@ class Hit:
     cosine_of: int | None = None
     cosine_next: float | None = None
     embedding_only: bool = False  # only the embedding's shortlist sent this registry photo to verification
+    any_angle: bool = False  # verified at any angle (a photo the embedding ranked among its nearest)
 
     @property
     def turned(self) -> bool:
@@ -190,7 +192,7 @@ def embed_margin(photos: int | None, t: Thresholds) -> float | None:
     return next((m for size, m in sorted(t.embed_margins, reverse=True) if photos >= size), None)
 
 
-def _near(hit: Hit, t: Thresholds) -> bool:
+def near_by_embedding(hit: Hit, t: Thresholds) -> bool:
     """Is the registry photo among the few the embedding search found most similar?"""
     return hit.cosine_rank is not None and hit.cosine_rank <= t.embed_near
 
@@ -211,7 +213,7 @@ def tier(hit: Hit, t: Thresholds) -> str | None:
     """
     by_hash = hash_tier(hit, t)
     ok = verified(hit, t, by_hash)
-    near = _near(hit, t)
+    near = near_by_embedding(hit, t)
     if ok and hit.inliers >= t.strong_inliers and (by_hash or hit.votes or near):
         return "strong"
     if not ok and hit.colour < t.min_colour:

@@ -27,11 +27,11 @@ from sqlite_utils import Database
 from . import embed, hashes, store
 from .descindex import PER_PHOTO, DescriptorIndex
 from .embindex import FLOOR, SHORTLIST, EmbeddingIndex, Nearest
-from .evidence import Hit, Thresholds, better, by_embedding, hash_tier, rank_key
+from .evidence import Hit, Thresholds, better, by_embedding, hash_tier, near_by_embedding, rank_key
 from .features import FEATURE_VERSION, Features, colour_similarity
 from .index import FlatCodes, hex_to_words
 from .twins import Twins
-from .verify import verify
+from .verify import ANY_TILT, verify
 
 __all__ = [
     "RegistryIndex",
@@ -329,6 +329,10 @@ def rank_photo(
         ]
         if features is not None and refs:
             found, mirrored = max(((verify(features, r), m) for r, m in refs), key=lambda vm: vm[0][:2])
+            if found.inliers < t.strong_inliers and near_by_embedding(h, t):
+                turned = _turned(features, refs, t)
+                if turned:
+                    (found, mirrored), h.any_angle = turned, True
             h.inliers, h.overlap, h.region = found.inliers, found.overlap, found.region
             # How the points say the lot photo lies against the registry photo, in the variants' names.
             h.points_turn = f"{'m' if mirrored else 'r'}{90 * found.quarter}" if found.inliers else None
@@ -341,6 +345,15 @@ def rank_photo(
         if better(h, best.get(h.object_id), t):
             best[h.object_id] = h
     return sorted(best.values(), key=lambda h: (*rank_key(h, t), h.object_id))
+
+
+def _turned(features: Features, refs: list[tuple[Features, bool]], t: Thresholds) -> tuple | None:
+    """A registry photo the embedding ranked among its nearest may be a new photo of the object taken at
+    any angle, which the tilt rule of ``verify`` refuses: fitted again at any angle, the fit counts only
+    with ``strong_inliers`` or more (bench/verification.py: 5 of 9 multiview pairs reach 30 at any angle,
+    1 within the tilt rule; different objects at most 24, house-style twins included)."""
+    found, mirrored = max(((verify(features, r, ANY_TILT), m) for r, m in refs), key=lambda vm: vm[0][:2])
+    return (found, mirrored) if found.inliers >= t.strong_inliers else None
 
 
 def _same_photo_objects(index: RegistryIndex, hits: list[Hit], t: Thresholds) -> set[int]:

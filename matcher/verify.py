@@ -17,7 +17,7 @@ import numpy as np
 
 from .features import Features
 
-__all__ = ["Verification", "fit", "verify", "RATIO", "REPROJECTION_PX"]
+__all__ = ["Verification", "fit", "verify", "RATIO", "REPROJECTION_PX", "MAX_TILT", "ANY_TILT"]
 
 RATIO = 0.8
 REPROJECTION_PX = 4.0
@@ -25,6 +25,7 @@ MIN_MATCHES = 6
 # A reused photo is turned by quarter turns at most, and a re-photographed print by a few degrees; a
 # transform at an arbitrary angle is chance agreement between unrelated pictures.
 MAX_TILT = 12.0
+ANY_TILT = 45.0  # no quarter turn is further than this: any angle
 _matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
 
 
@@ -69,15 +70,18 @@ def fit(query: Features, reference: Features) -> tuple[np.ndarray, np.ndarray, n
     return src, dst, model, mask.ravel().astype(bool)
 
 
-def verify(query: Features, reference: Features) -> Verification:
-    """Match two feature sets and fit one similarity transform with RANSAC (``fit``), then judge it."""
+def verify(query: Features, reference: Features, max_tilt: float = MAX_TILT) -> Verification:
+    """Match two feature sets and fit one similarity transform with RANSAC (``fit``), then judge it.
+
+    ``max_tilt``: the degrees off a quarter turn a transform may turn by (45 allows any angle: a new
+    photo of an object, taken from another side, lies at any angle to the registry's)."""
     fitted = fit(query, reference)
     if fitted is None:
         return NONE
     src, _, model, keep = fitted
     scale = float(np.sqrt(abs(np.linalg.det(model[:2, :2]))))
     angle = float(np.degrees(np.arctan2(model[1, 0], model[0, 0])))
-    if not 0.1 < scale < 10 or _off_axis(angle) > MAX_TILT:
+    if not 0.1 < scale < 10 or _off_axis(angle) > max_tilt:
         return NONE
     agree = src[keep]
     kept = len(np.unique(np.round(agree), axis=0))

@@ -282,3 +282,99 @@ def test_a_lot_photo_held_by_one_record_still_finds_another_records_different_ph
         for h in rank_photo(index, fresh.hashes, fresh.features, t, embeddings=fresh.embeddings)
     }
     assert found[1].cosine_next >= min(found[0].cosine, found[1].cosine)
+
+
+def test_cosines_are_at_most_one_even_from_float16_vectors():
+    # A unit vector rounded to float16 whose inner product with itself is 1.000054 (1.0001 when rounded).
+    v = np.random.default_rng(5).standard_normal(embed.DIM).astype(np.float32)
+    v16 = (v / np.linalg.norm(v)).astype(np.float16)
+    assert float(v16.astype(np.float32) @ v16.astype(np.float32)) > 1.00005
+    index = EmbeddingIndex([(7, v16)])
+    assert index.cosine(7, v16.astype(np.float32).reshape(1, -1)) == 1.0
+    near = index.nearest({"full": v16})
+    assert near is not None and near.cosine == {7: 1.0} and near.bound <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("relative/models", "is a relative path"),
+        ("/dev/null", "is not a folder"),
+        ("FILE", "is not a folder"),
+    ],
+)
+def test_a_model_dir_that_is_relative_or_no_folder_is_refused_naming_the_variable(
+    tmp_path, monkeypatch, value, words
+):
+    if value == "FILE":
+        value = str(tmp_path / "a-file")
+        Path(value).write_text("x")
+    monkeypatch.setenv(embed.MODEL_DIR_ENV, value)
+    with pytest.raises(embed.ModelError, match=f"^LOOTWATCH_MODEL_DIR={value} {words}"):
+        embed.model_path()
+    with pytest.raises(embed.ModelError, match="LOOTWATCH_MODEL_DIR"):
+        embed.ensure_model()
+
+
+def test_model_export_in_odd_model_dirs_says_one_line_naming_the_variable(tmp_path, monkeypatch):
+    from .conftest import run_cli
+
+    for value, words in [
+        ("/dev/null", "LOOTWATCH_MODEL_DIR=/dev/null is not a folder"),
+        ("models", "LOOTWATCH_MODEL_DIR=models is a relative path"),
+    ]:
+        monkeypatch.setenv(embed.MODEL_DIR_ENV, value)
+        proc = run_cli("model", "export", cwd=tmp_path, check=False)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.startswith(f"lootwatch: {words}: set it to ")
+        assert proc.stderr.count("\n") == 1
+    assert not (tmp_path / "models").exists()  # nothing exported into the working directory
+    pytest.importorskip("torch")
+    monkeypatch.setenv(embed.MODEL_DIR_ENV, "/proc/self")  # a folder that takes no file
+    proc = run_cli("model", "export", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith(
+        "lootwatch: cannot write the embedding model into /proc/self (LOOTWATCH_MODEL_DIR)"
+    )
+
+
+def test_model_export_replaces_a_file_that_is_not_the_expected_export(tmp_path, monkeypatch):
+    from .conftest import run_cli
+
+    pytest.importorskip("torch")
+    monkeypatch.setenv(embed.MODEL_DIR_ENV, str(tmp_path))
+    bad = embed.model_path()
+    bad.write_bytes(b"not a model")
+    with pytest.raises(embed.ModelError) as refused:
+        embed.ensure_model(export=False)
+    # The message names the file and the exact command that fixes it.
+    assert str(bad) in str(refused.value) and "run `lootwatch model export` to replace it" in str(
+        refused.value
+    )
+    proc = run_cli("model", "export", check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert f"embedding model ready: {bad}" in proc.stdout
+    assert embed._sha256(bad) == embed.ONNX_SHA256
+    assert [p.name for p in tmp_path.iterdir()] == [bad.name]  # written beside and renamed: no leftovers
+
+
+def test_a_new_photo_turned_in_the_frame_is_verified_at_any_angle_only_when_the_embedding_ranks_it_near():
+    """A new photo of an object lies at any angle to the registry's; the tilt rule that keeps chance
+    fits out refuses it. For a registry photo among the embedding's nearest, a fit at any angle counts
+    with strong_inliers or more, and says so."""
+    from matcher.verify import ANY_TILT, verify
+
+    photo = Image.open(io.BytesIO(_drawing("vessel", 40, 400))).convert("RGB")
+    turned = _jpeg(photo.rotate(40, Image.Resampling.BILINEAR, expand=True, fillcolor=(255, 255, 255)))
+    index = _registry({0: _drawing("vessel", 40, 400), 1: _drawing("coin", 41, 401)})
+    query = fingerprint(turned)
+    assert verify(query.features, index.features[0]).inliers == 0  # the tilt rule refuses 40 degrees
+    assert verify(query.features, index.features[0], ANY_TILT).inliers >= Thresholds().strong_inliers
+    t = Thresholds()
+    hits = {
+        h.object_id: h
+        for h in rank_photo(index, query.hashes, query.features, t, embeddings=query.embeddings)
+    }
+    assert hits[0].any_angle and hits[0].inliers >= t.strong_inliers and tier(hits[0], t) == "strong"
+    without = {h.object_id: h for h in rank_photo(index, query.hashes, query.features, t)}
+    assert not without[0].any_angle and (without[0].inliers or 0) < t.strong_inliers
