@@ -1,8 +1,10 @@
 """The candidate page of the review UI, and verdicts posted from it.
 
 ``/-/lootwatch/candidate/ID`` says first, in one sentence, why the candidate was raised
-(``worklist.why_line``), then shows the listing photo beside the registry photo (click to enlarge), the
-matched region outlined on both and the matching points on request, the evidence in plain words with the
+(``worklist.why_line``), then shows the listing photo beside the registry photo, each drawn from its
+original at up to ``worklist.LARGE_SIDE`` pixels (click to enlarge to full size), the matched region
+outlined on both and the matching points on request, only those the matcher's verification keeps (when it
+keeps none, the page says so and marks nothing), the evidence in plain words with the
 distances and inlier counts beneath, the red flags with the seller's words apart from what lowers the
 risk, the text comparison, links to both sides, the verdict buttons, the current status and the whole
 verdict history. A signed-in reviewer (datasette-auth-passwords) records confirm, dismiss, escalate or a
@@ -44,6 +46,8 @@ from .worklist import (
     photo_facts,
     record_name,
     sign_in_url,
+    similarity_margin,
+    size_words,
     sizes_differ,
     variant_words,
     why_line,
@@ -51,7 +55,7 @@ from .worklist import (
     worklist_url,
 )
 
-__all__ = ["candidate_page", "post_verdict", "cut_notes", "clean_note", "similarity_note"]
+__all__ = ["candidate_page", "post_verdict", "cut_notes", "clean_note", "similarity_note", "first_clause"]
 
 # One vocabulary in ``reviews`` whoever writes it, so the queue's status column facets as one.
 BUTTONS = {"confirmed": "confirm", "dismissed": "dismiss", "escalated": "escalate", "note": "note"}
@@ -114,21 +118,26 @@ async def candidate_page(request, datasette) -> Response:
     came_from = _from(request.args)
     decisions = [r["verdict"] for r in reviews if r["verdict"] != "note"]
     facts = photo_facts(named, evidence, geometry) if candidate["kind"] == "image" else {}
+    shown = _points_shown(candidate, geometry)
     next_id = await next_undecided(db, cid, from_filters(came_from), actor_id)
     words = FLAG_WORDS if candidate["kind"] == "flags" and record is None else RECORD_WORDS
+    why = why_line(named, evidence, reasons, geometry)
     context = {
-        "why": why_line(named, evidence, reasons, geometry),
+        "why": why,
+        "photo_why": first_clause(why),
         "same_photo": await _same_photo(db, candidate["listing_id"], evidence.get("shared") or []),
         "candidate": candidate,
         "listing": listing,
         "record": record,
         "record_name": record_name(named),
-        "listing_photo": _data_uri(queue["listing_photo"] if queue else None),
-        "registry_photo": _data_uri(queue["registry_photo"] if queue else None),
+        "listing_photo": _side_by_side(datasette, listing_sha, queue["listing_photo"] if queue else None),
+        "registry_photo": _side_by_side(datasette, registry_sha, queue["registry_photo"] if queue else None),
         "listing_full": _enlarged(datasette, listing_sha),
         "registry_full": _enlarged(datasette, registry_sha),
-        "overlay": await _overlay(db, listing_sha, registry_sha, evidence, geometry),
-        "geometry": geometry,
+        "overlay": await _overlay(db, listing_sha, registry_sha, evidence, shown),
+        "geometry": shown,
+        # Features on both photos, but no points the matcher's verification keeps: said in words.
+        "no_points": geometry is not None and not (shown or {}).get("listing_points"),
         # The hash variant says something only when the hashes matched; the crop when the fit is trusted.
         "variant_words": variant_words(candidate.get("variant")) if facts.get("hashes") else "",
         "shown_percent": facts.get("shown"),
@@ -138,6 +147,7 @@ async def candidate_page(request, datasette) -> Response:
         "evidence": evidence,
         "text": _json_object(candidate.get("text_json")) or None,
         "sizes_differ": sizes_differ(_json_object(candidate.get("text_json"))),
+        "sizes": size_words,
         "reviews": reviews,
         "status": decisions[-1] if decisions else _open(len(reviews) - len(decisions)),
         "decision": decisions[-1] if decisions else None,
@@ -163,6 +173,18 @@ async def candidate_page(request, datasette) -> Response:
     )
 
 
+def first_clause(line: str) -> str:
+    """The first clause of a why line, up to its first "; " outside brackets: what the photos say, without
+    the text and the red flags ("… (similarity 0.89, 0.27 above any other record's photo; rank 1 of 208)"
+    keeps its brackets whole)."""
+    depth = 0
+    for i, c in enumerate(line):
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if depth <= 0 and line.startswith("; ", i):
+            return line[:i]
+    return line
+
+
 def _open(notes: int) -> str:
     """The status of a candidate without a decision, in the worklist's words: notes decide nothing
     ("still to decide, 1 note")."""
@@ -182,6 +204,33 @@ def _done(done: Any, reviews: list[dict], actor_id: str | None) -> str | None:
         return None
     mine = [r for r in reviews if r["reviewer"] == actor_id]
     return done if mine and mine[-1]["verdict"] == done else None
+
+
+def _points_shown(candidate: dict, geometry: dict | None) -> dict | None:
+    """The geometry the page draws: the matcher's verified points (``worklist.match_geometry``), none at
+    all when the candidate's stored evidence says the matcher found no matching points."""
+    if geometry is None:
+        return None
+    inliers = candidate.get("inliers")
+    if not geometry.get("points") or (isinstance(inliers, int) and inliers <= 0):
+        return {
+            **geometry,
+            "listing_points": [],
+            "registry_points": [],
+            "listing_region": None,
+            "registry_region": None,
+        }
+    return geometry
+
+
+def _side_by_side(datasette, sha: str | None, thumbnail: Any) -> dict | None:
+    """The photo shown beside the other: drawn from its original at up to ``worklist.LARGE_SIDE`` pixels
+    (``/-/lootwatch/large``) when the server has it, else the small copy in the database at its own size
+    (``large`` False: the page says so)."""
+    if sha and original_file(datasette, sha):
+        return {"src": datasette.urls.path(f"/-/lootwatch/large/{sha}"), "large": True}
+    uri = _data_uri(thumbnail)
+    return {"src": uri, "large": False} if uri else None
 
 
 def _enlarged(datasette, sha: str | None) -> dict | None:
@@ -210,7 +259,8 @@ def _json_object(value: Any) -> dict:
 
 async def _overlay(db, listing_sha, registry_sha, evidence: dict, geometry: dict | None) -> dict:
     """The matched region on each photo as an SVG box in that photo's pixels (``viewBox``), and the
-    matching points, where the evidence or the recomputed geometry has them."""
+    matching points, where the evidence or the recomputed geometry (the matcher's verification) has them:
+    no box and no points when that geometry has none, whatever region older evidence stored."""
     out: dict[str, Any] = {}
     for side, sha, table in (
         ("listing", listing_sha, "listing_images"),
@@ -226,7 +276,8 @@ async def _overlay(db, listing_sha, registry_sha, evidence: dict, geometry: dict
         if not size:
             continue
         region = (geometry or {}).get(f"{side}_region")
-        if side == "listing" and _box(evidence.get("region")):
+        # The region the matcher stored, unless the recomputed verification found no points to draw.
+        if side == "listing" and (geometry is None or region is not None) and _box(evidence.get("region")):
             region = evidence["region"]
         box = _box(region)
         out[side] = {
@@ -441,19 +492,24 @@ def _number(value: Any) -> float | None:
 
 def similarity_note(evidence: dict) -> str | None:
     """The embedding's numbers in words for the evidence list, from the evidence JSON (odd values give
-    none): "similarity 0.87 of the two photos' learned embeddings (1 is the same picture); rank 1 of the
-    1,242 registry photos searched; the most similar photo of another record: 0.61"."""
+    none): how alike the two photos are and, what decides, how far above every other record's photo
+    (a cosine alone does not tell the same object from one drawn alike): "similarity 0.87 of the two
+    photos' learned embeddings (1 is the same picture), 0.23 above the most similar photo of any other
+    record (0.64); rank 1 of the 1,242 registry photos searched". A cosine is never shown above 1.00."""
     cosine = _number(evidence.get("cosine"))
     if cosine is None:
         return None
+    cosine = min(1.0, max(-1.0, cosine))
     words = f"similarity {cosine:.2f} of the two photos' learned embeddings (1 is the same picture)"
+    following = _number(evidence.get("cosine_next"))
+    margin = similarity_margin(cosine, following)
+    if following is not None and margin is not None:
+        following = min(1.0, max(-1.0, following))
+        other = f"under {FLOOR:.2f}" if following <= FLOOR else f"{following:.2f}"
+        words += f", {margin[1]}{margin[0]} above the most similar photo of any other record ({other})"
     rank, of = _number(evidence.get("cosine_rank")), _number(evidence.get("cosine_of"))
     if rank is not None and of:
         words += f"; rank {int(rank):,} of the {int(of):,} registry photos searched"
-    following = _number(evidence.get("cosine_next"))
-    if following is not None:
-        floor = following <= FLOOR
-        words += f"; the most similar photo of another record: {'under ' if floor else ''}{following:.2f}"
     return words
 
 

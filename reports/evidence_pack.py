@@ -5,9 +5,13 @@ A pack holds
 - ``evidence.warc.gz``: the WARC records (response and request, as captured) of the lot page, its photos
   and the registry photos fetched over the web, copied byte for byte from the crawl's WARC files;
 - ``originals/listing/<sha256>``, ``originals/registry/<sha256>``: the photos' original bytes;
-- ``summary.html``: the candidate on one page, with its evidence, every verdict, the captures and hashes;
+- ``summary.html``: the candidate on one page, with why it was raised in the review UI's words
+  (``worklist.why_line``, the embedding's similarity as ``candidate_page.similarity_note`` says it), its
+  evidence, every verdict, the captures and hashes;
 - ``manifest.json``: the tool version, every file, WARC record (WARC-Record-ID, digests, offset, capture
-  time) and photo with its SHA-256;
+  time) and photo with its SHA-256, and for a candidate with a similarity of learned embeddings the model
+  behind it (``embedding``: ``matcher.embed``'s model name, version and model file SHA-256, and the
+  version each photo's stored embedding was made with);
 - ``SHA256SUMS``: every other file's SHA-256, for ``sha256sum -c``.
 
 Every file is found through the database's own home, wherever the command runs (``locate_warc``), and
@@ -39,7 +43,10 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from matcher.ingest import original_path
 
+from .candidate_page import similarity_note
 from .digest import TEMPLATES, safe_url
+from .reasons import reasons_from_json
+from .worklist import match_geometry, size_words, why_line
 
 __all__ = ["write_pack", "locate_warc", "Pack", "PackError", "PackIncomplete", "PackWriteError"]
 
@@ -117,11 +124,22 @@ def write_pack(
         raise PackIncomplete(candidate_id, problems)
     manifest["complete"] = not problems
     manifest["missing"] = problems
+    evidence = _json_value(found["candidate"].get("evidence_json"), {})
+    evidence = evidence if isinstance(evidence, dict) else {}
+    reasons = reasons_from_json(found["candidate"].get("reasons_json"))
+    text = _json_value(found["candidate"].get("text_json"), None)
+    similarity = similarity_note(evidence) if found["candidate"]["kind"] == "image" else None
+    if similarity:
+        manifest["embedding"] = _embedding(db, found)
     html = TEMPLATES.get_template("evidence.html").render(
         candidate=found["candidate"],
-        evidence=json.loads(found["candidate"]["evidence_json"] or "{}"),
-        reasons=json.loads(found["candidate"]["reasons_json"] or "[]"),
-        text=json.loads(found["candidate"].get("text_json") or "null"),
+        evidence=evidence,
+        reasons=reasons,
+        text=text if isinstance(text, dict) else None,
+        why=_why(db, found, evidence, reasons),
+        similarity=similarity,
+        embedding=manifest.get("embedding"),
+        sizes=size_words,
         listing=found["listing"],
         record=found["record"],
         reviews=found["reviews"],
@@ -137,6 +155,82 @@ def write_pack(
     path = out / f"lootwatch-candidate-{candidate_id}-{made}.zip" if out.suffix != ".zip" else out
     digest = _write_zip(path, members, manifest["made_at"])
     return Pack(path, digest, problems)
+
+
+def _json_value(value: Any, default: Any) -> Any:
+    try:
+        return json.loads(value) if isinstance(value, str) and value else default
+    except (ValueError, RecursionError):
+        return default
+
+
+def _why(db: Database, found: dict[str, Any], evidence: dict, reasons: list[dict]) -> str:
+    """The review UI's why line (``worklist.why_line``) for the candidate, with the matching points'
+    geometry recomputed as the candidate page does."""
+    candidate, record = found["candidate"], found["record"] or {}
+    named = {**candidate, "source": record.get("source"), "source_id": record.get("source_id")}
+    geometry = _geometry(db, candidate) if candidate["kind"] == "image" else None
+    return why_line(named, evidence, reasons, geometry)
+
+
+def _pair(db: Database, candidate: dict) -> tuple[str | None, str | None]:
+    """The SHA-256 of the lot photo and the registry photo the candidate compares, as the review queue
+    shows them."""
+    row = next(
+        db.query(
+            "SELECT listing_sha256, registry_sha256 FROM review_queue WHERE candidate_id = ?",
+            [candidate["id"]],
+        ),
+        None,
+    )
+    return (row["listing_sha256"], row["registry_sha256"]) if row else (None, None)
+
+
+def _geometry(db: Database, candidate: dict) -> dict | None:
+    listing_sha, registry_sha = _pair(db, candidate)
+    if not listing_sha or not registry_sha:
+        return None
+    lf = db.execute("SELECT xy, desc FROM image_features WHERE sha256 = ?", [listing_sha]).fetchone()
+    rf = db.execute(
+        "SELECT xy, desc, xy_m, desc_m FROM image_features WHERE sha256 = ?", [registry_sha]
+    ).fetchone()
+    ls = db.execute(
+        "SELECT width, height FROM listing_images WHERE sha256 = ? AND width > 0 LIMIT 1", [listing_sha]
+    ).fetchone()
+    rs = db.execute(
+        "SELECT width, height FROM registry_images WHERE sha256 = ? AND width > 0 LIMIT 1", [registry_sha]
+    ).fetchone()
+    if not (lf and rf and ls and rs):
+        return None
+    return match_geometry(tuple(lf), tuple(rf), tuple(ls), tuple(rs))
+
+
+def _embedding(db: Database, found: dict[str, Any]) -> dict[str, Any]:
+    """The learned embedding behind the similarity: the model this lootwatch embeds with
+    (``matcher.embed``: ``MODEL``, ``EMBED_VERSION``, ``ONNX_SHA256``) and the model and version each of
+    the two photos' stored embeddings were made with."""
+    from matcher.embed import EMBED_VERSION, MODEL, ONNX_SHA256
+
+    photos = []
+    for owner, sha in zip(("listing", "registry"), _pair(db, found["candidate"]), strict=True):
+        row = (
+            db.execute(
+                "SELECT model, embed_version FROM image_embeddings WHERE sha256 = ? "
+                "ORDER BY view != 'full', view LIMIT 1",
+                [sha],
+            ).fetchone()
+            if sha and "image_embeddings" in db.table_names()
+            else None
+        )
+        photos.append(
+            {
+                "owner": owner,
+                "sha256": sha,
+                "model": row[0] if row else None,
+                "embed_version": row[1] if row else None,
+            }
+        )
+    return {"model": MODEL, "embed_version": EMBED_VERSION, "onnx_sha256": ONNX_SHA256, "photos": photos}
 
 
 def locate_warc(stored: str, home: Path, data_dir: Path) -> list[Path]:

@@ -20,7 +20,17 @@ from .digest import safe_url
 from .photo_check import photo_check, skip_upload_csrf
 from .reasons import reasons_from_json, split_reasons
 from .security import bad_request_response, guard
-from .worklist import here, home_page, original, remember_next, thumbnail, worklist_json, worklist_page
+from .worklist import (
+    here,
+    home_page,
+    large,
+    likeness_sql,
+    original,
+    remember_next,
+    thumbnail,
+    worklist_json,
+    worklist_page,
+)
 
 log = logging.getLogger("lootwatch.review")
 LINK_COLUMNS = {"listing_url", "registry_url", "url", "source_url"}
@@ -66,6 +76,8 @@ def extra_template_vars(request, datasette):
 def prepare_connection(conn):
     # Crawls and matches write to the same database: wait for them rather than fail a verdict.
     conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
+    # The worklist's filter for candidates the learned embedding alone raised (reports/worklist.py).
+    conn.create_function("lootwatch_likeness", 7, likeness_sql, deterministic=True)
 
 
 @hookimpl
@@ -78,6 +90,7 @@ def register_routes():
         (r"^/-/lootwatch/worklist\.json$", worklist_json),
         (r"^/-/lootwatch/thumbnail/(?P<sha>[0-9a-f]{64})$", thumbnail),
         (r"^/-/lootwatch/original/(?P<sha>[0-9a-f]{64})$", original),
+        (r"^/-/lootwatch/large/(?P<sha>[0-9a-f]{64})$", large),
         (r"^/-/lootwatch/check$", photo_check),
     ]
 

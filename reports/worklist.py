@@ -3,7 +3,8 @@
 ``/`` and ``/-/lootwatch/worklist`` list the candidates still to decide, soonest sale first (unknown
 dates last), then strong before review, then by score; filters (query parameters) show decided,
 escalated or all candidates, the signed-in reviewer's own, one site, one bank (registry source), one
-red-flag family or one kind. Pages hold ``PER_PAGE`` rows.
+red-flag family or one kind (photo, text, red flags, or the photo candidates the learned embedding alone
+raised, ``by_likeness``). Pages hold ``PER_PAGE`` rows.
 
 A candidate is *decided* when its latest confirm or dismiss verdict is the latest decision, *escalated*
 when that is an escalate, *undecided* while it has none (notes decide nothing).
@@ -17,15 +18,21 @@ read from the matching points is said only when the fit is trustworthy (``photo_
 Candidate links carry the worklist's query (``from``, checked by ``worklist_query``) so the candidate
 page leads back to the same filtered page and on to the next undecided candidate under the same filters.
 ``match_geometry`` recomputes where the matching points lie on both photos from the stored local features,
-for the outline of the matched region, the crop and the points shown on request.
+for the outline of the matched region, the crop and the points shown on request, with the matcher's own
+verification (``matcher.verify.verify``): points it rejects are never shown.
+``thumbnail``, ``original`` and ``large`` serve a photo by its SHA-256 to whoever may view the review
+queue: the stored thumbnail, the original bytes, or the original drawn at up to ``LARGE_SIDE`` pixels for
+the candidate page's side-by-side view.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import math
 import re
+import threading
 from collections import OrderedDict
 from dataclasses import fields
 from pathlib import Path
@@ -42,6 +49,9 @@ from .reasons import reasons_from_json, split_reasons
 __all__ = [
     "why_line",
     "similarity_words",
+    "similarity_margin",
+    "by_likeness",
+    "likeness_sql",
     "evidence_hit",
     "photo_facts",
     "worklist_json",
@@ -50,6 +60,7 @@ __all__ = [
     "family_label",
     "variant_words",
     "sizes_differ",
+    "size_words",
     "match_geometry",
     "worklist_page",
     "home_page",
@@ -57,6 +68,8 @@ __all__ = [
     "thumbnail",
     "original",
     "original_file",
+    "large",
+    "large_jpeg",
     "next_undecided",
     "record_name",
     "safe_next",
@@ -87,7 +100,17 @@ FAMILIES = {
     "unverified": "nothing that can be checked",
     "claims": "assurances that are not evidence",
 }
-KINDS = {"image": "photo matches", "text": "text matches", "flags": "red flags only"}
+KINDS = {
+    "image": "photo matches",
+    "likeness": "found by likeness (learned embedding) alone",
+    "text": "text matches",
+    "flags": "red flags only",
+}
+# A kind the candidates table does not hold: photo candidates the learned embedding alone raised.
+LIKENESS_SQL = (
+    "lootwatch_likeness(w.kind, w.evidence_json, w.variant, w.pdq_distance, w.phash_distance, "
+    "w.dhash_distance, w.inliers)"
+)
 NEXT_COOKIE = "lootwatch_next"
 TURNS = {
     "r0": "",
@@ -271,7 +294,7 @@ def _photo_words(candidate: dict, evidence: dict, geometry: dict | None) -> str:
         words = f"same photo as {record}"
     elif facts["hashes"]:
         words = f"a very similar photo to {record}'s (an edited copy, or one taken from the same spot)"
-    elif (hit.inliers or 0) < Thresholds().min_inliers and by_embedding(hit, Thresholds()):
+    elif by_likeness(candidate, evidence):
         # Hashes and points found nothing: the learned embedding alone raised it (matcher/embed.py).
         return f"a different photo of what may be the same object as {record}'s ({similarity_words(hit)})"
     else:
@@ -290,12 +313,86 @@ def _photo_words(candidate: dict, evidence: dict, geometry: dict | None) -> str:
     return words
 
 
+def _cosine(value: Any) -> float | None:
+    """A stored cosine as shown: a finite number, never above 1 (float16 embeddings can sum to 1.0001)
+    nor below -1; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return min(1.0, max(-1.0, float(value)))
+
+
+def similarity_margin(cosine: Any, following: Any) -> tuple[str, str] | None:
+    """How far the candidate's photo stands above every other record's, as shown: ``("0.27", "")``, or
+    ``("0.39", "at least ")`` when the other records' best is under the index's floor (values under it
+    are not told apart); from the two values as shown (two decimals), so the words add up. None when
+    either is unknown."""
+    from matcher.embindex import FLOOR
+
+    cosine, following = _cosine(cosine), _cosine(following)
+    if cosine is None or following is None:
+        return None
+    margin = round(cosine, 2) - round(following, 2)
+    return f"{margin:.2f}", "at least " if following <= FLOOR else ""
+
+
 def similarity_words(hit: Hit) -> str:
-    """How alike the learned embeddings find the two photos: "similarity 0.87, rank 1 of 1,242"."""
-    words = f"similarity {hit.cosine:.2f}"
-    if hit.cosine_rank is not None and hit.cosine_of:
-        words += f", rank {hit.cosine_rank:,} of {hit.cosine_of:,}"
+    """How alike the learned embeddings find the two photos, and by how much more than any other record's
+    photo (what decides: a cosine alone does not tell the same object from one drawn alike):
+    "similarity 0.87, 0.23 above any other record's photo; rank 1 of 1,242"."""
+    cosine = _cosine(hit.cosine)
+    if cosine is None:
+        return "similarity unknown"
+    words = f"similarity {cosine:.2f}"
+    margin = similarity_margin(cosine, hit.cosine_next)
+    if margin is not None:
+        words += f", {margin[1]}{margin[0]} above any other record's photo"
+    rank, of = _cosine_count(hit.cosine_rank), _cosine_count(hit.cosine_of)
+    if rank is not None and of:
+        words += f"; rank {rank:,} of {of:,}"
     return words
+
+
+def _cosine_count(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return int(value)
+
+
+def by_likeness(candidate: dict, evidence: dict | None) -> bool:
+    """Was the candidate raised by the learned embedding alone ("a different photo of what may be the same
+    object"): a photo candidate whose hashes and matching points found nothing, the embedding finding the
+    record's photo clearly more alike than any other (``matcher.evidence.by_embedding``)? The worklist's
+    filter and the why line both ask this."""
+    if candidate.get("kind") != "image":
+        return False
+    hit = evidence_hit(candidate, evidence if isinstance(evidence, dict) else {})
+    if hit is None:
+        return False
+    thresholds = Thresholds()
+    try:
+        return (
+            hash_tier(hit, thresholds) is None
+            and (hit.inliers or 0) < thresholds.min_inliers
+            and by_embedding(hit, thresholds)
+        )
+    except TypeError:  # odd values in the evidence JSON
+        return False
+
+
+def likeness_sql(
+    kind: Any, evidence_json: Any, variant: Any, pdq: Any, phash: Any, dhash: Any, inliers: Any
+) -> int:
+    """``by_likeness`` as an SQLite function (``lootwatch_likeness``, registered on every connection of
+    the review UI) over a candidate's columns, for the worklist's filter."""
+    candidate = {
+        "kind": kind,
+        "variant": variant,
+        "pdq_distance": pdq,
+        "phash_distance": phash,
+        "dhash_distance": dhash,
+        "inliers": inliers,
+    }
+    return int(by_likeness(candidate, _json_object(evidence_json)))
 
 
 def _text_words(text: dict | None, record: str, alone: bool) -> str:
@@ -378,6 +475,17 @@ def _quoted(reasons: list[dict]) -> str:
     return shown
 
 
+def size_words(values: Any) -> str:
+    """Sizes in centimetres as the text comparison read them: "12 x 8 cm"; "not given" when there are
+    none (or none that are numbers)."""
+    numbers = (
+        [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        if isinstance(values, list | tuple)
+        else []
+    )
+    return " x ".join(f"{v:g}" for v in numbers) + " cm" if numbers else "not given"
+
+
 def sizes_differ(text: Any) -> str | None:
     """When the lot's text and the record both give sizes and none agree, say so with the sizes:
     "the sizes in the text differ: lot 12 x 8 cm, record 30 x 20 cm"; None otherwise."""
@@ -389,10 +497,7 @@ def sizes_differ(text: Any) -> str | None:
     if (text.get("sizes_agree") or 0) > 0 or not text.get("sizes_given"):
         return None
 
-    def cm(values: list) -> str:
-        return " x ".join(f"{v:g}" for v in values if isinstance(v, int | float)) + " cm"
-
-    return f"the sizes in the text differ: lot {cm(mine)}, record {cm(theirs)}"
+    return f"the sizes in the text differ: lot {size_words(mine)}, record {size_words(theirs)}"
 
 
 def why_line(
@@ -439,14 +544,19 @@ def why_line(
 
 
 def _pairs(query, reference):
-    """The inlier pairs (query xy, reference xy) and the similarity transform of ``matcher.verify``."""
-    from matcher.verify import fit
+    """The inlier pairs (query xy, reference xy) and the similarity transform of ``matcher.verify``, or None
+    when ``matcher.verify.verify`` finds no match (a turn beyond ``MAX_TILT``, a collapsing scale, too
+    few descriptors): the points the matcher rejected are never drawn."""
+    from matcher.verify import fit, verify
 
-    fitted = fit(query, reference)
+    found = verify(query, reference)
+    if not found.inliers:
+        return None
+    fitted = fit(query, reference)  # the same fit verify judged (OpenCV's RANSAC starts from a fixed seed)
     if fitted is None:
         return None
     src, dst, model, keep = fitted
-    return src[keep], dst[keep], model
+    return src[keep], dst[keep], model, found
 
 
 def match_geometry(
@@ -461,8 +571,11 @@ def match_geometry(
     ``listing_features``: ``(xy, desc)`` blobs of ``image_features``; ``registry_features``:
     ``(xy, desc, xy_m, desc_m)`` (the mirror image's may be None); sizes: each photo's decoded
     ``(width, height)``. Returns ``{"listing_points", "registry_points", "listing_region",
-    "registry_region", "crop_percent", "turn", "mirrored"}`` in each photo's own pixels (the registry's
-    unmirrored), or None when there is nothing to compare or fewer than 6 points agree.
+    "registry_region", "crop_percent", "turn", "mirrored", "points"}`` in each photo's own pixels (the
+    registry's unmirrored), or None when there is nothing to compare. The points are those the matcher's
+    own verification keeps (``matcher.verify.verify``, on the registry photo and its mirror image, the
+    better agreement counting): when it finds none (fewer than 6 points agree, or they agree only on a
+    turn or scale it rejects), ``NO_POINTS``: no points, no region, no crop, no turn.
     """
     if not listing_features or not registry_features or not listing_size or not registry_size:
         return None
@@ -482,10 +595,13 @@ def match_geometry(
     for ref, mirrored in refs:
         pairs = _pairs(query, ref)
         if pairs is not None:
-            found.append((len(np.unique(np.round(pairs[0]), axis=0)), mirrored, pairs))
+            found.append((pairs[3][:2], mirrored, pairs))
     if not found:
-        return None
-    _, mirrored, (src, dst, model) = max(found, key=lambda f: f[0])
+        # The matcher's verification (matcher.registry_index: the photo as it is and its mirror image)
+        # found no points in one consistent geometry: nothing to draw, and said so.
+        return dict(NO_POINTS)
+    # The better agreement counts, as the matcher counts it: inliers, then their share.
+    _, mirrored, (src, dst, model, verified) = max(found, key=lambda f: f[0])
     rw, rh = registry_size
     lw, lh = listing_size
     if mirrored:  # points found on the mirror image, drawn on the photo as stored
@@ -509,8 +625,21 @@ def match_geometry(
         "crop_percent": int(round(100 * (1 - min(1.0, shown)))),
         "turn": turn,
         "mirrored": mirrored,
-        "points": len(np.unique(np.round(src), axis=0)),  # counted as matcher.verify counts them
+        "points": verified.inliers,  # as matcher.verify counts them
     }
+
+
+# ``match_geometry`` of two photos whose features are known but share no verified points.
+NO_POINTS: dict[str, Any] = {
+    "listing_points": [],
+    "registry_points": [],
+    "listing_region": None,
+    "registry_region": None,
+    "crop_percent": None,
+    "turn": "",
+    "mirrored": False,
+    "points": 0,
+}
 
 
 _GEOMETRY: OrderedDict[tuple[str, str, str], dict | None] = OrderedDict()
@@ -658,8 +787,10 @@ def _where(filters: dict[str, str], actor_id: str | None) -> tuple[str, list]:
     if filters["mine"]:
         clauses.append("EXISTS (SELECT 1 FROM reviews m WHERE m.candidate_id = w.id AND m.reviewer = ?)")
         params.append(actor_id or "")
+    if filters["kind"] == "likeness":
+        clauses.append(LIKENESS_SQL)
     for key, column in (("site", "w.site"), ("bank", "w.source"), ("kind", "w.kind")):
-        if filters[key]:
+        if filters[key] and not (key == "kind" and filters[key] == "likeness"):
             clauses.append(f"{column} = ?")
             params.append(filters[key])
     if filters["family"]:
@@ -1026,6 +1157,65 @@ async def original(request, datasette) -> Response:
     return Response(
         data,
         content_type=ctype,
+        headers={
+            "Content-Disposition": "inline",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, max-age=86400",
+        },
+    )
+
+
+# The side-by-side photos of the candidate page: the original drawn at most this many pixels on its long
+# side (never a thumbnail stretched), decoded with the matcher's caps (matcher.decode: bytes, pixels).
+LARGE_SIDE = 640
+LARGE_QUALITY = 85
+# Photos decoded at once per server (the two of one candidate page); the others wait in their thread.
+_LARGE_AT_ONCE = threading.BoundedSemaphore(2)
+
+
+def large_jpeg(data: bytes, side: int = LARGE_SIDE) -> bytes:
+    """A photo's original bytes drawn as a JPEG at most ``side`` pixels on its long side (never enlarged),
+    upright by its EXIF orientation, in sRGB. Raises ``matcher.decode.DecodeError`` for what the matcher
+    would not decode (too many pixels, too many bytes, not a photo)."""
+    from matcher.decode import decode
+
+    with _LARGE_AT_ONCE:
+        picture = decode(data, side)
+        buf = io.BytesIO()
+        picture.save(buf, "JPEG", quality=LARGE_QUALITY)
+    return buf.getvalue()
+
+
+async def large(request, datasette) -> Response:
+    """A photo in the database, by its SHA-256, drawn from its original at most ``LARGE_SIDE`` pixels on
+    its long side, for comparing two photos side by side: only originals ``original`` would serve, served
+    as a JPEG made here (never the stored bytes), to whoever may view the review queue."""
+    from matcher.decode import DecodeError
+
+    db = database(datasette)
+    await may_view(datasette, request, db)
+    sha = request.url_vars["sha"]
+    known = (
+        await db.execute(
+            "SELECT 1 FROM listing_images WHERE sha256 = ? UNION ALL "
+            "SELECT 1 FROM registry_images WHERE sha256 = ? LIMIT 1",
+            [sha, sha],
+        )
+    ).first()
+    found = original_file(datasette, sha) if known else None
+    if found is None:
+        raise NotFound(NO_ORIGINAL) from None
+    try:
+        data = await asyncio.to_thread(found[0].read_bytes)
+        if len(data) > ORIGINAL_CAP or image_type(data[:16]) is None:
+            raise NotFound(NO_ORIGINAL)
+        jpeg = await asyncio.to_thread(large_jpeg, data)
+    except (OSError, DecodeError):
+        raise NotFound(NO_ORIGINAL) from None
+    return Response(
+        jpeg,
+        content_type="image/jpeg",
         headers={
             "Content-Disposition": "inline",
             "X-Content-Type-Options": "nosniff",

@@ -773,8 +773,8 @@ EMBEDDED = {
 def test_why_a_different_photo_found_by_the_embedding_alone():
     line = why_line(RECORD, EMBEDDED, FLAGS[:1])
     assert line == (
-        "A different photo of what may be the same object as interpol 12345's (similarity 0.87, rank 1 of "
-        "1,242); red flags: “Syria”"
+        "A different photo of what may be the same object as interpol 12345's (similarity 0.87, 0.23 above "
+        "any other record's photo; rank 1 of 1,242); red flags: “Syria”"
     )
     # Too close to another object to stand out, or verified by points: the embedding does not speak alone.
     assert "different photo of what may" not in why_line(RECORD, {**EMBEDDED, "cosine_next": 0.86}, [])
@@ -801,16 +801,16 @@ def test_the_embedding_evidence_reads_the_same_on_the_worklist_and_the_candidate
     page = get(db_path, f"/-/lootwatch/candidate/{cid}").text
     listed = get(db_path, "/").text
     why = html_lib.unescape(re.search(r'<p class="lw-why" id="why">(.*?)</p>', page).group(1))
-    assert (
-        why
-        == "A different photo of what may be the same object as demo A1's (similarity 0.87, rank 1 of 1,242)"
+    assert why == (
+        "A different photo of what may be the same object as demo A1's (similarity 0.87, 0.23 above any "
+        "other record's photo; rank 1 of 1,242)"
     )
     rows_why = [html_lib.unescape(w) for w in re.findall(r'<div class="lw-rowwhy">(.*?)</div>', listed)]
     assert rows_why == [why]
     numbers = html_lib.unescape(re.search(r'<span id="similarity">(.*?)</span>', page).group(1))
     assert numbers == (
-        "Similarity 0.87 of the two photos' learned embeddings (1 is the same picture); rank 1 of the 1,242 "
-        "registry photos searched; the most similar photo of another record: 0.64."
+        "Similarity 0.87 of the two photos' learned embeddings (1 is the same picture), 0.23 above the most "
+        "similar photo of any other record (0.64); rank 1 of the 1,242 registry photos searched."
     )
     assert 'id="listing-photo"' in page and 'id="registry-photo"' in page  # both photos, to compare
     # Hostile evidence values give no sentence, and no error.
