@@ -37,6 +37,7 @@ from matcher.store import VERDICTS, now
 from .digest import safe_url
 from .reasons import reasons_from_json, split_reasons
 from .worklist import (
+    any_angle,
     candidate_url,
     from_filters,
     geometry_of,
@@ -108,7 +109,11 @@ async def candidate_page(request, datasette) -> Response:
     reasons = reasons_from_json(candidate["reasons_json"])
     listing_sha = queue["listing_sha256"] if queue else None
     registry_sha = queue["registry_sha256"] if queue else None
-    geometry = await geometry_of(db, listing_sha, registry_sha) if candidate["kind"] == "image" else None
+    geometry = (
+        await geometry_of(db, listing_sha, registry_sha, any_angle(evidence))
+        if candidate["kind"] == "image"
+        else None
+    )
     named = {
         **candidate,
         "source": (record or {}).get("source"),

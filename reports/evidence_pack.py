@@ -46,7 +46,7 @@ from matcher.ingest import original_path
 from .candidate_page import similarity_note
 from .digest import TEMPLATES, safe_url
 from .reasons import reasons_from_json
-from .worklist import match_geometry, size_words, why_line
+from .worklist import any_angle, match_geometry, size_words, why_line
 
 __all__ = ["write_pack", "locate_warc", "Pack", "PackError", "PackIncomplete", "PackWriteError"]
 
@@ -202,7 +202,9 @@ def _geometry(db: Database, candidate: dict) -> dict | None:
     ).fetchone()
     if not (lf and rf and ls and rs):
         return None
-    return match_geometry(tuple(lf), tuple(rf), tuple(ls), tuple(rs))
+    return match_geometry(
+        tuple(lf), tuple(rf), tuple(ls), tuple(rs), any_angle=any_angle(candidate.get("evidence_json"))
+    )
 
 
 def _embedding(db: Database, found: dict[str, Any]) -> dict[str, Any]:

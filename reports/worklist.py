@@ -53,6 +53,7 @@ __all__ = [
     "by_likeness",
     "likeness_sql",
     "evidence_hit",
+    "any_angle",
     "photo_facts",
     "worklist_json",
     "worklist_query",
@@ -543,13 +544,14 @@ def why_line(
 # ------------------------------------------------------------------------------------------- geometry
 
 
-def _pairs(query, reference):
+def _pairs(query, reference, any_angle: bool = False):
     """The inlier pairs (query xy, reference xy) and the similarity transform of ``matcher.verify``, or None
-    when ``matcher.verify.verify`` finds no match (a turn beyond ``MAX_TILT``, a collapsing scale, too
-    few descriptors): the points the matcher rejected are never drawn."""
-    from matcher.verify import fit, verify
+    when ``matcher.verify.verify`` finds no match (a turn beyond ``MAX_TILT``, unless the matcher verified
+    the pair at any angle, a collapsing scale, too few descriptors): the points the matcher rejected are
+    never drawn."""
+    from matcher.verify import ANY_TILT, MAX_TILT, fit, verify
 
-    found = verify(query, reference)
+    found = verify(query, reference, ANY_TILT if any_angle else MAX_TILT)
     if not found.inliers:
         return None
     fitted = fit(query, reference)  # the same fit verify judged (OpenCV's RANSAC starts from a fixed seed)
@@ -565,6 +567,7 @@ def match_geometry(
     listing_size: tuple[int, int] | None,
     registry_size: tuple[int, int] | None,
     max_points: int = 300,
+    any_angle: bool = False,
 ) -> dict | None:
     """Where the matching points lie on both photos, from their stored local features.
 
@@ -575,7 +578,8 @@ def match_geometry(
     registry's unmirrored), or None when there is nothing to compare. The points are those the matcher's
     own verification keeps (``matcher.verify.verify``, on the registry photo and its mirror image, the
     better agreement counting): when it finds none (fewer than 6 points agree, or they agree only on a
-    turn or scale it rejects), ``NO_POINTS``: no points, no region, no crop, no turn.
+    turn or scale it rejects), ``NO_POINTS``: no points, no region, no crop, no turn. ``any_angle``: the
+    matcher verified the pair at any angle (``any_angle`` in its evidence), and so does the drawing.
     """
     if not listing_features or not registry_features or not listing_size or not registry_size:
         return None
@@ -593,7 +597,7 @@ def match_geometry(
         return None
     found = []
     for ref, mirrored in refs:
-        pairs = _pairs(query, ref)
+        pairs = _pairs(query, ref, any_angle)
         if pairs is not None:
             found.append((pairs[3][:2], mirrored, pairs))
     if not found:
@@ -642,28 +646,40 @@ NO_POINTS: dict[str, Any] = {
 }
 
 
-_GEOMETRY: OrderedDict[tuple[str, str, str], dict | None] = OrderedDict()
+_GEOMETRY: OrderedDict[tuple[str, str, str, bool], dict | None] = OrderedDict()
 GEOMETRY_CACHE = 4096  # photo pairs whose geometry a server keeps (a few KB each)
 
 
-async def geometry_of(db, listing_sha: str | None, registry_sha: str | None) -> dict | None:
+def any_angle(evidence: Any) -> bool:
+    """Did the matcher verify the pair at any angle (stored evidence, as JSON text or a dict)?"""
+    if isinstance(evidence, str):
+        try:
+            evidence = json.loads(evidence)
+        except ValueError:
+            return False
+    return isinstance(evidence, dict) and evidence.get("any_angle") is True
+
+
+async def geometry_of(
+    db, listing_sha: str | None, registry_sha: str | None, any_angle: bool = False
+) -> dict | None:
     """``match_geometry`` for two stored photos, reading their features and sizes; computed off the event
     loop (about 10 ms a pair) and kept for the pairs seen last, so the worklist and the candidate page
     read the same answer."""
     if not listing_sha or not registry_sha:
         return None
-    key = (str(db.path), listing_sha, registry_sha)
+    key = (str(db.path), listing_sha, registry_sha, any_angle)
     if key in _GEOMETRY:
         _GEOMETRY.move_to_end(key)
         return _GEOMETRY[key]
-    found = await _geometry(db, listing_sha, registry_sha)
+    found = await _geometry(db, listing_sha, registry_sha, any_angle)
     _GEOMETRY[key] = found
     while len(_GEOMETRY) > GEOMETRY_CACHE:
         _GEOMETRY.popitem(last=False)
     return found
 
 
-async def _geometry(db, listing_sha: str, registry_sha: str) -> dict | None:
+async def _geometry(db, listing_sha: str, registry_sha: str, any_angle: bool) -> dict | None:
     lf = (await db.execute("SELECT xy, desc FROM image_features WHERE sha256 = ?", [listing_sha])).first()
     rf = (
         await db.execute("SELECT xy, desc, xy_m, desc_m FROM image_features WHERE sha256 = ?", [registry_sha])
@@ -680,7 +696,9 @@ async def _geometry(db, listing_sha: str, registry_sha: str) -> dict | None:
     ).first()
     if not (lf and rf and ls and rs):
         return None
-    return await asyncio.to_thread(match_geometry, tuple(lf), tuple(rf), tuple(ls), tuple(rs))
+    return await asyncio.to_thread(
+        match_geometry, tuple(lf), tuple(rf), tuple(ls), tuple(rs), any_angle=any_angle
+    )
 
 
 # ---------------------------------------------------------------------------------------------- pages
@@ -900,7 +918,9 @@ async def _worklist(request, datasette) -> dict:
     rows = [dict(r) for r in rows]
     # The same geometry the candidate page reads, so the row's why line says what the page says.
     geometries = [
-        await geometry_of(db, r["listing_sha256"], r["registry_sha256"]) if r["kind"] == "image" else None
+        await geometry_of(db, r["listing_sha256"], r["registry_sha256"], any_angle(r.get("evidence_json")))
+        if r["kind"] == "image"
+        else None
         for r in rows
     ]
     query = _query(filters, page)

@@ -433,3 +433,32 @@ def test_the_worklist_filters_the_candidates_found_by_likeness_alone(tmp_path):
         )
 
     assert asyncio.run(following()) == (likeness, None)
+
+
+def test_a_pair_the_matcher_verified_at_any_angle_is_drawn_at_any_angle():
+    """A new photo the embedding ranked near is verified at any angle (matcher.registry_index); the
+    drawing follows the stored evidence, and draws nothing at a turn the matcher would refuse otherwise."""
+    from matcher.fingerprint import fingerprint
+    from reports.worklist import any_angle, match_geometry
+
+    photo = Image.open(io.BytesIO(_drawing_bytes())).convert("RGB")
+    turned = photo.rotate(40, Image.Resampling.BILINEAR, expand=True, fillcolor=(255, 255, 255))
+    buf = io.BytesIO()
+    turned.save(buf, "JPEG", quality=90)
+    query, reference = fingerprint(buf.getvalue()), fingerprint(_drawing_bytes(), all_transforms=True)
+    blobs = (query.features.to_blobs(), (*reference.features.to_blobs(), None, None))
+    sizes = (turned.size, photo.size)
+    assert match_geometry(*blobs, *sizes)["points"] == 0
+    drawn = match_geometry(*blobs, *sizes, any_angle=True)
+    assert drawn["points"] >= 30 and drawn["listing_points"]
+    assert any_angle('{"any_angle": true}') and not any_angle('{"any_angle": "yes"}') and not any_angle("{")
+
+
+def _drawing_bytes() -> bytes:
+    from seeds.demo import draw
+
+    buf = io.BytesIO()
+    draw.photo(draw.sprite("vessel", draw.TYPE_MATERIALS["vessel"][0], 40), "white", 400).save(
+        buf, "JPEG", quality=90
+    )
+    return buf.getvalue()
