@@ -108,6 +108,15 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word if n == 1 else word + 's'}"
 
 
+def _model_ready() -> None:
+    """Check the embedding model once, before a command computes any photo's signals: a missing or wrong
+    file stops the command in one line (ModelError, naming the file and the fix) with nothing stored,
+    rather than failing on every photo."""
+    from matcher.embed import ensure_model
+
+    ensure_model()
+
+
 def _exit_failed(failures: list[str]) -> None:
     """One line per failure on stderr, then exit status 1; nothing when nothing failed."""
     for line in failures:
@@ -135,6 +144,7 @@ def demo(out: str, size: str) -> None:
     """Run the whole pipeline on the bundled demo and print a summary."""
     from .demo import print_summary, run_demo
 
+    _model_ready()
     summary = run_demo(Path(out), size=size, verbose=_verbose())
     print_summary(summary)
 
@@ -146,10 +156,11 @@ def model() -> None:
 
 @model.command("export")
 def model_export() -> None:
-    """Export the embedding model from the installed packages (no download) and check its SHA-256."""
+    """Export the embedding model from the installed packages (no download) and check its SHA-256; a
+    file there that is not the expected export is replaced (written beside, then renamed)."""
     from matcher.embed import ONNX_SHA256, ensure_model
 
-    path = ensure_model(export=True)
+    path = ensure_model(export=True, replace=True)
     click.echo(f"embedding model ready: {path} (SHA-256 {ONNX_SHA256})")
 
 
@@ -190,6 +201,7 @@ def registry_import(
     from .import_progress import ConsoleReporter
 
     joined = ",".join(mapping)
+    _model_ready()
     try:
         with ConsoleReporter(file) as reporter:
             counts = import_registry(
@@ -209,6 +221,15 @@ def registry_import(
             counts, cfg.db, cfg.data_dir, spider_args, _scrapy_settings(cfg), ConsoleReporter(file)
         )
     click.echo(counts.summary(f"the errors table of {cfg.db}"))
+    from matcher.store import open_db
+
+    db = open_db(cfg.db, create=False)
+    try:
+        note = _small_registry_note(*_registry_photos(db))
+    finally:
+        db.close()
+    if note:
+        click.echo(note)
     _match_stage(cfg)
 
 
@@ -226,6 +247,7 @@ def registry_fetch(cfg, name: str) -> None:
     registries = [n for n in spider_names(settings, kind="registry") if n != "registry_file"]
     if name not in registries:
         raise UsageProblem(f"unknown registry spider {name!r} (known: {', '.join(registries)})")
+    _model_ready()
     db = open_db(cfg.db)  # made when missing; a file that is no lootwatch database is refused first
     before = last_run_id(db)
     settings = project_settings(cfg.db, cfg.data_dir, **_scrapy_settings(cfg))
@@ -318,6 +340,7 @@ def crawl(
             raise UsageProblem("--nodes takes no --demo-url, --jobdir or --http-cache")
         _exit_failed([f"crawl: {line}" for line in _node_crawl_stage(cfg, sites)])
         return
+    _model_ready()
     _exit_failed([f"crawl: {line}" for line in _crawl_stage(cfg, sites, demo_url, jobdir, http_cache)])
 
 
@@ -419,6 +442,8 @@ def ingest(cfg, no_match: bool) -> None:
     batch, then match. A batch already ingested is skipped; one cut short is ingested again whole.
     Exit status 1 when a batch was refused or had bad rows (each said in one line; the rows are in the
     errors table)."""
+    if not no_match:
+        _model_ready()
     failures = _ingest_stage(cfg)
     if not no_match:
         _match_stage(cfg)
@@ -575,7 +600,8 @@ def daily(cfg, dry_run: bool, on_nodes: bool) -> None:
 def _daily(cfg, dry_run: bool, watch, on_nodes: bool = False) -> None:
     from matcher.store import DatabaseProblem, open_db
 
-    # A bad database is refused before any stage starts, not blamed on the crawl.
+    # A bad database or embedding model is refused before any stage starts, not blamed on the crawl.
+    _model_ready()
     open_db(Path(cfg.db), create=True).close()
     failures: list[str] = []
     crawl = (
@@ -614,6 +640,7 @@ def _daily(cfg, dry_run: bool, watch, on_nodes: bool = False) -> None:
 @click.pass_obj
 def match(cfg, rematch_all: bool) -> None:
     """Match new listing photos against the registry and write candidates."""
+    _model_ready()
     _match_stage(cfg, rematch_all)
 
 
@@ -684,33 +711,116 @@ def _match_stage(cfg, rematch_all: bool = False) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image per line.")
 @click.pass_obj
 def check(cfg, images: tuple[str, ...], as_json: bool) -> None:
-    """Rank registry objects that these photo files may show (files only: a URL is not fetched);
+    """Rank registry objects that these photo files may show (files only: a URL is not fetched), each
+    with the plain words of why and the numbers (PDQ distance, matching points, similarity and rank);
     exit status 1 if any photo could not be read."""
     from matcher.check import check_photo
     from matcher.decode import DecodeError
     from matcher.registry_index import RegistryIndex
     from matcher.store import open_db
 
+    _model_ready()  # one line for a missing or wrong model, not one per photo
     db = open_db(cfg.db, create=False)
     index = RegistryIndex.from_db(db)
+    note = _small_registry_note(*_registry_photos(db))
+    if note and not as_json:
+        click.echo(note)
     failed = 0
     for path in images:
         try:
             if URL.match(path):
                 raise UsageProblem("a URL: check reads photo files only; save the photo and give its path")
-            result = {"image": path, "candidates": check_photo(db, index, Path(path).read_bytes())}
+            result = {"image": path, "candidates": check_photo(db, index, _read_photo_file(path))}
         except OSError as exc:  # the OS's words for the path as given (pathlib would fold a //)
             result = {"image": path, "error": f"cannot be read ({exc.strerror or type(exc).__name__})"}
         except (DecodeError, UsageProblem) as exc:
             result = {"image": path, "error": str(exc)}
+        except ModelError:
+            raise  # the model, not the photo: one line for the command (checked above, so rare)
         except Exception as exc:  # noqa: BLE001 - one photo's bug must not stop the others
             if _verbose():
                 traceback.print_exc()
             result = {"image": path, "error": f"internal error: {type(exc).__name__}: {exc}"}
         failed += "error" in result
+        if as_json:
+            result["registry_note"] = note
         _print_check(result, as_json)
     if failed:
         raise SystemExit(1)  # the lines above say which photos failed and why
+
+
+def _read_photo_file(path: str) -> bytes:
+    """The bytes of a regular file; anything else (a named pipe, a device, a folder) is refused before
+    a byte is read, since reading a pipe or a device may never end. Opened without blocking, then asked
+    what it is, so the file checked is the file read."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kinds = [
+                (stat.S_ISDIR, "a folder"),
+                (stat.S_ISFIFO, "a named pipe"),
+                (stat.S_ISCHR, "a device"),
+                (stat.S_ISBLK, "a device"),
+                (stat.S_ISSOCK, "a socket"),
+            ]
+            kind = next((k for test, k in kinds if test(mode)), "not a regular file")
+            raise UsageProblem(f"{kind}, not a photo file: check reads regular files only")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read()
+    finally:
+        os.close(fd)
+
+
+def _registry_photos(db) -> tuple[int, int]:
+    """``(embedded, usable)``: active records' usable registry photos embedded by the current code (the
+    photos the embedding search covers), and all of them."""
+    from matcher import embed, store
+
+    embedded, usable = db.execute(
+        "SELECT count(DISTINCT CASE WHEN e.sha256 IS NOT NULL THEN ri.id END), count(DISTINCT ri.id) "
+        "FROM registry_images ri JOIN registry_objects o ON o.id = ri.object_id "
+        "LEFT JOIN image_embeddings e ON e.sha256 = ri.sha256 AND e.view = 'full' AND e.embed_version = ? "
+        f"WHERE ri.error IS NULL AND ri.matchable = 1 AND ri.sha256 IS NOT NULL AND {store.ACTIVE_RECORD}",
+        [embed.EMBED_VERSION],
+    ).fetchone()
+    return embedded, usable
+
+
+def _small_registry_note(embedded: int, usable: int) -> str | None:
+    """One line when the registry's embedded photos are too few for the learned embedding alone to raise
+    a candidate (``matcher.evidence.embed_margin``), else None."""
+    from matcher.evidence import Thresholds, embed_margin
+
+    t = Thresholds()
+    if embed_margin(embedded, t) is not None:
+        return None
+    smallest = min(size for size, _ in t.embed_margins)
+    waiting = usable - embedded
+    return (
+        f"the registry holds {_plural(embedded, 'photo')}"
+        + (f" ({waiting} more not yet embedded: `lootwatch match` embeds them)" if waiting > 0 else "")
+        + f": below {smallest}, a photo similar by the learned embedding alone is not raised as a "
+        "candidate; see docs/matching.md"
+    )
+
+
+def _evidence_numbers(evidence: dict) -> str:
+    """The numbers behind a candidate: PDQ distance, matching points, similarity and rank."""
+    parts = []
+    if evidence.get("pdq") is not None:
+        parts.append(f"PDQ distance {evidence['pdq']}")
+    if evidence.get("inliers") is not None:
+        parts.append(_plural(evidence["inliers"], "matching point"))
+    if evidence.get("cosine") is not None:  # how alike the learned embeddings find them
+        similarity = f"similarity {evidence['cosine']:.2f}"
+        if evidence.get("cosine_rank") is not None and evidence.get("cosine_of"):
+            similarity += f", rank {evidence['cosine_rank']:,} of {evidence['cosine_of']:,} registry photos"
+        parts.append(similarity)
+    return "; ".join(parts)
 
 
 def _print_check(result: dict, as_json: bool) -> None:
@@ -721,17 +831,19 @@ def _print_check(result: dict, as_json: bool) -> None:
     if "error" in result:
         click.echo(f"{path}: error: {result['error']}")
         return
+    from reports.worklist import why_line
+
     click.echo(f"{path}: {_plural(len(result['candidates']), 'candidate')}")
     for c in result["candidates"]:
         click.echo(f"  {c['tier']:<6} {c['score']:>5}  {c['source']}:{c['source_id']}  {c['title'] or ''}")
+        evidence = c["evidence"]
+        # The review UI's plain words (its photo check page builds the same line from the same result).
+        named = {"kind": "image", "source": c["source"], "source_id": c["source_id"]}
+        click.echo(f"         {why_line(named, evidence, [])}")
         if c["same_photo_as"]:
             click.echo(f"         the same photo is held by {', '.join(c['same_photo_as'])}")
-        evidence = c["evidence"]
-        if evidence.get("cosine_rank") is not None:  # how alike the learned embeddings find them
-            click.echo(
-                f"         similarity {evidence['cosine']:.2f}, rank {evidence['cosine_rank']:,} "
-                f"of {evidence['cosine_of']:,} registry photos"
-            )
+        if numbers := _evidence_numbers(evidence):
+            click.echo(f"         {numbers}")
 
 
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")

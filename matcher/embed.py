@@ -66,11 +66,29 @@ class ModelError(RuntimeError):
     the packages needed to export it are missing. The message says what to run."""
 
 
+FIX = "run `lootwatch model export` to replace it"
+
+
 def model_path() -> Path:
     """Where the exported model lives: ``$LOOTWATCH_MODEL_DIR``, else ``share/lootwatch`` under the
-    Python environment (the virtualenv ``make venv`` makes), beside the packages it was exported from."""
+    Python environment (the virtualenv ``make venv`` makes), beside the packages it was exported from.
+
+    Raises ``ModelError`` for a ``$LOOTWATCH_MODEL_DIR`` that is relative (each working directory would
+    get its own model) or names something other than a folder."""
     folder = os.environ.get(MODEL_DIR_ENV)
-    return Path(folder) / _FILE if folder else Path(sys.prefix) / "share" / "lootwatch" / _FILE
+    if not folder:
+        return Path(sys.prefix) / "share" / "lootwatch" / _FILE
+    where = Path(folder)
+    if not where.is_absolute():
+        raise ModelError(f"{MODEL_DIR_ENV}={folder} is a relative path: set it to an absolute folder")
+    if where.exists() and not where.is_dir():
+        raise ModelError(f"{MODEL_DIR_ENV}={folder} is not a folder: set it to a folder for the model")
+    return where / _FILE
+
+
+def _where(path: Path) -> str:
+    """The model's folder, naming the variable that chose it."""
+    return f"{path.parent} ({MODEL_DIR_ENV})" if os.environ.get(MODEL_DIR_ENV) else str(path.parent)
 
 
 def _sha256(path: Path) -> str:
@@ -114,9 +132,10 @@ def export_model(path: Path | None = None) -> Path:
         def forward(self, x):
             return self.net.extract_features(x).mean((2, 3))
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(b"")  # a folder that takes no file is told before the export's seconds
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter's notes on shape inference, not errors
             torch.onnx.export(
@@ -136,24 +155,40 @@ def export_model(path: Path | None = None) -> Path:
                 "the versions make venv installs (torch 2.13.0, onnx 1.23.2)"
             )
         os.replace(partial, path)
+    except OSError as exc:
+        raise ModelError(
+            f"cannot write the embedding model into {_where(path)}: {exc.strerror or exc}"
+        ) from exc
     finally:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
     return path
 
 
-def ensure_model(export: bool = True) -> Path:
-    """The checked model file, exported first when it is missing and ``export`` allows (PyTorch present).
+def ensure_model(export: bool = True, replace: bool = False) -> Path:
+    """The checked model file, exported first when it is missing and ``export`` allows (PyTorch present);
+    with ``replace`` also when the file there is not the expected export (written beside and renamed).
 
-    Raises ``ModelError`` when the file is missing and cannot be exported, or is not the expected export.
+    Raises ``ModelError`` when the file is missing and cannot be exported, or is not the expected export;
+    its message names the file and the command that fixes it.
     """
     path = model_path()
+    if path.exists() and not path.is_file():
+        raise ModelError(
+            f"the embedding model {path} is not a file: remove it, then run `lootwatch model export`"
+        )
     if not path.is_file():
         if not export:
             raise ModelError(f"no embedding model at {path}: run `lootwatch model export` (make venv does)")
         export_model(path)
-    got = _sha256(path)
+    try:
+        got = _sha256(path)
+    except OSError as exc:
+        raise ModelError(f"the embedding model {path} cannot be read ({exc.strerror or exc})") from exc
     if got != ONNX_SHA256:
-        raise ModelError(f"{path} is not the expected embedding model (SHA-256 {got}): export it again")
+        if replace:
+            return export_model(path)
+        raise ModelError(f"{path} is not the expected embedding model (SHA-256 {got}): {FIX}")
     return path
 
 
@@ -173,9 +208,7 @@ def _runtime():
             options.intra_op_num_threads = 1
             options.inter_op_num_threads = 1
             options.log_severity_level = 3
-            _session = ort.InferenceSession(
-                str(ensure_model()), options, providers=["CPUExecutionProvider"]
-            )
+            _session = ort.InferenceSession(str(ensure_model()), options, providers=["CPUExecutionProvider"])
         return _session
 
 

@@ -8,7 +8,8 @@ rows an inverted file over a scalar-quantised copy (``IndexIVFScalarQuantizer``)
 (docs/benchmarks.md measures the cost of quantising).
 
 A photo's similarity to a query is the best cosine between any of the query's views and any of its own;
-its rank is 1 + the number of indexed photos more similar; ``next_other`` is the best similarity of a
+its rank is 1 + the number of indexed photos more similar (cosines are clamped to at most 1: float16
+vectors of unit length can give 1.0001); ``next_other`` is the best similarity of a
 photo that no record of the object holds. Values below ``FLOOR`` are not told apart: a search and a
 retro-match (``matcher/retro.py``) then agree on every value they store.
 """
@@ -87,7 +88,9 @@ class EmbeddingIndex:
         if span is None or not len(queries):
             return None
         own = self.index.reconstruct_n(span[0], span[1] - span[0])
-        return float((own @ queries.T).max())
+        # Unit vectors stored as float16 can give an inner product a hair above 1 (1.0001): a cosine is
+        # at most 1, and every value reported and stored comes from here.
+        return min(float((own @ queries.T).max()), 1.0)
 
     def nearest(self, views: dict[str, np.ndarray]) -> Nearest | None:
         """The registry photos most similar to a photo given by its views' embeddings; None when either
@@ -97,7 +100,7 @@ class EmbeddingIndex:
         queries = np.stack([np.asarray(v, dtype=np.float32).reshape(DIM) for v in views.values()])
         k = min(NEAREST_ROWS, len(self.photo))
         scores, rows = self.index.search(queries, k)
-        bound = -1.0 if k == len(self.photo) else float(scores[:, -1].max())
+        bound = -1.0 if k == len(self.photo) else min(float(scores[:, -1].max()), 1.0)
         found = {int(self.photo[r]) for r in rows.ravel().tolist() if r >= 0}
         # Exact best cosine of every photo found, over all query views and all its own views.
         cosine = {p: round(c, 4) for p in found if (c := self.cosine(p, queries)) is not None}

@@ -6,6 +6,7 @@ the current hashing and feature code from the kept originals (``data/originals/<
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,8 @@ __all__ = [
     "original_path",
 ]
 
+logger = logging.getLogger(__name__)
+
 ROW_FIELDS = ("sha256", "width", "height", "bytes", "quality", "matchable")
 
 
@@ -35,16 +38,38 @@ def original_path(originals: Path, sha256: str) -> Path:
     return Path(originals) / sha256[:2] / sha256
 
 
-def hash_and_store(db: Database, data: bytes, all_transforms: bool) -> dict[str, Any]:
+def hash_and_store(
+    db: Database, data: bytes, all_transforms: bool, originals: Path | None = None
+) -> dict[str, Any]:
     """Fingerprint ``data`` unless this code already did, and return the image row's fields.
 
     ``all_transforms`` (registry photos) also hashes the 8 rotations/mirror images.
     Raises DecodeError for bytes that are not a usable image.
+
+    ``originals`` (the crawler's pipelines give it): the bytes are kept there first, and a photo whose
+    embedding fails (the model missing or not the expected file) is stored with its hashes and features
+    but no embedding, so the photo is never lost: ``stale`` names it, and ``refresh`` (the first step of
+    ``lootwatch match``) embeds it from the kept original once the model is fixed. The fields then also
+    hold ``deferred``, the embedding's failure in one line (not a column: the caller takes it out).
     """
-    known = known_fields(db, hashes.sha256(data), all_transforms)
+    digest = hashes.sha256(data)
+    if originals is not None:
+        keep_original(originals, data, digest)
+    known = known_fields(db, digest, all_transforms)
     if known is not None:
         return known
-    return store_fingerprint(db, fingerprint(data, all_transforms=all_transforms))
+    try:
+        fp = fingerprint(data, all_transforms=all_transforms)
+    except DecodeError:
+        raise
+    except Exception as exc:
+        if originals is None:
+            raise
+        # Without the embedding: a failure here too is the bytes' (DecodeError) or a bug, and is raised.
+        fp = fingerprint(data, all_transforms=all_transforms, embeddings=False)
+        logger.warning("photo %s stored without its embedding: %s", digest, exc)
+        return store_fingerprint(db, fp) | {"deferred": f"{type(exc).__name__}: {exc}"}
+    return store_fingerprint(db, fp)
 
 
 def known_fields(db: Database, digest: str, all_transforms: bool) -> dict[str, Any] | None:

@@ -239,3 +239,106 @@ def test_check_json_reads_thin_strips(small_demo, tmp_path):
     first, second = (json.loads(line) for line in proc.stdout.splitlines())
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "too small" in first["error"] and second["candidates"] == []
+
+
+def _noise_jpeg(path, seed: int = 5) -> None:
+    arr = (np.random.default_rng(seed).random((30, 40, 3)) * 255).astype(np.uint8)
+    Image.fromarray(arr).resize((400, 300)).save(path)
+
+
+def test_a_wrong_model_stops_every_command_that_computes_signals_in_one_line(tmp_path, monkeypatch):
+    """A damaged model file: each command says so once, naming the file and the fix, exit status 1,
+    before it stores anything (a crawl or an import makes no database)."""
+    from matcher.store import open_db
+
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    real = ROOT / ".venv" / "share" / "lootwatch" / "efficientnet-lite0-avgpool.onnx"
+    model = model_dir / real.name
+    model.write_bytes(real.read_bytes()[:4096] if real.is_file() else b"not a model")  # cut short
+    monkeypatch.setenv("LOOTWATCH_MODEL_DIR", str(model_dir))
+    (tmp_path / "photos").mkdir()
+    _noise_jpeg(tmp_path / "photos" / "a.jpg")
+    (tmp_path / "r.csv").write_text("source,source_id,title,images\nbulletin,1,Stele,photos/a.jpg\n")
+    fresh = tmp_path / "fresh.db"
+    existing = tmp_path / "existing.db"
+    open_db(existing).close()
+    commands = [
+        ("--db", str(fresh), "crawl", "demo_aurora", "--demo-url", "http://127.0.0.1:9"),
+        ("--db", str(fresh), "registry", "import", str(tmp_path / "r.csv")),
+        ("--db", str(fresh), "registry", "fetch"),
+        ("--db", str(existing), "match"),
+        (
+            "--db",
+            str(existing),
+            "check",
+            str(tmp_path / "photos" / "a.jpg"),
+            str(tmp_path / "photos" / "a.jpg"),
+        ),
+        ("--db", str(existing), "daily", "--dry-run"),
+    ]
+    for args in commands:
+        proc = run_cli(*args, cwd=tmp_path, check=False)
+        said = f"lootwatch: {model} is not the expected embedding model (SHA-256 "
+        assert proc.returncode == 1, (args, proc.stderr)
+        assert said in proc.stderr and "run `lootwatch model export` to replace it" in proc.stderr, (
+            proc.stderr
+        )
+        assert proc.stderr.count(said) == 1 and "internal error" not in proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert not fresh.exists() and not (tmp_path / "data").exists()  # nothing stored, no original kept
+
+
+def test_check_refuses_what_is_not_a_regular_file_before_reading(tmp_path):
+    from matcher.store import open_db
+
+    db = tmp_path / "l.db"
+    open_db(db).close()
+    fifo = tmp_path / "fifo.jpg"
+    os.mkfifo(fifo)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # A minute at most: reading the pipe would wait for a writer for ever.
+    proc = subprocess.run(
+        [*LOOTWATCH, "--db", str(db), "check", "--json", str(fifo), str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    first, second = (json.loads(line) for line in proc.stdout.splitlines())
+    assert first["error"] == "a named pipe, not a photo file: check reads regular files only"
+    assert second["error"] == "a folder, not a photo file: check reads regular files only"
+
+
+def test_check_and_registry_import_say_when_the_registry_is_too_small_for_the_embedding_alone(tmp_path):
+    (tmp_path / "photos").mkdir()
+    _noise_jpeg(tmp_path / "photos" / "a.jpg", 1)
+    _noise_jpeg(tmp_path / "query.jpg", 2)
+    (tmp_path / "r.csv").write_text("source,source_id,title,images\nbulletin,1,Stele,photos/a.jpg\n")
+    db = str(tmp_path / "l.db")
+    note = (
+        "the registry holds 1 photo: below 100, a photo similar by the learned embedding alone is not "
+        "raised as a candidate; see docs/matching.md"
+    )
+    proc = run_cli("--db", db, "registry", "import", str(tmp_path / "r.csv"), cwd=tmp_path)
+    assert note in proc.stdout.splitlines()
+    proc = run_cli("--db", db, "check", str(tmp_path / "query.jpg"))
+    assert proc.stdout.splitlines()[0] == note
+    proc = run_cli("--db", db, "check", "--json", str(tmp_path / "query.jpg"))
+    assert json.loads(proc.stdout)["registry_note"] == note
+
+
+@pytest.mark.slow
+def test_check_prints_why_in_plain_words_then_the_numbers(small_demo):
+    photo = sorted((small_demo["out"] / "demo/registry/photos").glob("*.jpg"))[0]
+    source_id = photo.name.rsplit("_", 1)[0]
+    proc = run_cli("--db", str(small_demo["db"]), "check", str(photo))
+    lines = proc.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if f":{source_id}  " in line and "strong" in line)
+    why, numbers = lines[at + 1].strip(), lines[at + 2].strip()
+    assert why.startswith("Same photo as ") and source_id in why, lines
+    assert re.fullmatch(
+        r"PDQ distance 0; \d+ matching points; similarity 1\.00, rank 1 of \d+ registry photos", numbers
+    ), numbers

@@ -36,6 +36,19 @@ ROW_FORMAT = "lootwatch-lot/1"
 EVIDENCE_COLUMNS = "url, captured_at, sha256, status, content_type, warc_file, warc_offset, warc_record_id"
 
 
+def _fingerprint(data: bytes) -> tuple[Any, str | None]:
+    """``(fingerprint, None)``; when only the embedding fails (``matcher.ingest.hash_and_store`` does the
+    same), the fingerprint without embeddings and the failure in one line: the photo is not lost, and
+    the review machine's ``lootwatch match`` embeds it from the original (``matcher.ingest.refresh``)."""
+    try:
+        return fingerprint(data), None
+    except DecodeError:
+        raise
+    except Exception as exc:
+        fp = fingerprint(data, embeddings=False)  # a failure here too is the bytes' or a bug: raised
+        return fp, f"{type(exc).__name__}: {exc}"
+
+
 class NodeExportPipeline:
     """Turn a ``ListingItem`` into a batch row: ``{"format", "node", "job", "hash_version",
     "feature_version", "embed_version", "lot", "photos", "evidence"}``.
@@ -51,6 +64,14 @@ class NodeExportPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> NodeExportPipeline:
+        """The pipeline, once the embedding model is checked: a missing or wrong model stops the crawl
+        before its first request (one line in the job's log naming the file and the fix), rather than
+        exporting lots whose photos all failed."""
+        try:
+            embed.ensure_model()
+        except embed.ModelError as exc:
+            logger.critical("lootwatch: %s", exc)
+            raise
         return cls(crawler)
 
     def process_item(self, item: Any) -> Any:
@@ -102,15 +123,23 @@ class NodeExportPipeline:
         }
         if data is not None:
             try:
+                # The original first: whatever fails after, its bytes are kept.
+                node_context(self.crawler).store.put_once(photo_key(hashes.sha256(data)), data)
                 started = time.perf_counter()
-                fp = fingerprint(data)
+                fp, deferred = _fingerprint(data)
                 # CPU spent hashing on this node, for the benchmark of photos hashed per second.
                 self.crawler.stats.inc_value(
                     "lootwatch/node/hash_ms", round(1000 * (time.perf_counter() - started))
                 )
-                node_context(self.crawler).store.put_once(photo_key(fp.sha256), data)
                 row.update(sha256=fp.sha256, signals=to_json(fp))
                 self.crawler.stats.inc_value("lootwatch/store/images")
+                if deferred:
+                    self.crawler.lootwatch_run.error(
+                        "photo",
+                        url,
+                        f"exported without its embedding ({deferred}); `lootwatch match` on the review "
+                        "machine computes it from the original once its model is fixed",
+                    )
             except DecodeError as exc:
                 row.update(sha256=hashes.sha256(data), error=str(exc))
             except StorageError as exc:  # the batch must not name a photo the storage does not hold

@@ -34,18 +34,30 @@ def store_photos(
 
     Positions are the item's ``positions`` when it has them, else the photos' order.
 
-    A photo that failed to download or decode is stored with its error, recorded and counted.
+    A photo that failed to download or decode is stored with its error, recorded and counted. One whose
+    embedding failed keeps its original and is stored without the embedding, recorded as an error:
+    ``lootwatch match`` embeds it from the original once the model is fixed (``matcher.ingest``).
     """
     run = crawler.lootwatch_run
-    photos = stored_photos(item, crawler.settings.get("FILES_STORE"))
+    files_store = crawler.settings.get("FILES_STORE")
+    photos = stored_photos(item, files_store)
     # An item may carry only some of its owner's photos (a registry import fetches just the URLs).
     positions = item.get("positions") or range(len(photos))
     for position, (url, data, error) in zip(positions, photos, strict=True):
         fields: dict[str, Any] = {"error": error}
         if data is not None:
             try:
-                fields = hash_and_store(run.db, data, all_transforms=all_transforms)
+                fields = hash_and_store(
+                    run.db, data, all_transforms=all_transforms, originals=Path(files_store)
+                )
                 crawler.stats.inc_value("lootwatch/store/images")
+                if deferred := fields.pop("deferred", None):
+                    run.error(
+                        "photo",
+                        url,
+                        f"stored without its embedding ({deferred}); `lootwatch match` computes it from "
+                        "the kept original once the model is fixed",
+                    )
             except DecodeError as exc:
                 fields = {"error": str(exc)}
             except Exception as exc:  # a bug must not lose the photo's row: record it and go on
