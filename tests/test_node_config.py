@@ -132,3 +132,48 @@ def test_readme_node_example_loads(tmp_path):
     assert cfg.storage_url == "s3://lootwatch-batches/my-unit" and cfg.batch_items == 500
     assert list(cfg.nodes) == ["crawler-1", "crawler-2"]
     assert cfg.nodes["crawler-2"].sites == ["ebay_browse", "ebay_search"]
+
+
+def _export_one(tmp_path, failed: int):
+    """Export one lot through the node pipeline and close the feed export, ``failed`` batches failing."""
+    from types import SimpleNamespace
+
+    from scrapy import signals
+    from scrapy.utils.test import get_crawler
+
+    from matcher import store
+    from spiders.items import ListingItem
+    from spiders.node import NodeContext
+    from spiders.pipelines.node_export import NodeExportPipeline
+
+    db = store.open_db(tmp_path / "node.db")
+    crawler = get_crawler(settings_dict={"LOOTWATCH_NODE": "alpha", "FILES_STORE": str(tmp_path)})
+    crawler.stats.open_spider()
+    crawler.lootwatch_run = SimpleNamespace(db=db, run_id=None, error=lambda *a: None)
+    crawler.lootwatch_node = NodeContext("alpha", "job1", "2026-11-30", None)
+    url = "http://127.0.0.1:8001/lot/1"
+    # The previous run's validators, for an older version of the page.
+    listing_id, _ = store.upsert_listing(db, {"site": "a", "lot_id": "1", "url": url, "title": "old"})
+    store.set_validators(db, listing_id, '"old"', None)
+    pipeline = NodeExportPipeline(crawler)
+    item = ListingItem(site="a", lot_id="1", url=url, title="new", image_urls=[], etag='"new"')
+    row = pipeline.process_item(item)
+    assert row["lot"]["title"] == "new" and "etag" not in row["lot"]
+    before = store.validators(db, "a", url)
+    if failed:
+        crawler.stats.set_value("feedexport/failed_count/S3FeedStorage", failed)
+    crawler.signals.send_catch_log(signals.feed_exporter_closed)
+    return before, store.validators(db, "a", url)
+
+
+def test_node_keeps_a_lots_validators_only_once_its_batches_are_stored(tmp_path):
+    """A job that dies before its batch is stored must not leave validators that earn a 304 next time:
+    the lot would never be exported."""
+    before, after = _export_one(tmp_path, failed=0)
+    assert before == (None, None)  # the job is still running: nothing kept, not even the old ETag
+    assert after == ('"new"', None)
+
+
+def test_node_keeps_no_validators_when_a_batch_was_not_stored(tmp_path):
+    before, after = _export_one(tmp_path, failed=1)
+    assert before == after == (None, None)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from scrapy import signals
 from scrapy.crawler import Crawler
 
 from matcher import embed, hashes, store
@@ -57,10 +58,17 @@ class NodeExportPipeline:
     the serialised fingerprint (None when the photo failed, with ``error`` saying why); ``evidence`` the
     captures of the lot page and photos in this run, each naming the WARC object it is in. The lot is
     also kept in the node's own database, for the next run's conditional requests.
+
+    The lot page's validators (ETag, Last-Modified) are staged, not stored: a page answered 304 is never
+    exported again, so they become the node's state only when the feed export has stored every batch of
+    the job (``feed_exporter_closed`` with no failed feed store). A job that dies, or whose batches do not
+    reach the storage, leaves the node's validators as they were and the next crawl exports those lots.
     """
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
+        self.staged: dict[int, tuple[str | None, str | None]] = {}
+        crawler.signals.connect(self.feed_exporter_closed, signal=signals.feed_exporter_closed)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> NodeExportPipeline:
@@ -97,7 +105,9 @@ class NodeExportPipeline:
                     sha256=photo["sha256"],
                     error=photo["error"],
                 )
-            store.set_validators(run.db, listing_id, listing.get("etag"), listing.get("last_modified"))
+            # A lot changed since its validators were kept: forget them until its batch is stored.
+            store.set_validators(run.db, listing_id, None, None)
+        self.staged[listing_id] = (listing.get("etag"), listing.get("last_modified"))
         self.crawler.stats.inc_value("lootwatch/store/items")
         for key in ("files", "file_errors", "etag", "last_modified"):
             listing.pop(key, None)  # node-local paths and validators: of no use past the node
@@ -112,6 +122,27 @@ class NodeExportPipeline:
             "photos": photos,
             "evidence": self._evidence([listing.get("url"), *(p["url"] for p in photos)]),
         }
+
+    def feed_exporter_closed(self) -> None:
+        """Every batch of the job was handed to the storage: keep the staged validators if all were
+        stored (one logged line and nothing kept otherwise)."""
+        stats = self.crawler.stats.get_stats()
+        failed = sum(v for k, v in stats.items() if k.startswith("feedexport/failed_count/"))
+        if failed:
+            logger.error(
+                "lootwatch: %d batch(es) not stored: the conditional-request state of this job's %d "
+                "lots is not kept, and the next crawl exports them again",
+                failed,
+                len(self.staged),
+            )
+            self.staged.clear()
+            return
+        run = self.crawler.lootwatch_run
+        with store.atomic(run.db):
+            for listing_id, (etag, modified) in self.staged.items():
+                store.set_validators(run.db, listing_id, etag, modified)
+        self.crawler.stats.set_value("lootwatch/node/validators_kept", len(self.staged))
+        self.staged.clear()
 
     def _photo(self, position: int, url: str, data: bytes | None, error: str | None) -> dict[str, Any]:
         row: dict[str, Any] = {
