@@ -166,7 +166,9 @@ def datasette_command(
     return [
         shutil.which("env") or "/usr/bin/env",
         f"FORWARDED_ALLOW_IPS={trusted}",
+        "PYTHONSAFEPATH=1",
         sys.executable,
+        "-P",  # a reports/ folder in the working directory must not shadow lootwatch's own
         "-m",
         "datasette",
         "serve",

@@ -4,6 +4,7 @@ import re
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 import urllib.request
 
@@ -342,3 +343,43 @@ def test_check_prints_why_in_plain_words_then_the_numbers(small_demo):
     assert re.fullmatch(
         r"PDQ distance 0; \d+ matching points; similarity 1\.00, rank 1 of \d+ registry photos", numbers
     ), numbers
+
+
+def test_review_from_the_databases_own_folder_beside_its_reports_folder(tmp_path):
+    """`daily` writes reports/ beside the database; run from there, that folder must not shadow the
+    lootwatch package of the same name in the Datasette that `lootwatch review` starts."""
+    from .review_db import hostile_db
+
+    db = tmp_path / "lootwatch.db"
+    hostile_db(db)
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "2026-11-30.html").write_text("<p>digest</p>")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # lootwatch as installed (pip install -e .): a PYTHONPATH naming the checkout would hide the shadow.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
+    # As the `lootwatch` console script runs: its own start does not put the working directory first.
+    proc = subprocess.Popen(
+        [sys.executable, "-P", "-m", "lootwatch.cli", "review", "lootwatch.db", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(150):
+            if proc.poll() is not None:
+                raise AssertionError(f"Datasette stopped: {proc.stderr.read()[-1500:]}")
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/-/login", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("Datasette did not start")
+        assert page.status == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
