@@ -95,8 +95,13 @@ def ingest_batches(
     objects: ObjectStore,
     data_dir: Path,
     progress: Callable[[int, int], None] | None = None,
+    pins: dict[str, list[str]] | None = None,
 ) -> list[BatchResult]:
     """Ingest every batch under ``batches/`` that the ledger does not hold, in key order.
+
+    ``pins`` (node name -> the sites lootwatch.toml pins to it): when given, a batch whose key names a
+    node not pinned to the key's site is refused whole (ledgered, one ``errors`` row) and nothing of it
+    is read.
 
     Photos' original bytes are copied to ``data_dir/originals/`` and WARC files to ``data_dir/warc/...``
     (for evidence packs); neither is decoded here.
@@ -109,6 +114,8 @@ def ingest_batches(
     for n, (key, size) in enumerate(listed, start=1):
         if key in seen:
             results.append(BatchResult(key, "skipped"))
+        elif (unpinned := _unpinned(key, pins)) is not None:
+            results.append(_refuse(db, key, "", size, unpinned))
         elif size > MAX_BATCH_BYTES:
             results.append(
                 _refuse(db, key, "", size, f"{size:,} bytes, over the limit of {MAX_BATCH_BYTES:,}")
@@ -132,6 +139,10 @@ def ingest_batch(
 ) -> BatchResult:
     """Ingest one batch's bytes (see the module) in one transaction; skipped when already in the ledger."""
     digest = hashlib.sha256(data).hexdigest()
+    if batch_origin(key) is None:
+        if db.execute("SELECT 1 FROM batches WHERE key = ?", [key]).fetchone():
+            return BatchResult(key, "skipped")
+        return _refuse(db, key, digest, len(data), f"refused: {BATCH_KEY_SHAPE}")
     try:
         lots, problems = parse_batch(key, data)
     except VersionMismatch as exc:
@@ -157,6 +168,7 @@ def parse_batch(key: str, data: bytes) -> tuple[list[Lot], list[str]]:
     """
     lots: list[Lot] = []
     problems: list[str] = []
+    origin = batch_origin(key)
     for number, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
             continue
@@ -169,6 +181,12 @@ def parse_batch(key: str, data: bytes) -> tuple[list[Lot], list[str]]:
             raise
         except (ValueError, RecursionError) as exc:
             problems.append(f"line {number}: {str(exc)[:300]}")
+            continue
+        if origin is not None and lot.fields["site"] != origin[0]:
+            problems.append(
+                f"line {number}: a lot of site {lot.fields['site'][:100]!r} in a batch of site "
+                f"{origin[0]!r}: refused"
+            )
             continue
         lots.append(lot)
         problems += [f"line {number}: {p}" for p in photo_problems]
@@ -184,7 +202,10 @@ def _parse_row(line: bytes) -> tuple[Lot, list[str]]:
         ("feature_version", FEATURE_VERSION),
         ("embed_version", embed.EMBED_VERSION),
     ):
-        if row.get(name) != mine:
+        theirs = row.get(name)
+        if not _is_version(theirs):
+            raise ValueError(f"{name} missing or malformed")
+        if theirs != mine:
             raise VersionMismatch(
                 f"signals made by {name} {row.get(name)!r}, this machine runs {mine!r}: run the same "
                 "lootwatch version on the crawler nodes and here, then ingest again"
@@ -198,9 +219,16 @@ def _parse_row(line: bytes) -> tuple[Lot, list[str]]:
             raise ValueError(f"lot field {k} is a {type(v).__name__}, not a value")
     fields["site"], fields["lot_id"] = str(lot["site"]), str(lot["lot_id"])
     photos, problems = _parse_photos(row.get("photos"))
-    evidence = [
-        e for e in row.get("evidence") or [] if isinstance(e, dict) and _text(e.get("warc_record_id"))
-    ]
+    evidence = []
+    for capture in row.get("evidence") or []:
+        if not isinstance(capture, dict) or not _text(capture.get("warc_record_id")):
+            continue
+        key = capture.get("warc_key")
+        if key is not None and not (isinstance(key, str) and _safe_warc_key(key)):
+            record = str(capture["warc_record_id"])[:100]
+            problems.append(f"capture {record}: WARC key {str(key)[:200]!r} refused")
+            capture = {**capture, "warc_key": None}
+        evidence.append(capture)
     return Lot(fields, photos, evidence), problems
 
 
@@ -232,7 +260,7 @@ def _parse_photos(rows: Any) -> tuple[list[Photo], list[str]]:
 def _store_lot(db: Database, lot: Lot, data_dir: Path, home: Path) -> None:
     listing_id, _ = store.upsert_listing(db, lot.fields)
     for photo in lot.photos:
-        fields: dict[str, Any] = {"error": photo.error}
+        fields: dict[str, Any] = {"error": photo.error, "matchable": 0}
         if photo.fp is not None:
             fields = known_fields(db, photo.fp.sha256, all_transforms=False) or store_fingerprint(
                 db, photo.fp
@@ -264,16 +292,31 @@ def _fetch_files(lots: list[Lot], objects: ObjectStore, data_dir: Path) -> list[
             problems.append(f"original of photo {sha} not copied: {exc}")
             continue
         if hashlib.sha256(data).hexdigest() != sha:
-            problems.append(f"original of photo {sha} refused: its bytes have another SHA-256")
+            reason = f"original of photo {sha} refused: its bytes have another SHA-256"
+            problems.append(reason)
+            for photo in (p for lot in lots for p in lot.photos if p.fp is not None and p.fp.sha256 == sha):
+                photo.fp, photo.error, photo.refused = None, reason, True  # not matchable: no original
             continue
         keep_original(originals, data, sha)
     for key in sorted({str(c.get("warc_key") or "") for lot in lots for c in lot.evidence}):
-        _fetch_warc(objects, data_dir, key)  # a WARC still being written is fetched by a later ingest
+        if _safe_warc_key(key):
+            _fetch_warc(objects, data_dir, key)  # a WARC still being written is fetched by a later ingest
     return problems
 
 
+def _safe_warc_key(key: str) -> bool:
+    """A key under ``warc/`` that names a file below it: no ``..``, no absolute path, no %-escapes,
+    backslashes or control characters."""
+    return (
+        key.startswith("warc/")
+        and not any(part in ("", ".", "..") for part in key.split("/"))
+        and not any(c in key for c in "%\\")
+        and key.isprintable()
+    )
+
+
 def _fetch_warc(objects: ObjectStore, data_dir: Path, key: str) -> bool:
-    if not key.startswith("warc/") or ".." in key.split("/"):
+    if not _safe_warc_key(key):
         return False
     path = Path(data_dir) / key
     if path.is_file():
@@ -303,13 +346,37 @@ def fetch_missing_warcs(db: Database, objects: ObjectStore, data_dir: Path) -> i
 
 
 def _warc_stored_path(data_dir: Path, key: str, home: Path) -> str | None:
-    if not key.startswith("warc/") or ".." in key.split("/"):
+    if not _safe_warc_key(key):
         return None
     from_home = (Path(data_dir) / key).resolve()
     try:
         return from_home.relative_to(home).as_posix()
     except ValueError:
         return str(from_home)
+
+
+BATCH_KEY_SHAPE = "a batch key is batches/<site>/<day>/<node>/<job>-<n>.jsonl"
+
+
+def batch_origin(key: str) -> tuple[str, str] | None:
+    """``(site, node)`` named by a batch key, or None when the key does not have the batch shape."""
+    parts = key.split("/")
+    if len(parts) != 5 or parts[0] != BATCHES.strip("/") or not all(parts[1:]) or ".." in parts:
+        return None
+    return parts[1], parts[3]
+
+
+def _unpinned(key: str, pins: dict[str, list[str]] | None) -> str | None:
+    """Why a batch is refused by the node table, or None."""
+    if pins is None:
+        return None
+    origin = batch_origin(key)
+    if origin is None:
+        return f"refused: {BATCH_KEY_SHAPE}"
+    site, node = origin
+    if site not in pins.get(node, []):
+        return f"refused: node {node[:100]!r} is not pinned to site {site[:100]!r} in the [nodes] table"
+    return None
 
 
 def _refuse(db: Database, key: str, digest: str, size: int, reason: str) -> BatchResult:
@@ -336,6 +403,10 @@ def _text(value: Any) -> str | None:
     if value is None or isinstance(value, dict | list | bool):
         return None
     return str(value).strip() or None
+
+
+def _is_version(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 200 and value.isprintable()
 
 
 def _is_sha256(value: str) -> bool:

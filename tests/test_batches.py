@@ -302,3 +302,101 @@ def test_ingest_batches_refuses_an_oversized_batch_once_and_copies_originals(tmp
     assert "over the limit" in first[1].reason
     again = batches.ingest_batches(db, store, tmp_path / "data")
     assert [r.status for r in again] == ["skipped", "skipped"]
+
+
+class MissingStore(FakeStore):
+    """A ``FakeStore`` that answers a missing key as the object store does."""
+
+    def get(self, key: str, max_bytes: int) -> bytes:
+        from matcher.objectstore import StorageError
+
+        if key not in self.objects:
+            raise StorageError(f"{key}: no such object")
+        return self.objects[key]
+
+    def download(self, key: str, path: Path) -> None:
+        from matcher.objectstore import StorageError
+
+        raise StorageError(f"{key}: no such object")
+
+
+def test_a_row_of_another_site_than_its_batch_key_is_an_error_and_changes_nothing(tmp_path, photos):
+    db = open_db(tmp_path / "l.db")
+    ingest_batch(
+        db, KEY.replace("site_x", "site_y"), _batch([_row("1", photos[0], site="site_y")]), None, tmp_path
+    )
+    before = db.execute("SELECT site, lot_id, url, title FROM listings").fetchall()
+    forged = _row("1", photos[1], site="site_y")
+    forged["lot"]["title"] = "forged"
+    result = ingest_batch(db, KEY, _batch([_row("2", photos[0]), forged]), None, tmp_path)
+    assert result.status == "ingested" and result.rows == 1 and result.errors == 1
+    assert result.problems[0].startswith("line 2: a lot of site 'site_y' in a batch of site 'site_x'")
+    after = db.execute("SELECT site, lot_id, url, title FROM listings WHERE site = 'site_y'").fetchall()
+    assert after == before
+    assert db.execute("SELECT count(*) FROM errors WHERE stage = 'batch' AND url = ?", [KEY]).fetchone() == (
+        1,
+    )
+
+
+def test_a_batch_from_a_node_not_pinned_to_its_site_is_refused_whole(tmp_path, photos):
+    evil = "batches/site_x/2026-01-01/evil/job1-00001.jsonl"
+    store = MissingStore({KEY: _batch([_row("1", photos[0])]), evil: _batch([_row("2", photos[0])])})
+    db = open_db(tmp_path / "l.db")
+    results = batches.ingest_batches(db, store, tmp_path / "data", pins={"alpha": ["site_x"]})
+    assert [(r.key, r.status) for r in results] == [(KEY, "ingested"), (evil, "refused")]
+    assert "node 'evil' is not pinned to site 'site_x'" in results[1].reason
+    assert [lot for (lot,) in db.execute("SELECT lot_id FROM listings")] == ["1"]
+    errors = db.execute("SELECT reason FROM errors WHERE url = ?", [evil]).fetchall()
+    assert len(errors) == 1 and "\n" not in errors[0][0]
+    again = batches.ingest_batches(db, store, tmp_path / "data", pins={"alpha": ["site_x"]})
+    assert [r.status for r in again] == ["skipped", "skipped"]
+
+
+def test_a_batch_key_of_another_shape_is_refused(tmp_path, photos):
+    db = open_db(tmp_path / "l.db")
+    result = ingest_batch(db, "batches/site_x/job.jsonl", _batch([_row("1", photos[0])]), None, tmp_path)
+    assert result.status == "refused" and not db.execute("SELECT * FROM listings").fetchall()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        {"format": "lootwatch-lot/1"},
+        {**{"format": "lootwatch-lot/1", "hash_version": None}},
+        {"format": "lootwatch-lot/1", "hash_version": ["x"], "feature_version": 1},
+    ],
+)
+def test_a_line_without_its_versions_is_one_error_and_the_rest_ingested(tmp_path, photos, line):
+    db = open_db(tmp_path / "l.db")
+    result = ingest_batch(db, KEY, _batch([_row("1", photos[0]), line, _row("2", photos[0])]), None, tmp_path)
+    assert result.status == "ingested" and result.rows == 2 and result.errors == 1
+    assert result.problems == ["line 2: hash_version missing or malformed"]
+    assert len(_snapshot(tmp_path / "l.db")["ledger"]) == 1
+
+
+@pytest.mark.parametrize(
+    "warc_key", ["warc/../../etc/x.warc.gz", "/etc/passwd", "warc/a/..%2F..%2Fx.warc.gz"]
+)
+def test_a_bad_warc_key_is_an_error_row(tmp_path, photos, warc_key):
+    row = _row("1", photos[0])
+    row["evidence"] = [
+        {"url": "http://h.example/lot/1", "warc_record_id": "<urn:uuid:1>", "warc_key": warc_key}
+    ]
+    db = open_db(tmp_path / "l.db")
+    result = ingest_batch(db, KEY, _batch([row]), MissingStore({}), tmp_path / "data")
+    assert result.rows == 1 and result.errors >= 1
+    assert any("WARC key" in p and "refused" in p for p in result.problems)
+    assert db.execute("SELECT warc_file FROM evidence").fetchall() == [(None,)]
+    assert db.execute("SELECT count(*) FROM errors WHERE reason LIKE '%WARC key%'").fetchone() == (1,)
+
+
+def test_a_photo_whose_original_has_other_bytes_is_unmatchable_with_the_error(tmp_path, photos):
+    from matcher.objectstore import photo_key
+
+    db = open_db(tmp_path / "l.db")
+    sha = hashes.sha256(photos[0])
+    store = FakeStore({photo_key(sha): photos[1]})
+    result = ingest_batch(db, KEY, _batch([_row("1", photos[0])]), store, tmp_path / "data")
+    assert result.errors == 1 and "refused" in result.problems[0]
+    ((matchable, error),) = db.execute("SELECT matchable, error FROM listing_images").fetchall()
+    assert matchable == 0 and error and "refused" in error
