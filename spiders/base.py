@@ -13,6 +13,7 @@ from twisted.python.failure import Failure
 from .addresses import Refused
 from .incremental import Unchanged
 from .items import ListingItem
+from .node import on_node
 from .structured import (
     LOT_TYPES,
     _first,
@@ -256,7 +257,14 @@ class DemoSpider(LotSpider):
 
     @property
     def demo_url(self) -> str:
-        base = getattr(self, "base_url", None) or self.settings.get("LOOTWATCH_DEMO_URL")
+        base = getattr(self, "base_url", None)
+        if base and on_node(self.settings):
+            # A spider argument comes with the job: on a node the address is the node's own setting.
+            if not getattr(self, "_base_url_ignored", False):
+                self.logger.warning("lootwatch: base_url from the job's arguments ignored on a crawler node")
+                self._base_url_ignored = True
+            base = None
+        base = base or self.settings.get("LOOTWATCH_DEMO_URL")
         if not base:
             raise ValueError(f"{self.name}: set -a base_url=http://127.0.0.1:PORT or LOOTWATCH_DEMO_URL")
         return base.rstrip("/")

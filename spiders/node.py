@@ -13,10 +13,17 @@ WARC writer with ``warc_upload.NodeWarcMiddleware``, and adds a Scrapy feed (``F
 new batch every ``LOOTWATCH_BATCH_ITEMS`` lots) under ``batches/<site>/<day>/<node>/<job>-<n>.jsonl``.
 The node's own database (``LOOTWATCH_DB``) keeps only its state: conditional-request validators, photos
 already fetched, run counts and errors. Without ``LOOTWATCH_NODE`` nothing changes.
+
+Anyone who can reach a node's Scrapyd can pass a job any setting, so on a node the settings that widen
+what may be fetched (``NODE_OWN_SETTINGS``: private addresses allowed, the demo houses' address) are read
+only from the node's own configuration: its environment, else the project's settings module. A value a
+job brought is ignored with one logged line.
 """
 
 from __future__ import annotations
 
+import importlib
+import logging
 import os
 import re
 import uuid
@@ -24,9 +31,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from scrapy.settings import BaseSettings
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
-__all__ = ["NodeAddon", "NodeContext", "node_context", "batch_uri_params", "NODE_NAME"]
+__all__ = [
+    "NodeAddon",
+    "NodeContext",
+    "node_context",
+    "batch_uri_params",
+    "NODE_NAME",
+    "NODE_OWN_SETTINGS",
+    "on_node",
+]
+
+logger = logging.getLogger(__name__)
+
+# Settings that let a crawl fetch more addresses: on a node, never taken from a job's settings.
+NODE_OWN_SETTINGS = ("LOOTWATCH_ALLOW_HOSTS", "LOOTWATCH_DEMO_URL")
 
 NODE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 STORE_LISTINGS = "spiders.pipelines.listings.StoreListingPipeline"
@@ -39,6 +59,9 @@ class NodeAddon:
     """Rewires a crawl for a crawler node when ``LOOTWATCH_NODE`` is set; does nothing otherwise."""
 
     def update_settings(self, settings: BaseSettings) -> None:
+        if on_node(settings):
+            for name in NODE_OWN_SETTINGS:
+                _node_own(settings, name)
         node = settings.get("LOOTWATCH_NODE")
         if not node:
             return
@@ -68,6 +91,31 @@ class NodeAddon:
         settings.set("FEEDS", feeds, priority="cmdline")
         extensions = dict(settings.getdict("EXTENSIONS"))
         settings.set("EXTENSIONS", extensions | {"spiders.node_runs.NodeRunSummary": 510}, priority="cmdline")
+
+
+def on_node(settings: BaseSettings) -> bool:
+    """Whether this crawl runs on a crawler node (``LOOTWATCH_NODE`` in its settings or environment)."""
+    return bool(settings.get("LOOTWATCH_NODE") or os.environ.get("LOOTWATCH_NODE"))
+
+
+def _node_own(settings: BaseSettings, name: str) -> None:
+    """Set ``name`` from the node's environment, else its project settings module, whatever a job said."""
+    priority = settings.getpriority(name)
+    if priority is not None and priority > SETTINGS_PRIORITIES["project"]:
+        logger.warning(
+            "lootwatch: %s from the job's settings ignored: on a crawler node it is read only from the "
+            "node's environment or its settings module",
+            name,
+        )
+    if name in os.environ:
+        value: Any = os.environ[name]
+    else:
+        module = os.environ.get("SCRAPY_SETTINGS_MODULE") or "spiders.settings"
+        try:
+            value = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            value = None
+    settings.set(name, value, priority="cmdline")
 
 
 @dataclass

@@ -177,3 +177,51 @@ def test_node_keeps_a_lots_validators_only_once_its_batches_are_stored(tmp_path)
 def test_node_keeps_no_validators_when_a_batch_was_not_stored(tmp_path):
     before, after = _export_one(tmp_path, failed=1)
     assert before == after == (None, None)
+
+
+WIDENING = {"LOOTWATCH_DEMO_URL": "http://10.0.0.5:80", "LOOTWATCH_ALLOW_HOSTS": "10.0.0.5:80,10.0.0.6:22"}
+
+
+def test_a_node_ignores_address_settings_a_job_brings(tmp_path, monkeypatch, caplog):
+    for name in WIDENING:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("LOOTWATCH_NODE", raising=False)
+    settings = project_settings(
+        tmp_path / "l.db", tmp_path / "data", LOOTWATCH_NODE="alpha", LOOTWATCH_STORAGE="s3://b", **WIDENING
+    )
+    with caplog.at_level("WARNING", logger="spiders.node"):
+        NodeAddon().update_settings(settings)
+    assert settings.get("LOOTWATCH_DEMO_URL") is None and settings.getlist("LOOTWATCH_ALLOW_HOSTS") == []
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and all("from the job's settings ignored" in line for line in lines)
+
+
+def test_a_node_takes_address_settings_from_its_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOOTWATCH_ALLOW_HOSTS", "127.0.0.1:8001")
+    monkeypatch.setenv("LOOTWATCH_DEMO_URL", "http://127.0.0.1:8001")
+    monkeypatch.setenv("LOOTWATCH_NODE", "alpha")  # a job that leaves LOOTWATCH_NODE out is still checked
+    settings = project_settings(tmp_path / "l.db", tmp_path / "data", **WIDENING)
+    NodeAddon().update_settings(settings)
+    assert settings.getlist("LOOTWATCH_ALLOW_HOSTS") == ["127.0.0.1:8001"]
+    assert settings.get("LOOTWATCH_DEMO_URL") == "http://127.0.0.1:8001"
+
+
+def test_a_single_machine_crawl_keeps_its_address_settings(tmp_path, monkeypatch):
+    monkeypatch.delenv("LOOTWATCH_NODE", raising=False)
+    settings = project_settings(tmp_path / "l.db", tmp_path / "data", **WIDENING)
+    NodeAddon().update_settings(settings)
+    assert settings.get("LOOTWATCH_DEMO_URL") == WIDENING["LOOTWATCH_DEMO_URL"]
+
+
+def test_a_demo_spider_on_a_node_ignores_a_base_url_argument(tmp_path, monkeypatch):
+    from scrapy.utils.test import get_crawler
+
+    from spiders.base import DemoSpider
+
+    monkeypatch.delenv("LOOTWATCH_NODE", raising=False)
+    spider_cls = type("DemoX", (DemoSpider,), {"name": "demo_x"})
+    crawler = get_crawler(spider_cls, {"LOOTWATCH_NODE": "alpha", "LOOTWATCH_DEMO_URL": "http://127.0.0.1:9"})
+    spider = spider_cls.from_crawler(crawler, base_url="http://10.0.0.5")
+    assert spider.demo_url == "http://127.0.0.1:9"
+    plain = get_crawler(spider_cls, {"LOOTWATCH_DEMO_URL": "http://127.0.0.1:9"})
+    assert spider_cls.from_crawler(plain, base_url="http://127.0.0.1:7").demo_url == "http://127.0.0.1:7"

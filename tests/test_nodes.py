@@ -38,7 +38,9 @@ def cluster(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("nodes")
     s3 = S3()
     houses = [AuctionHouse(i, LOTS, delay=0.02) for i in range(len(SITES))]
-    nodes = {name: Scrapyd(tmp / name, s3.env) for name in ("alpha", "beta")}
+    # A node takes its address allow list from its own environment, never from a job's settings.
+    node_env = {**s3.env, "LOOTWATCH_ALLOW_HOSTS": ",".join(h.url.split("//", 1)[1] for h in houses)}
+    nodes = {name: Scrapyd(tmp / name, node_env) for name in ("alpha", "beta")}
     try:
         photos = tmp / "registry"
         photos.mkdir()
@@ -66,7 +68,7 @@ def cluster(tmp_path_factory):
             timeout=120,
         )
         assert proc.returncode == 0, proc.stderr
-        yield {"tmp": tmp, "s3": s3, "houses": houses, "nodes": nodes, "base": base}
+        yield {"tmp": tmp, "s3": s3, "houses": houses, "nodes": nodes, "base": base, "node_env": node_env}
     finally:
         for node in nodes.values():
             node.close()
@@ -273,7 +275,7 @@ def test_node_killed_mid_crawl_sites_moved_nothing_lost_or_doubled(cluster):
         assert any("/alpha/" in key for key, *_ in snap["ledger"])  # the dead node's batches are in too
         _assert_polite(cluster)
     finally:
-        cluster["nodes"]["alpha"] = Scrapyd(cluster["tmp"] / "alpha-again", cluster["s3"].env)
+        cluster["nodes"]["alpha"] = Scrapyd(cluster["tmp"] / "alpha-again", cluster["node_env"])
         for house in cluster["houses"]:
             house.delay = 0.02
     assert beta.proc.poll() is None
