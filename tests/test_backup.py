@@ -52,6 +52,7 @@ pytestmark = pytest.mark.skipif(LITESTREAM is None, reason=f"the litestream bina
 BUCKET = "lootwatch-backups"
 KEY_ID = "AKIAEXAMPLE0TEST9WXYZ"
 SECRET = "moto-secret-that-must-never-be-printed"
+NOT_RUNNING = "Litestream is not running (no `lootwatch backup` on it): start `lootwatch backup`"
 NOTE = (
     "checked the photo against the registry record; " * 330
 )  # ~16 KB: 300 of them pass Litestream's checkpoint
@@ -228,9 +229,7 @@ def test_replicate_while_writing_stop_and_restore_every_row(s3, tmp_path):
     verdicts(db_path, 300, start=300)
     behind = lootwatch(env, "--db", str(db_path), "backup", "--status")
     assert behind.returncode == 1
-    assert behind.stdout.strip().endswith(
-        "Litestream is not running on it (it has no -wal file): start `lootwatch backup`"
-    )
+    assert behind.stdout.strip().endswith(NOT_RUNNING), behind.stdout
 
     # Started again, Litestream catches up with what it missed.
     with replicating(env, db_path, log, client, prefix):
@@ -324,6 +323,97 @@ def test_unreachable_storage_is_one_line_at_once(tmp_path):
             "Connection refused); check AWS_ENDPOINT_URL and the network\n"
         )
         assert time.monotonic() - started < 30  # Litestream alone retries for about 2 minutes
+
+
+def test_storage_that_takes_the_connection_but_never_answers_is_one_line_in_seconds(tmp_path):
+    """A listener that accepts and never replies: restore would wait for ever, backup a minute."""
+    db_path = tmp_path / "review.db"
+    review_db(db_path)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(32)  # the kernel completes the connections; nothing ever reads or writes
+        port = listener.getsockname()[1]
+        env = environment(f"http://127.0.0.1:{port}", "t/x")
+        for args in (["restore", "--to", str(tmp_path / "r.db")], ["backup"], ["backup", "--status"]):
+            started = time.monotonic()
+            done = subprocess.run(
+                [*LOOTWATCH, "--db", str(db_path), *args],
+                env=env, cwd=ROOT, capture_output=True, text=True, timeout=50,
+            )  # fmt: skip
+            assert done.returncode == 1, args
+            assert done.stderr == (
+                f"lootwatch: object storage http://127.0.0.1:{port} took the connection but did not answer "
+                "within 5 s; check AWS_ENDPOINT_URL (the S3 port) and that the storage is running\n"
+            ), args
+            assert time.monotonic() - started < 20, args
+    assert not (tmp_path / "r.db").exists()
+
+
+def test_a_restore_that_does_not_finish_is_stopped_with_one_line(tmp_path, monkeypatch):
+    """Storage that answers the check, then stalls: restore's Litestream is given RESTORE_SECONDS."""
+    from lootwatch import backup as lb
+
+    stalled = tmp_path / "litestream"
+    stalled.write_text("#!/bin/sh\nexec sleep 30\n")
+    stalled.chmod(0o755)
+    monkeypatch.setattr(lb, "_probe", lambda replica: None)
+    monkeypatch.setattr(lb, "RESTORE_SECONDS", 1.0)
+    replica = Replica(BUCKET, "t/x", endpoint="http://127.0.0.1:9")
+    started = time.monotonic()
+    with pytest.raises(BackupProblem, match=r"^object storage http://127.0.0.1:9 did not answer within 1 s;"):
+        lb.restore(stalled, tmp_path / "review.db", replica, tmp_path / "r.db")
+    assert time.monotonic() - started < 10
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["litestream"]  # nothing left behind
+
+
+def test_one_backup_per_database_and_no_restore_over_a_database_in_use(s3, tmp_path):
+    """A second `lootwatch backup` on the same database is refused; so is `restore --force` while the
+    backup runs or while another process (the review UI) has the database open; and the status says
+    Litestream is not running as soon as it stopped, though the review UI keeps the -wal file."""
+    endpoint, client = s3
+    prefix = f"t/{uuid.uuid4().hex}"
+    env = environment(endpoint, prefix)
+    db_path = tmp_path / "review.db"
+    review_db(db_path)
+    log = tmp_path / "backup.log"
+
+    def restore_force() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*LOOTWATCH, "--db", str(db_path), "restore", "--force"],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    with replicating(env, db_path, log, client, prefix) as proc:
+        verdicts(db_path, 5)
+        second = subprocess.run(
+            [*LOOTWATCH, "--db", str(db_path), "backup"],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        held = f"lootwatch: `lootwatch backup` (pid {proc.pid}) is replicating {db_path}: stop it first"
+        assert second.returncode == 1 and second.stderr.startswith(held), second.stderr
+        assert second.stderr.count("\n") == 1
+        forced = restore_force()
+        assert forced.returncode == 1 and forced.stderr.startswith(held), forced.stderr
+        assert forced.stderr.count("\n") == 1
+        ui = sqlite3.connect(db_path)  # the review UI, open before Litestream stops
+        ui.execute("SELECT count(*) FROM reviews").fetchone()
+    try:
+        assert Path(f"{db_path}-wal").exists()
+        status = lootwatch(env, "--db", str(db_path), "backup", "--status")
+        assert status.returncode == 1 and status.stdout.strip().endswith(NOT_RUNNING), status.stdout
+        forced = restore_force()
+        assert forced.returncode == 1
+        assert forced.stderr == (
+            f"lootwatch: {db_path} is open in another process (the review UI, the daily run or Litestream): "
+            "stop them before restoring over it\n"
+        )
+        assert ui.execute("SELECT count(*) FROM reviews").fetchone()[0] == 15
+    finally:
+        ui.close()
+    assert not list(tmp_path.glob("review.db.before-restore-*"))
+    forced = restore_force()
+    assert forced.returncode == 0, forced.stderr
+    assert forced.stdout.strip().endswith("21 candidates, 15 verdicts"), forced.stdout
 
 
 def test_refused_credentials_are_one_line(s3, tmp_path, monkeypatch):
