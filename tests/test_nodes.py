@@ -311,3 +311,84 @@ def test_daily_on_nodes_crawls_ingests_matches_and_reports(cluster):
     assert stages == ["== crawl", "== ingest", "== match", "== report"]
     assert f"{SITES[0]}: finished on node beta" in out and "(20 lots, 0 bad rows)" in out
     assert re.search(r"^1 candidate; wrote ", out, re.M), out
+
+
+def _with_etags(house) -> None:
+    """Make ``house`` serve lot pages with an ETag and answer 304 to a request that names it."""
+    from http.server import BaseHTTPRequestHandler
+
+    from tests.fault_site import _send
+
+    plain = house.answer
+
+    def answer(h) -> None:
+        if not h.path.startswith("/lot/"):
+            return plain(h)
+        tag = f'"lot-{h.path[5:]}"'
+        if h.headers.get("If-None-Match") == tag:
+            return _send(h, 304, b"", "text/html", {"ETag": tag})
+
+        def end_headers() -> None:
+            BaseHTTPRequestHandler.send_header(h, "ETag", tag)
+            BaseHTTPRequestHandler.end_headers(h)
+
+        h.end_headers = end_headers
+        return plain(h)
+
+    house.answer = answer
+
+
+def test_node_killed_mid_crawl_then_crawled_again_on_it_exports_every_lot(cluster):
+    """Kill a node mid-crawl and crawl again on the same node with its state: the lots it had seen but
+    whose batch was never stored are exported again, not answered "unchanged" and lost."""
+    site, house = SITES[0], cluster["houses"][0]
+    _with_etags(house)
+    folder = cluster["tmp"] / "gamma"
+    cluster["nodes"]["gamma"] = Scrapyd(folder, cluster["node_env"])
+    house.delay = 0.12
+    try:
+        config = _config(cluster, "etag", {"gamma": [site]}, state="state-etag")
+        env = {**os.environ, **cluster["s3"].env, "PYTHONPATH": str(ROOT)}
+        crawl = subprocess.Popen(
+            [sys.executable, "-m", "lootwatch.cli", "--config", str(config), "crawl", "--nodes"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        state = folder / "state-etag" / "data" / "state" / f"{site}.db"
+
+        def seen() -> int:  # lots in the node's own state
+            try:
+                with sqlite3.connect(f"file:{state}?mode=ro", uri=True, timeout=1) as conn:
+                    return conn.execute("SELECT count(*) FROM listings").fetchone()[0]
+            except sqlite3.OperationalError:
+                return 0
+
+        deadline = time.monotonic() + 120
+        # Kill it once it has seen lots that no stored batch holds yet.
+        while (
+            time.monotonic() < deadline and seen() < 5 * len(cluster["s3"].keys(f"etag/batches/{site}/")) + 2
+        ):
+            assert crawl.poll() is None
+            time.sleep(0.05)
+        cluster["nodes"]["gamma"].kill()
+        crawl.wait(timeout=180)
+        stored = len(cluster["s3"].keys(f"etag/batches/{site}/"))
+        assert seen() > 5 * stored and stored < LOTS // 5, "the node was not killed mid-crawl"
+        house.delay = 0.02
+        cluster["nodes"]["gamma"] = Scrapyd(folder, cluster["node_env"])  # the same node, its state kept
+        config = _config(cluster, "etag", {"gamma": [site]}, state="state-etag")
+        out = _ok(lootwatch(config, "crawl", "--nodes", site, env=cluster["s3"].env))
+        assert f"{site}: finished on node gamma" in out
+        _ok(lootwatch(config, "ingest", env=cluster["s3"].env))
+        lots = {lot for s, lot, *_ in _snapshot(cluster["tmp"] / "etag.db")["listings"] if s == site}
+        assert lots == {str(n) for n in range(1, LOTS + 1)}
+        # Once its batches are stored the node keeps the ETags: the next crawl is answered 304.
+        house.requests.clear()
+        out = _ok(lootwatch(config, "crawl", "--nodes", site, env=cluster["s3"].env))
+        assert f"{site}: finished on node gamma" in out and re.search(r"finished, 0 lots", out), out
+    finally:
+        house.answer = type(house).answer.__get__(house)
+        house.delay = 0.02
+        cluster["nodes"].pop("gamma").close()
