@@ -97,7 +97,9 @@ def run(args: argparse.Namespace) -> list[str]:
     s3 = S3()
     sites = SITES[: args.sites]
     houses = [AuctionHouse(i, args.lots, delay=0.1) for i in range(len(sites))]
-    nodes = [Scrapyd(tmp / f"node{n}", s3.env, max_proc=args.max_proc) for n in range(2)]
+    # A node takes the addresses it may fetch from its own environment, never from a job's settings.
+    node_env = {**s3.env, "LOOTWATCH_ALLOW_HOSTS": ",".join(h.url.split("//", 1)[1] for h in houses)}
+    nodes = [Scrapyd(tmp / f"node{n}", node_env, max_proc=args.max_proc) for n in range(2)]
     by_site = {site: house.url for site, house in zip(sites, houses, strict=True)}
     try:
         base = registry_db(tmp)

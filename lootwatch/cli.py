@@ -463,7 +463,13 @@ def _ingest_stage(cfg) -> list[str]:
     db = open_db(cfg.db)
     try:
         with bar("batches") as update:
-            results = ingest_batches(db, ObjectStore(cfg.storage_url), Path(cfg.data_dir), progress=update)
+            results = ingest_batches(
+                db,
+                ObjectStore(cfg.storage_url),
+                Path(cfg.data_dir),
+                progress=update,
+                pins={n.name: list(n.sites) for n in cfg.nodes.values()},
+            )
     except StorageError as exc:
         raise UsageProblem(f"cannot list the batches: {exc}") from exc
     done = [r for r in results if r.status == "ingested"]

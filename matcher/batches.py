@@ -100,8 +100,9 @@ def ingest_batches(
     """Ingest every batch under ``batches/`` that the ledger does not hold, in key order.
 
     ``pins`` (node name -> the sites lootwatch.toml pins to it): when given, a batch whose key names a
-    node not pinned to the key's site is refused whole (ledgered, one ``errors`` row) and nothing of it
-    is read.
+    node the table does not name is refused whole (ledgered, one ``errors`` row) and nothing of it is
+    read; a named node's batches of a site since moved to another node are ingested (the node died and
+    its sites were moved: what it stored before is still the site's lots).
 
     Photos' original bytes are copied to ``data_dir/originals/`` and WARC files to ``data_dir/warc/...``
     (for evidence packs); neither is decoded here.
@@ -374,8 +375,10 @@ def _unpinned(key: str, pins: dict[str, list[str]] | None) -> str | None:
     if origin is None:
         return f"refused: {BATCH_KEY_SHAPE}"
     site, node = origin
-    if site not in pins.get(node, []):
-        return f"refused: node {node[:100]!r} is not pinned to site {site[:100]!r} in the [nodes] table"
+    # A node the table names may have held the site before it was moved (a node died, its sites went to
+    # another): its batches of that site are still the site's lots. A node the table never names is not.
+    if node not in pins:
+        return f"refused: node {node[:100]!r} (site {site[:100]!r}) is not in the [nodes] table"
     return None
 
 

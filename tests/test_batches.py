@@ -344,7 +344,7 @@ def test_a_batch_from_a_node_not_pinned_to_its_site_is_refused_whole(tmp_path, p
     db = open_db(tmp_path / "l.db")
     results = batches.ingest_batches(db, store, tmp_path / "data", pins={"alpha": ["site_x"]})
     assert [(r.key, r.status) for r in results] == [(KEY, "ingested"), (evil, "refused")]
-    assert "node 'evil' is not pinned to site 'site_x'" in results[1].reason
+    assert "node 'evil' (site 'site_x') is not in the [nodes] table" in results[1].reason
     assert [lot for (lot,) in db.execute("SELECT lot_id FROM listings")] == ["1"]
     errors = db.execute("SELECT reason FROM errors WHERE url = ?", [evil]).fetchall()
     assert len(errors) == 1 and "\n" not in errors[0][0]
