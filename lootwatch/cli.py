@@ -729,8 +729,6 @@ def check(cfg, images: tuple[str, ...], as_json: bool) -> None:
     db = open_db(cfg.db, create=False)
     index = RegistryIndex.from_db(db)
     note = _small_registry_note(*_registry_photos(db))
-    if note and not as_json:
-        click.echo(note)
     failed = 0
     for path in images:
         try:
@@ -751,6 +749,8 @@ def check(cfg, images: tuple[str, ...], as_json: bool) -> None:
         if as_json:
             result["registry_note"] = note
         _print_check(result, as_json)
+    if note and not as_json and failed < len(images):
+        click.echo(note)  # after the results: what they could not show
     if failed:
         raise SystemExit(1)  # the lines above say which photos failed and why
 

@@ -326,7 +326,7 @@ def test_check_and_registry_import_say_when_the_registry_is_too_small_for_the_em
     proc = run_cli("--db", db, "registry", "import", str(tmp_path / "r.csv"), cwd=tmp_path)
     assert note in proc.stdout.splitlines()
     proc = run_cli("--db", db, "check", str(tmp_path / "query.jpg"))
-    assert proc.stdout.splitlines()[0] == note
+    assert proc.stdout.splitlines()[-1] == note  # after the results
     proc = run_cli("--db", db, "check", "--json", str(tmp_path / "query.jpg"))
     assert json.loads(proc.stdout)["registry_note"] == note
 

@@ -3,7 +3,6 @@ text as people type it, bounded work on any size of input, files on the command 
 lower the risk shown as such."""
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -239,22 +238,16 @@ def test_the_cap_never_cuts_a_word_into_another(engine):
     assert "origin.iraq" not in rules(engine.screen(text))
 
 
-def _fastest(fn, runs=3):
-    best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def test_a_megabyte_is_screened_in_under_a_second(engine):
-    words = "Sumerian cuneiform tablet from Syria, private collection, acquired 1995, no papers. " * 12_000
+def test_a_megabyte_and_the_densest_overlaps_are_screened_whole(engine):
+    """Long texts and matches that all overlap one another (the worst case of checking each match
+    against every kept one) are screened to the end; their speed is bench/flags_speed.py's."""
+    sentence = "Sumerian cuneiform tablet from Syria, private collection, acquired 1995, no papers. "
+    words = sentence * 12_000
     assert len(words) > 1_000_000
-    assert _fastest(lambda: engine.screen(words)) < 1.0
-    # matches that all overlap one another: the worst case of the old check of each against all kept
+    assert rules(engine.screen(words)) == rules(engine.screen(sentence)) != set()
     dense = "Syria Iraq " * 100_000
-    assert _fastest(lambda: engine.screen(dense)) < 1.0
+    found = rules(engine.screen(dense))
+    assert found and found <= rules(engine.screen("Syria Iraq"))
 
 
 def test_one_pass_finds_what_each_rule_finds_on_its_own(engine):

@@ -826,7 +826,7 @@ def test_the_numbers_say_the_hash_variant_and_the_crop_only_when_they_hold(tmp_p
     about" only for the same photo; the why line is the worklist row's, word for word."""
     from reports import candidate_page, worklist
 
-    async def geometry(db, listing_sha, registry_sha):
+    async def geometry(db, listing_sha, registry_sha, any_angle=False):
         return {"crop_percent": 43, "turn": "r0", "points": 11}
 
     monkeypatch.setattr(worklist, "geometry_of", geometry)
