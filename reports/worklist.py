@@ -1150,9 +1150,9 @@ def original_file(datasette, sha: str) -> tuple[Path, str] | None:
     return (path, ctype) if ctype else None
 
 
-async def original(request, datasette) -> Response:
-    """The original bytes of a photo in the database, by its SHA-256, for enlarging it: only photos a
-    browser shows (checked by their first bytes), inline, never sniffed as anything else."""
+async def _viewable_original(request, datasette) -> tuple:
+    """The kept original (path, content type) of the photo the address names by its SHA-256, for a
+    reviewer who may view the review queue, and only of a photo the database holds; NotFound else."""
     db = database(datasette)
     await may_view(datasette, request, db)
     sha = request.url_vars["sha"]
@@ -1166,7 +1166,13 @@ async def original(request, datasette) -> Response:
     found = original_file(datasette, sha) if known else None
     if found is None:
         raise NotFound(NO_ORIGINAL) from None
-    path, _ = found
+    return found
+
+
+async def original(request, datasette) -> Response:
+    """The original bytes of a photo in the database, by its SHA-256, for enlarging it: only photos a
+    browser shows (checked by their first bytes), inline, never sniffed as anything else."""
+    path, _ = await _viewable_original(request, datasette)
     try:
         data = await asyncio.to_thread(path.read_bytes)
     except OSError:
@@ -1213,19 +1219,7 @@ async def large(request, datasette) -> Response:
     as a JPEG made here (never the stored bytes), to whoever may view the review queue."""
     from matcher.decode import DecodeError
 
-    db = database(datasette)
-    await may_view(datasette, request, db)
-    sha = request.url_vars["sha"]
-    known = (
-        await db.execute(
-            "SELECT 1 FROM listing_images WHERE sha256 = ? UNION ALL "
-            "SELECT 1 FROM registry_images WHERE sha256 = ? LIMIT 1",
-            [sha, sha],
-        )
-    ).first()
-    found = original_file(datasette, sha) if known else None
-    if found is None:
-        raise NotFound(NO_ORIGINAL) from None
+    found = await _viewable_original(request, datasette)
     try:
         data = await asyncio.to_thread(found[0].read_bytes)
         if len(data) > ORIGINAL_CAP or image_type(data[:16]) is None:
