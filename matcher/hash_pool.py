@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .decode import DecodeError
+from .embed import ModelError
 from .fingerprint import Fingerprint, fingerprint
 
 __all__ = ["Hashed", "HashPool", "default_workers"]
@@ -51,7 +52,20 @@ def fingerprint_or_error(data: bytes, all_transforms: bool) -> tuple[Fingerprint
         return fingerprint(data, all_transforms=all_transforms), None
     except DecodeError as exc:
         return None, str(exc)
+    except ModelError:
+        # The model failed, not the photo: it is stored with its hashes and features, and the next
+        # `lootwatch match` embeds it from the kept original (matcher.ingest.stale lists it).
+        return _without_embedding(data, all_transforms)
     except Exception as exc:  # noqa: BLE001 - a bug on one photo must not lose the others
+        return None, f"internal error: {type(exc).__name__}: {exc}"
+
+
+def _without_embedding(data: bytes, all_transforms: bool) -> tuple[Fingerprint | None, str | None]:
+    try:
+        return fingerprint(data, all_transforms=all_transforms, embeddings=False), None
+    except DecodeError as exc:
+        return None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - as above
         return None, f"internal error: {type(exc).__name__}: {exc}"
 
 

@@ -378,3 +378,18 @@ def test_a_new_photo_turned_in_the_frame_is_verified_at_any_angle_only_when_the_
     assert hits[0].any_angle and hits[0].inliers >= t.strong_inliers and tier(hits[0], t) == "strong"
     without = {h.object_id: h for h in rank_photo(index, query.hashes, query.features, t)}
     assert not without[0].any_angle and (without[0].inliers or 0) < t.strong_inliers
+
+
+def test_a_registry_photo_whose_embedding_fails_is_still_fingerprinted_for_the_next_match(monkeypatch):
+    """The hash pool of registry imports: the model failing is not the photo failing. The photo keeps
+    its hashes and features (its original is kept by the import), and `match` embeds it later."""
+    from matcher import fingerprint as fingerprint_module
+    from matcher.hash_pool import fingerprint_or_error
+
+    def broken(*args, **kwargs):
+        raise embed.ModelError("the model file is damaged")
+
+    monkeypatch.setattr(fingerprint_module, "embed_views", broken)
+    fp, error = fingerprint_or_error(_drawing("coin", 5, 50), all_transforms=True)
+    assert error is None and fp is not None and fp.hashes and fp.features is not None
+    assert fp.embeddings == {}
