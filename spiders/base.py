@@ -258,13 +258,14 @@ class DemoSpider(LotSpider):
     @property
     def demo_url(self) -> str:
         base = getattr(self, "base_url", None)
-        if base and on_node(self.settings):
+        settings = getattr(self, "settings", None)  # none until a crawler is attached
+        if base and on_node(settings):
             # A spider argument comes with the job: on a node the address is the node's own setting.
             if not getattr(self, "_base_url_ignored", False):
                 self.logger.warning("lootwatch: base_url from the job's arguments ignored on a crawler node")
                 self._base_url_ignored = True
             base = None
-        base = base or self.settings.get("LOOTWATCH_DEMO_URL")
+        base = base or (settings.get("LOOTWATCH_DEMO_URL") if settings is not None else None)
         if not base:
             raise ValueError(f"{self.name}: set -a base_url=http://127.0.0.1:PORT or LOOTWATCH_DEMO_URL")
         return base.rstrip("/")

@@ -93,9 +93,9 @@ class NodeAddon:
         settings.set("EXTENSIONS", extensions | {"spiders.node_runs.NodeRunSummary": 510}, priority="cmdline")
 
 
-def on_node(settings: BaseSettings) -> bool:
+def on_node(settings: BaseSettings | None) -> bool:
     """Whether this crawl runs on a crawler node (``LOOTWATCH_NODE`` in its settings or environment)."""
-    return bool(settings.get("LOOTWATCH_NODE") or os.environ.get("LOOTWATCH_NODE"))
+    return bool((settings is not None and settings.get("LOOTWATCH_NODE")) or os.environ.get("LOOTWATCH_NODE"))
 
 
 def _node_own(settings: BaseSettings, name: str) -> None:
