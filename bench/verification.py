@@ -74,16 +74,11 @@ def inliers_sift(query, reference, tilt: bool) -> int:
 
 
 def inliers_orb(query: Features | None, reference: Features | None, tilt: bool) -> int:
-    """``matcher.verify``'s inliers, or with the tilt rule lifted."""
+    """``matcher.verify``'s inliers, within the tilt rule or at any angle."""
     if query is None or reference is None:
         return 0
-    if tilt:
-        return verify_module.verify(query, reference).inliers
-    fitted = verify_module.fit(query, reference)
-    if fitted is None:
-        return 0
-    src, dst, _, _ = fitted
-    return _judge(src, dst, False)
+    found = verify_module.verify(query, reference, verify_module.ANY_TILT)
+    return (verify_module.within(found) if tilt else found).inliers
 
 
 def _judge(src: np.ndarray, dst: np.ndarray, tilt: bool) -> int:

@@ -31,7 +31,7 @@ from .evidence import Hit, Thresholds, better, by_embedding, hash_tier, near_by_
 from .features import FEATURE_VERSION, Features, colour_similarity
 from .index import FlatCodes, hex_to_words
 from .twins import Twins
-from .verify import ANY_TILT, verify
+from .verify import ANY_TILT, Verification, verify, within
 
 __all__ = [
     "RegistryIndex",
@@ -328,11 +328,16 @@ def rank_photo(
             if r is not None
         ]
         if features is not None and refs:
-            found, mirrored = max(((verify(features, r), m) for r, m in refs), key=lambda vm: vm[0][:2])
+            # One fit a reference, judged within the tilt rule. A photo the embedding ranked among its
+            # nearest may be a new photo of the object taken at any angle, which that rule refuses: judged
+            # at any angle it counts only with strong_inliers or more (bench/verification.py: 5 of 9
+            # multiview pairs reach 30 at any angle, 1 within the rule; different objects at most 24).
+            checked = [(verify(features, r, ANY_TILT), m) for r, m in refs]
+            found, mirrored = _best((within(v), m) for v, m in checked)
             if found.inliers < t.strong_inliers and near_by_embedding(h, t):
-                turned = _turned(features, refs, t)
-                if turned:
-                    (found, mirrored), h.any_angle = turned, True
+                turned, turned_mirrored = _best(checked)
+                if turned.inliers >= t.strong_inliers:
+                    found, mirrored, h.any_angle = turned, turned_mirrored, True
             h.inliers, h.overlap, h.region = found.inliers, found.overlap, found.region
             # How the points say the lot photo lies against the registry photo, in the variants' names.
             h.points_turn = f"{'m' if mirrored else 'r'}{90 * found.quarter}" if found.inliers else None
@@ -347,13 +352,9 @@ def rank_photo(
     return sorted(best.values(), key=lambda h: (*rank_key(h, t), h.object_id))
 
 
-def _turned(features: Features, refs: list[tuple[Features, bool]], t: Thresholds) -> tuple | None:
-    """A registry photo the embedding ranked among its nearest may be a new photo of the object taken at
-    any angle, which the tilt rule of ``verify`` refuses: fitted again at any angle, the fit counts only
-    with ``strong_inliers`` or more (bench/verification.py: 5 of 9 multiview pairs reach 30 at any angle,
-    1 within the tilt rule; different objects at most 24, house-style twins included)."""
-    found, mirrored = max(((verify(features, r, ANY_TILT), m) for r, m in refs), key=lambda vm: vm[0][:2])
-    return (found, mirrored) if found.inliers >= t.strong_inliers else None
+def _best(checked) -> tuple[Verification, bool]:
+    """The better agreement of a photo and its mirror image: inliers, then their share."""
+    return max(checked, key=lambda vm: vm[0][:2])
 
 
 def _same_photo_objects(index: RegistryIndex, hits: list[Hit], t: Thresholds) -> set[int]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .features import Features
 
-__all__ = ["Verification", "fit", "verify", "RATIO", "REPROJECTION_PX", "MAX_TILT", "ANY_TILT"]
+__all__ = ["Verification", "fit", "verify", "within", "RATIO", "REPROJECTION_PX", "MAX_TILT", "ANY_TILT"]
 
 RATIO = 0.8
 REPROJECTION_PX = 4.0
@@ -33,12 +33,13 @@ class Verification(NamedTuple):
     """``inliers``: distinct query keypoints that agree with the best transform; ``overlap``: their share of
     all query keypoints that the transform puts inside the reference photo; ``region``: the box
     (left, top, right, bottom) of the inliers in the query; ``quarter``: the transform's
-    ``quarter_turns``."""
+    ``quarter_turns``; ``tilt``: its degrees off that quarter turn."""
 
     inliers: int
     overlap: float
     region: tuple[float, float, float, float] | None = None
     quarter: int = 0
+    tilt: float = 0.0
 
 
 NONE = Verification(0, 0.0)
@@ -91,8 +92,18 @@ def verify(query: Features, reference: Features, max_tilt: float = MAX_TILT) -> 
     inside = int(np.all((mapped >= lo) & (mapped <= hi), axis=1).sum())
     region = (*agree.min(axis=0).tolist(), *agree.max(axis=0).tolist())
     return Verification(
-        kept, round(kept / max(inside, kept, 1), 3), tuple(round(v, 1) for v in region), quarter_turns(model)
+        kept,
+        round(kept / max(inside, kept, 1), 3),
+        tuple(round(v, 1) for v in region),
+        quarter_turns(model),
+        _off_axis(angle),
     )
+
+
+def within(found: Verification, max_tilt: float = MAX_TILT) -> Verification:
+    """``found`` as ``verify`` with ``max_tilt`` judges it: a verification made at a wider tilt is judged
+    again without fitting again."""
+    return found if found.tilt <= max_tilt else NONE
 
 
 def quarter_turns(model: np.ndarray) -> int:
