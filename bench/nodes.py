@@ -40,8 +40,8 @@ from bench.report import write_section  # noqa: E402
 from matcher.batches import ingest_batches  # noqa: E402
 from matcher.objectstore import ObjectStore  # noqa: E402
 from matcher.store import open_db  # noqa: E402
-from tests.node_cluster import BUCKET, S3, Scrapyd, lootwatch, write_config  # noqa: E402
-from tests.node_sites import PLANTED, SITES, AuctionHouse, registry_photos_cached  # noqa: E402
+from tests.node_cluster import BUCKET, S3, Scrapyd, lootwatch, registry_base, write_config  # noqa: E402
+from tests.node_sites import PLANTED, SITES, AuctionHouse  # noqa: E402
 
 TABLES = ("listings", "listing_images", "image_hashes", "image_features", "thumbnails", "evidence", "batches")
 
@@ -64,34 +64,6 @@ def summaries(s3: S3, prefix: str) -> list[dict]:
     return [json.loads(client.get_object(Bucket=BUCKET, Key=k)["Body"].read()) for k in keys]
 
 
-def registry_db(tmp: Path) -> Path:
-    photos = tmp / "registry"
-    photos.mkdir()
-    rows = ["source,source_id,title,images"]
-    for source_id, data in registry_photos_cached():
-        (photos / f"{source_id}.jpg").write_bytes(data)
-        rows.append(f"bench,{source_id},Object {source_id},{source_id}.jpg")
-    (photos / "registry.csv").write_text("\n".join(rows) + "\n")
-    db = tmp / "base.db"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lootwatch.cli",
-            "--db",
-            str(db),
-            "registry",
-            "import",
-            str(photos / "registry.csv"),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        check=True,
-        capture_output=True,
-    )
-    return db
-
-
 def run(args: argparse.Namespace) -> list[str]:
     tmp = Path(tempfile.mkdtemp(prefix="lootwatch-bench-nodes-"))
     s3 = S3()
@@ -102,7 +74,7 @@ def run(args: argparse.Namespace) -> list[str]:
     nodes = [Scrapyd(tmp / f"node{n}", node_env, max_proc=args.max_proc) for n in range(2)]
     by_site = {site: house.url for site, house in zip(sites, houses, strict=True)}
     try:
-        base = registry_db(tmp)
+        base = registry_base(tmp, "bench")
         with sqlite3.connect(base) as conn:  # the registry's own rows are not the ingest's
             before = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
         results: dict[str, list[dict]] = {"one node": [], "two nodes": []}

@@ -163,3 +163,38 @@ def lootwatch(
         text=True,
         timeout=timeout,
     )
+
+
+def registry_base(tmp: Path, source: str) -> Path:
+    """A review database at ``tmp/base.db`` holding the planted registry (``node_sites``), imported by
+    ``lootwatch registry import`` in a subprocess; raises RuntimeError with its stderr if that fails."""
+    from tests.node_sites import registry_photos_cached
+
+    photos = tmp / "registry"
+    photos.mkdir()
+    rows = ["source,source_id,title,images"]
+    for source_id, data in registry_photos_cached():
+        (photos / f"{source_id}.jpg").write_bytes(data)
+        rows.append(f"{source},{source_id},Object {source_id},{source_id}.jpg")
+    (photos / "registry.csv").write_text("\n".join(rows) + "\n")
+    base = tmp / "base.db"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lootwatch.cli",
+            "--db",
+            str(base),
+            "registry",
+            "import",
+            str(photos / "registry.csv"),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr)
+    return base

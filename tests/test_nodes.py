@@ -23,8 +23,8 @@ pytest.importorskip(
 pytest.importorskip("moto.server", reason="pip install -e '.[dev]' (moto[server])")
 pytest.importorskip("boto3", reason="pip install -e '.[dev]' (boto3)")
 
-from tests.node_cluster import BUCKET, ROOT, S3, Scrapyd, lootwatch, write_config  # noqa: E402
-from tests.node_sites import PLANTED, SITES, AuctionHouse, registry_photos_cached  # noqa: E402
+from tests.node_cluster import BUCKET, ROOT, S3, Scrapyd, lootwatch, registry_base, write_config  # noqa: E402
+from tests.node_sites import PLANTED, SITES, AuctionHouse  # noqa: E402
 
 pytestmark = [pytest.mark.nodes, pytest.mark.slow]
 
@@ -42,32 +42,7 @@ def cluster(tmp_path_factory):
     node_env = {**s3.env, "LOOTWATCH_ALLOW_HOSTS": ",".join(h.url.split("//", 1)[1] for h in houses)}
     nodes = {name: Scrapyd(tmp / name, node_env) for name in ("alpha", "beta")}
     try:
-        photos = tmp / "registry"
-        photos.mkdir()
-        rows = ["source,source_id,title,images"]
-        for source_id, data in registry_photos_cached():
-            (photos / f"{source_id}.jpg").write_bytes(data)
-            rows.append(f"unit,{source_id},Object {source_id},{source_id}.jpg")
-        (photos / "registry.csv").write_text("\n".join(rows) + "\n")
-        base = tmp / "base.db"
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "lootwatch.cli",
-                "--db",
-                str(base),
-                "registry",
-                "import",
-                str(photos / "registry.csv"),
-            ],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert proc.returncode == 0, proc.stderr
+        base = registry_base(tmp, "unit")
         yield {"tmp": tmp, "s3": s3, "houses": houses, "nodes": nodes, "base": base, "node_env": node_env}
     finally:
         for node in nodes.values():
