@@ -46,26 +46,19 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def fingerprint_or_error(data: bytes, all_transforms: bool) -> tuple[Fingerprint | None, str | None]:
+def fingerprint_or_error(
+    data: bytes, all_transforms: bool, embeddings: bool = True
+) -> tuple[Fingerprint | None, str | None]:
     """``fingerprint(data)``, or the one-line reason it failed; never raises for bad bytes."""
     try:
-        return fingerprint(data, all_transforms=all_transforms), None
+        return fingerprint(data, all_transforms=all_transforms, embeddings=embeddings), None
     except DecodeError as exc:
         return None, str(exc)
     except ModelError:
         # The model failed, not the photo: it is stored with its hashes and features, and the next
         # `lootwatch match` embeds it from the kept original (matcher.ingest.stale lists it).
-        return _without_embedding(data, all_transforms)
+        return fingerprint_or_error(data, all_transforms, embeddings=False)
     except Exception as exc:  # noqa: BLE001 - a bug on one photo must not lose the others
-        return None, f"internal error: {type(exc).__name__}: {exc}"
-
-
-def _without_embedding(data: bytes, all_transforms: bool) -> tuple[Fingerprint | None, str | None]:
-    try:
-        return fingerprint(data, all_transforms=all_transforms, embeddings=False), None
-    except DecodeError as exc:
-        return None, str(exc)
-    except Exception as exc:  # noqa: BLE001 - as above
         return None, f"internal error: {type(exc).__name__}: {exc}"
 
 
