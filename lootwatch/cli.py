@@ -734,7 +734,7 @@ def check(cfg, images: tuple[str, ...], as_json: bool) -> None:
         try:
             if URL.match(path):
                 raise UsageProblem("a URL: check reads photo files only; save the photo and give its path")
-            result = {"image": path, "candidates": check_photo(db, index, _read_photo_file(path))}
+            result = {"image": path, **check_photo(db, index, _read_photo_file(path))}
         except OSError as exc:  # the OS's words for the path as given (pathlib would fold a //)
             result = {"image": path, "error": f"cannot be read ({exc.strerror or type(exc).__name__})"}
         except (DecodeError, UsageProblem) as exc:
@@ -837,7 +837,7 @@ def _print_check(result: dict, as_json: bool) -> None:
     if "error" in result:
         click.echo(f"{path}: error: {result['error']}")
         return
-    from reports.worklist import why_line
+    from reports.worklist import likeness_line, why_line
 
     click.echo(f"{path}: {_plural(len(result['candidates']), 'candidate')}")
     for c in result["candidates"]:
@@ -850,6 +850,13 @@ def _print_check(result: dict, as_json: bool) -> None:
             click.echo(f"         the same photo is held by {', '.join(c['same_photo_as'])}")
         if numbers := _evidence_numbers(evidence):
             click.echo(f"         {numbers}")
+    if result.get("likeness"):
+        click.echo(
+            "  most alike by the learned embedding alone (not matches on their own: compare the photos):"
+        )
+    for c in result.get("likeness", []):
+        click.echo(f"  alike         {c['source']}:{c['source_id']}  {c['title'] or ''}")
+        click.echo(f"         {likeness_line(c['evidence'])}")
 
 
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")

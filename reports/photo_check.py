@@ -38,7 +38,7 @@ from matcher.registry_index import RegistryIndex
 
 from .digest import safe_url
 from .security import MAX_FILE, MAX_FILES, UPLOAD_CAP, UPLOAD_PATH
-from .worklist import photo_facts, record_name, variant_words, why_line
+from .worklist import likeness_line, photo_facts, record_name, variant_words, why_line
 
 __all__ = ["photo_check", "skip_upload_csrf", "parse_upload", "registry_signature", "MAX_FILES", "MAX_FILE"]
 
@@ -198,14 +198,22 @@ def _check_all(conn, key: str, uploads: list[Upload]) -> dict:
     results = []
     began = time.perf_counter()
     for upload in uploads:
-        result = {"name": upload.name, "error": upload.error, "candidates": [], "preview": None}
+        result = {
+            "name": upload.name,
+            "error": upload.error,
+            "preview": None,
+            "candidates": [],
+            "likeness": [],
+        }
         if upload.error is None and not upload.data:
             result["error"] = "empty file"
         if result["error"] is None:
             data = bytes(upload.data)
             try:
                 result["preview"] = _preview(data)
-                result["candidates"] = [_with_photo(db, c) for c in check_photo(db, index, data)]
+                found = check_photo(db, index, data)
+                result["candidates"] = [_with_photo(db, c) for c in found["candidates"]]
+                result["likeness"] = [_with_photo(db, c) for c in found["likeness"]]
             except DecodeError as exc:
                 result["error"] = str(exc)
             except Exception as exc:  # noqa: BLE001 - one photo's failure must not lose the others
@@ -235,7 +243,10 @@ def _with_photo(db: Database, candidate: dict) -> dict:
         **candidate,
         "photo": photo,
         "url": safe_url(url) if url else None,
-        "why": why_line(named, evidence, []),  # the candidate page's plain words
+        # The candidate page's plain words; a record only alike by the embedding has its own.
+        "why": likeness_line(evidence)
+        if candidate.get("tier") == "likeness"
+        else why_line(named, evidence, []),
         "record": record_name(named),
         # As on the candidate page: the hash variant only when the hashes matched.
         "compared": variant_words(compared, "uploaded photo")

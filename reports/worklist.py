@@ -51,6 +51,7 @@ __all__ = [
     "similarity_words",
     "similarity_margin",
     "by_likeness",
+    "likeness_line",
     "likeness_sql",
     "evidence_hit",
     "any_angle",
@@ -351,6 +352,22 @@ def similarity_words(hit: Hit) -> str:
     if rank is not None and of:
         words += f"; rank {rank:,} of {of:,}"
     return words
+
+
+def likeness_line(evidence: dict) -> str:
+    """The plain words for a record ``lootwatch check`` lists as most alike by the learned embedding
+    alone (``matcher.check``): how alike, and that nothing else supports it. ``evidence``: the hit's
+    evidence JSON, parsed."""
+    evidence = evidence if isinstance(evidence, dict) else {}
+    cosine = _cosine(evidence.get("cosine"))
+    rank, of = _cosine_count(evidence.get("cosine_rank")), _cosine_count(evidence.get("cosine_of"))
+    # No margin here: unlike a candidate's, this photo need not stand above any other.
+    alike = f" (similarity {cosine:.2f}" if cosine is not None else ""
+    alike += f"; rank {rank:,} of {of:,})" if alike and rank is not None and of else ")" if alike else ""
+    return (
+        f"Among the photos most alike by the learned embedding{alike}; the hashes and matching points "
+        "do not make it a match: it may be another photo of the same object, or another object like it"
+    )
 
 
 def _cosine_count(value: Any) -> int | None:

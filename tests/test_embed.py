@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from matcher import embed, store
 from matcher.decode import decode
@@ -393,3 +393,33 @@ def test_a_registry_photo_whose_embedding_fails_is_still_fingerprinted_for_the_n
     fp, error = fingerprint_or_error(_drawing("coin", 5, 50), all_transforms=True)
     assert error is None and fp is not None and fp.hashes and fp.features is not None
     assert fp.embeddings == {}
+
+
+def test_check_lists_the_records_most_alike_by_the_embedding_in_a_registry_too_small_for_its_tier(tmp_path):
+    """In a registry of three photos the embedding alone raises no candidate, yet ``check`` shows a new
+    photo of a registered object as the record most alike, in plain words and apart from the candidates."""
+    import json
+
+    from .conftest import run_cli
+
+    (tmp_path / "photos").mkdir()
+    rows = ["source,source_id,title,status,images"]
+    for i, kind in enumerate(("vessel", "tablet", "coin")):
+        (tmp_path / "photos" / f"{kind}.jpg").write_bytes(_drawing(kind, 70 + i, 700 + i))
+        rows.append(f"test,{kind.upper()}-1,A {kind},stolen,photos/{kind}.jpg")
+    (tmp_path / "registry.csv").write_text("\n".join(rows) + "\n")
+    db = str(tmp_path / "lw.db")
+    run_cli("--db", db, "registry", "import", str(tmp_path / "registry.csv"), cwd=tmp_path)
+    query = tmp_path / "new-photo.jpg"
+    # The vessel again (pose, light, backdrop), soft-focus: too few sharp corners for matching points.
+    again = Image.open(io.BytesIO(_drawing("vessel", 70, 999, "black"))).filter(ImageFilter.GaussianBlur(4))
+    query.write_bytes(_jpeg(again))
+    result = json.loads(run_cli("--db", db, "check", "--json", str(query)).stdout)
+    assert result["candidates"] == []
+    best = result["likeness"][0]
+    assert best["source_id"] == "VESSEL-1" and best["tier"] == "likeness"
+    assert best["evidence"]["cosine_rank"] == 1 and best["evidence"]["cosine"] >= FLOOR
+    text = run_cli("--db", db, "check", str(query)).stdout
+    assert "0 candidates" in text and "most alike by the learned embedding alone" in text
+    assert "test:VESSEL-1" in text.split("most alike", 1)[1]
+    assert "rank 1 of 3" in text

@@ -183,3 +183,48 @@ def test_the_registry_index_is_built_once_and_again_when_the_registry_changes(de
     )
     db.conn.commit()
     assert photo_check._index_for(db.conn, "k")[0] is not first
+
+
+def test_records_alike_only_by_the_embedding_are_listed_apart_in_plain_words(demo, monkeypatch):
+    """``check_photo``'s likeness list (records the learned embedding alone finds most alike) is shown
+    below the candidates, badged "alike only", with its own words and the record's title escaped."""
+    path, photo, record = demo
+    source, source_id = record.split(" ", 1)
+    alike = {
+        "source": source,
+        "source_id": source_id,
+        "title": "<b>Jar</b>",
+        "status": "stolen",
+        "tier": "likeness",
+        "score": 3.0,
+        "same_photo_as": [],
+        "evidence": {
+            "object_id": 1,
+            "registry_image_id": 1,
+            "pdq": 120,
+            "phash": 30,
+            "dhash": 28,
+            "inliers": 4,
+            "cosine": 0.7412,
+            "cosine_rank": 2,
+            "cosine_of": 40,
+        },
+    }
+    monkeypatch.setattr(
+        photo_check, "check_photo", lambda db, index, data: {"candidates": [], "likeness": [alike]}
+    )
+
+    async def go():
+        ds = ui(path)
+        return await upload(ds, [("seized.jpg", photo, "image/jpeg")], await signed_in(ds))
+
+    r = asyncio.run(go())
+    assert r.status_code == 200 and errors(r.text) == []
+    assert "No registry record resembles this photo closely enough to review." in r.text
+    table = r.text.split('<table class="lw-candidates likeness">', 1)[1]
+    assert "alike only</span>" in table and "&lt;b&gt;Jar&lt;/b&gt;" in table and "<b>Jar</b>" not in r.text
+    why = re.search(r'<p class="lw-rowwhy check-why">([^<]+)</p>', table).group(1)
+    assert why.startswith(
+        "Among the photos most alike by the learned embedding (similarity 0.74; rank 2 of 40)"
+    )
+    assert "do not make it a match" in why
