@@ -12,7 +12,6 @@ four characters.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -31,6 +30,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import yaml
+
+from . import locks
 
 __all__ = [
     "BackupProblem",
@@ -202,61 +203,28 @@ def lock_path(db: str | Path) -> Path:
 def lock_holder(db: str | Path) -> tuple[int, str] | None:
     """The process id and the command (``backup`` or ``restore``) that holds ``lock_path(db)``, or None
     when nothing does."""
-    path = lock_path(db)
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            said = os.read(fd, 200).decode("ascii", "replace").split()
-            pid = int(said[0]) if said and said[0].isdigit() else 0
-            return pid, said[1] if len(said) > 1 else "backup"
-        return None
-    finally:
-        os.close(fd)
+    return locks.holder(lock_path(db), "backup")
 
 
 def hold_lock(db: str | Path, command: str) -> int:
     """Take ``lock_path(db)`` for ``command`` (``backup`` or ``restore``) for the life of this process,
-    exec included; returns its file descriptor.
+    exec included (kept by Litestream when lootwatch backup becomes it); returns its file descriptor.
 
     :raises BackupProblem: another ``lootwatch backup`` or ``restore`` holds it, or it cannot be written.
     """
     path = lock_path(db)
-    while True:
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise BackupProblem(f"cannot write the lock file {path} ({exc.strerror or exc})") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            pid, other = lock_holder(db) or (0, "backup")
-            raise BackupProblem(_held(db, pid, other)) from None
-        try:
-            if os.stat(path).st_ino == os.fstat(fd).st_ino:
-                break  # not a file that a finished restore removed after this one opened it
-        except FileNotFoundError:
-            pass
-        os.close(fd)
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()} {command}\n".encode("ascii"))
-    os.set_inheritable(fd, True)  # kept by Litestream when lootwatch backup becomes it
-    return fd
+    try:
+        return locks.hold(path, command, "backup")
+    except locks.Held as held:
+        raise BackupProblem(_held(db, held.pid, held.command)) from None
+    except OSError as exc:
+        raise BackupProblem(f"cannot write the lock file {path} ({exc.strerror or exc})") from exc
 
 
 def release_lock(db: str | Path, fd: int) -> None:
     """Remove the lock file taken by ``hold_lock`` and let it go (``restore``; ``backup`` holds it until
     it stops)."""
-    try:
-        os.unlink(lock_path(db))
-    except FileNotFoundError:
-        pass
-    os.close(fd)
+    locks.release(lock_path(db), fd)
 
 
 def _held(db: str | Path, pid: int, command: str) -> str:

@@ -348,6 +348,8 @@ def _node_crawl_stage(cfg, sites: tuple[str, ...] = ()) -> list[str]:
     """Schedule the chosen (or every enabled) site on its node and wait; one line per finished site,
     and returns one line per problem (a site on no node, a node unreachable or lost)."""
     from matcher.objectstore import ObjectStore
+    from matcher.origins import remember_jobs
+    from matcher.store import open_db
     from spiders.run import project_settings
 
     from .nodes import plan, run_summary, schedule, wait
@@ -357,12 +359,20 @@ def _node_crawl_stage(cfg, sites: tuple[str, ...] = ()) -> list[str]:
         raise UsageProblem("--nodes needs [nodes.NAME] tables and a [storage] url in lootwatch.toml (README)")
     settings = project_settings(cfg.db, cfg.data_dir, **_scrapy_settings(cfg))
     chosen = _chosen_sites(settings, sites, None)
+    if not sites:  # the demo houses pinned to a node: that node's LOOTWATCH_DEMO_URL says where they are
+        pinned = [s for node in cfg.nodes.values() for s in node.sites]
+        chosen += [s for s in pinned if s.startswith("demo_") and s not in chosen]
     grouped, unpinned = plan(cfg, chosen)
     failures = [
         f"{site}: on no node; pin it in a [nodes.NAME] sites list of lootwatch.toml" for site in unpinned
     ]
     jobs, refused = schedule(cfg, grouped)
     failures += refused
+    db = open_db(cfg.db)
+    try:  # what this machine asked each node to crawl: the node's batches of those sites are taken
+        remember_jobs(db, [(j.id, j.site, j.node) for j in jobs])
+    finally:
+        db.close()
     click.echo(f"scheduled {_plural(len(jobs), 'site')} on {_plural(len({j.node for j in jobs}), 'node')}")
     with bar("crawl jobs finished") as update:
         failures += wait(cfg, jobs, progress=update)
@@ -451,16 +461,32 @@ def ingest(cfg, no_match: bool) -> None:
 
 
 def _ingest_stage(cfg) -> list[str]:
-    """Ingest new batches; one summary line, and returns one line per batch problem."""
+    """Ingest new batches and run summaries; one summary line, and returns one line per problem."""
     from matcher.batches import ingest_batches
     from matcher.objectstore import ObjectStore, StorageError
     from matcher.store import open_db
 
+    from . import locks
     from .progress import bar
 
     if not cfg.storage_url:
         raise UsageProblem("no [storage] url in lootwatch.toml: nothing to ingest from (README)")
+    if not cfg.nodes:
+        raise UsageProblem(
+            "no [nodes.NAME] tables in lootwatch.toml: ingest takes batches only from the nodes they name, "
+            "each for the sites pinned to it (docs/nodes.md)"
+        )
     db = open_db(cfg.db)
+    lock = Path(cfg.db).resolve().with_name(f"{Path(cfg.db).resolve().name}.ingest-lock")
+    try:
+        held = locks.hold(lock, "ingest")
+    except locks.Held as other:
+        db.close()
+        pid = f" (pid {other.pid})" if other.pid else ""
+        raise UsageProblem(f"another `lootwatch ingest`{pid} is writing to {cfg.db}: let it finish") from None
+    except OSError as exc:
+        db.close()
+        raise UsageProblem(f"cannot write the lock file {lock} ({exc.strerror or exc})") from exc
     try:
         with bar("batches") as update:
             results = ingest_batches(
@@ -472,20 +498,28 @@ def _ingest_stage(cfg) -> list[str]:
             )
     except StorageError as exc:
         raise UsageProblem(f"cannot list the batches: {exc}") from exc
+    finally:
+        locks.release(lock, held)
+        db.close()
+    summaries = [r for r in results if r.key.startswith("runs/")]
+    results = [r for r in results if not r.key.startswith("runs/")]
     done = [r for r in results if r.status == "ingested"]
     lots = _plural(sum(r.rows for r in done), "lot")
+    counted = {s: sum(r.status == s for r in results) for s in ("skipped", "refused", "waiting", "held")}
+    runs = sum(r.status == "ingested" for r in summaries)
     click.echo(
         f"{len(done)} {'batch' if len(done) == 1 else 'batches'} ingested ({lots}, "
-        f"{_plural(sum(r.errors for r in done), 'bad row')}), "
-        f"{sum(r.status == 'skipped' for r in results)} seen before, "
-        f"{sum(r.status == 'refused' for r in results)} refused, "
-        f"{sum(r.status == 'waiting' for r in results)} left for a later ingest"
+        f"{_plural(sum(r.errors for r in done), 'bad row')}), {counted['skipped']} seen before, "
+        f"{counted['refused']} refused, {counted['held']} held back, "
+        f"{counted['waiting']} left for a later ingest; "
+        f"{runs} run {'summary' if runs == 1 else 'summaries'} ingested"
     )
     failures = []
-    for r in results:
-        if r.status in ("refused", "waiting"):
-            failures.append(f"ingest: batch {r.key} {r.status}: {r.reason}")
-        failures += [f"ingest: batch {r.key}: {line}" for line in r.problems]
+    for r in results + summaries:
+        what = "run summary" if r.key.startswith("runs/") else "batch"
+        if r.status in ("refused", "waiting", "held"):
+            failures.append(f"ingest: {what} {r.key} {r.status}: {r.reason}")
+        failures += [f"ingest: {what} {r.key}: {line}" for line in r.problems]
     return failures
 
 

@@ -11,7 +11,9 @@ nothing and is ingested again; ingesting twice changes nothing.
 Batches are hostile input: an object over ``MAX_BATCH_BYTES`` or a line over ``MAX_LINE_BYTES`` is
 refused unread, and a line that is not a lot row is an ``errors`` row (stage ``batch``) with its line
 number, counted in the ledger, while the other lines are ingested. A batch whose signals were computed
-by other hashing code than this machine's is not ingested (nor ledgered) until the versions agree.
+by other hashing code than this machine's is not ingested (nor ledgered) until the versions agree; a
+line whose versions differ from the rest of its batch is an error row. A batch from a node that may not
+speak for its site (``origins.held_back``) is held back, neither read nor ledgered.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .fingerprint import Fingerprint
 from .fingerprint_json import SignalsError, from_json
 from .ingest import keep_original, known_fields, original_path, store_fingerprint
 from .objectstore import BATCHES, ObjectStore, StorageError, photo_key
+from .origins import held_back
 from .run_summaries import ingest_run_summaries
 
 __all__ = [
@@ -59,6 +62,12 @@ EVIDENCE_FIELDS = ("url", "captured_at", "sha256", "status", "content_type", "wa
 class VersionMismatch(ValueError):
     """A batch's signals come from other hashing code than this machine runs."""
 
+    def __init__(self, name: str, theirs: str, mine: str):
+        self.which = f"signals made by {name} {theirs[:100]!r}, this machine runs {mine!r}"
+        super().__init__(
+            f"{self.which}: run the same lootwatch version on the crawler nodes and here, then ingest again"
+        )
+
 
 @dataclass
 class Photo:
@@ -78,9 +87,10 @@ class Lot:
 
 @dataclass
 class BatchResult:
-    """What happened to one batch: ``status`` is ingested, skipped (in the ledger), refused (ledgered
-    with its error: too large, unreadable) or waiting (not ledgered: another code version, the storage
-    unreachable; the next ingest tries again)."""
+    """What happened to one batch (or run summary): ``status`` is ingested, skipped (in the ledger),
+    refused (ledgered with its error: too large, unreadable), waiting (not ledgered: another code
+    version, the storage unreachable; the next ingest tries again) or held (not ledgered: its node may
+    not speak for its site, ``origins.held_back``)."""
 
     key: str
     status: str
@@ -99,10 +109,10 @@ def ingest_batches(
 ) -> list[BatchResult]:
     """Ingest every batch under ``batches/`` that the ledger does not hold, in key order.
 
-    ``pins`` (node name -> the sites lootwatch.toml pins to it): when given, a batch whose key names a
-    node the table does not name is refused whole (ledgered, one ``errors`` row) and nothing of it is
-    read; a named node's batches of a site since moved to another node are ingested (the node died and
-    its sites were moved: what it stored before is still the site's lots).
+    ``pins`` (node name -> the sites lootwatch.toml pins to it): when given, a batch whose node may not
+    speak for its site (``origins.held_back``) is held back: nothing of it is read or ledgered. Run
+    summaries (``run_summaries``) are ingested after the batches, under the same check; their outcomes
+    are in the list too.
 
     Photos' original bytes are copied to ``data_dir/originals/`` and WARC files to ``data_dir/warc/...``
     (for evidence packs); neither is decoded here.
@@ -113,10 +123,13 @@ def ingest_batches(
     seen = {row[0] for row in db.execute("SELECT key FROM batches")}
     results = []
     for n, (key, size) in enumerate(listed, start=1):
+        origin = batch_origin(key)
         if key in seen:
             results.append(BatchResult(key, "skipped"))
-        elif (unpinned := _unpinned(key, pins)) is not None:
-            results.append(_refuse(db, key, "", size, unpinned))
+        elif origin is None:
+            results.append(_refuse(db, key, "", size, BATCH_KEY_SHAPE))
+        elif (held := held_back(db, *origin, pins)) is not None:
+            results.append(BatchResult(key, "held", reason=held))
         elif size > MAX_BATCH_BYTES:
             results.append(
                 _refuse(db, key, "", size, f"{size:,} bytes, over the limit of {MAX_BATCH_BYTES:,}")
@@ -131,7 +144,7 @@ def ingest_batches(
         if progress:
             progress(n, len(listed))
     fetch_missing_warcs(db, objects, data_dir)
-    ingest_run_summaries(db, objects)
+    results += [BatchResult(*outcome) for outcome in ingest_run_summaries(db, objects, pins)]
     return results
 
 
@@ -143,7 +156,7 @@ def ingest_batch(
     if batch_origin(key) is None:
         if db.execute("SELECT 1 FROM batches WHERE key = ?", [key]).fetchone():
             return BatchResult(key, "skipped")
-        return _refuse(db, key, digest, len(data), f"refused: {BATCH_KEY_SHAPE}")
+        return _refuse(db, key, digest, len(data), BATCH_KEY_SHAPE)
     try:
         lots, problems = parse_batch(key, data)
     except VersionMismatch as exc:
@@ -165,10 +178,13 @@ def ingest_batch(
 def parse_batch(key: str, data: bytes) -> tuple[list[Lot], list[str]]:
     """The lots of a batch, and one line per problem (a bad line, a bad photo) naming where it is.
 
-    :raises VersionMismatch: a row's signals come from other hashing code than this machine runs.
+    :raises VersionMismatch: the batch's signals come from other hashing code than this machine runs:
+        every lot row's versions differ from this machine's. Where only some do, each of those is a
+        problem line (one node runs one code version: a batch of mixed versions is not a node's).
     """
     lots: list[Lot] = []
     problems: list[str] = []
+    foreign: list[tuple[int, VersionMismatch]] = []
     origin = batch_origin(key)
     for number, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
@@ -178,8 +194,9 @@ def parse_batch(key: str, data: bytes) -> tuple[list[Lot], list[str]]:
             continue
         try:
             lot, photo_problems = _parse_row(line)
-        except VersionMismatch:
-            raise
+        except VersionMismatch as exc:
+            foreign.append((number, exc))
+            continue
         except (ValueError, RecursionError) as exc:
             problems.append(f"line {number}: {str(exc)[:300]}")
             continue
@@ -191,6 +208,9 @@ def parse_batch(key: str, data: bytes) -> tuple[list[Lot], list[str]]:
             continue
         lots.append(lot)
         problems += [f"line {number}: {p}" for p in photo_problems]
+    if foreign and not lots:
+        raise foreign[0][1]
+    problems += [f"line {n}: {exc.which}, unlike the rest of its batch: refused" for n, exc in foreign]
     return lots, problems
 
 
@@ -207,10 +227,7 @@ def _parse_row(line: bytes) -> tuple[Lot, list[str]]:
         if not _is_version(theirs):
             raise ValueError(f"{name} missing or malformed")
         if theirs != mine:
-            raise VersionMismatch(
-                f"signals made by {name} {row.get(name)!r}, this machine runs {mine!r}: run the same "
-                "lootwatch version on the crawler nodes and here, then ingest again"
-            )
+            raise VersionMismatch(name, theirs, mine)
     lot = row.get("lot")
     if not isinstance(lot, dict) or not _text(lot.get("site")) or not _text(lot.get("lot_id")):
         raise ValueError("the lot has no site or lot_id")
@@ -219,6 +236,10 @@ def _parse_row(line: bytes) -> tuple[Lot, list[str]]:
         if isinstance(v, dict | list) and k not in ("cuts", "image_urls"):
             raise ValueError(f"lot field {k} is a {type(v).__name__}, not a value")
     fields["site"], fields["lot_id"] = str(lot["site"]), str(lot["lot_id"])
+    # A node fetches http(s) pages and photos only: any other address (file:, data:) is not a node's.
+    urls = [fields["url"], *(fields["image_urls"] if isinstance(fields["image_urls"], list) else [])]
+    if bad := next((u for u in urls if u is not None and not _web_address(u)), None):
+        raise ValueError(f"the address {str(bad)[:200]!r} is not an http(s) URL")
     photos, problems = _parse_photos(row.get("photos"))
     evidence = []
     for capture in row.get("evidence") or []:
@@ -242,6 +263,8 @@ def _parse_photos(rows: Any) -> tuple[list[Photo], list[str]]:
     for row in rows:
         if not isinstance(row, dict) or not isinstance(row.get("position"), int) or not _text(row.get("url")):
             raise ValueError("a photo without a position or URL")
+        if not _web_address(row["url"]):
+            raise ValueError(f"the photo address {str(row['url'])[:200]!r} is not an http(s) URL")
         if row["position"] in positions or not 0 <= row["position"] < MAX_PHOTOS:
             raise ValueError(f"photo position {row['position']} repeated or out of range")
         positions.add(row["position"])
@@ -367,24 +390,11 @@ def batch_origin(key: str) -> tuple[str, str] | None:
     return parts[1], parts[3]
 
 
-def _unpinned(key: str, pins: dict[str, list[str]] | None) -> str | None:
-    """Why a batch is refused by the node table, or None."""
-    if pins is None:
-        return None
-    origin = batch_origin(key)
-    if origin is None:
-        return f"refused: {BATCH_KEY_SHAPE}"
-    site, node = origin
-    # A node the table names may have held the site before it was moved (a node died, its sites went to
-    # another): its batches of that site are still the site's lots. A node the table never names is not.
-    if node not in pins:
-        return f"refused: node {node[:100]!r} (site {site[:100]!r}) is not in the [nodes] table"
-    return None
-
-
 def _refuse(db: Database, key: str, digest: str, size: int, reason: str) -> BatchResult:
     with store.atomic(db):
-        store.record_error(db, None, "batch", key, reason)
+        if db.execute("SELECT 1 FROM batches WHERE key = ?", [key]).fetchone():
+            return BatchResult(key, "skipped")  # another ingest got there first
+        store.record_error(db, None, "batch", key, f"refused: {reason}")
         _ledger(db, key, digest, size, 0, 1)
     return BatchResult(key, "refused", errors=1, reason=reason)
 
@@ -406,6 +416,10 @@ def _text(value: Any) -> str | None:
     if value is None or isinstance(value, dict | list | bool):
         return None
     return str(value).strip() or None
+
+
+def _web_address(value: Any) -> bool:
+    return isinstance(value, str) and value[:8].lower().startswith(("http://", "https://"))
 
 
 def _is_version(value: Any) -> bool:

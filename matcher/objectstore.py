@@ -34,6 +34,7 @@ __all__ = [
 
 BATCHES = "batches/"
 RUNS = "runs/"
+TIMEOUTS = {"connect_timeout": 5, "read_timeout": 20, "retries": {"max_attempts": 3, "mode": "standard"}}
 
 
 class StorageError(RuntimeError):
@@ -83,8 +84,11 @@ class ObjectStore:
         self.bucket, self.prefix = parse_url(self.url)
         if self.client is None:
             import boto3  # the nodes extra: single-machine mode runs without it
+            from botocore.config import Config
 
-            self.client = boto3.client("s3")
+            # A storage server that accepts connections and never answers must not hang an ingest: each
+            # call gives up after its timeouts (a read timeout is per socket read, so large objects stream).
+            self.client = boto3.client("s3", config=Config(**TIMEOUTS))
 
     def put_once(self, key: str, data: bytes) -> bool:
         """Store ``data`` under ``key`` unless an object is there already; True when written.
@@ -114,9 +118,9 @@ class ObjectStore:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return False
-            raise StorageError(f"{self.url}: cannot look up {key}: {exc}") from exc
+            raise StorageError(f"{self._where()}: cannot look up {key}: {_reason(exc, self.bucket)}") from exc
         except Exception as exc:  # noqa: BLE001 - connection refused, DNS: said in one line
-            raise StorageError(f"{self.url}: cannot look up {key}: {type(exc).__name__}: {exc}") from exc
+            raise StorageError(f"{self._where()}: cannot look up {key}: {_reason(exc, self.bucket)}") from exc
         return True
 
     def get(self, key: str, max_bytes: int) -> bytes:
@@ -174,4 +178,21 @@ class ObjectStore:
         except StorageError:
             raise
         except Exception as exc:  # noqa: BLE001 - boto3 raises many kinds; each is one line here
-            raise StorageError(f"{self.url}: cannot {what} {key}: {type(exc).__name__}: {exc}") from exc
+            raise StorageError(f"{self._where()}: cannot {what} {key}: {_reason(exc, self.bucket)}") from exc
+
+    def _where(self) -> str:
+        """The storage URL and the server it goes to: a missing AWS_ENDPOINT_URL sends it to AWS."""
+        endpoint = getattr(getattr(self.client, "meta", None), "endpoint_url", None)
+        named = os.environ.get("AWS_ENDPOINT_URL")
+        server = endpoint or named
+        return f"{self.url} at {server}" + ("" if named else " (AWS_ENDPOINT_URL is not set)")
+
+
+def _reason(exc: Exception, bucket: str) -> str:
+    """One line for a failed storage call, saying what to do where boto3's words do not."""
+    code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+    if code == "NoSuchBucket":
+        return f"the bucket {bucket!r} does not exist: create it, or correct the storage URL"
+    if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"):
+        return f"refused ({code}): check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"
+    return f"{type(exc).__name__}: {exc}"

@@ -2,8 +2,9 @@
 ``crawl_runs`` rows with their ``errors``, so crawl-health alerts and the digest see node crawls as they
 see single-machine ones; its lots seen are marked seen, and after a complete run the site's lots it did
 not see are marked gone. Each summary is ledgered in ``batches`` in the same transaction: read once.
-A summary that is not JSON, too large or of the wrong shape is ledgered as refused with one ``errors``
-row; it never stops the ingest."""
+A summary that is not JSON, too large, of the wrong shape, or naming another site or node than its key
+is ledgered as refused with one ``errors`` row; one from a node that may not speak for its site
+(``origins.held_back``) is held back unread, as a batch is. Neither stops the ingest."""
 
 from __future__ import annotations
 
@@ -15,46 +16,69 @@ from sqlite_utils import Database
 
 from . import store
 from .objectstore import RUNS, ObjectStore, StorageError
+from .origins import held_back
 
-__all__ = ["ingest_run_summaries", "MAX_SUMMARY_BYTES"]
+__all__ = ["ingest_run_summaries", "summary_origin", "MAX_SUMMARY_BYTES"]
 
 MAX_SUMMARY_BYTES = 8 * 1024 * 1024
 MAX_ERRORS = 1000
 
 
-def ingest_run_summaries(db: Database, objects: ObjectStore) -> dict[str, int]:
-    """Ingest every run summary not in the ledger; returns counts (ingested, refused, waiting).
+def ingest_run_summaries(
+    db: Database, objects: ObjectStore, pins: dict[str, list[str]] | None = None
+) -> list[tuple[str, str, int, int, str]]:
+    """Ingest every run summary not in the ledger; returns ``(key, status, rows, errors, reason)`` for
+    each summary not seen before, status ingested, refused, waiting (the storage did not give it) or
+    held (``origins.held_back`` with ``pins``, node name -> its pinned sites).
 
     :raises StorageError: the summaries cannot be listed.
     """
     seen = {row[0] for row in db.execute("SELECT key FROM batches WHERE key LIKE ?", [RUNS + "%"])}
-    counts = {"ingested": 0, "refused": 0, "waiting": 0}
+    outcomes = []
     for key, _size in objects.list(RUNS):
         if key in seen:
             continue
+        origin = summary_origin(key)
+        if origin is not None and (held := held_back(db, *origin, pins)) is not None:
+            outcomes.append((key, "held", 0, 0, held))
+            continue
         try:
             data = objects.get(key, MAX_SUMMARY_BYTES)
-        except StorageError:
-            counts["waiting"] += 1
+        except StorageError as exc:
+            outcomes.append((key, "waiting", 0, 0, str(exc)))
             continue
         try:
-            summary = _parse(data)
+            summary = _parse(data, origin)
         except ValueError as exc:
             _ledger(db, key, data, None, f"run summary refused: {exc}")
-            counts["refused"] += 1
+            outcomes.append((key, "refused", 0, 1, f"run summary: {exc}"))
             continue
         _ledger(db, key, data, summary, None)
-        counts["ingested"] += 1
-    return counts
+        outcomes.append((key, "ingested", 1, 0, ""))
+    return outcomes
 
 
-def _parse(data: bytes) -> dict[str, Any]:
+def summary_origin(key: str) -> tuple[str, str] | None:
+    """``(site, node)`` named by a run summary's key, or None when the key does not have that shape."""
+    parts = key.split("/")
+    if len(parts) != 5 or parts[0] != RUNS.strip("/") or not all(parts[1:]) or ".." in parts:
+        return None
+    return parts[1], parts[3]
+
+
+def _parse(data: bytes, origin: tuple[str, str] | None) -> dict[str, Any]:
+    if origin is None:
+        raise ValueError("a run summary key is runs/<site>/<day>/<node>/<job>.json")
     summary = json.loads(data)
     if not isinstance(summary, dict) or not isinstance(summary.get("stats"), dict):
         raise ValueError("not a run summary (an object with stats)")
     for name in ("site", "node", "job", "status", "started_at", "finished_at"):
         if not isinstance(summary.get(name), str) or not summary[name]:
             raise ValueError(f"no {name}")
+    # A summary speaks only for the site and node its key names (a key is what the ledger checks).
+    for name, named in zip(("site", "node"), origin, strict=True):
+        if summary[name] != named:
+            raise ValueError(f"its {name} {summary[name][:100]!r} is not its key's {named[:100]!r}")
     errors = summary.get("errors") or []
     if not isinstance(errors, list) or not all(isinstance(e, dict) for e in errors):
         raise ValueError("errors is not a list of objects")

@@ -575,3 +575,14 @@ def m021_batches(db: Database) -> None:
         pk="key",
     )
     db.table("evidence").create_index(["warc_record_id"])
+
+
+@migrations()
+def m022_node_jobs(db: Database) -> None:
+    # The jobs `crawl --nodes` scheduled, by site and node (matcher/origins.py): a node may send lots
+    # of a site this machine asked it to crawl, even once the site has been pinned elsewhere.
+    db.table("node_jobs").create(
+        {"job": str, "site": str, "node": str, "scheduled_at": str},
+        pk="job",
+    )
+    db.table("node_jobs").create_index(["site", "node"])

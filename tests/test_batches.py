@@ -228,11 +228,15 @@ class FakeStore:
         return self.objects[key]
 
 
-def _summary(seen: list[str], complete: bool, status: str = "finished") -> bytes:
+def _statuses(outcomes: list[tuple]) -> list[str]:
+    return [status for _key, status, *_ in outcomes]
+
+
+def _summary(seen: list[str], complete: bool, status: str = "finished", node: str = "alpha") -> bytes:
     return json.dumps(
         {
             "site": "site_x",
-            "node": "alpha",
+            "node": node,
             "job": "job2",
             "kind": "market",
             "status": status,
@@ -257,7 +261,7 @@ def test_run_summary_becomes_a_run_and_marks_lots_seen_and_gone(tmp_path, photos
             "runs/site_x/2026-01-02/alpha/job3.json": b"{not a summary",
         }
     )
-    assert ingest_run_summaries(db, store) == {"ingested": 1, "refused": 1, "waiting": 0}
+    assert _statuses(ingest_run_summaries(db, store)) == ["ingested", "refused"]
     gone = dict(db.execute("SELECT lot_id, gone FROM listings").fetchall())
     assert gone == {"0": 0, "1": 0, "2": 1}  # a complete run did not see lot 2: it has left the site
     run = db.execute("SELECT id, spider, status, items, errors FROM crawl_runs").fetchone()
@@ -267,7 +271,7 @@ def test_run_summary_becomes_a_run_and_marks_lots_seen_and_gone(tmp_path, photos
     ]
     refused = db.execute("SELECT reason FROM errors WHERE url LIKE 'runs/%job3.json'").fetchone()[0]
     assert refused.startswith("run summary refused")
-    assert ingest_run_summaries(db, store) == {"ingested": 0, "refused": 0, "waiting": 0}  # ledgered
+    assert ingest_run_summaries(db, store) == []  # ledgered
 
 
 def test_incomplete_run_marks_nothing_gone(tmp_path, photos):
@@ -338,18 +342,148 @@ def test_a_row_of_another_site_than_its_batch_key_is_an_error_and_changes_nothin
     )
 
 
-def test_a_batch_from_a_node_not_pinned_to_its_site_is_refused_whole(tmp_path, photos):
+def test_a_batch_from_a_node_not_pinned_to_its_site_is_held_back_until_it_is(tmp_path, photos):
+    """Nothing of it is read or ledgered: a forged batch changes no lot, and a mistyped or missing node
+    table loses nothing, since once the table pins the site the next ingest takes the batch."""
     evil = "batches/site_x/2026-01-01/evil/job1-00001.jsonl"
-    store = MissingStore({KEY: _batch([_row("1", photos[0])]), evil: _batch([_row("2", photos[0])])})
+    moved = "batches/site_y/2026-01-01/alpha/job1-00001.jsonl"
+    store = MissingStore(
+        {
+            KEY: _batch([_row("1", photos[0])]),
+            evil: _batch([_row("2", photos[0])]),
+            moved: _batch([_row("3", photos[0], site="site_y")]),
+        }
+    )
     db = open_db(tmp_path / "l.db")
-    results = batches.ingest_batches(db, store, tmp_path / "data", pins={"alpha": ["site_x"]})
-    assert [(r.key, r.status) for r in results] == [(KEY, "ingested"), (evil, "refused")]
-    assert "node 'evil' (site 'site_x') is not in the [nodes] table" in results[1].reason
+    pins = {"alpha": ["site_x"], "beta": ["site_y"]}
+    results = {r.key: r for r in batches.ingest_batches(db, store, tmp_path / "data", pins=pins)}
+    assert {k: r.status for k, r in results.items()} == {KEY: "ingested", evil: "held", moved: "held"}
+    assert results[evil].reason.startswith(
+        "held back: site 'site_x' is pinned to node 'alpha', and the [nodes] table names no such node"
+    )
+    assert "site 'site_y' is pinned to node 'beta'" in results[moved].reason
     assert [lot for (lot,) in db.execute("SELECT lot_id FROM listings")] == ["1"]
-    errors = db.execute("SELECT reason FROM errors WHERE url = ?", [evil]).fetchall()
-    assert len(errors) == 1 and "\n" not in errors[0][0]
-    again = batches.ingest_batches(db, store, tmp_path / "data", pins={"alpha": ["site_x"]})
-    assert [r.status for r in again] == ["skipped", "skipped"]
+    assert [key for (key,) in db.execute("SELECT key FROM batches")] == [KEY]
+    assert not db.execute("SELECT 1 FROM errors WHERE url IN (?, ?)", [evil, moved]).fetchall()
+    # No node table at all (a typo): every batch is held, none lost.
+    fresh = open_db(tmp_path / "fresh.db")
+    held = batches.ingest_batches(fresh, store, tmp_path / "data", pins={})
+    assert {r.status for r in held} == {"held"} and not fresh.execute("SELECT * FROM batches").fetchall()
+    # Pinned as the node's: taken. Then moved away: alpha sent site_y's lots before, so it still may.
+    pins = {"alpha": ["site_x", "site_y"]}
+    again = {r.key: r.status for r in batches.ingest_batches(db, store, tmp_path / "data", pins=pins)}
+    assert again == {KEY: "skipped", evil: "held", moved: "ingested"}
+    later = "batches/site_y/2026-01-02/alpha/job2-00001.jsonl"
+    store.objects[later] = _batch([_row("4", photos[0], site="site_y")])
+    pins = {"alpha": ["site_x"], "beta": ["site_y"]}
+    assert [r.status for r in batches.ingest_batches(db, store, tmp_path / "data", pins=pins)] == [
+        "skipped", "held", "skipped", "ingested"
+    ]  # fmt: skip
+
+
+def test_a_node_this_machine_asked_to_crawl_a_site_may_send_its_lots_once_the_site_has_moved(
+    tmp_path, photos
+):
+    """A node that died during its first crawl of a site never sent lots of it before; its batches are
+    still taken, since ``crawl --nodes`` here scheduled the site on it."""
+    from matcher.origins import remember_jobs
+
+    dead = "batches/site_x/2026-01-01/alpha/job7-00001.jsonl"
+    store = MissingStore({dead: _batch([_row("1", photos[0])])})
+    db = open_db(tmp_path / "l.db")
+    pins = {"beta": ["site_x"]}  # the site moved, the dead node left the table
+    assert [r.status for r in batches.ingest_batches(db, store, tmp_path / "data", pins=pins)] == ["held"]
+    remember_jobs(db, [("job7", "site_x", "alpha"), ("job8", "site_y", "alpha")])
+    assert [r.status for r in batches.ingest_batches(db, store, tmp_path / "data", pins=pins)] == ["ingested"]
+
+
+def test_a_run_summary_speaks_only_for_its_keys_site_and_a_node_that_may_speak_for_it(tmp_path, photos):
+    """A forged complete run summary would mark a site's lots gone: from a node the table does not name it
+    is held back unread, and one naming another site or node than its key is refused."""
+    from matcher.run_summaries import ingest_run_summaries
+
+    db = open_db(tmp_path / "l.db")
+    ingest_batch(db, KEY, _batch([_row(str(n), photos[0]) for n in range(3)]), None, tmp_path)
+    forged = "runs/site_x/2026-01-02/ghost/x.json"
+    mislabelled = "runs/site_x/2026-01-02/alpha/job9.json"
+    store = FakeStore(
+        {
+            forged: _summary(["0"], complete=True, node="ghost"),
+            mislabelled: _summary(["0"], True, node="beta"),
+        }
+    )
+    outcomes = {key: (status, reason) for key, status, _rows, _errors, reason in ingest_run_summaries(
+        db, store, {"alpha": ["site_x"]}
+    )}  # fmt: skip
+    assert outcomes[forged][0] == "held" and "names no such node" in outcomes[forged][1]
+    assert outcomes[mislabelled] == ("refused", "run summary: its node 'beta' is not its key's 'alpha'")
+    assert dict(db.execute("SELECT lot_id, gone FROM listings").fetchall()) == {"0": 0, "1": 0, "2": 0}
+    assert not db.execute("SELECT * FROM crawl_runs").fetchall()
+
+
+def test_a_line_of_other_versions_than_the_rest_of_its_batch_is_an_error_row(tmp_path, photos):
+    """One node runs one code version: a line whose versions differ from its batch's does not hold the
+    good lines back (only a batch all of other versions waits)."""
+    odd = _row("2", photos[0])
+    odd["hash_version"] = "lw9;evil"
+    db = open_db(tmp_path / "l.db")
+    result = ingest_batch(db, KEY, _batch([_row("1", photos[0]), odd, _row("3", photos[0])]), None, tmp_path)
+    assert result.status == "ingested" and result.rows == 2 and result.errors == 1
+    assert result.problems[0].startswith("line 2: signals made by hash_version 'lw9;evil', this machine runs")
+    assert result.problems[0].endswith("unlike the rest of its batch: refused")
+
+
+@pytest.mark.parametrize(
+    "where, address",
+    [("lot", "file:///etc/passwd"), ("photo", "file:///etc/passwd"), ("image_urls", "data:text/html,x")],
+)
+def test_an_address_that_is_not_http_is_an_error_row(tmp_path, photos, where, address):
+    row = _row("2", photos[0])
+    if where == "lot":
+        row["lot"]["url"] = address
+    elif where == "photo":
+        row["photos"][0]["url"] = address
+    else:
+        row["lot"]["image_urls"] = ["http://h.example/img/2.jpg", address]
+    db = open_db(tmp_path / "l.db")
+    result = ingest_batch(db, KEY, _batch([_row("1", photos[0]), row]), None, tmp_path)
+    assert result.rows == 1 and result.errors == 1 and "is not an http(s) URL" in result.problems[0]
+    assert address not in json.dumps(db.execute("SELECT * FROM listings").fetchall())
+
+
+def test_a_storage_server_that_never_answers_is_a_storage_error_not_a_hang(monkeypatch):
+    """It accepts the connection and says nothing; the client's timeouts turn that into one line."""
+    import socket
+    import threading
+
+    from matcher import objectstore
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{listener.getsockname()[1]}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setattr(
+        objectstore, "TIMEOUTS", {**objectstore.TIMEOUTS, "read_timeout": 1, "retries": {"max_attempts": 1}}
+    )
+    store = objectstore.ObjectStore("s3://bucket/prefix")
+    assert store.client.meta.config.read_timeout == 1 and store.client.meta.config.connect_timeout == 5
+    with pytest.raises(objectstore.StorageError, match="cannot list batches/: ReadTimeoutError"):
+        store.list("batches/")
+    listener.close()
+
+
+def test_a_missing_bucket_and_refused_credentials_say_what_to_do():
+    from botocore.exceptions import ClientError
+
+    from matcher.objectstore import _reason
+
+    missing = ClientError({"Error": {"Code": "NoSuchBucket", "Message": "x"}}, "ListObjectsV2")
+    assert _reason(missing, "b") == "the bucket 'b' does not exist: create it, or correct the storage URL"
+    denied = ClientError({"Error": {"Code": "InvalidAccessKeyId", "Message": "x"}}, "GetObject")
+    assert "check the credentials (AWS_ACCESS_KEY_ID" in _reason(denied, "b")
 
 
 def test_a_batch_key_of_another_shape_is_refused(tmp_path, photos):

@@ -225,3 +225,29 @@ def test_a_demo_spider_on_a_node_ignores_a_base_url_argument(tmp_path, monkeypat
     assert spider.demo_url == "http://127.0.0.1:9"
     plain = get_crawler(spider_cls, {"LOOTWATCH_DEMO_URL": "http://127.0.0.1:9"})
     assert spider_cls.from_crawler(plain, base_url="http://127.0.0.1:7").demo_url == "http://127.0.0.1:7"
+
+
+def test_ingest_without_a_node_table_or_beside_another_ingest_says_so_in_one_line(tmp_path):
+    """Neither reaches the storage: without ``[nodes]`` every batch would be held back, and a second
+    ingest on one database waits for none, it names the first one's pid."""
+    from lootwatch import locks
+
+    from .conftest import run_cli
+
+    (tmp_path / "lootwatch.toml").write_text('db = "l.db"\n[storage]\nurl = "s3://lw-batches"\n')
+    proc = run_cli("--config", str(tmp_path / "lootwatch.toml"), "ingest", "--no-match", check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "no [nodes.NAME] tables in lootwatch.toml" in proc.stderr
+    (tmp_path / "lootwatch.toml").write_text(
+        'db = "l.db"\n[storage]\nurl = "s3://lw-batches"\n[nodes.crawler-1]\nurl = "http://127.0.0.1:9"\n'
+        'sites = ["catawiki"]\n'
+    )
+    lock = tmp_path / "l.db.ingest-lock"
+    fd = locks.hold(lock, "ingest")
+    try:
+        proc = run_cli("--config", str(tmp_path / "lootwatch.toml"), "ingest", "--no-match", check=False)
+    finally:
+        locks.release(lock, fd)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert f"another `lootwatch ingest` (pid {__import__('os').getpid()}) is writing to" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
