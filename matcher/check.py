@@ -6,10 +6,10 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from .embindex import FLOOR
-from .evidence import Hit, Thresholds, score, tier
-from .fingerprint import fingerprint
-from .registry_index import RegistryIndex, rank_photo
+from .decide.evidence import Hit, Thresholds, score, tier
+from .photo.fingerprint import fingerprint
+from .search.embindex import FLOOR
+from .search.registry_index import RegistryIndex, rank_photo
 
 __all__ = ["check_photo", "LIKENESS"]
 

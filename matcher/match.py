@@ -17,11 +17,12 @@ from collections.abc import Callable
 import numpy as np
 from sqlite_utils import Database
 
-from . import embed, hashes, store
-from .evidence import Hit, Thresholds, better, embed_margin, score, tier
-from .features import FEATURE_VERSION, Features
-from .registry_index import RegistryIndex, rank_photo
-from .retro import RetroPlan, apply_revotes, plan_retro, remember_votes, vote_shortlist
+from .db import store
+from .decide.evidence import Hit, Thresholds, better, embed_margin, score, tier
+from .photo import embed, hashes
+from .photo.features import FEATURE_VERSION, Features
+from .search.registry_index import RegistryIndex, rank_photo
+from .search.retro import RetroPlan, apply_revotes, plan_retro, remember_votes, vote_shortlist
 
 __all__ = ["MATCHER_VERSION", "Matching", "match_listings"]
 

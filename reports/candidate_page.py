@@ -31,8 +31,8 @@ from urllib.parse import parse_qsl
 
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
-from matcher.embindex import FLOOR
-from matcher.store import VERDICTS, now
+from matcher.db.store import VERDICTS, now
+from matcher.search.embindex import FLOOR
 
 from .digest import safe_url
 from .reasons import reasons_from_json, split_reasons
@@ -450,7 +450,7 @@ CUT_NAMES = {
     "etag": "ETag header",
     "last_modified": "Last-Modified header",
 }
-# Fields red-flag screening reads (matcher/screen.py) and listing search indexes (listings_fts).
+# Fields red-flag screening reads (matcher/text/screen.py) and listing search indexes (listings_fts).
 SCREENED = {"title", "description_html", "provenance"}
 SEARCHED = {"title", "description_html", "provenance", "seller"}
 

@@ -121,7 +121,7 @@ def _node_own(settings: BaseSettings, name: str) -> None:
 @dataclass
 class NodeContext:
     """What names a node's objects: the node, the Scrapyd job, the UTC day the crawl began, and the
-    storage they go to (a ``matcher.objectstore.ObjectStore``)."""
+    storage they go to (a ``matcher.nodes.objectstore.ObjectStore``)."""
 
     node: str
     job: str
@@ -134,7 +134,7 @@ def node_context(crawler: Any) -> NodeContext:
     so a crawl past midnight keeps its objects together)."""
     found = getattr(crawler, "lootwatch_node", None)
     if found is None:
-        from matcher.objectstore import ObjectStore
+        from matcher.nodes.objectstore import ObjectStore
 
         settings = crawler.settings
         spider = getattr(crawler, "spider", None)

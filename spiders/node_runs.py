@@ -17,8 +17,8 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from matcher import store
-from matcher.objectstore import StorageError, run_key
+from matcher.db import store
+from matcher.nodes.objectstore import StorageError, run_key
 
 from .node import node_context
 from .runs import RunRecorder

@@ -7,7 +7,7 @@ from pathlib import Path
 from scrapy import signals
 from scrapy.crawler import Crawler
 
-from matcher import store
+from matcher.db import store
 
 
 class RunRecorder:

@@ -12,8 +12,8 @@ from PIL import Image
 from scrapy.http import Request, Response
 from scrapy.utils.test import get_crawler
 
-from matcher import store
-from matcher.ingest import keep_original
+from matcher.db import store
+from matcher.db.ingest import keep_original
 from spiders.base import LotSpider
 from spiders.warc import WarcMiddleware
 

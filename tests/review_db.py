@@ -4,8 +4,8 @@ import io
 
 from PIL import Image
 
-from matcher import store
-from matcher.fingerprint import thumbnail_jpeg
+from matcher.db import store
+from matcher.photo.fingerprint import thumbnail_jpeg
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 

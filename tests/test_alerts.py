@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 from lootwatch.config import ConfigError, load_config
-from matcher import store
+from matcher.db import store
 from reports.alerts import DailyWatch, send_alert
 from reports.digest import write_report
 from reports.mail import SmtpSettings

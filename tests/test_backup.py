@@ -33,7 +33,7 @@ from lootwatch.backup import (
     replica_settings,
 )
 from lootwatch.config import Config, ConfigError, load_config
-from matcher import store
+from matcher.db import store
 
 from .conftest import LOOTWATCH, ROOT
 from .review_db import hostile_db

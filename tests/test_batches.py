@@ -1,6 +1,7 @@
-"""Batch ingest (matcher/batches.py) and the fingerprint's JSON form (matcher/fingerprint_json.py):
-what a node computed is stored exactly as the single-machine path stores it, hostile lines are counted
-and recorded, a batch cut short leaves nothing, and a batch ingested twice changes nothing."""
+"""Batch ingest (matcher/nodes/batches.py) and the fingerprint's JSON form
+(matcher/photo/fingerprint_json.py): what a node computed is stored exactly as the single-machine path
+stores it, hostile lines are counted and recorded, a batch cut short leaves nothing, and a batch ingested
+twice changes nothing."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matcher import batches, embed, hashes
-from matcher.batches import ingest_batch
-from matcher.features import FEATURE_VERSION
-from matcher.fingerprint import fingerprint
-from matcher.fingerprint_json import SignalsError, from_json, to_json
-from matcher.ingest import hash_and_store
-from matcher.store import open_db
+from matcher.db.ingest import hash_and_store
+from matcher.db.store import open_db
+from matcher.nodes import batches
+from matcher.nodes.batches import ingest_batch
+from matcher.photo import embed, hashes
+from matcher.photo.features import FEATURE_VERSION
+from matcher.photo.fingerprint import fingerprint
+from matcher.photo.fingerprint_json import SignalsError, from_json, to_json
 from tests.node_sites import lot_photo, planted_photo
 
 KEY = "batches/site_x/2026-01-01/alpha/job1-00001.jsonl"
@@ -251,7 +253,7 @@ def _summary(seen: list[str], complete: bool, status: str = "finished", node: st
 
 
 def test_run_summary_becomes_a_run_and_marks_lots_seen_and_gone(tmp_path, photos):
-    from matcher.run_summaries import ingest_run_summaries
+    from matcher.nodes.run_summaries import ingest_run_summaries
 
     db = open_db(tmp_path / "l.db")
     ingest_batch(db, KEY, _batch([_row(str(n), photos[0]) for n in range(3)]), None, tmp_path)
@@ -275,7 +277,7 @@ def test_run_summary_becomes_a_run_and_marks_lots_seen_and_gone(tmp_path, photos
 
 
 def test_incomplete_run_marks_nothing_gone(tmp_path, photos):
-    from matcher.run_summaries import ingest_run_summaries
+    from matcher.nodes.run_summaries import ingest_run_summaries
 
     db = open_db(tmp_path / "l.db")
     ingest_batch(db, KEY, _batch([_row(str(n), photos[0]) for n in range(2)]), None, tmp_path)
@@ -285,7 +287,7 @@ def test_incomplete_run_marks_nothing_gone(tmp_path, photos):
 
 
 def test_ingest_batches_refuses_an_oversized_batch_once_and_copies_originals(tmp_path, photos, monkeypatch):
-    from matcher.objectstore import StorageError, photo_key
+    from matcher.nodes.objectstore import StorageError, photo_key
 
     class Store(FakeStore):
         def get(self, key: str, max_bytes: int) -> bytes:
@@ -312,14 +314,14 @@ class MissingStore(FakeStore):
     """A ``FakeStore`` that answers a missing key as the object store does."""
 
     def get(self, key: str, max_bytes: int) -> bytes:
-        from matcher.objectstore import StorageError
+        from matcher.nodes.objectstore import StorageError
 
         if key not in self.objects:
             raise StorageError(f"{key}: no such object")
         return self.objects[key]
 
     def download(self, key: str, path: Path) -> None:
-        from matcher.objectstore import StorageError
+        from matcher.nodes.objectstore import StorageError
 
         raise StorageError(f"{key}: no such object")
 
@@ -386,7 +388,7 @@ def test_a_node_this_machine_asked_to_crawl_a_site_may_send_its_lots_once_the_si
 ):
     """A node that died during its first crawl of a site never sent lots of it before; its batches are
     still taken, since ``crawl --nodes`` here scheduled the site on it."""
-    from matcher.origins import remember_jobs
+    from matcher.nodes.origins import remember_jobs
 
     dead = "batches/site_x/2026-01-01/alpha/job7-00001.jsonl"
     store = MissingStore({dead: _batch([_row("1", photos[0])])})
@@ -400,7 +402,7 @@ def test_a_node_this_machine_asked_to_crawl_a_site_may_send_its_lots_once_the_si
 def test_a_run_summary_speaks_only_for_its_keys_site_and_a_node_that_may_speak_for_it(tmp_path, photos):
     """A forged complete run summary would mark a site's lots gone: from a node the table does not name it
     is held back unread, and one naming another site or node than its key is refused."""
-    from matcher.run_summaries import ingest_run_summaries
+    from matcher.nodes.run_summaries import ingest_run_summaries
 
     db = open_db(tmp_path / "l.db")
     ingest_batch(db, KEY, _batch([_row(str(n), photos[0]) for n in range(3)]), None, tmp_path)
@@ -456,7 +458,7 @@ def test_a_storage_server_that_never_answers_is_a_storage_error_not_a_hang(monke
     import socket
     import threading
 
-    from matcher import objectstore
+    from matcher.nodes import objectstore
 
     listener = socket.create_server(("127.0.0.1", 0))
     accepted = []
@@ -478,7 +480,7 @@ def test_a_storage_server_that_never_answers_is_a_storage_error_not_a_hang(monke
 def test_a_missing_bucket_and_refused_credentials_say_what_to_do():
     from botocore.exceptions import ClientError
 
-    from matcher.objectstore import _reason
+    from matcher.nodes.objectstore import _reason
 
     missing = ClientError({"Error": {"Code": "NoSuchBucket", "Message": "x"}}, "ListObjectsV2")
     assert _reason(missing, "b") == "the bucket 'b' does not exist: create it, or correct the storage URL"
@@ -525,7 +527,7 @@ def test_a_bad_warc_key_is_an_error_row(tmp_path, photos, warc_key):
 
 
 def test_a_photo_whose_original_has_other_bytes_is_unmatchable_with_the_error(tmp_path, photos):
-    from matcher.objectstore import photo_key
+    from matcher.nodes.objectstore import photo_key
 
     db = open_db(tmp_path / "l.db")
     sha = hashes.sha256(photos[0])

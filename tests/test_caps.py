@@ -8,8 +8,8 @@ import pytest
 from scrapy.utils.test import get_crawler
 from sqlite_utils import Database
 
-from matcher import store
-from matcher.schema import migrations
+from matcher.db import store
+from matcher.db.schema import migrations
 from spiders.base import LotSpider
 from spiders.items import ListingItem, RegistryItem
 from spiders.pipelines.caps import MAX_PHOTOS, MAX_TEXT, TextCapPipeline

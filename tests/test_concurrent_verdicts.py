@@ -13,7 +13,7 @@ import pytest
 from datasette.app import Datasette as App
 from datasette_auth_passwords.utils import hash_password
 
-from matcher import store
+from matcher.db import store
 from reports.security import reviewer_cookie
 
 from .browser import Datasette
@@ -70,8 +70,8 @@ def test_500_verdicts_while_crawling_and_matching(tmp_path, monkeypatch):
                     sys.executable,
                     "-c",
                     (
-                        "from matcher import store; from matcher.screen import screen_listings;"
-                        "from matcher.textmatch import match_texts;"
+                        "from matcher.db import store; from matcher.text.screen import screen_listings;"
+                        "from matcher.text.textmatch import match_texts;"
                         f"db = store.open_db({str(path)!r});"
                         "[(screen_listings(db, rescreen_all=True), match_texts(db, rematch_all=True))"
                         " for _ in range(15)]"

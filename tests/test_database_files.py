@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from lootwatch.cli import main
-from matcher import store
+from matcher.db import store
 
 from .conftest import run_cli
 

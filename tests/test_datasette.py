@@ -126,7 +126,7 @@ def test_candidate_page_escapes_the_sellers_words_and_shows_both_photos(tmp_path
 
 
 def test_queue_order_tier_then_soonest_sale(tmp_path):
-    from matcher import store
+    from matcher.db import store
 
     db_path = tmp_path / "lootwatch.db"
     db, _ = hostile_db(db_path)
@@ -154,7 +154,7 @@ def test_listing_search(tmp_path):
 
 def test_who_decided_and_their_notes_only_for_signed_in_reviewers(tmp_path):
     """In read-only mode anyone may read a candidate, but not who decided it or what they noted."""
-    from matcher import store
+    from matcher.db import store
 
     db_path = tmp_path / "lootwatch.db"
     db, cid = hostile_db(db_path)
@@ -262,7 +262,7 @@ def test_the_same_form_posted_again_is_recorded_once(tmp_path, monkeypatch):
 
 
 def test_recorded_is_said_only_of_the_reviewers_own_latest_verdict(tmp_path, monkeypatch):
-    from matcher import store
+    from matcher.db import store
 
     db_path, db, cid = reviewer_ui(tmp_path, monkeypatch)
     page = f"/-/lootwatch/candidate/{cid}"

@@ -120,7 +120,7 @@ def test_smtp_down_leaves_the_digest_for_the_next_run(tmp_path, smtp_server):
 
 def flagged_candidate(db, n: int, tier: str = "review", **listing) -> int:
     """A lot flagged for its text, as the screening stage leaves it: one candidate of kind ``flags``."""
-    from matcher import store
+    from matcher.db import store
 
     lid, _ = store.upsert_listing(
         db, {"site": "s", "lot_id": str(n), "title": f"Lot {n}", "sale_date": "2026-12-01", **listing}
@@ -169,7 +169,7 @@ def test_standalone_html_embeds_its_images_and_the_mail_keeps_cid(tmp_path):
 def test_decided_candidates_are_left_out_unless_something_new_happened(tmp_path):
     from datetime import UTC, datetime, timedelta
 
-    from matcher import store
+    from matcher.db import store
 
     db = store.open_db(tmp_path / "r.db")
     hour = timedelta(hours=1)
@@ -219,7 +219,7 @@ def test_decided_candidates_are_left_out_unless_something_new_happened(tmp_path)
 
 
 def test_a_long_day_shows_the_top_and_links_the_worklist(tmp_path):
-    from matcher import store
+    from matcher.db import store
 
     db = store.open_db(tmp_path / "r.db")
     ids = [flagged_candidate(db, n) for n in range(1, 61)]
@@ -239,7 +239,7 @@ def test_a_long_day_shows_the_top_and_links_the_worklist(tmp_path):
 
 
 def test_without_review_url_the_digest_says_how_to_open_the_review_ui(tmp_path):
-    from matcher import store
+    from matcher.db import store
 
     db = store.open_db(tmp_path / "r.db")
     flagged_candidate(db, 1)
@@ -287,7 +287,7 @@ def formula_cells(text: str, delimiter: str) -> list[str]:
 
 @pytest.mark.parametrize("payload", PAYLOADS + MORE)
 def test_csv_neutralises_formulas_for_comma_and_semicolon_spreadsheets(tmp_path, payload):
-    from matcher import store
+    from matcher.db import store
 
     db = store.open_db(tmp_path / "r.db")
     flagged_candidate(db, 1, title=payload, seller=payload)

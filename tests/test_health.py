@@ -3,7 +3,7 @@
 import email
 from email import policy
 
-from matcher import store
+from matcher.db import store
 from reports.digest import write_report
 from reports.health import crawl_health
 

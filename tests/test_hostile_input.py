@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from matcher import store
-from matcher.screen import screen_listings
+from matcher.db import store
+from matcher.text.screen import screen_listings
 from reports.digest import write_report
 from spiders.registries.files import RegistryFileError, read_registry_file
 

@@ -3,9 +3,10 @@ import io
 import numpy as np
 from PIL import Image
 
-from matcher import hashes, store
-from matcher.features import FEATURE_VERSION
-from matcher.ingest import hash_and_store, original_path, refresh, stale
+from matcher.db import store
+from matcher.db.ingest import hash_and_store, original_path, refresh, stale
+from matcher.photo import hashes
+from matcher.photo.features import FEATURE_VERSION
 
 
 def jpeg_bytes(seed: int) -> bytes:
@@ -59,9 +60,9 @@ def test_match_with_an_empty_registry(tmp_path):
 
 
 def test_registry_features_read_back_for_verification(tmp_path):
-    from matcher.descindex import PER_PHOTO
-    from matcher.fingerprint import fingerprint
-    from matcher.registry_index import RegistryIndex
+    from matcher.photo.fingerprint import fingerprint
+    from matcher.search.descindex import PER_PHOTO
+    from matcher.search.registry_index import RegistryIndex
 
     db = store.open_db(tmp_path / "l.db")
     data = jpeg_bytes(4)
@@ -103,7 +104,7 @@ class _Crawler:
 
 def _broken_model(tmp_path, monkeypatch):
     """The embedding model replaced by a file that is not the expected export, for this process."""
-    from matcher import embed
+    from matcher.photo import embed
 
     folder = tmp_path / "model"
     folder.mkdir()
@@ -113,7 +114,7 @@ def _broken_model(tmp_path, monkeypatch):
 
 
 def _fixed_model(monkeypatch):
-    from matcher import embed
+    from matcher.photo import embed
 
     monkeypatch.delenv(embed.MODEL_DIR_ENV)
     monkeypatch.setattr(embed, "_session", None)
@@ -155,7 +156,7 @@ def test_a_lot_photo_whose_embedding_fails_is_kept_and_embedded_by_the_next_matc
 def test_a_crawler_node_checks_the_model_before_any_work_and_never_loses_a_photo(tmp_path, monkeypatch):
     import pytest
 
-    from matcher import embed
+    from matcher.photo import embed
     from spiders.pipelines import node_export
 
     _broken_model(tmp_path, monkeypatch)

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from matcher import store
-from matcher.embed import EMBED_VERSION, MODEL, ONNX_SHA256
-from matcher.evidence import Hit
-from matcher.features import orb
-from matcher.verify import verify
+from matcher.db import store
+from matcher.decide.evidence import Hit
+from matcher.decide.verify import verify
+from matcher.photo.embed import EMBED_VERSION, MODEL, ONNX_SHA256
+from matcher.photo.features import orb
 from reports.candidate_page import similarity_note
 from reports.evidence_pack import write_pack
 from reports.worklist import (
@@ -436,9 +436,9 @@ def test_the_worklist_filters_the_candidates_found_by_likeness_alone(tmp_path):
 
 
 def test_a_pair_the_matcher_verified_at_any_angle_is_drawn_at_any_angle():
-    """A new photo the embedding ranked near is verified at any angle (matcher.registry_index); the
+    """A new photo the embedding ranked near is verified at any angle (matcher.search.registry_index); the
     drawing follows the stored evidence, and draws nothing at a turn the matcher would refuse otherwise."""
-    from matcher.fingerprint import fingerprint
+    from matcher.photo.fingerprint import fingerprint
     from reports.worklist import any_angle, match_geometry
 
     photo = Image.open(io.BytesIO(_drawing_bytes())).convert("RGB")

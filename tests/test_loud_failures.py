@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from lootwatch.cli import main
-from matcher import store
+from matcher.db import store
 from seeds.demo.server import LoopbackServer
 from spiders.registries.local_import import import_registry
 

@@ -141,7 +141,7 @@ def _export_one(tmp_path, failed: int):
     from scrapy import signals
     from scrapy.utils.test import get_crawler
 
-    from matcher import store
+    from matcher.db import store
     from spiders.items import ListingItem
     from spiders.node import NodeContext
     from spiders.pipelines.node_export import NodeExportPipeline

@@ -242,7 +242,7 @@ def test_node_killed_mid_crawl_sites_moved_nothing_lost_or_doubled(cluster):
         partial = [k for k in cluster["s3"].keys("killed_node/batches/") if "/alpha/" in k]
         assert partial, "alpha wrote no batch before it died"
         # The dead node leaves the table: the batches it wrote of the sites this machine asked it to
-        # crawl are still taken (matcher/origins.py).
+        # crawl are still taken (matcher/nodes/origins.py).
         moved = _config(cluster, "killed_node", {"beta": SITES}, state="state-kill")
         out = _ok(lootwatch(moved, "crawl", "--nodes", *SITES[:3], env=cluster["s3"].env))
         assert all(f"{site}: finished on node beta" in out for site in SITES[:3])

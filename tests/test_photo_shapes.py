@@ -19,9 +19,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from lootwatch.cli import main
-from matcher import store
-from matcher.decode import MAX_PIXELS
-from matcher.ingest import original_path, refresh
+from matcher.db import store
+from matcher.db.ingest import original_path, refresh
+from matcher.photo.decode import MAX_PIXELS
 from spiders.pipelines.photos import store_photos
 from spiders.registries.local_import import import_registry
 

@@ -6,10 +6,10 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matcher import store
-from matcher.index import HammingIndex, hamming
-from matcher.screen import screen_listings
-from matcher.textmatch import match_texts
+from matcher.db import store
+from matcher.search.index import HammingIndex, hamming
+from matcher.text.screen import screen_listings
+from matcher.text.textmatch import match_texts
 
 hex256 = st.binary(min_size=32, max_size=32).map(bytes.hex)
 

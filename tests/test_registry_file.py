@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from matcher import store
+from matcher.db import store
 from spiders.registries.files import (
     MAX_FIELD,
     RegistryFileError,

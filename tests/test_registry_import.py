@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 import numpy as np
 from PIL import Image
 
-from matcher import hash_pool, store
+from matcher.db import store
+from matcher.photo import hash_pool
 from seeds.demo.server import LoopbackServer
 from spiders.registries.local_import import ImportCounts, import_registry
 

@@ -1,7 +1,8 @@
 """Relistings: identical and near-identical photos link lots; placeholders and blank photos do not."""
 
-from matcher import hashes, store
-from matcher.relist import MAX_SHARED, link_relistings
+from matcher.db import store
+from matcher.photo import hashes
+from matcher.search.relist import MAX_SHARED, link_relistings
 
 
 def flip(hexes: str, bits: int) -> str:

@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from matcher import store
+from matcher.db import store
 from seeds.demo.server import serve
 
 from .conftest import run_cli

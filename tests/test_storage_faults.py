@@ -7,7 +7,7 @@ import sqlite3
 import subprocess
 import sys
 
-from matcher import store
+from matcher.db import store
 
 from .conftest import LOOTWATCH, ROOT
 

@@ -2,7 +2,7 @@ import sqlite3
 
 import pytest
 
-from matcher import store
+from matcher.db import store
 
 
 @pytest.fixture

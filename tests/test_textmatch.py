@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from matcher import store
-from matcher.textmatch import match_texts
+from matcher.db import store
+from matcher.text.textmatch import match_texts
 
 RECORDS = [
     {

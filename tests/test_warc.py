@@ -7,7 +7,7 @@ from scrapy.http import HtmlResponse, Request
 from scrapy.utils.test import get_crawler
 from warcio.archiveiterator import ArchiveIterator
 
-from matcher import store
+from matcher.db import store
 from spiders.base import LotSpider
 from spiders.warc import WarcMiddleware
 

@@ -12,8 +12,8 @@ import pytest
 from datasette.app import Datasette
 from PIL import Image
 
-from matcher import store
-from matcher.features import orb
+from matcher.db import store
+from matcher.photo.features import orb
 from reports.review import review_metadata
 from reports.worklist import PER_PAGE, match_geometry, variant_words, why_line
 

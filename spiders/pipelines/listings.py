@@ -10,7 +10,7 @@ from bs4 import BeautifulSoup
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 
-from matcher import store
+from matcher.db import store
 from spiders.items import ListingItem
 from spiders.structured import plain_text
 

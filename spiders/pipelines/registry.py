@@ -6,7 +6,7 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
-from matcher import store
+from matcher.db import store
 from spiders.items import RegistryItem
 
 from .photos import store_photos

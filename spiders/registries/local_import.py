@@ -3,7 +3,7 @@ every core, and only photo URLs go through the crawler (politely). Run by ``loot
 
 Rows stream from the reader and are written in batched transactions; a photo's bytes are kept under
 ``data_dir/originals`` as the crawler keeps them, hashed once per SHA-256 in worker processes
-(``matcher.hash_pool``), and the parent alone writes the database. Records of the file's source that
+(``matcher.photo.hash_pool``), and the parent alone writes the database. Records of the file's source that
 the file no longer holds are marked withdrawn, as after any complete listing.
 """
 
@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from matcher import hashes, store
-from matcher.hash_pool import Hashed, HashPool
-from matcher.ingest import keep_original, known_fields, store_fingerprint
+from matcher.db import store
+from matcher.db.ingest import keep_original, known_fields, store_fingerprint
+from matcher.photo import hashes
+from matcher.photo.hash_pool import Hashed, HashPool
 
 from .files import RegistryRow, open_registry_file, read_photo
 

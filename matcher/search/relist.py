@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 from sqlite_utils import Database
 
-from . import hashes, store
+from ..db import store
+from ..photo import hashes
 from .index import HammingIndex
 
 __all__ = ["link_relistings", "NEAR_PDQ", "MAX_SHARED"]

@@ -39,7 +39,7 @@ def held_back(db: Database, site: str, node: str, pins: dict[str, list[str]] | N
 
 def remember_jobs(db: Database, jobs: list[tuple[str, str, str]]) -> None:
     """Record ``(job id, site, node)`` for each job ``crawl --nodes`` scheduled."""
-    from . import store
+    from ..db import store
 
     with store.atomic(db):
         db.table("node_jobs").upsert_all(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from sqlite_utils import Database
 
-from . import store
+from ..db import store
 from .flags import REVIEW_THRESHOLD, FlagEngine, default_engine
 
 __all__ = ["screen_listings"]

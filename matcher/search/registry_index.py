@@ -24,14 +24,15 @@ from typing import Protocol
 import numpy as np
 from sqlite_utils import Database
 
-from . import embed, hashes, store
+from ..db import store
+from ..decide.evidence import Hit, Thresholds, better, by_embedding, hash_tier, near_by_embedding, rank_key
+from ..decide.verify import ANY_TILT, Verification, verify, within
+from ..photo import embed, hashes
+from ..photo.features import FEATURE_VERSION, Features, colour_similarity
 from .descindex import PER_PHOTO, DescriptorIndex
 from .embindex import FLOOR, SHORTLIST, EmbeddingIndex, Nearest
-from .evidence import Hit, Thresholds, better, by_embedding, hash_tier, near_by_embedding, rank_key
-from .features import FEATURE_VERSION, Features, colour_similarity
 from .index import FlatCodes, hex_to_words
 from .twins import Twins
-from .verify import ANY_TILT, Verification, verify, within
 
 __all__ = [
     "RegistryIndex",

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from . import store
+from ..db import store
 from .objectstore import RUNS, ObjectStore, StorageError
 from .origins import held_back
 

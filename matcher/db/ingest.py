@@ -14,10 +14,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from . import embed, hashes, store
-from .decode import DecodeError
-from .features import FEATURE_VERSION
-from .fingerprint import Fingerprint, fingerprint
+from ..photo import embed, hashes
+from ..photo.decode import DecodeError
+from ..photo.features import FEATURE_VERSION
+from ..photo.fingerprint import Fingerprint, fingerprint
+from . import store
 
 __all__ = [
     "hash_and_store",

@@ -3,7 +3,7 @@
 A batch (``batches/<site>/<day>/<node>/<job>-<n>.jsonl``, written by Scrapy's feed export on a node,
 one row per lot as ``spiders.pipelines.node_export`` makes it) is ingested in one transaction: its lots
 (upserted by site + lot id), photos (by lot + position, with the signals the node computed, stored by
-``matcher.ingest.store_fingerprint`` exactly as a single-machine crawl stores them), evidence rows (by
+``matcher.db.ingest.store_fingerprint`` exactly as a single-machine crawl stores them), evidence rows (by
 WARC-Record-ID) and errors, and its line in the ``batches`` ledger (key, SHA-256, bytes, rows, errors).
 So a batch in the ledger is wholly in the database and is skipped; a batch whose ingest was killed left
 nothing and is ingested again; ingesting twice changes nothing.
@@ -27,11 +27,12 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from . import embed, hashes, store
-from .features import FEATURE_VERSION
-from .fingerprint import Fingerprint
-from .fingerprint_json import SignalsError, from_json
-from .ingest import keep_original, known_fields, original_path, store_fingerprint
+from ..db import store
+from ..db.ingest import keep_original, known_fields, original_path, store_fingerprint
+from ..photo import embed, hashes
+from ..photo.features import FEATURE_VERSION
+from ..photo.fingerprint import Fingerprint
+from ..photo.fingerprint_json import SignalsError, from_json
 from .objectstore import BATCHES, ObjectStore, StorageError, photo_key
 from .origins import held_back
 from .run_summaries import ingest_run_summaries

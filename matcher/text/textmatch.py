@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
-from . import measure, store
-from .schema import TEXT_FIELDS
+from ..db import store
+from ..db.schema import TEXT_FIELDS
+from . import measure
 from .textnorm import normalise
 
 __all__ = ["TextMatch", "TEXT_VERSION", "words", "compare", "match_texts"]
