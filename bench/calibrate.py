@@ -14,7 +14,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from matcher.db.store import open_db
+from matcher.db.connect import open_db
 from matcher.decide.evidence import Hit, Thresholds, hash_tier
 from matcher.search.index import hamming
 from matcher.search.registry_index import RegistryIndex

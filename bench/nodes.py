@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.report import write_section  # noqa: E402
-from matcher.db.store import open_db  # noqa: E402
+from matcher.db.connect import open_db  # noqa: E402
 from matcher.nodes.batches import ingest_batches  # noqa: E402
 from matcher.nodes.objectstore import ObjectStore  # noqa: E402
 from tests.node_cluster import BUCKET, S3, Scrapyd, lootwatch, registry_base, write_config  # noqa: E402

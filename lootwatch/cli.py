@@ -27,7 +27,7 @@ class _Group(click.Group):
     """Turns an expected failure into a one-line message and exit status 1."""
 
     def invoke(self, ctx: click.Context):
-        from matcher.db.store import DatabaseProblem, damaged, is_damage
+        from matcher.db.connect import DatabaseProblem, damaged, is_damage
 
         try:
             return super().invoke(ctx)
@@ -221,7 +221,7 @@ def registry_import(
             counts, cfg.db, cfg.data_dir, spider_args, _scrapy_settings(cfg), ConsoleReporter(file)
         )
     click.echo(counts.summary(f"the errors table of {cfg.db}"))
-    from matcher.db.store import open_db
+    from matcher.db.connect import open_db
 
     db = open_db(cfg.db, create=False)
     try:
@@ -239,7 +239,7 @@ def registry_import(
 def registry_fetch(cfg, name: str) -> None:
     """Fetch a registry through its spider (default: the FBI National Stolen Art File API), then match
     the stored listings against the updated registry."""
-    from matcher.db.store import open_db
+    from matcher.db.connect import open_db
     from reports.failures import failed_runs, last_run_id
     from spiders.run import project_settings, run_stages, spider_names
 
@@ -267,7 +267,7 @@ def registry_fetch(cfg, name: str) -> None:
 @click.pass_obj
 def registry_banks(cfg) -> None:
     """List the registry sources (banks) with their record counts and whether they are matched."""
-    from matcher.db.store import open_db
+    from matcher.db.connect import open_db
 
     db = open_db(cfg.db, create=False)
     rows = db.execute(
@@ -302,7 +302,8 @@ def registry_enable(cfg, source: str) -> None:
 
 
 def _set_bank(cfg, source: str, enabled: bool, note: str | None) -> None:
-    from matcher.db.store import open_db, set_bank
+    from matcher.db.connect import open_db
+    from matcher.db.store import set_bank
 
     db = open_db(cfg.db, create=False)
     if not db.execute("SELECT 1 FROM banks WHERE source = ?", [source]).fetchone():
@@ -347,7 +348,7 @@ def crawl(
 def _node_crawl_stage(cfg, sites: tuple[str, ...] = ()) -> list[str]:
     """Schedule the chosen (or every enabled) site on its node and wait; one line per finished site,
     and returns one line per problem (a site on no node, a node unreachable or lost)."""
-    from matcher.db.store import open_db
+    from matcher.db.connect import open_db
     from matcher.nodes.objectstore import ObjectStore
     from matcher.nodes.origins import remember_jobs
     from spiders.run import project_settings
@@ -430,7 +431,7 @@ def nodes(cfg) -> None:
 def _ingested_runs(cfg) -> dict[str, str]:
     """Each site's latest run in the review database (from the nodes' run summaries), in words; none
     when there is no database yet."""
-    from matcher.db.store import DatabaseProblem, open_db
+    from matcher.db.connect import DatabaseProblem, open_db
     from reports.health import crawl_health
 
     try:
@@ -462,7 +463,7 @@ def ingest(cfg, no_match: bool) -> None:
 
 def _ingest_stage(cfg) -> list[str]:
     """Ingest new batches and run summaries; one summary line, and returns one line per problem."""
-    from matcher.db.store import open_db
+    from matcher.db.connect import open_db
     from matcher.nodes.batches import ingest_batches
     from matcher.nodes.objectstore import ObjectStore, StorageError
 
@@ -532,7 +533,7 @@ def _crawl_stage(
 ) -> list[str]:
     """Crawl the chosen (or every enabled) site, one line each; returns one line per failed site
     (``reports.failures``)."""
-    from matcher.db.store import open_db
+    from matcher.db.connect import open_db
     from reports.failures import failed_runs, last_run_id
     from spiders.run import project_settings, run_stages
 
@@ -638,7 +639,7 @@ def daily(cfg, dry_run: bool, on_nodes: bool) -> None:
 
 
 def _daily(cfg, dry_run: bool, watch, on_nodes: bool = False) -> None:
-    from matcher.db.store import DatabaseProblem, open_db
+    from matcher.db.connect import DatabaseProblem, open_db
 
     # A bad database or embedding model is refused before any stage starts, not blamed on the crawl.
     _model_ready()
@@ -691,8 +692,8 @@ def _match_stage(cfg, rematch_all: bool = False) -> None:
     a change can affect are matched again, so a registry import finds the lots crawled before it
     (retro-matching, matcher/search/retro.py).
     """
+    from matcher.db.connect import open_db
     from matcher.db.ingest import refresh
-    from matcher.db.store import open_db
     from matcher.match import Matching
     from matcher.search.relist import link_relistings
     from matcher.text.screen import screen_listings
@@ -755,7 +756,7 @@ def check(cfg, images: tuple[str, ...], as_json: bool) -> None:
     with the plain words of why and the numbers (PDQ distance, matching points, similarity and rank);
     exit status 1 if any photo could not be read."""
     from matcher.check import check_photo
-    from matcher.db.store import open_db
+    from matcher.db.connect import open_db
     from matcher.photo.decode import DecodeError
     from matcher.search.registry_index import RegistryIndex
 
@@ -1031,7 +1032,7 @@ def review(
         return
     if bad := broken_hashes():
         raise UsageProblem("\n".join(bad))
-    from matcher.db.store import open_db
+    from matcher.db.connect import open_db
 
     path = Path(db) if db else Path(cfg.db)
     open_db(path, create=False).close()  # refuses a missing, empty, foreign or damaged file in one line
@@ -1079,7 +1080,7 @@ def report(cfg, day, dry_run: bool, resend: bool, out: str | None) -> None:
 
 
 def _report_stage(cfg, day: date, dry_run: bool, resend: bool = False, out: str | None = None) -> None:
-    from matcher.db.store import open_db
+    from matcher.db.connect import open_db
     from reports.digest import write_report
     from reports.mail import MailError, SmtpSettings
 
@@ -1122,7 +1123,7 @@ def evidence(cfg, candidate_id: int, out: str | None, allow_incomplete: bool) ->
     Every file is checked first (each photo against its SHA-256, each WARC record against the one
     recorded); a missing or changed file refuses the pack with exit status 1, naming it.
     """
-    from matcher.db.store import open_db
+    from matcher.db.connect import open_db
     from reports.evidence_pack import PackError, write_pack
 
     db = open_db(cfg.db, create=False)
@@ -1221,7 +1222,7 @@ def backup(cfg, print_config: bool, status: bool) -> None:
 def _wal_database(path) -> None:
     """Refuse a missing or foreign database, and one SQLite cannot keep in WAL mode, which Litestream
     needs (a network file system may refuse it)."""
-    from matcher.db.store import open_db
+    from matcher.db.connect import open_db
 
     db = open_db(path, create=False)  # turns WAL on, as every lootwatch command does
     try:

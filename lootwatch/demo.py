@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from matcher.db.store import open_db
+from matcher.db.connect import open_db
 from matcher.match import match_listings
 from matcher.search.relist import link_relistings
 from matcher.text.screen import screen_listings

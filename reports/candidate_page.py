@@ -31,7 +31,8 @@ from urllib.parse import parse_qsl
 
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
-from matcher.db.store import VERDICTS, now
+from matcher.db.connect import now
+from matcher.db.store import VERDICTS
 from matcher.search.embindex import FLOOR
 
 from .digest import safe_url

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from matcher.db.connect import open_db
 from matcher.db.ingest import hash_and_store
-from matcher.db.store import open_db
 from matcher.nodes import batches
 from matcher.nodes.batches import ingest_batch
 from matcher.photo import embed, hashes

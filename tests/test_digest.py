@@ -6,6 +6,7 @@ from email import policy
 
 import pytest
 
+from matcher.db import connect
 from reports.digest import new_candidates, safe_url, write_report
 
 from .review_db import XSS, hostile_db
@@ -171,7 +172,7 @@ def test_decided_candidates_are_left_out_unless_something_new_happened(tmp_path)
 
     from matcher.db import store
 
-    db = store.open_db(tmp_path / "r.db")
+    db = connect.open_db(tmp_path / "r.db")
     hour = timedelta(hours=1)
     t = datetime.now(UTC).replace(microsecond=0)
     ago, later = (t - 2 * hour).isoformat(), (t - hour).isoformat()
@@ -213,15 +214,14 @@ def test_decided_candidates_are_left_out_unless_something_new_happened(tmp_path)
     assert f"Dismissed on {ago[:10]}; since then: relisted as elsewhere lot 77" in plain
     # Once a sent digest has carried the news, it is not news again.
     db.table("reports").insert(
-        {"mode": "sent", "sent_at": store.now(), "candidate_ids": json.dumps(sorted(found))}, alter=True
+        {"mode": "sent", "sent_at": connect.now(), "candidate_ids": json.dumps(sorted(found))}, alter=True
     )
     assert new_candidates(db) == []
 
 
 def test_a_long_day_shows_the_top_and_links_the_worklist(tmp_path):
-    from matcher.db import store
 
-    db = store.open_db(tmp_path / "r.db")
+    db = connect.open_db(tmp_path / "r.db")
     ids = [flagged_candidate(db, n) for n in range(1, 61)]
     rep = write_report(db, tmp_path / "out", "https://review.unit.example/", "lw@example.org", [], limit=20)
     assert rep.shown == 20 and len(rep.candidates) == 60
@@ -239,9 +239,8 @@ def test_a_long_day_shows_the_top_and_links_the_worklist(tmp_path):
 
 
 def test_without_review_url_the_digest_says_how_to_open_the_review_ui(tmp_path):
-    from matcher.db import store
 
-    db = store.open_db(tmp_path / "r.db")
+    db = connect.open_db(tmp_path / "r.db")
     flagged_candidate(db, 1)
     rep = write_report(db, tmp_path / "out", "", "lw@example.org", [])
     html = rep.html_path.read_text()
@@ -287,9 +286,8 @@ def formula_cells(text: str, delimiter: str) -> list[str]:
 
 @pytest.mark.parametrize("payload", PAYLOADS + MORE)
 def test_csv_neutralises_formulas_for_comma_and_semicolon_spreadsheets(tmp_path, payload):
-    from matcher.db import store
 
-    db = store.open_db(tmp_path / "r.db")
+    db = connect.open_db(tmp_path / "r.db")
     flagged_candidate(db, 1, title=payload, seller=payload)
     rep = write_report(db, tmp_path / "out", "", "lw@example.org", [])
     msg = email.message_from_bytes(rep.eml_path.read_bytes(), policy=policy.default)

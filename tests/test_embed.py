@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from matcher.db import store
+from matcher.db import connect, store
 from matcher.db.ingest import hash_and_store, stale
 from matcher.decide.evidence import Hit, Thresholds, by_embedding, embed_margin, tier
 from matcher.photo import embed
@@ -108,7 +108,7 @@ def test_real_photos_of_one_object_are_close_and_of_others_far(shared):
 
 
 def test_every_view_is_embedded_and_stored_with_its_version_and_refreshed_when_it_changes(tmp_path):
-    db = store.open_db(tmp_path / "lw.db")
+    db = connect.open_db(tmp_path / "lw.db")
     page = Image.new("RGB", (700, 560), (255, 255, 255))
     page.paste(Image.open(io.BytesIO(_drawing("coin", 3, 30))).resize((500, 400)), (100, 80))
     fp = fingerprint(_jpeg(page))

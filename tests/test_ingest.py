@@ -3,7 +3,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from matcher.db import store
+from matcher.db import connect, store
 from matcher.db.ingest import hash_and_store, original_path, refresh, stale
 from matcher.photo import hashes
 from matcher.photo.features import FEATURE_VERSION
@@ -17,7 +17,7 @@ def jpeg_bytes(seed: int) -> bytes:
 
 
 def test_hash_once_then_reuse(tmp_path):
-    db = store.open_db(tmp_path / "l.db")
+    db = connect.open_db(tmp_path / "l.db")
     data = jpeg_bytes(1)
     fields = hash_and_store(db, data, all_transforms=True)
     lid, _ = store.upsert_listing(db, {"site": "s", "lot_id": "1"})
@@ -28,7 +28,7 @@ def test_hash_once_then_reuse(tmp_path):
 
 
 def test_refresh_brings_old_hashes_up_to_date(tmp_path):
-    db = store.open_db(tmp_path / "l.db")
+    db = connect.open_db(tmp_path / "l.db")
     originals = tmp_path / "originals"
     data = jpeg_bytes(2)
     fields = hash_and_store(db, data, all_transforms=False)
@@ -52,7 +52,7 @@ def test_refresh_brings_old_hashes_up_to_date(tmp_path):
 def test_match_with_an_empty_registry(tmp_path):
     from matcher.match import match_listings
 
-    db = store.open_db(tmp_path / "l.db")
+    db = connect.open_db(tmp_path / "l.db")
     fields = hash_and_store(db, jpeg_bytes(3), all_transforms=False)
     lid, _ = store.upsert_listing(db, {"site": "s", "lot_id": "1"})
     store.upsert_listing_image(db, lid, "u", 0, **fields)
@@ -64,7 +64,7 @@ def test_registry_features_read_back_for_verification(tmp_path):
     from matcher.search.descindex import PER_PHOTO
     from matcher.search.registry_index import RegistryIndex
 
-    db = store.open_db(tmp_path / "l.db")
+    db = connect.open_db(tmp_path / "l.db")
     data = jpeg_bytes(4)
     fields = hash_and_store(db, data, all_transforms=True)
     oid = store.upsert_registry_object(db, {"source": "test", "source_id": "1", "title": "a stolen relief"})
@@ -123,7 +123,7 @@ def _fixed_model(monkeypatch):
 def test_a_lot_photo_whose_embedding_fails_is_kept_and_embedded_by_the_next_match(tmp_path, monkeypatch):
     from spiders.pipelines.photos import store_photos
 
-    db = store.open_db(tmp_path / "l.db")
+    db = connect.open_db(tmp_path / "l.db")
     originals = tmp_path / "originals"
     data = jpeg_bytes(7)
     sha = hashes.sha256(data)

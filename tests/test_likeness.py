@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from matcher.db import store
+from matcher.db import connect, store
 from matcher.decide.evidence import Hit
 from matcher.decide.verify import verify
 from matcher.photo.embed import EMBED_VERSION, MODEL, ONNX_SHA256
@@ -147,7 +147,7 @@ def test_the_page_draws_no_points_when_the_stored_evidence_says_the_matcher_foun
 
 def test_the_evidence_pack_says_why_in_the_review_uis_words_and_names_the_embedding_model(tmp_path):
     made = build_home(tmp_path / "home")
-    db = store.open_db(made["db"])
+    db = connect.open_db(made["db"])
     db.table("candidates").update(made["cid"], {**EMBEDDED_COLUMNS, "evidence_json": json.dumps(EMBEDDED)})
     vector = {"full": np.zeros(1280, dtype=np.float16)}
     store.put_embeddings(db, made["sha"], vector, MODEL, EMBED_VERSION)
@@ -176,7 +176,7 @@ def test_the_evidence_pack_says_why_in_the_review_uis_words_and_names_the_embedd
 
 def test_a_pack_without_a_similarity_records_no_embedding(tmp_path):
     made = build_home(tmp_path / "home")
-    db = store.open_db(made["db"])
+    db = connect.open_db(made["db"])
     pack = write_pack(db, made["cid"], made["db"].parent / "data", tmp_path / "packs")
     files = zipfile.ZipFile(pack.path)
     assert "embedding" not in json.loads(files.read("manifest.json"))
@@ -360,7 +360,7 @@ def test_an_empty_description_and_missing_sizes_are_not_shown_as_none(tmp_path):
     assert "No description given." in shown
 
     made = build_home(tmp_path / "home")
-    home_db = store.open_db(made["db"])
+    home_db = connect.open_db(made["db"])
     home_db.execute("UPDATE registry_objects SET description = NULL, source_url = NULL")
     home_db.table("candidates").update(made["cid"], {"text_json": json.dumps(text)})
     pack = write_pack(home_db, made["cid"], made["db"].parent / "data", tmp_path / "packs")

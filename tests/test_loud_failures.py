@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from lootwatch.cli import main
-from matcher.db import store
+from matcher.db import connect, store
 from seeds.demo.server import LoopbackServer
 from spiders.registries.local_import import import_registry
 
@@ -93,7 +93,7 @@ def test_a_spider_that_cannot_start_is_named_and_the_others_run(tmp_path, monkey
 def test_a_site_that_stored_lots_is_no_failure(tmp_path):
     from reports.failures import failed_runs
 
-    db = store.open_db(tmp_path / "l.db")
+    db = connect.open_db(tmp_path / "l.db")
     run = store.start_run(db, "house", "market")
     store.record_error(db, run, "fetch", "https://h.example/lot/9", "HTTP 404")
     stats = {"lootwatch/store/items": 12, "lootwatch/errors": 1}
@@ -227,7 +227,7 @@ def test_check_exits_1_when_every_photo_failed(one_record, tmp_path):
 
 
 def test_review_on_a_busy_port_says_so_before_any_link(tmp_path):
-    store.open_db(tmp_path / "l.db").conn.close()
+    connect.open_db(tmp_path / "l.db").conn.close()
     with socket.socket() as other:
         other.bind(("127.0.0.1", 0))
         other.listen()

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from PIL import Image
 
-from matcher.db import store
+from matcher.db import connect, store
 from matcher.photo import hash_pool
 from seeds.demo.server import LoopbackServer
 from spiders.registries.local_import import ImportCounts, import_registry
@@ -232,7 +232,7 @@ def test_batched_upsert_stores_what_one_by_one_does(tmp_path):
         {"source": "c", "source_id": "1", "description": "Lamp", "source_url": "https://example.org/1"},
     ]
     changed = [records[0] | {"title": "Stele, broken"}, records[1]]
-    one, batch = store.open_db(tmp_path / "one.db"), store.open_db(tmp_path / "batch.db")
+    one, batch = connect.open_db(tmp_path / "one.db"), connect.open_db(tmp_path / "batch.db")
     assert [store.upsert_registry_object(one, r) for r in records] == store.upsert_registry_objects(
         batch, records
     )

@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from matcher.db import store
+from matcher.db import connect, store
 from matcher.db.ingest import hash_and_store
 from matcher.decide.evidence import Hit, Thresholds, rank_key, tier
 from matcher.match import Matching, _photos, match_listings
@@ -67,7 +67,7 @@ def base(tmp_path_factory) -> dict:
     """A matched database: objects 0-4 in bank A, lots of edited copies of them, lots of objects in no
     registry, and lot ``new_lot`` showing object 5 (not in the registry yet); two verdicts recorded."""
     path = tmp_path_factory.mktemp("retro") / "base.db"
-    db = store.open_db(path)
+    db = connect.open_db(path)
     rng = np.random.default_rng(5)
     for i in range(NEW):
         _add_record(db, BANK, i, _jpeg(_photo(i)))
@@ -93,7 +93,7 @@ def base(tmp_path_factory) -> dict:
 def db(base, tmp_path):
     path = tmp_path / "copy.db"
     shutil.copy(base["path"], path)
-    return store.open_db(path)
+    return connect.open_db(path)
 
 
 def _candidates(db) -> list[tuple]:

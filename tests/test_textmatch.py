@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from matcher.db import store
+from matcher.db import connect, store
 from matcher.text.textmatch import match_texts
 
 RECORDS = [
@@ -43,7 +43,7 @@ RECORDS = [
 
 @pytest.fixture
 def db(tmp_path):
-    db = store.open_db(tmp_path / "t.db")
+    db = connect.open_db(tmp_path / "t.db")
     for r in RECORDS:
         store.upsert_registry_object(db, {"source": "test", **r})
     return db

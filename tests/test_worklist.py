@@ -12,7 +12,7 @@ import pytest
 from datasette.app import Datasette
 from PIL import Image
 
-from matcher.db import store
+from matcher.db import connect, store
 from matcher.photo.features import orb
 from reports.review import review_metadata
 from reports.worklist import PER_PAGE, match_geometry, variant_words, why_line
@@ -230,7 +230,7 @@ def review(db, cid, verdict, reviewer="analyst"):
             "candidate_id": cid,
             "verdict": verdict,
             "reviewer": reviewer,
-            "created_at": store.now(),
+            "created_at": connect.now(),
             "note": "n",
         }
     )
@@ -311,7 +311,7 @@ def test_worklist_mine_shows_the_signed_in_reviewers_verdicts(worklist_db, monke
 
 def test_worklist_pages_of_50_at_1000_candidates(tmp_path):
     db_path = tmp_path / "lootwatch.db"
-    db = store.open_db(db_path)
+    db = connect.open_db(db_path)
     db.table("listings").insert_all(
         {
             "id": i,

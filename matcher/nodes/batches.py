@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from ..db import store
+from ..db import connect, store
 from ..db.ingest import keep_original, known_fields, original_path, store_fingerprint
 from ..photo import embed, hashes
 from ..photo.features import FEATURE_VERSION
@@ -165,7 +165,7 @@ def ingest_batch(
     if objects is not None:
         problems += _fetch_files(lots, objects, data_dir)
     home = Path(db.conn.execute("PRAGMA database_list").fetchone()[2] or ".").resolve().parent
-    with store.atomic(db):
+    with connect.atomic(db):
         if db.execute("SELECT 1 FROM batches WHERE key = ?", [key]).fetchone():
             return BatchResult(key, "skipped")  # another ingest got there first
         for lot in lots:
@@ -392,7 +392,7 @@ def batch_origin(key: str) -> tuple[str, str] | None:
 
 
 def _refuse(db: Database, key: str, digest: str, size: int, reason: str) -> BatchResult:
-    with store.atomic(db):
+    with connect.atomic(db):
         if db.execute("SELECT 1 FROM batches WHERE key = ?", [key]).fetchone():
             return BatchResult(key, "skipped")  # another ingest got there first
         store.record_error(db, None, "batch", key, f"refused: {reason}")
@@ -408,7 +408,7 @@ def _ledger(db: Database, key: str, digest: str, size: int, rows: int, errors: i
             "bytes": size,
             "rows": rows,
             "errors": errors,
-            "ingested_at": store.now(),
+            "ingested_at": connect.now(),
         }
     )
 

@@ -39,12 +39,12 @@ def held_back(db: Database, site: str, node: str, pins: dict[str, list[str]] | N
 
 def remember_jobs(db: Database, jobs: list[tuple[str, str, str]]) -> None:
     """Record ``(job id, site, node)`` for each job ``crawl --nodes`` scheduled."""
-    from ..db import store
+    from ..db import connect
 
-    with store.atomic(db):
+    with connect.atomic(db):
         db.table("node_jobs").upsert_all(
             [
-                {"job": job, "site": site, "node": node, "scheduled_at": store.now()}
+                {"job": job, "site": site, "node": node, "scheduled_at": connect.now()}
                 for job, site, node in jobs
             ],
             pk="job",

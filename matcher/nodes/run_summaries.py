@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from ..db import store
+from ..db import connect, store
 from .objectstore import RUNS, ObjectStore, StorageError
 from .origins import held_back
 
@@ -88,7 +88,7 @@ def _parse(data: bytes, origin: tuple[str, str] | None) -> dict[str, Any]:
 
 
 def _ledger(db: Database, key: str, data: bytes, summary: dict[str, Any] | None, refused: str | None) -> None:
-    with store.atomic(db):
+    with connect.atomic(db):
         if db.execute("SELECT 1 FROM batches WHERE key = ?", [key]).fetchone():
             return
         if summary is not None:
@@ -132,7 +132,7 @@ def _ledger(db: Database, key: str, data: bytes, summary: dict[str, Any] | None,
                 "bytes": len(data),
                 "rows": 1 if summary is not None else 0,
                 "errors": 0 if summary is not None else 1,
-                "ingested_at": store.now(),
+                "ingested_at": connect.now(),
             }
         )
 
@@ -141,7 +141,7 @@ def _seen_and_gone(db: Database, summary: dict[str, Any]) -> None:
     """The run's lots are seen now (an unchanged lot sent no batch row); after a complete run, the
     site's lots it did not see have gone, as after a complete single-machine crawl."""
     seen = [str(lot) for lot in summary.get("seen") or [] if isinstance(lot, str | int)]
-    site, stamp = summary["site"], store.now()
+    site, stamp = summary["site"], connect.now()
     db.execute("CREATE TEMP TABLE IF NOT EXISTS run_seen (lot_id TEXT PRIMARY KEY)")
     db.execute("DELETE FROM run_seen")
     db.conn.executemany("INSERT OR IGNORE INTO run_seen VALUES (?)", [(lot,) for lot in seen])

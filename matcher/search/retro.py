@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlite_utils import Database
 
-from ..db import store
+from ..db import connect, store
 from ..photo import embed, hashes
 from ..photo.features import FEATURE_VERSION, Features
 from . import registry_index
@@ -202,7 +202,7 @@ def apply_revotes(db: Database, revotes: dict[str, list[list[int]]]) -> None:
                 evidence["votes"] = new
                 db.execute(
                     "UPDATE candidates SET evidence_json = ?, updated_at = ? WHERE id = ?",
-                    [json.dumps(evidence, sort_keys=True), store.now(), cid],
+                    [json.dumps(evidence, sort_keys=True), connect.now(), cid],
                 )
         remember_votes(db, sha, votes)
 

@@ -16,7 +16,7 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler
 
-from matcher.db import store
+from matcher.db import connect, store
 from matcher.nodes.objectstore import StorageError, photo_key, warc_key
 from matcher.photo import embed, hashes
 from matcher.photo.decode import DecodeError
@@ -95,7 +95,7 @@ class NodeExportPipeline:
                 stored_photos(item, self.crawler.settings.get("FILES_STORE"))
             )
         ]
-        with store.atomic(run.db):
+        with connect.atomic(run.db):
             listing_id, _ = store.upsert_listing(run.db, listing)
             for photo in photos:
                 store.upsert_listing_image(
@@ -139,7 +139,7 @@ class NodeExportPipeline:
             self.staged.clear()
             return
         run = self.crawler.lootwatch_run
-        with store.atomic(run.db):
+        with connect.atomic(run.db):
             for listing_id, (etag, modified) in self.staged.items():
                 store.set_validators(run.db, listing_id, etag, modified)
         self.crawler.stats.set_value("lootwatch/node/validators_kept", len(self.staged))
