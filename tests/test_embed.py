@@ -237,7 +237,7 @@ def test_the_model_path_follows_the_environment(monkeypatch, tmp_path):
 
 
 def test_look_alikes_only_the_embedding_brought_do_not_compete_with_what_the_hashes_and_votes_found():
-    from matcher.search.registry_index import _compete
+    from matcher.decide.rank import _compete
 
     class Index:
         def same_object(self, a, b):
