@@ -76,6 +76,7 @@ __all__ = [
     "record_name",
     "safe_next",
     "here",
+    "json_object",
 ]
 
 PER_PAGE = 50
@@ -410,7 +411,7 @@ def likeness_sql(
         "dhash_distance": dhash,
         "inliers": inliers,
     }
-    return int(by_likeness(candidate, _json_object(evidence_json)))
+    return int(by_likeness(candidate, json_object(evidence_json)))
 
 
 def _text_words(text: dict | None, record: str, alone: bool) -> str:
@@ -890,7 +891,7 @@ async def _choices(db) -> dict[str, list]:
 
 
 def _row(r: dict, datasette, geometry: dict | None, query: str, signed_in: bool) -> dict:
-    evidence = _json_object(r.get("evidence_json"))
+    evidence = json_object(r.get("evidence_json"))
     reasons = reasons_from_json(r.get("reasons_json"))
     path = datasette.urls.path
     return {
@@ -909,7 +910,8 @@ def _row(r: dict, datasette, geometry: dict | None, query: str, signed_in: bool)
     }
 
 
-def _json_object(value: Any) -> dict:
+def json_object(value: Any) -> dict:
+    """A JSON column read as a dict: ``{}`` when it is empty, malformed, too deep or not an object."""
     try:
         data = json.loads(value) if isinstance(value, str) and value else {}
     except (ValueError, RecursionError):
