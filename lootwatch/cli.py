@@ -370,8 +370,8 @@ def _node_crawl_stage(cfg, sites: tuple[str, ...] = ()) -> list[str]:
     jobs, refused = schedule(cfg, grouped)
     failures += refused
     db = open_db(cfg.db)
-    try:  # what this machine asked each node to crawl: the node's batches of those sites are taken
-        remember_jobs(db, [(j.id, j.site, j.node) for j in jobs])
+    try:  # what this machine asked each node to crawl: only those jobs' batches are taken
+        failures += remember_jobs(db, [(j.id, j.site, j.node) for j in jobs], ObjectStore(cfg.storage_url))
     finally:
         db.close()
     click.echo(f"scheduled {_plural(len(jobs), 'site')} on {_plural(len({j.node for j in jobs}), 'node')}")
@@ -495,10 +495,9 @@ def _ingest_stage(cfg) -> list[str]:
                 ObjectStore(cfg.storage_url),
                 Path(cfg.data_dir),
                 progress=update,
-                pins={n.name: list(n.sites) for n in cfg.nodes.values()},
             )
     except StorageError as exc:
-        raise UsageProblem(f"cannot list the batches: {exc}") from exc
+        raise UsageProblem(f"cannot read the storage: {exc}") from exc
     finally:
         locks.release(lock, held)
         db.close()
@@ -507,19 +506,20 @@ def _ingest_stage(cfg) -> list[str]:
     done = [r for r in results if r.status == "ingested"]
     lots = _plural(sum(r.rows for r in done), "lot")
     counted = {s: sum(r.status == s for r in results) for s in ("skipped", "refused", "waiting", "held")}
-    runs = sum(r.status == "ingested" for r in summaries)
+    runs = {s: sum(r.status == s for r in summaries) for s in ("ingested", "refused", "waiting", "held")}
     click.echo(
         f"{len(done)} {'batch' if len(done) == 1 else 'batches'} ingested ({lots}, "
         f"{_plural(sum(r.errors for r in done), 'bad row')}), {counted['skipped']} seen before, "
         f"{counted['refused']} refused, {counted['held']} held back, "
-        f"{counted['waiting']} left for a later ingest; "
-        f"{runs} run {'summary' if runs == 1 else 'summaries'} ingested"
+        f"{counted['waiting']} left for a later ingest; run summaries: {runs['ingested']} ingested, "
+        f"{runs['refused']} refused, {runs['held']} held back, {runs['waiting']} left for a later ingest"
     )
     failures = []
+    words = {"refused": "refused", "waiting": "left for a later ingest", "held": "held back"}
     for r in results + summaries:
         what = "run summary" if r.key.startswith("runs/") else "batch"
-        if r.status in ("refused", "waiting", "held"):
-            failures.append(f"ingest: {what} {r.key} {r.status}: {r.reason}")
+        if r.status in words:
+            failures.append(f"ingest: {what} {r.key} {words[r.status]}: {r.reason}")
         failures += [f"ingest: {what} {r.key}: {line}" for line in r.problems]
     return failures
 
