@@ -5,13 +5,11 @@ loses or doubles anything."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +21,7 @@ pytest.importorskip(
 pytest.importorskip("moto.server", reason="pip install -e '.[dev]' (moto[server])")
 pytest.importorskip("boto3", reason="pip install -e '.[dev]' (boto3)")
 
-from tests.node_cluster import BUCKET, ROOT, S3, Scrapyd, lootwatch, registry_base, write_config  # noqa: E402
+from tests.node_cluster import BUCKET, S3, Scrapyd, lootwatch, lootwatch_started, registry_base, write_config  # noqa: E402
 from tests.node_sites import PLANTED, SITES, AuctionHouse  # noqa: E402
 
 pytestmark = [pytest.mark.nodes, pytest.mark.slow]
@@ -175,10 +173,11 @@ def test_ingest_killed_mid_batch_then_rerun_matches_uninterrupted(cluster):
     config = cluster["tmp"] / "killed.toml"
     config.write_text((cluster["tmp"] / "two.toml").read_text().replace(str(whole), str(db)))
     total = len(_snapshot(whole)["ledger"])
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lootwatch.cli", "--config", str(config), "ingest", "--no-match"],
-        cwd=ROOT,
-        env={**os.environ, **cluster["s3"].env, "PYTHONPATH": str(ROOT)},
+    proc = lootwatch_started(
+        config,
+        "ingest",
+        "--no-match",
+        env=cluster["s3"].env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -220,11 +219,11 @@ def test_node_killed_mid_crawl_sites_moved_nothing_lost_or_doubled(cluster):
         house.delay = 0.12  # slow enough that alpha is still crawling when it dies
     pins = {"alpha": SITES[:3], "beta": SITES[3:]}
     config = _config(cluster, "killed_node", pins, state="state-kill")
-    env = {**os.environ, **cluster["s3"].env, "PYTHONPATH": str(ROOT)}
-    crawl = subprocess.Popen(
-        [sys.executable, "-m", "lootwatch.cli", "--config", str(config), "crawl", "--nodes"],
-        cwd=ROOT,
-        env=env,
+    crawl = lootwatch_started(
+        config,
+        "crawl",
+        "--nodes",
+        env=cluster["s3"].env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -325,11 +324,11 @@ def test_node_killed_mid_crawl_then_crawled_again_on_it_exports_every_lot(cluste
     house.delay = 0.12
     try:
         config = _config(cluster, "etag", {"gamma": [site]}, state="state-etag")
-        env = {**os.environ, **cluster["s3"].env, "PYTHONPATH": str(ROOT)}
-        crawl = subprocess.Popen(
-            [sys.executable, "-m", "lootwatch.cli", "--config", str(config), "crawl", "--nodes"],
-            cwd=ROOT,
-            env=env,
+        crawl = lootwatch_started(
+            config,
+            "crawl",
+            "--nodes",
+            env=cluster["s3"].env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
