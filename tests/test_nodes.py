@@ -275,7 +275,7 @@ def test_unreachable_node_is_one_line(cluster, tmp_path):
     no_storage = {**cluster["s3"].env, "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}
     proc = lootwatch(config, "ingest", env=no_storage)
     lines = [line for line in proc.stderr.splitlines() if line.startswith("lootwatch:")]
-    assert proc.returncode == 1 and len(lines) == 1 and "cannot list the batches" in lines[0], proc.stderr
+    assert proc.returncode == 1 and len(lines) == 1 and "cannot read the storage" in lines[0], proc.stderr
 
 
 def test_daily_on_nodes_crawls_ingests_matches_and_reports(cluster):
