@@ -9,7 +9,7 @@ venv: $(STAMP)
 
 # The embedding model is exported from packages on the index: torch at exactly this version first (the CPU
 # build; a bare `torch` resolves to a CUDA build of several GB) and onnx at the version whose export
-# matcher/embed.py checks byte for byte.
+# matcher/photo/embed.py checks byte for byte.
 TORCH := torch==2.13.0
 ONNX := onnx==1.23.2
 

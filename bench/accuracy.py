@@ -41,14 +41,14 @@ sys.path.insert(0, str(ROOT))
 
 from bench import registry_twins, transforms  # noqa: E402
 from bench.report import write_section  # noqa: E402
-from matcher.decode import decode  # noqa: E402
-from matcher.descindex import PER_PHOTO  # noqa: E402
-from matcher.embed import EMBED_VERSION  # noqa: E402
-from matcher.evidence import Thresholds, rank_key, tier  # noqa: E402
-from matcher.features import FEATURE_VERSION  # noqa: E402
-from matcher.fingerprint import embed_views, fingerprint, views  # noqa: E402
-from matcher.hashes import HASH_VERSION  # noqa: E402
-from matcher.registry_index import RegistryIndex, rank_photo  # noqa: E402
+from matcher.decide.evidence import Thresholds, rank_key, tier  # noqa: E402
+from matcher.photo.decode import decode  # noqa: E402
+from matcher.photo.embed import EMBED_VERSION  # noqa: E402
+from matcher.photo.features import FEATURE_VERSION  # noqa: E402
+from matcher.photo.fingerprint import embed_views, fingerprint, views  # noqa: E402
+from matcher.photo.hashes import HASH_VERSION  # noqa: E402
+from matcher.search.descindex import PER_PHOTO  # noqa: E402
+from matcher.search.registry_index import RegistryIndex, rank_photo  # noqa: E402
 from seeds.demo import draw  # noqa: E402
 from seeds.demo.build import build  # noqa: E402
 
@@ -170,7 +170,7 @@ class Registry:
     """An in-memory registry: a RegistryIndex plus the naive pHashes of the baseline."""
 
     def __init__(self, signatures: list[tuple[str, dict]], per_photo: int = PER_PHOTO):
-        from matcher.features import Features
+        from matcher.photo.features import Features
 
         self.keys: list[str] = []  # object id -> key; photos of one object share a key
         object_of: dict[str, int] = {}

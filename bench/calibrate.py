@@ -14,10 +14,10 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from matcher.evidence import Hit, Thresholds, hash_tier
-from matcher.index import hamming
-from matcher.registry_index import RegistryIndex
-from matcher.store import open_db
+from matcher.db.connect import open_db
+from matcher.decide.evidence import Hit, Thresholds, hash_tier
+from matcher.search.index import hamming
+from matcher.search.registry_index import RegistryIndex
 
 BANDS = [(0, 24), (25, 31), (32, 40), (41, 52), (53, 70)]
 

@@ -38,11 +38,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import accuracy, transforms  # noqa: E402
-from matcher.decode import decode  # noqa: E402
-from matcher.embed import EMBED_VERSION  # noqa: E402
-from matcher.embindex import FLOOR, EmbeddingIndex  # noqa: E402
-from matcher.fingerprint import embed_views, views  # noqa: E402
-from matcher.segments import segment_boxes  # noqa: E402
+from matcher.photo.decode import decode  # noqa: E402
+from matcher.photo.embed import EMBED_VERSION  # noqa: E402
+from matcher.photo.fingerprint import embed_views, views  # noqa: E402
+from matcher.photo.segments import segment_boxes  # noqa: E402
+from matcher.search.embindex import FLOOR, EmbeddingIndex  # noqa: E402
 from seeds.demo import draw  # noqa: E402
 from seeds.demo.build import build  # noqa: E402
 

@@ -36,13 +36,13 @@ sys.path.insert(0, str(ROOT))
 from bench import accuracy, speed  # noqa: E402
 from bench.embed_calibrate import query_views, redrawn  # noqa: E402
 from bench.report import write_section  # noqa: E402
-from matcher.decode import decode  # noqa: E402
-from matcher.embed import DIM  # noqa: E402
-from matcher.embindex import EmbeddingIndex  # noqa: E402
-from matcher.evidence import Thresholds  # noqa: E402
-from matcher.fingerprint import embed_views, fingerprint, views  # noqa: E402
-from matcher.registry_index import rank_photo  # noqa: E402
-from matcher.segments import segment_boxes  # noqa: E402
+from matcher.decide.evidence import Thresholds  # noqa: E402
+from matcher.photo.decode import decode  # noqa: E402
+from matcher.photo.embed import DIM  # noqa: E402
+from matcher.photo.fingerprint import embed_views, fingerprint, views  # noqa: E402
+from matcher.photo.segments import segment_boxes  # noqa: E402
+from matcher.search.embindex import EmbeddingIndex  # noqa: E402
+from matcher.search.registry_index import rank_photo  # noqa: E402
 
 ROUNDS = 5
 

@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.report import write_section  # noqa: E402
-from matcher import flags as flagmod  # noqa: E402
-from matcher.flags import REVIEW_THRESHOLD, FlagEngine  # noqa: E402
-from matcher.textnorm import normalise  # noqa: E402
+from matcher.text import flags as flagmod  # noqa: E402
+from matcher.text.flags import REVIEW_THRESHOLD, FlagEngine  # noqa: E402
+from matcher.text.textnorm import normalise  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 DEV = ROOT.parent / "shared" / "flags-dev" / "listings.jsonl"

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.flags import DEV, OLD_COMMIT, load, load_dev, old_engine  # noqa: E402
 from bench.report import write_section  # noqa: E402
-from matcher.flags import MAX_SCREENED, FlagEngine  # noqa: E402
+from matcher.text.flags import MAX_SCREENED, FlagEngine  # noqa: E402
 
 BASELINE_COMMIT = OLD_COMMIT
 SIZES = (25_000, 50_000, 100_000, 280_000, 560_000, 1_100_000)

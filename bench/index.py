@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import write_section
-from matcher.index import HammingIndex
+from matcher.search.index import HammingIndex
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ where one would not, the rules short of it are raised to a floor and the fit is 
 floor as a bound.
 
 The points are written into the `weight:` fields of seeds/flags/*.yaml and the *_WEIGHT constants of
-matcher/flags.py; the script prints what changed. The engine at run time stays a sum of readable points.
+matcher/text/flags.py; the script prints what changed. The engine at run time stays a sum of readable points.
 """
 
 from __future__ import annotations
@@ -41,12 +41,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.flags import load  # noqa: E402
-from matcher import flags as flagmod  # noqa: E402
+from matcher.text import flags as flagmod  # noqa: E402
 
 DEV = ROOT.parent / "shared" / "flags-dev" / "listings.jsonl"
 SEEDS = ROOT / "seeds" / "flags"
 WRITTEN_WEIGHT = 0.5
-# The engine's own reasons and the constant in matcher/flags.py that holds each one's points.
+# The engine's own reasons and the constant in matcher/text/flags.py that holds each one's points.
 SYNTHETIC = {
     "provenance.unverified": "UNVERIFIED_WEIGHT",
     "date.after_unesco": "AFTER_UNESCO_WEIGHT",
@@ -240,7 +240,7 @@ def write_back(pts: dict[str, int], k: float) -> list[str]:
                 new = pattern.sub(lambda mm, v=v: f"{mm.group(1)}{v}", new)
         if new != text:
             path.write_text(new, encoding="utf-8")
-    src = ROOT / "matcher" / "flags.py"
+    src = ROOT / "matcher" / "text" / "flags.py"
     code = src.read_text(encoding="utf-8")
     for rule, const in SYNTHETIC.items():
         if rule not in pts:

@@ -9,7 +9,7 @@ and each node runs at most ``--max-proc`` jobs at once, as a small machine would
 
 - one node crawling every site, then two nodes with the sites split between them (baseline: one node):
   lots a minute and photos hashed a second of wall time, from scheduling to the last job's end;
-- the ingest of the two-node batches (``matcher.batches.ingest_batches``, what ``lootwatch ingest``
+- the ingest of the two-node batches (``matcher.nodes.batches.ingest_batches``, what ``lootwatch ingest``
   runs before matching): lots and rows written a second;
 - for each planted lot, the time from its page first served to its candidate in the review database
   (crawl on two nodes, ingest, match).
@@ -37,9 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.report import write_section  # noqa: E402
-from matcher.batches import ingest_batches  # noqa: E402
-from matcher.objectstore import ObjectStore  # noqa: E402
-from matcher.store import open_db  # noqa: E402
+from matcher.db.connect import open_db  # noqa: E402
+from matcher.nodes.batches import ingest_batches  # noqa: E402
+from matcher.nodes.objectstore import ObjectStore  # noqa: E402
 from tests.node_cluster import BUCKET, S3, Scrapyd, lootwatch, registry_base, write_config  # noqa: E402
 from tests.node_sites import PLANTED, SITES, AuctionHouse  # noqa: E402
 
@@ -178,8 +178,8 @@ def table(args: argparse.Namespace, r: dict[str, dict]) -> list[str]:
     per_lot = two["bytes"] / max(1, two["lots"])
     lines += [
         "",
-        f"Ingest of the two-node runs' batches (`matcher.batches.ingest_batches` in this process: download, "
-        "originals and WARC files copied, one transaction per batch; run summaries included): "
+        "Ingest of the two-node runs' batches (`matcher.nodes.batches.ingest_batches` in this process: "
+        "download, originals and WARC files copied, one transaction per batch; run summaries included): "
         f"{two['lots']} lots in {two['ingest_s']:.1f} s = {two['lots'] / two['ingest_s']:.1f} lots/s, "
         f"{two['rows']:,} rows in the review database = {two['rows'] / two['ingest_s']:.0f} rows/s. "
         f"Object storage written: {two['bytes'] / 1e6:.1f} MB, {per_lot / 1e3:.0f} kB a lot (batch row with "

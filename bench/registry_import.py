@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.report import write_section  # noqa: E402
-from matcher.fingerprint import fingerprint  # noqa: E402
-from matcher.hash_pool import default_workers  # noqa: E402
+from matcher.photo.fingerprint import fingerprint  # noqa: E402
+from matcher.photo.hash_pool import default_workers  # noqa: E402
 from seeds.demo.build import build  # noqa: E402
 from spiders.registries.local_import import import_registry  # noqa: E402
 

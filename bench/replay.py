@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from matcher.evidence import Hit, Thresholds, tier  # noqa: E402
+from matcher.decide.evidence import Hit, Thresholds, tier  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache" / "last-results.pkl"
 

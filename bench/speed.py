@@ -38,14 +38,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.report import write_section  # noqa: E402
-from matcher import hashes  # noqa: E402
-from matcher.decode import decode, trim_border  # noqa: E402
-from matcher.descindex import PER_PHOTO, DescriptorIndex  # noqa: E402
-from matcher.evidence import Thresholds  # noqa: E402
-from matcher.features import FEATURE_VERSION, ORB_FEATURES, Features, colour_signature  # noqa: E402
-from matcher.fingerprint import fingerprint  # noqa: E402
-from matcher.index import FlatCodes, HammingIndex, hex_to_words  # noqa: E402
-from matcher.registry_index import RegistryIndex, StoredFeatures, rank_photo  # noqa: E402
+from matcher.decide.evidence import Thresholds  # noqa: E402
+from matcher.photo import hashes  # noqa: E402
+from matcher.photo.decode import decode, trim_border  # noqa: E402
+from matcher.photo.features import FEATURE_VERSION, ORB_FEATURES, Features, colour_signature  # noqa: E402
+from matcher.photo.fingerprint import fingerprint  # noqa: E402
+from matcher.search.descindex import PER_PHOTO, DescriptorIndex  # noqa: E402
+from matcher.search.index import FlatCodes, HammingIndex, hex_to_words  # noqa: E402
+from matcher.search.registry_index import RegistryIndex, StoredFeatures, rank_photo  # noqa: E402
 from seeds.demo.build import build  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "images"
@@ -112,8 +112,8 @@ def hashing_rows() -> list[str]:
 
 
 def pdq_rows() -> list[str]:
-    """PDQ alone, from a decoded picture to hash and quality: matcher.pdq against the pdqhash bindings of
-    the C++ reference."""
+    """PDQ alone, from a decoded picture to hash and quality: matcher.photo.pdq against the pdqhash bindings
+    of the C++ reference."""
     import pdqhash
 
     pictures = [decode(f.read_bytes()) for f in demo_photos(60)]
@@ -127,7 +127,7 @@ def pdq_rows() -> list[str]:
             rates[name].append(rate(fn, pictures))
     size = np.mean([max(im.size) for im in pictures])
     return [
-        "| pictures | `pdqhash` (C++ reference), pictures/s | `matcher.pdq` (numpy), pictures/s |",
+        "| pictures | `pdqhash` (C++ reference), pictures/s | `matcher.photo.pdq` (numpy), pictures/s |",
         "|---|---|---|",
         f"| demo registry decodes ({len(pictures)}, mean longest side {size:.0f} px) "
         f"| {np.median(rates['pdqhash']):.0f} | {_median_cell(rates['numpy'], rates['pdqhash'])} |",

@@ -5,7 +5,7 @@
 A different photo of an object (another angle, light, backdrop) can reach the review tier through the
 learned embedding alone; only geometric verification makes it ``strong`` (30 inliers,
 ``Thresholds.strong_inliers``). This measures, on the same pairs and with the same RANSAC similarity fit
-and judgement (``matcher.verify``: ratio 0.8, 4 px, scale 0.1-10, at most ``MAX_TILT`` degrees off a
+and judgement (``matcher.decide.verify``: ratio 0.8, 4 px, scale 0.1-10, at most ``MAX_TILT`` degrees off a
 quarter turn), how many inliers each kind of local feature finds:
 
 - ORB as lootwatch stores it (``fingerprint``: 400 stability-ranked keypoints of the registry photo, the
@@ -37,10 +37,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench import accuracy  # noqa: E402
 from bench.report import write_section  # noqa: E402
-from matcher import verify as verify_module  # noqa: E402
-from matcher.decode import decode  # noqa: E402
-from matcher.features import Features  # noqa: E402
-from matcher.fingerprint import fingerprint  # noqa: E402
+from matcher.decide import verify as verify_module  # noqa: E402
+from matcher.photo.decode import decode  # noqa: E402
+from matcher.photo.features import Features  # noqa: E402
+from matcher.photo.fingerprint import fingerprint  # noqa: E402
 
 SIFT_KEYPOINTS = 1000
 STRONG = 30  # evidence.Thresholds.strong_inliers
@@ -74,7 +74,7 @@ def inliers_sift(query, reference, tilt: bool) -> int:
 
 
 def inliers_orb(query: Features | None, reference: Features | None, tilt: bool) -> int:
-    """``matcher.verify``'s inliers, within the tilt rule or at any angle."""
+    """``matcher.decide.verify``'s inliers, within the tilt rule or at any angle."""
     if query is None or reference is None:
         return 0
     found = verify_module.verify(query, reference, verify_module.ANY_TILT)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from matcher.embed import ModelError
+from matcher.photo.embed import ModelError
 
 from .config import ConfigError, load_config
 
@@ -27,7 +27,7 @@ class _Group(click.Group):
     """Turns an expected failure into a one-line message and exit status 1."""
 
     def invoke(self, ctx: click.Context):
-        from matcher.store import DatabaseProblem, damaged, is_damage
+        from matcher.db.connect import DatabaseProblem, damaged, is_damage
 
         try:
             return super().invoke(ctx)
@@ -112,7 +112,7 @@ def _model_ready() -> None:
     """Check the embedding model once, before a command computes any photo's signals: a missing or wrong
     file stops the command in one line (ModelError, naming the file and the fix) with nothing stored,
     rather than failing on every photo."""
-    from matcher.embed import ensure_model
+    from matcher.photo.embed import ensure_model
 
     ensure_model()
 
@@ -158,7 +158,7 @@ def model() -> None:
 def model_export() -> None:
     """Export the embedding model from the installed packages (no download) and check its SHA-256; a
     file there that is not the expected export is replaced (written beside, then renamed)."""
-    from matcher.embed import ONNX_SHA256, ensure_model
+    from matcher.photo.embed import ONNX_SHA256, ensure_model
 
     path = ensure_model(export=True, replace=True)
     click.echo(f"embedding model ready: {path} (SHA-256 {ONNX_SHA256})")
@@ -221,7 +221,7 @@ def registry_import(
             counts, cfg.db, cfg.data_dir, spider_args, _scrapy_settings(cfg), ConsoleReporter(file)
         )
     click.echo(counts.summary(f"the errors table of {cfg.db}"))
-    from matcher.store import open_db
+    from matcher.db.connect import open_db
 
     db = open_db(cfg.db, create=False)
     try:
@@ -239,7 +239,7 @@ def registry_import(
 def registry_fetch(cfg, name: str) -> None:
     """Fetch a registry through its spider (default: the FBI National Stolen Art File API), then match
     the stored listings against the updated registry."""
-    from matcher.store import open_db
+    from matcher.db.connect import open_db
     from reports.failures import failed_runs, last_run_id
     from spiders.run import project_settings, run_stages, spider_names
 
@@ -267,7 +267,7 @@ def registry_fetch(cfg, name: str) -> None:
 @click.pass_obj
 def registry_banks(cfg) -> None:
     """List the registry sources (banks) with their record counts and whether they are matched."""
-    from matcher.store import open_db
+    from matcher.db.connect import open_db
 
     db = open_db(cfg.db, create=False)
     rows = db.execute(
@@ -302,7 +302,8 @@ def registry_enable(cfg, source: str) -> None:
 
 
 def _set_bank(cfg, source: str, enabled: bool, note: str | None) -> None:
-    from matcher.store import open_db, set_bank
+    from matcher.db.connect import open_db
+    from matcher.db.store import set_bank
 
     db = open_db(cfg.db, create=False)
     if not db.execute("SELECT 1 FROM banks WHERE source = ?", [source]).fetchone():
@@ -347,9 +348,9 @@ def crawl(
 def _node_crawl_stage(cfg, sites: tuple[str, ...] = ()) -> list[str]:
     """Schedule the chosen (or every enabled) site on its node and wait; one line per finished site,
     and returns one line per problem (a site on no node, a node unreachable or lost)."""
-    from matcher.objectstore import ObjectStore
-    from matcher.origins import remember_jobs
-    from matcher.store import open_db
+    from matcher.db.connect import open_db
+    from matcher.nodes.objectstore import ObjectStore
+    from matcher.nodes.origins import remember_jobs
     from spiders.run import project_settings
 
     from .nodes import plan, run_summary, schedule, wait
@@ -369,8 +370,8 @@ def _node_crawl_stage(cfg, sites: tuple[str, ...] = ()) -> list[str]:
     jobs, refused = schedule(cfg, grouped)
     failures += refused
     db = open_db(cfg.db)
-    try:  # what this machine asked each node to crawl: the node's batches of those sites are taken
-        remember_jobs(db, [(j.id, j.site, j.node) for j in jobs])
+    try:  # what this machine asked each node to crawl: only those jobs' batches are taken
+        failures += remember_jobs(db, [(j.id, j.site, j.node) for j in jobs], ObjectStore(cfg.storage_url))
     finally:
         db.close()
     click.echo(f"scheduled {_plural(len(jobs), 'site')} on {_plural(len({j.node for j in jobs}), 'node')}")
@@ -430,7 +431,7 @@ def nodes(cfg) -> None:
 def _ingested_runs(cfg) -> dict[str, str]:
     """Each site's latest run in the review database (from the nodes' run summaries), in words; none
     when there is no database yet."""
-    from matcher.store import DatabaseProblem, open_db
+    from matcher.db.connect import DatabaseProblem, open_db
     from reports.health import crawl_health
 
     try:
@@ -462,9 +463,9 @@ def ingest(cfg, no_match: bool) -> None:
 
 def _ingest_stage(cfg) -> list[str]:
     """Ingest new batches and run summaries; one summary line, and returns one line per problem."""
-    from matcher.batches import ingest_batches
-    from matcher.objectstore import ObjectStore, StorageError
-    from matcher.store import open_db
+    from matcher.db.connect import open_db
+    from matcher.nodes.batches import ingest_batches
+    from matcher.nodes.objectstore import ObjectStore, StorageError
 
     from . import locks
     from .progress import bar
@@ -494,10 +495,9 @@ def _ingest_stage(cfg) -> list[str]:
                 ObjectStore(cfg.storage_url),
                 Path(cfg.data_dir),
                 progress=update,
-                pins={n.name: list(n.sites) for n in cfg.nodes.values()},
             )
     except StorageError as exc:
-        raise UsageProblem(f"cannot list the batches: {exc}") from exc
+        raise UsageProblem(f"cannot read the storage: {exc}") from exc
     finally:
         locks.release(lock, held)
         db.close()
@@ -506,19 +506,20 @@ def _ingest_stage(cfg) -> list[str]:
     done = [r for r in results if r.status == "ingested"]
     lots = _plural(sum(r.rows for r in done), "lot")
     counted = {s: sum(r.status == s for r in results) for s in ("skipped", "refused", "waiting", "held")}
-    runs = sum(r.status == "ingested" for r in summaries)
+    runs = {s: sum(r.status == s for r in summaries) for s in ("ingested", "refused", "waiting", "held")}
     click.echo(
         f"{len(done)} {'batch' if len(done) == 1 else 'batches'} ingested ({lots}, "
         f"{_plural(sum(r.errors for r in done), 'bad row')}), {counted['skipped']} seen before, "
         f"{counted['refused']} refused, {counted['held']} held back, "
-        f"{counted['waiting']} left for a later ingest; "
-        f"{runs} run {'summary' if runs == 1 else 'summaries'} ingested"
+        f"{counted['waiting']} left for a later ingest; run summaries: {runs['ingested']} ingested, "
+        f"{runs['refused']} refused, {runs['held']} held back, {runs['waiting']} left for a later ingest"
     )
     failures = []
+    words = {"refused": "refused", "waiting": "left for a later ingest", "held": "held back"}
     for r in results + summaries:
         what = "run summary" if r.key.startswith("runs/") else "batch"
-        if r.status in ("refused", "waiting", "held"):
-            failures.append(f"ingest: {what} {r.key} {r.status}: {r.reason}")
+        if r.status in words:
+            failures.append(f"ingest: {what} {r.key} {words[r.status]}: {r.reason}")
         failures += [f"ingest: {what} {r.key}: {line}" for line in r.problems]
     return failures
 
@@ -532,7 +533,7 @@ def _crawl_stage(
 ) -> list[str]:
     """Crawl the chosen (or every enabled) site, one line each; returns one line per failed site
     (``reports.failures``)."""
-    from matcher.store import open_db
+    from matcher.db.connect import open_db
     from reports.failures import failed_runs, last_run_id
     from spiders.run import project_settings, run_stages
 
@@ -638,7 +639,7 @@ def daily(cfg, dry_run: bool, on_nodes: bool) -> None:
 
 
 def _daily(cfg, dry_run: bool, watch, on_nodes: bool = False) -> None:
-    from matcher.store import DatabaseProblem, open_db
+    from matcher.db.connect import DatabaseProblem, open_db
 
     # A bad database or embedding model is refused before any stage starts, not blamed on the crawl.
     _model_ready()
@@ -689,14 +690,14 @@ def _match_stage(cfg, rematch_all: bool = False) -> None:
 
     Stored listings are checked against the registry records changed since their last match, and those
     a change can affect are matched again, so a registry import finds the lots crawled before it
-    (retro-matching, matcher/retro.py).
+    (retro-matching, matcher/search/retro.py).
     """
-    from matcher.ingest import refresh
+    from matcher.db.connect import open_db
+    from matcher.db.ingest import refresh
     from matcher.match import Matching
-    from matcher.relist import link_relistings
-    from matcher.screen import screen_listings
-    from matcher.store import open_db
-    from matcher.textmatch import match_texts
+    from matcher.search.relist import link_relistings
+    from matcher.text.screen import screen_listings
+    from matcher.text.textmatch import match_texts
 
     from .progress import bar
 
@@ -755,9 +756,9 @@ def check(cfg, images: tuple[str, ...], as_json: bool) -> None:
     with the plain words of why and the numbers (PDQ distance, matching points, similarity and rank);
     exit status 1 if any photo could not be read."""
     from matcher.check import check_photo
-    from matcher.decode import DecodeError
-    from matcher.registry_index import RegistryIndex
-    from matcher.store import open_db
+    from matcher.db.connect import open_db
+    from matcher.photo.decode import DecodeError
+    from matcher.search.registry_index import RegistryIndex
 
     _model_ready()  # one line for a missing or wrong model, not one per photo
     db = open_db(cfg.db, create=False)
@@ -818,7 +819,8 @@ def _read_photo_file(path: str) -> bytes:
 def _registry_photos(db) -> tuple[int, int]:
     """``(embedded, usable)``: active records' usable registry photos embedded by the current code (the
     photos the embedding search covers), and all of them."""
-    from matcher import embed, store
+    from matcher.db import store
+    from matcher.photo import embed
 
     embedded, usable = db.execute(
         "SELECT count(DISTINCT CASE WHEN e.sha256 IS NOT NULL THEN ri.id END), count(DISTINCT ri.id) "
@@ -832,8 +834,8 @@ def _registry_photos(db) -> tuple[int, int]:
 
 def _small_registry_note(embedded: int, usable: int) -> str | None:
     """One line when the registry's embedded photos are too few for the learned embedding alone to raise
-    a candidate (``matcher.evidence.embed_margin``), else None."""
-    from matcher.evidence import Thresholds, embed_margin
+    a candidate (``matcher.decide.evidence.embed_margin``), else None."""
+    from matcher.decide.evidence import Thresholds, embed_margin
 
     t = Thresholds()
     if embed_margin(embedded, t) is not None:
@@ -914,8 +916,8 @@ def flags(source: str, as_json: bool, threshold: int) -> None:
     ("Iraq/Syria") are a text. A row that cannot be read is reported on standard error with its
     number, the other rows are screened, and the exit status is 1; so is a file with no listings.
     Reasons that lower the risk are listed apart, after the red flags (``lowers_risk`` in JSON)."""
-    from matcher.flags import default_engine
-    from matcher.listing_input import EmptyFile, ListingInputError, MissingFile, read_listings
+    from matcher.text.flags import default_engine
+    from matcher.text.listing_input import EmptyFile, ListingInputError, MissingFile, read_listings
 
     engine = default_engine()
     stdin = sys.stdin.read() if source == "-" else None
@@ -1030,7 +1032,7 @@ def review(
         return
     if bad := broken_hashes():
         raise UsageProblem("\n".join(bad))
-    from matcher.store import open_db
+    from matcher.db.connect import open_db
 
     path = Path(db) if db else Path(cfg.db)
     open_db(path, create=False).close()  # refuses a missing, empty, foreign or damaged file in one line
@@ -1078,7 +1080,7 @@ def report(cfg, day, dry_run: bool, resend: bool, out: str | None) -> None:
 
 
 def _report_stage(cfg, day: date, dry_run: bool, resend: bool = False, out: str | None = None) -> None:
-    from matcher.store import open_db
+    from matcher.db.connect import open_db
     from reports.digest import write_report
     from reports.mail import MailError, SmtpSettings
 
@@ -1121,7 +1123,7 @@ def evidence(cfg, candidate_id: int, out: str | None, allow_incomplete: bool) ->
     Every file is checked first (each photo against its SHA-256, each WARC record against the one
     recorded); a missing or changed file refuses the pack with exit status 1, naming it.
     """
-    from matcher.store import open_db
+    from matcher.db.connect import open_db
     from reports.evidence_pack import PackError, write_pack
 
     db = open_db(cfg.db, create=False)
@@ -1220,7 +1222,7 @@ def backup(cfg, print_config: bool, status: bool) -> None:
 def _wal_database(path) -> None:
     """Refuse a missing or foreign database, and one SQLite cannot keep in WAL mode, which Litestream
     needs (a network file system may refuse it)."""
-    from matcher.store import open_db
+    from matcher.db.connect import open_db
 
     db = open_db(path, create=False)  # turns WAL on, as every lootwatch command does
     try:

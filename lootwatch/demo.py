@@ -13,11 +13,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from matcher.db.connect import open_db
 from matcher.match import match_listings
-from matcher.relist import link_relistings
-from matcher.screen import screen_listings
-from matcher.store import open_db
-from matcher.textmatch import match_texts
+from matcher.search.relist import link_relistings
+from matcher.text.screen import screen_listings
+from matcher.text.textmatch import match_texts
 from reports.digest import write_report
 from seeds.demo.build import build
 from seeds.demo.edits import EDITS

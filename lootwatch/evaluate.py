@@ -109,7 +109,7 @@ def _new_photos(correct: list[dict], rephoto: set[tuple[str, str]]) -> dict[str,
     """How many lots showing a new photo of a registry object (no copy of a registry photo) have an image
     candidate for it, and how many of those the learned embedding alone raised (no hash tier, fewer
     points than verification needs)."""
-    from matcher.evidence import Thresholds, by_embedding, hash_tier
+    from matcher.decide.evidence import Thresholds, by_embedding, hash_tier
     from reports.worklist import evidence_hit
 
     t = Thresholds()

@@ -131,7 +131,7 @@ def wait(
 def run_summary(objects: Any, job: Job) -> dict[str, Any] | None:
     """The run summary the job's node wrote (``spiders/node_runs.py``), or None when there is none (the
     job crashed before writing it, or the storage cannot be read)."""
-    from matcher.objectstore import RUNS, StorageError
+    from matcher.nodes.objectstore import RUNS, StorageError
 
     try:
         keys = [k for k, _ in objects.list(f"{RUNS}{job.site}/") if k.endswith(f"/{job.node}/{job.id}.json")]

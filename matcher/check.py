@@ -1,4 +1,7 @@
-"""Rank registry objects for arbitrary photos: the ID-Art use case behind ``lootwatch check``."""
+"""Rank registry objects for arbitrary photos: the ID-Art use case behind ``lootwatch check``.
+
+A photo goes through each package once: ``photo`` (its signals), ``search`` (what the registry holds
+near them), ``decide`` (what that evidence is worth)."""
 
 from __future__ import annotations
 
@@ -6,10 +9,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from .embindex import FLOOR
-from .evidence import Hit, Thresholds, score, tier
-from .fingerprint import fingerprint
-from .registry_index import RegistryIndex, rank_photo
+from .decide.evidence import Hit, Thresholds, score, tier
+from .decide.rank import rank
+from .photo.fingerprint import fingerprint
+from .search.embindex import FLOOR
+from .search.registry_index import RegistryIndex, find
 
 __all__ = ["check_photo", "LIKENESS"]
 
@@ -39,7 +43,9 @@ def check_photo(
     fp = fingerprint(data, thumbnail=False)
     if not fp.matchable:
         return {"candidates": [], "likeness": []}
-    ranked = rank_photo(index, fp.hashes, fp.features, t, embeddings=fp.embeddings)
+    # The photo's signals, what the registry's searches find for them, then what that evidence is worth.
+    found = find(index, fp.hashes, fp.features, embeddings=fp.embeddings)
+    ranked = rank(index, found, fp.hashes, fp.features, t)
     hits = [h for h in ranked if tier(h, t)][:limit]
     listed = {h.object_id for h in hits}
     alike = sorted(

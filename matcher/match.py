@@ -17,11 +17,12 @@ from collections.abc import Callable
 import numpy as np
 from sqlite_utils import Database
 
-from . import embed, hashes, store
-from .evidence import Hit, Thresholds, better, embed_margin, score, tier
-from .features import FEATURE_VERSION, Features
-from .registry_index import RegistryIndex, rank_photo
-from .retro import RetroPlan, apply_revotes, plan_retro, remember_votes, vote_shortlist
+from .db import connect, store
+from .decide.evidence import Hit, Thresholds, better, embed_margin, score, tier
+from .photo import embed, hashes
+from .photo.features import FEATURE_VERSION, Features
+from .search.registry_index import RegistryIndex, rank_photo
+from .search.retro import RetroPlan, apply_revotes, plan_retro, remember_votes, vote_shortlist
 
 __all__ = ["MATCHER_VERSION", "Matching", "match_listings"]
 
@@ -106,7 +107,7 @@ class Matching:
                 if progress:
                     progress(n, len(todo))
         # Only now: a run stopped before this point checks the same listings again next time.
-        with store.atomic(self.db):
+        with connect.atomic(self.db):
             apply_revotes(self.db, self.plan.revotes)
             if self.index.embeddings is not None:
                 apply_registry_size(self.db, len(self.index.embeddings))
@@ -144,7 +145,7 @@ def _match_listing(
             hit.listing_image_id = image_id
             if tier(hit, t) and better(hit, best.get(hit.object_id), t):
                 best[hit.object_id] = hit
-    with store.atomic(db):
+    with connect.atomic(db):
         written = _write_candidates(db, listing_id, best, t, version)
         for sha, votes in shortlists.items():
             remember_votes(db, sha, votes)
@@ -201,7 +202,7 @@ def apply_registry_size(db: Database, photos: int) -> None:
         evidence["cosine_of"] = photos
         db.execute(
             "UPDATE candidates SET evidence_json = ?, updated_at = ? WHERE id = ?",
-            [json.dumps(evidence, sort_keys=True), store.now(), cid],
+            [json.dumps(evidence, sort_keys=True), connect.now(), cid],
         )
 
 

@@ -24,7 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from matcher.store import now, record_error
+from matcher.db.connect import now
+from matcher.db.store import record_error
 
 from .digest import db_path
 from .health import crawl_problems
@@ -195,7 +196,7 @@ class DailyWatch:
         path = Path(self.cfg.db)
         try:
             if path.is_file() and path.stat().st_size > 0:
-                from matcher.store import open_db
+                from matcher.db.connect import open_db
 
                 db = open_db(path)
                 lines += crawl_problems(db, self.started)

@@ -31,8 +31,9 @@ from urllib.parse import parse_qsl
 
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
-from matcher.embindex import FLOOR
-from matcher.store import VERDICTS, now
+from matcher.db.connect import now
+from matcher.db.store import VERDICTS
+from matcher.search.embindex import FLOOR
 
 from .digest import safe_url
 from .reasons import reasons_from_json, split_reasons
@@ -41,6 +42,7 @@ from .worklist import (
     candidate_url,
     from_filters,
     geometry_of,
+    json_object,
     may_view,
     next_undecided,
     original_file,
@@ -105,7 +107,7 @@ async def candidate_page(request, datasette) -> Response:
     reviews = [
         dict(r) for r in await db.execute("SELECT * FROM reviews WHERE candidate_id = ? ORDER BY id", [cid])
     ]
-    evidence = _json_object(candidate["evidence_json"])
+    evidence = json_object(candidate["evidence_json"])
     reasons = reasons_from_json(candidate["reasons_json"])
     listing_sha = queue["listing_sha256"] if queue else None
     registry_sha = queue["registry_sha256"] if queue else None
@@ -150,8 +152,8 @@ async def candidate_page(request, datasette) -> Response:
         "cut_notes": cut_notes(listing.get("cut_json")),
         **split_reasons(reasons),  # red_flags, lowering, notes
         "evidence": evidence,
-        "text": _json_object(candidate.get("text_json")) or None,
-        "sizes_differ": sizes_differ(_json_object(candidate.get("text_json"))),
+        "text": json_object(candidate.get("text_json")) or None,
+        "sizes_differ": sizes_differ(json_object(candidate.get("text_json"))),
         "sizes": size_words,
         "reviews": reviews,
         "status": decisions[-1] if decisions else _open(len(reviews) - len(decisions)),
@@ -252,14 +254,6 @@ def _candidate_id(request) -> int:
     if len(digits) > 18:  # beyond SQLite's integers: no such candidate
         raise NotFound(f"no candidate {digits[:30]}")
     return int(digits)
-
-
-def _json_object(value: Any) -> dict:
-    try:
-        data = json.loads(value) if isinstance(value, str) and value else {}
-    except (ValueError, RecursionError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 async def _overlay(db, listing_sha, registry_sha, evidence: dict, geometry: dict | None) -> dict:
@@ -450,7 +444,7 @@ CUT_NAMES = {
     "etag": "ETag header",
     "last_modified": "Last-Modified header",
 }
-# Fields red-flag screening reads (matcher/screen.py) and listing search indexes (listings_fts).
+# Fields red-flag screening reads (matcher/text/screen.py) and listing search indexes (listings_fts).
 SCREENED = {"title", "description_html", "provenance"}
 SEARCHED = {"title", "description_html", "provenance", "seller"}
 

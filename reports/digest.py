@@ -32,7 +32,7 @@ from urllib.parse import quote, urlsplit
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlite_utils import Database
 
-from matcher.store import now
+from matcher.db.connect import now
 
 from .health import crawl_health
 from .mail import MailError, SmtpSettings, send

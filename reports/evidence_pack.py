@@ -10,7 +10,7 @@ A pack holds
   evidence, every verdict, the captures and hashes;
 - ``manifest.json``: the tool version, every file, WARC record (WARC-Record-ID, digests, offset, capture
   time) and photo with its SHA-256, and for a candidate with a similarity of learned embeddings the model
-  behind it (``embedding``: ``matcher.embed``'s model name, version and model file SHA-256, and the
+  behind it (``embedding``: ``matcher.photo.embed``'s model name, version and model file SHA-256, and the
   version each photo's stored embedding was made with);
 - ``SHA256SUMS``: every other file's SHA-256, for ``sha256sum -c``.
 
@@ -41,7 +41,7 @@ from sqlite_utils import Database
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from matcher.ingest import original_path
+from matcher.db.ingest import original_path
 
 from .candidate_page import similarity_note
 from .digest import TEMPLATES, safe_url
@@ -209,9 +209,9 @@ def _geometry(db: Database, candidate: dict) -> dict | None:
 
 def _embedding(db: Database, found: dict[str, Any]) -> dict[str, Any]:
     """The learned embedding behind the similarity: the model this lootwatch embeds with
-    (``matcher.embed``: ``MODEL``, ``EMBED_VERSION``, ``ONNX_SHA256``) and the model and version each of
+    (``matcher.photo.embed``: ``MODEL``, ``EMBED_VERSION``, ``ONNX_SHA256``) and the model and version each of
     the two photos' stored embeddings were made with."""
-    from matcher.embed import EMBED_VERSION, MODEL, ONNX_SHA256
+    from matcher.photo.embed import EMBED_VERSION, MODEL, ONNX_SHA256
 
     photos = []
     for owner, sha in zip(("listing", "registry"), _pair(db, found["candidate"]), strict=True):

@@ -9,7 +9,7 @@ The form's CSRF token is checked here, against the signed ``ds_csrftoken`` cooki
 (``skip_upload_csrf``): asgi-csrf's own reading of multipart forms fails with python-multipart 0.0.2x.
 
 Uploads are hostile input: at most ``MAX_FILES`` photos of ``MAX_FILE`` bytes each (the whole request is
-capped before it is read, ``reports.security``), decoded by ``matcher.decode`` with its pixel cap. Each
+capped before it is read, ``reports.security``), decoded by ``matcher.photo.decode`` with its pixel cap. Each
 photo that cannot be checked is one line on the page saying why.
 
 The registry index is built once per server process and built again when the registry changes (photos
@@ -32,9 +32,9 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from sqlite_utils import Database
 
 from matcher.check import check_photo
-from matcher.decode import DecodeError, decode
-from matcher.fingerprint import thumbnail_jpeg
-from matcher.registry_index import RegistryIndex
+from matcher.photo.decode import DecodeError, decode
+from matcher.photo.fingerprint import thumbnail_jpeg
+from matcher.search.registry_index import RegistryIndex
 
 from .digest import safe_url
 from .security import MAX_FILE, MAX_FILES, UPLOAD_CAP, UPLOAD_PATH

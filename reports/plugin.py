@@ -13,7 +13,7 @@ from datasette.utils.asgi import Base400
 from jinja2 import BaseLoader, ChoiceLoader, PackageLoader, TemplateNotFound
 from markupsafe import Markup, escape
 
-from matcher.store import busy_timeout_ms
+from matcher.db.connect import busy_timeout_ms
 
 from .candidate_page import candidate_page, post_verdict
 from .digest import safe_url

@@ -352,27 +352,28 @@ async def _signing_in(datasette, limiter: LoginLimiter, scope, body: bytes | Non
     wait = limiter.retry_after(client)
     if wait:
         log.warning("sign-in refused for %s: too many failures, try again in %d s", address, wait)
-        raise _Refusal(
-            429,
-            "Too many sign-in attempts",
-            f"Too many failed sign-ins from this address. Try again in {wait} seconds.",
-            {"retry-after": str(wait)},
-        )
+        raise _too_many_sign_ins(wait, "from this address")
     # Many addresses guessing one name's password: that name waits too.
     wait = limiter.retry_after(f"user {user}", USER_FAILURES)
     if wait:
         log.warning("sign-in refused for user %r from %s: too many failures for that name", user, address)
-        raise _Refusal(
-            429,
-            "Too many sign-in attempts",
-            f"Too many failed sign-ins for this user name. Try again in {wait} seconds.",
-            {"retry-after": str(wait)},
-        )
+        raise _too_many_sign_ins(wait, "for this user name")
     if user not in _accounts(datasette):
         # datasette-auth-passwords answers an unknown name at once and a known one after hashing
         # (~0.2 s): hash anyway, so the time of the answer does not tell which names exist.
         await asyncio.to_thread(verify_password, "", _DUMMY_HASH)
     return _login_outcome(send, limiter, client, user, address)
+
+
+def _too_many_sign_ins(wait: int, whom: str) -> _Refusal:
+    """The 429 answer, with Retry-After, to a sign-in refused after too many failed ones ``whom`` ("from
+    this address", "for this user name"): try again in ``wait`` seconds."""
+    return _Refusal(
+        429,
+        "Too many sign-in attempts",
+        f"Too many failed sign-ins {whom}. Try again in {wait} seconds.",
+        {"retry-after": str(wait)},
+    )
 
 
 def _client_key(address: str) -> str:

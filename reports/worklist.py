@@ -19,7 +19,7 @@ Candidate links carry the worklist's query (``from``, checked by ``worklist_quer
 page leads back to the same filtered page and on to the next undecided candidate under the same filters.
 ``match_geometry`` recomputes where the matching points lie on both photos from the stored local features,
 for the outline of the matched region, the crop and the points shown on request, with the matcher's own
-verification (``matcher.verify.verify``): points it rejects are never shown.
+verification (``matcher.decide.verify.verify``): points it rejects are never shown.
 ``thumbnail``, ``original`` and ``large`` serve a photo by its SHA-256 to whoever may view the review
 queue: the stored thumbnail, the original bytes, or the original drawn at up to ``LARGE_SIDE`` pixels for
 the candidate page's side-by-side view.
@@ -41,7 +41,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from datasette.utils.asgi import NotFound, Response
 
-from matcher.evidence import Hit, Thresholds, by_embedding, hash_tier
+from matcher.decide.evidence import Hit, Thresholds, by_embedding, hash_tier
 
 from .digest import safe_url
 from .reasons import reasons_from_json, split_reasons
@@ -76,6 +76,7 @@ __all__ = [
     "record_name",
     "safe_next",
     "here",
+    "json_object",
 ]
 
 PER_PAGE = 50
@@ -91,7 +92,7 @@ HEADINGS = {
     "escalated": "Escalated candidates",
     "all": "All candidates",
 }
-# Red-flag families (seeds/flags/*.yaml, matcher/flags.py) in plain words; the filter keeps the values.
+# Red-flag families (seeds/flags/*.yaml, matcher/text/flags.py) in plain words; the filter keeps the values.
 FAMILIES = {
     "origin": "origin in a country at risk",
     "category": "a kind of object on a Red List",
@@ -297,7 +298,7 @@ def _photo_words(candidate: dict, evidence: dict, geometry: dict | None) -> str:
     elif facts["hashes"]:
         words = f"a very similar photo to {record}'s (an edited copy, or one taken from the same spot)"
     elif by_likeness(candidate, evidence):
-        # Hashes and points found nothing: the learned embedding alone raised it (matcher/embed.py).
+        # Hashes and points found nothing: the learned embedding alone raised it (matcher/photo/embed.py).
         return f"a different photo of what may be the same object as {record}'s ({similarity_words(hit)})"
     else:
         points = hit.inliers or 0
@@ -328,7 +329,7 @@ def similarity_margin(cosine: Any, following: Any) -> tuple[str, str] | None:
     ``("0.39", "at least ")`` when the other records' best is under the index's floor (values under it
     are not told apart); from the two values as shown (two decimals), so the words add up. None when
     either is unknown."""
-    from matcher.embindex import FLOOR
+    from matcher.search.embindex import FLOOR
 
     cosine, following = _cosine(cosine), _cosine(following)
     if cosine is None or following is None:
@@ -379,8 +380,8 @@ def _cosine_count(value: Any) -> int | None:
 def by_likeness(candidate: dict, evidence: dict | None) -> bool:
     """Was the candidate raised by the learned embedding alone ("a different photo of what may be the same
     object"): a photo candidate whose hashes and matching points found nothing, the embedding finding the
-    record's photo clearly more alike than any other (``matcher.evidence.by_embedding``)? The worklist's
-    filter and the why line both ask this."""
+    record's photo clearly more alike than any other (``matcher.decide.evidence.by_embedding``)? The
+    worklist's filter and the why line both ask this."""
     if candidate.get("kind") != "image":
         return False
     hit = evidence_hit(candidate, evidence if isinstance(evidence, dict) else {})
@@ -410,7 +411,7 @@ def likeness_sql(
         "dhash_distance": dhash,
         "inliers": inliers,
     }
-    return int(by_likeness(candidate, _json_object(evidence_json)))
+    return int(by_likeness(candidate, json_object(evidence_json)))
 
 
 def _text_words(text: dict | None, record: str, alone: bool) -> str:
@@ -562,11 +563,11 @@ def why_line(
 
 
 def _pairs(query, reference, any_angle: bool = False):
-    """The inlier pairs (query xy, reference xy) and the similarity transform of ``matcher.verify``, or None
-    when ``matcher.verify.verify`` finds no match (a turn beyond ``MAX_TILT``, unless the matcher verified
-    the pair at any angle, a collapsing scale, too few descriptors): the points the matcher rejected are
-    never drawn."""
-    from matcher.verify import ANY_TILT, MAX_TILT, fit, verify
+    """The inlier pairs (query xy, reference xy) and the similarity transform of ``matcher.decide.verify``, or
+    None when ``matcher.decide.verify.verify`` finds no match (a turn beyond ``MAX_TILT``, unless the matcher
+    verified the pair at any angle, a collapsing scale, too few descriptors): the points the matcher rejected
+    are never drawn."""
+    from matcher.decide.verify import ANY_TILT, MAX_TILT, fit, verify
 
     found = verify(query, reference, ANY_TILT if any_angle else MAX_TILT)
     if not found.inliers:
@@ -593,7 +594,7 @@ def match_geometry(
     ``(width, height)``. Returns ``{"listing_points", "registry_points", "listing_region",
     "registry_region", "crop_percent", "turn", "mirrored", "points"}`` in each photo's own pixels (the
     registry's unmirrored), or None when there is nothing to compare. The points are those the matcher's
-    own verification keeps (``matcher.verify.verify``, on the registry photo and its mirror image, the
+    own verification keeps (``matcher.decide.verify.verify``, on the registry photo and its mirror image, the
     better agreement counting): when it finds none (fewer than 6 points agree, or they agree only on a
     turn or scale it rejects), ``NO_POINTS``: no points, no region, no crop, no turn. ``any_angle``: the
     matcher verified the pair at any angle (``any_angle`` in its evidence), and so does the drawing.
@@ -602,8 +603,8 @@ def match_geometry(
         return None
     import numpy as np
 
-    from matcher.features import Features
-    from matcher.verify import quarter_turns
+    from matcher.decide.verify import quarter_turns
+    from matcher.photo.features import Features
 
     try:
         query = Features.from_blobs(*listing_features[:2])
@@ -618,7 +619,7 @@ def match_geometry(
         if pairs is not None:
             found.append((pairs[3][:2], mirrored, pairs))
     if not found:
-        # The matcher's verification (matcher.registry_index: the photo as it is and its mirror image)
+        # The matcher's verification (matcher.search.registry_index: the photo as it is and its mirror image)
         # found no points in one consistent geometry: nothing to draw, and said so.
         return dict(NO_POINTS)
     # The better agreement counts, as the matcher counts it: inliers, then their share.
@@ -646,7 +647,7 @@ def match_geometry(
         "crop_percent": int(round(100 * (1 - min(1.0, shown)))),
         "turn": turn,
         "mirrored": mirrored,
-        "points": verified.inliers,  # as matcher.verify counts them
+        "points": verified.inliers,  # as matcher.decide.verify counts them
     }
 
 
@@ -890,7 +891,7 @@ async def _choices(db) -> dict[str, list]:
 
 
 def _row(r: dict, datasette, geometry: dict | None, query: str, signed_in: bool) -> dict:
-    evidence = _json_object(r.get("evidence_json"))
+    evidence = json_object(r.get("evidence_json"))
     reasons = reasons_from_json(r.get("reasons_json"))
     path = datasette.urls.path
     return {
@@ -909,7 +910,8 @@ def _row(r: dict, datasette, geometry: dict | None, query: str, signed_in: bool)
     }
 
 
-def _json_object(value: Any) -> dict:
+def json_object(value: Any) -> dict:
+    """A JSON column read as a dict: ``{}`` when it is empty, malformed, too deep or not an object."""
     try:
         data = json.loads(value) if isinstance(value, str) and value else {}
     except (ValueError, RecursionError):
@@ -1210,7 +1212,7 @@ async def original(request, datasette) -> Response:
 
 
 # The side-by-side photos of the candidate page: the original drawn at most this many pixels on its long
-# side (never a thumbnail stretched), decoded with the matcher's caps (matcher.decode: bytes, pixels).
+# side (never a thumbnail stretched), decoded with the matcher's caps (matcher.photo.decode: bytes, pixels).
 LARGE_SIDE = 640
 LARGE_QUALITY = 85
 # Photos decoded at once per server (the two of one candidate page); the others wait in their thread.
@@ -1219,9 +1221,9 @@ _LARGE_AT_ONCE = threading.BoundedSemaphore(2)
 
 def large_jpeg(data: bytes, side: int = LARGE_SIDE) -> bytes:
     """A photo's original bytes drawn as a JPEG at most ``side`` pixels on its long side (never enlarged),
-    upright by its EXIF orientation, in sRGB. Raises ``matcher.decode.DecodeError`` for what the matcher
+    upright by its EXIF orientation, in sRGB. Raises ``matcher.photo.decode.DecodeError`` for what the matcher
     would not decode (too many pixels, too many bytes, not a photo)."""
-    from matcher.decode import decode
+    from matcher.photo.decode import decode
 
     with _LARGE_AT_ONCE:
         picture = decode(data, side)
@@ -1234,7 +1236,7 @@ async def large(request, datasette) -> Response:
     """A photo in the database, by its SHA-256, drawn from its original at most ``LARGE_SIDE`` pixels on
     its long side, for comparing two photos side by side: only originals ``original`` would serve, served
     as a JPEG made here (never the stored bytes), to whoever may view the review queue."""
-    from matcher.decode import DecodeError
+    from matcher.photo.decode import DecodeError
 
     found = await _viewable_original(request, datasette)
     try:

@@ -16,7 +16,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
 
-from matcher import store
+from matcher.db import store
 
 __all__ = ["ConditionalRequestMiddleware", "Unchanged"]
 

@@ -121,7 +121,7 @@ def _node_own(settings: BaseSettings, name: str) -> None:
 @dataclass
 class NodeContext:
     """What names a node's objects: the node, the Scrapyd job, the UTC day the crawl began, and the
-    storage they go to (a ``matcher.objectstore.ObjectStore``)."""
+    storage they go to (a ``matcher.nodes.objectstore.ObjectStore``)."""
 
     node: str
     job: str
@@ -134,14 +134,25 @@ def node_context(crawler: Any) -> NodeContext:
     so a crawl past midnight keeps its objects together)."""
     found = getattr(crawler, "lootwatch_node", None)
     if found is None:
-        from matcher.objectstore import ObjectStore
+        from matcher.nodes.objectstore import ObjectStore
 
         settings = crawler.settings
         spider = getattr(crawler, "spider", None)
         # Scrapyd gives every job an id (the _job argument, SCRAPY_JOB); a crawl started by hand gets one.
         job = getattr(spider, "_job", None) or os.environ.get("SCRAPY_JOB") or uuid.uuid4().hex
+        # The node's own name (its environment) names its objects, whatever the job says: a job
+        # scheduled under another name is then held back on the review machine, not filed under it.
+        node = os.environ.get("LOOTWATCH_NODE") or str(settings.get("LOOTWATCH_NODE"))
+        if node != str(settings.get("LOOTWATCH_NODE")):
+            logger.warning(
+                "lootwatch: this node is %r (LOOTWATCH_NODE in its environment), the job says %r: its "
+                "objects are named %r",
+                node,
+                settings.get("LOOTWATCH_NODE"),
+                node,
+            )
         found = NodeContext(
-            node=str(settings.get("LOOTWATCH_NODE")),
+            node=node,
             job=re.sub(r"[^A-Za-z0-9_-]", "_", str(job))[:64],
             day=datetime.now(UTC).strftime("%Y-%m-%d"),
             store=ObjectStore(str(settings.get("LOOTWATCH_STORAGE")).rstrip("/")),

@@ -17,8 +17,8 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from matcher import store
-from matcher.objectstore import StorageError, run_key
+from matcher.db import connect
+from matcher.nodes.objectstore import StorageError, run_key
 
 from .node import node_context
 from .runs import RunRecorder
@@ -35,7 +35,7 @@ class NodeRunSummary:
         if not crawler.settings.get("LOOTWATCH_NODE"):
             raise NotConfigured("set LOOTWATCH_NODE (crawler-node mode) to write run summaries")
         self.crawler = crawler
-        self.started = store.now()
+        self.started = connect.now()
         crawler.signals.connect(self.closed, signal=signals.spider_closed)
 
     @classmethod
@@ -72,7 +72,7 @@ class NodeRunSummary:
             "job": context.job,
             "kind": getattr(spider, "kind", "market"),
             "started_at": self.started,
-            "finished_at": store.now(),
+            "finished_at": connect.now(),
             "status": reason,
             "stats": stats,
             "errors": errors,

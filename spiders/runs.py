@@ -7,7 +7,7 @@ from pathlib import Path
 from scrapy import signals
 from scrapy.crawler import Crawler
 
-from matcher import store
+from matcher.db import connect, store
 
 
 class RunRecorder:
@@ -15,7 +15,7 @@ class RunRecorder:
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
-        self.db = store.open_db(crawler.settings.get("LOOTWATCH_DB"))
+        self.db = connect.open_db(crawler.settings.get("LOOTWATCH_DB"))
         self.run_id: int | None = None
         crawler.lootwatch_run = self
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
@@ -26,7 +26,7 @@ class RunRecorder:
         return cls(crawler)
 
     def spider_opened(self, spider) -> None:
-        self.started = self._job_started(store.now())
+        self.started = self._job_started(connect.now())
         self.run_id = store.start_run(self.db, spider.name, getattr(spider, "kind", "market"))
 
     def _job_started(self, now: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from matcher.objectstore import StorageError, warc_key
+from matcher.nodes.objectstore import StorageError, warc_key
 
 from .node import node_context
 from .warc import WarcMiddleware

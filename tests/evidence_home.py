@@ -12,8 +12,8 @@ from PIL import Image
 from scrapy.http import Request, Response
 from scrapy.utils.test import get_crawler
 
-from matcher import store
-from matcher.ingest import keep_original
+from matcher.db import connect, store
+from matcher.db.ingest import keep_original
 from spiders.base import LotSpider
 from spiders.warc import WarcMiddleware
 
@@ -40,7 +40,7 @@ def build_home(home: Path) -> dict:
     """Make ``home/lootwatch.db`` with ``home/data``; return the paths, the candidate id and the SHA-256s."""
     db_path = home / "lootwatch.db"
     home.mkdir(parents=True, exist_ok=True)
-    db = store.open_db(db_path)
+    db = connect.open_db(db_path)
     crawler = get_crawler(LotSpider, {"LOOTWATCH_DATA_DIR": str(home / "data"), "LOOTWATCH_DB": str(db_path)})
     crawler.spider = LotSpider.from_crawler(crawler, name="house")
     crawler.lootwatch_run = _Recorder(db)

@@ -165,6 +165,17 @@ def lootwatch(
     )
 
 
+def lootwatch_started(config: Path, *args: str, env: dict[str, str], **pipes) -> subprocess.Popen:
+    """Start ``lootwatch --config CONFIG ARGS`` in a subprocess and return it running; ``pipes`` (stdout,
+    stderr, text) go to Popen."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "lootwatch.cli", "--config", str(config), *args],
+        cwd=ROOT,
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        **pipes,
+    )
+
+
 def registry_base(tmp: Path, source: str) -> Path:
     """A review database at ``tmp/base.db`` holding the planted registry (``node_sites``), imported by
     ``lootwatch registry import`` in a subprocess; raises RuntimeError with its stderr if that fails."""

@@ -4,14 +4,14 @@ import io
 
 from PIL import Image
 
-from matcher import store
-from matcher.fingerprint import thumbnail_jpeg
+from matcher.db import connect, store
+from matcher.photo.fingerprint import thumbnail_jpeg
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
 def hostile_db(path):
-    db = store.open_db(path)
+    db = connect.open_db(path)
     lid, _ = store.upsert_listing(
         db,
         {

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 from lootwatch.config import ConfigError, load_config
-from matcher import store
+from matcher.db import connect, store
 from reports.alerts import DailyWatch, send_alert
 from reports.digest import write_report
 from reports.mail import SmtpSettings
@@ -80,7 +80,7 @@ def config(tmp_path, urls: list[str], review_url: str = "") -> SimpleNamespace:
 
 
 def test_alert_for_a_crawl_that_stored_nothing(tmp_path, webhook):
-    db = store.open_db(tmp_path / "a.db")
+    db = connect.open_db(tmp_path / "a.db")
     crawl_run(db, "dealer_one", 40, started="2026-01-01T05:30:00+00:00")
     watch = DailyWatch(config(tmp_path, [webhook.apprise_url]), say=lambda _: None)
     crawl_run(db, "dealer_one", 0, errors=["HTTP 403"])
@@ -102,7 +102,7 @@ def test_alert_for_a_crawl_that_stored_nothing(tmp_path, webhook):
 
 
 def test_alert_for_a_lot_count_that_fell_by_more_than_half(tmp_path, webhook):
-    db = store.open_db(tmp_path / "a.db")
+    db = connect.open_db(tmp_path / "a.db")
     for site in ("halved", "shrunk"):
         crawl_run(db, site, 40, started="2026-01-01T05:30:00+00:00")
     watch = DailyWatch(config(tmp_path, [webhook.apprise_url]), say=lambda _: None)
@@ -146,7 +146,7 @@ def test_the_days_summary_goes_to_the_alert_urls(tmp_path, webhook):
 
 
 def test_nothing_is_sent_without_alert_urls(tmp_path):
-    store.open_db(tmp_path / "a.db")
+    connect.open_db(tmp_path / "a.db")
     watch = DailyWatch(config(tmp_path, []), say=lambda _: None)
     watch.stage_failed("crawl", "boom")
     assert watch.finish().sent == 0
@@ -155,7 +155,7 @@ def test_nothing_is_sent_without_alert_urls(tmp_path):
 def test_an_undeliverable_alert_is_one_line_and_counted(tmp_path, webhook):
     from .failing_site import FailingSite
 
-    db = store.open_db(tmp_path / "a.db")
+    db = connect.open_db(tmp_path / "a.db")
     warned: list[str] = []
     broken = FailingSite()  # answers every request with an error status
     urls = [
@@ -233,7 +233,7 @@ def test_daily_as_the_systemd_unit_runs_it_alerts_with_smtp_down(tmp_path, webho
             "RETRY_TIMES = 0\nDOWNLOAD_DELAY = 0\nAUTOTHROTTLE_ENABLED = false\n"
         )
         # A flagged lot from an earlier crawl: today's digest has a candidate to mail.
-        db = store.open_db(tmp_path / "l.db")
+        db = connect.open_db(tmp_path / "l.db")
         store.upsert_listing(
             db,
             {

@@ -33,7 +33,7 @@ from lootwatch.backup import (
     replica_settings,
 )
 from lootwatch.config import Config, ConfigError, load_config
-from matcher import store
+from matcher.db import connect, store
 
 from .conftest import LOOTWATCH, ROOT
 from .review_db import hostile_db
@@ -181,7 +181,7 @@ def replicating(env: dict[str, str], db_path: Path, log: Path, client, prefix: s
 
 def verdicts(db_path: Path, count: int, start: int = 0) -> None:
     """``count`` verdicts of ~16 KB, each its own transaction as in the review UI."""
-    db = store.open_db(db_path, create=False)
+    db = connect.open_db(db_path, create=False)
     for n in range(start, start + count):
         store.add_review(db, 1 + n % 21, ("confirmed", "escalated", "note")[n % 3], "analyst", f"{n} {NOTE}")
     db.close()

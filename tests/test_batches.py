@@ -1,6 +1,7 @@
-"""Batch ingest (matcher/batches.py) and the fingerprint's JSON form (matcher/fingerprint_json.py):
-what a node computed is stored exactly as the single-machine path stores it, hostile lines are counted
-and recorded, a batch cut short leaves nothing, and a batch ingested twice changes nothing."""
+"""Batch ingest (matcher/nodes/batches.py) and the fingerprint's JSON form
+(matcher/photo/fingerprint_json.py): what a node computed is stored exactly as the single-machine path
+stores it, hostile lines are counted and recorded, a batch cut short leaves nothing, and a batch ingested
+twice changes nothing."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matcher import batches, embed, hashes
-from matcher.batches import ingest_batch
-from matcher.features import FEATURE_VERSION
-from matcher.fingerprint import fingerprint
-from matcher.fingerprint_json import SignalsError, from_json, to_json
-from matcher.ingest import hash_and_store
-from matcher.store import open_db
+from matcher.db.connect import open_db
+from matcher.db.ingest import hash_and_store
+from matcher.nodes import batches
+from matcher.nodes.batches import ingest_batch
+from matcher.photo import embed, hashes
+from matcher.photo.features import FEATURE_VERSION
+from matcher.photo.fingerprint import fingerprint
+from matcher.photo.fingerprint_json import SignalsError, from_json, to_json
 from tests.node_sites import lot_photo, planted_photo
 
 KEY = "batches/site_x/2026-01-01/alpha/job1-00001.jsonl"
@@ -29,7 +31,7 @@ def photos() -> list[bytes]:
     return [lot_photo(0, 1), planted_photo(1)]
 
 
-def _row(lot: str, data: bytes | None, site: str = "site_x") -> dict:
+def _row(lot: str, data: bytes | None, site: str = "site_x", node: str = "alpha", job: str = "job1") -> dict:
     """A batch row as spiders/pipelines/node_export.py writes it."""
     photo = {
         "position": 0,
@@ -45,8 +47,8 @@ def _row(lot: str, data: bytes | None, site: str = "site_x") -> dict:
         photo.update(sha256=fp.sha256, signals=to_json(fp))
     return {
         "format": "lootwatch-lot/1",
-        "node": "alpha",
-        "job": "job1",
+        "node": node,
+        "job": job,
         "hash_version": hashes.HASH_VERSION,
         "feature_version": FEATURE_VERSION,
         "embed_version": embed.EMBED_VERSION,
@@ -216,10 +218,13 @@ def test_batch_twice_changes_nothing(tmp_path, photos):
 
 
 class FakeStore:
-    """The two calls the run-summary ingest makes of an ``ObjectStore``, over a dict of objects."""
+    """The calls the ingest makes of an ``ObjectStore``, over a dict of objects."""
 
     def __init__(self, objects: dict[str, bytes]):
         self.objects = objects
+
+    def put_once(self, key: str, data: bytes) -> bool:
+        return self.objects.setdefault(key, data) is data
 
     def list(self, prefix: str) -> list[tuple[str, int]]:
         return sorted((k, len(v)) for k, v in self.objects.items() if k.startswith(prefix))
@@ -251,7 +256,7 @@ def _summary(seen: list[str], complete: bool, status: str = "finished", node: st
 
 
 def test_run_summary_becomes_a_run_and_marks_lots_seen_and_gone(tmp_path, photos):
-    from matcher.run_summaries import ingest_run_summaries
+    from matcher.nodes.run_summaries import ingest_run_summaries
 
     db = open_db(tmp_path / "l.db")
     ingest_batch(db, KEY, _batch([_row(str(n), photos[0]) for n in range(3)]), None, tmp_path)
@@ -275,7 +280,7 @@ def test_run_summary_becomes_a_run_and_marks_lots_seen_and_gone(tmp_path, photos
 
 
 def test_incomplete_run_marks_nothing_gone(tmp_path, photos):
-    from matcher.run_summaries import ingest_run_summaries
+    from matcher.nodes.run_summaries import ingest_run_summaries
 
     db = open_db(tmp_path / "l.db")
     ingest_batch(db, KEY, _batch([_row(str(n), photos[0]) for n in range(2)]), None, tmp_path)
@@ -285,7 +290,7 @@ def test_incomplete_run_marks_nothing_gone(tmp_path, photos):
 
 
 def test_ingest_batches_refuses_an_oversized_batch_once_and_copies_originals(tmp_path, photos, monkeypatch):
-    from matcher.objectstore import StorageError, photo_key
+    from matcher.nodes.objectstore import StorageError, photo_key
 
     class Store(FakeStore):
         def get(self, key: str, max_bytes: int) -> bytes:
@@ -299,12 +304,12 @@ def test_ingest_batches_refuses_an_oversized_batch_once_and_copies_originals(tmp
     sha = hashes.sha256(photos[0])
     store = Store({KEY: good, KEY.replace("00001", "00002"): big, photo_key(sha): photos[0]})
     db = open_db(tmp_path / "l.db")
-    first = batches.ingest_batches(db, store, tmp_path / "data")
+    first = batches.ingest_batches(db, store, tmp_path / "data", check_jobs=False)
     assert [(r.status, r.rows, r.errors) for r in first] == [("ingested", 2, 1), ("refused", 0, 1)]
     assert "original of photo" in first[0].problems[0]  # photos[1]'s original is not in the storage
     assert (tmp_path / "data" / "originals" / sha[:2] / sha).read_bytes() == photos[0]
     assert "over the limit" in first[1].reason
-    again = batches.ingest_batches(db, store, tmp_path / "data")
+    again = batches.ingest_batches(db, store, tmp_path / "data", check_jobs=False)
     assert [r.status for r in again] == ["skipped", "skipped"]
 
 
@@ -312,14 +317,14 @@ class MissingStore(FakeStore):
     """A ``FakeStore`` that answers a missing key as the object store does."""
 
     def get(self, key: str, max_bytes: int) -> bytes:
-        from matcher.objectstore import StorageError
+        from matcher.nodes.objectstore import StorageError
 
         if key not in self.objects:
             raise StorageError(f"{key}: no such object")
         return self.objects[key]
 
     def download(self, key: str, path: Path) -> None:
-        from matcher.objectstore import StorageError
+        from matcher.nodes.objectstore import StorageError
 
         raise StorageError(f"{key}: no such object")
 
@@ -342,83 +347,110 @@ def test_a_row_of_another_site_than_its_batch_key_is_an_error_and_changes_nothin
     )
 
 
-def test_a_batch_from_a_node_not_pinned_to_its_site_is_held_back_until_it_is(tmp_path, photos):
-    """Nothing of it is read or ledgered: a forged batch changes no lot, and a mistyped or missing node
-    table loses nothing, since once the table pins the site the next ingest takes the batch."""
-    evil = "batches/site_x/2026-01-01/evil/job1-00001.jsonl"
-    moved = "batches/site_y/2026-01-01/alpha/job1-00001.jsonl"
+def test_only_batches_of_jobs_this_machine_scheduled_for_their_site_and_node_are_taken(tmp_path, photos):
+    """Nothing else is read or ledgered, whatever lootwatch.toml pins: a forged batch changes no lot,
+    and once its job is recorded (``crawl --nodes`` scheduled it) the next ingest takes it."""
+    from matcher.nodes.origins import remember_jobs
+
+    evil = "batches/site_x/2026-01-01/evil/job1-00001.jsonl"  # another node using alpha's job
+    other_site = "batches/site_y/2026-01-01/alpha/job1-00002.jsonl"  # alpha's job, another site
+    later = "batches/site_x/2026-01-02/alpha/job5-00001.jsonl"  # a job nobody recorded
     store = MissingStore(
         {
             KEY: _batch([_row("1", photos[0])]),
-            evil: _batch([_row("2", photos[0])]),
-            moved: _batch([_row("3", photos[0], site="site_y")]),
+            evil: _batch([_row("2", photos[0], node="evil")]),
+            other_site: _batch([_row("3", photos[0], site="site_y")]),
+            later: _batch([_row("4", photos[0], job="job5")]),
         }
     )
     db = open_db(tmp_path / "l.db")
-    pins = {"alpha": ["site_x"], "beta": ["site_y"]}
-    results = {r.key: r for r in batches.ingest_batches(db, store, tmp_path / "data", pins=pins)}
-    assert {k: r.status for k, r in results.items()} == {KEY: "ingested", evil: "held", moved: "held"}
+    remember_jobs(db, [("job1", "site_x", "alpha")])
+    results = {r.key: r for r in batches.ingest_batches(db, store, tmp_path / "data")}
+    statuses = {k: r.status for k, r in results.items()}
+    assert statuses == {KEY: "ingested", evil: "held", other_site: "held", later: "held"}
     assert results[evil].reason.startswith(
-        "held back: site 'site_x' is pinned to node 'alpha', and the [nodes] table names no such node"
+        "job 'job1' of node 'evil' for site 'site_x': that job was scheduled for site 'site_x' on node "
+        "'alpha'"
     )
-    assert "site 'site_y' is pinned to node 'beta'" in results[moved].reason
+    assert "job 'job5' of node 'alpha' for site 'site_x' was never scheduled" in results[later].reason
     assert [lot for (lot,) in db.execute("SELECT lot_id FROM listings")] == ["1"]
     assert [key for (key,) in db.execute("SELECT key FROM batches")] == [KEY]
-    assert not db.execute("SELECT 1 FROM errors WHERE url IN (?, ?)", [evil, moved]).fetchall()
-    # No node table at all (a typo): every batch is held, none lost.
-    fresh = open_db(tmp_path / "fresh.db")
-    held = batches.ingest_batches(fresh, store, tmp_path / "data", pins={})
-    assert {r.status for r in held} == {"held"} and not fresh.execute("SELECT * FROM batches").fetchall()
-    # Pinned as the node's: taken. Then moved away: alpha sent site_y's lots before, so it still may.
-    pins = {"alpha": ["site_x", "site_y"]}
-    again = {r.key: r.status for r in batches.ingest_batches(db, store, tmp_path / "data", pins=pins)}
-    assert again == {KEY: "skipped", evil: "held", moved: "ingested"}
-    later = "batches/site_y/2026-01-02/alpha/job2-00001.jsonl"
-    store.objects[later] = _batch([_row("4", photos[0], site="site_y")])
-    pins = {"alpha": ["site_x"], "beta": ["site_y"]}
-    assert [r.status for r in batches.ingest_batches(db, store, tmp_path / "data", pins=pins)] == [
-        "skipped", "held", "skipped", "ingested"
-    ]  # fmt: skip
+    assert not db.execute("SELECT 1 FROM errors WHERE url != ?", [KEY]).fetchall()
+    remember_jobs(db, [("job5", "site_x", "alpha")])
+    again = {r.key: r.status for r in batches.ingest_batches(db, store, tmp_path / "data")}
+    assert again == {KEY: "skipped", evil: "held", other_site: "held", later: "ingested"}
 
 
-def test_a_node_this_machine_asked_to_crawl_a_site_may_send_its_lots_once_the_site_has_moved(
-    tmp_path, photos
-):
-    """A node that died during its first crawl of a site never sent lots of it before; its batches are
-    still taken, since ``crawl --nodes`` here scheduled the site on it."""
-    from matcher.origins import remember_jobs
+def test_a_database_rebuilt_from_the_storage_takes_what_the_first_one_took(tmp_path, photos):
+    """The job records go to the storage too (``jobs/``), so a new database ingests the same batches."""
+    from matcher.nodes.origins import remember_jobs
 
-    dead = "batches/site_x/2026-01-01/alpha/job7-00001.jsonl"
-    store = MissingStore({dead: _batch([_row("1", photos[0])])})
+    store = MissingStore({KEY: _batch([_row("1", photos[0])])})
+    first = open_db(tmp_path / "first.db")
+    assert remember_jobs(first, [("job1", "site_x", "alpha")], store) == []
+    assert "jobs/job1.json" in store.objects
+    assert [r.status for r in batches.ingest_batches(first, store, tmp_path / "data")] == ["ingested"]
+    rebuilt = open_db(tmp_path / "rebuilt.db")
+    assert [r.status for r in batches.ingest_batches(rebuilt, store, tmp_path / "data")] == ["ingested"]
+    assert rebuilt.execute("SELECT site, node FROM node_jobs WHERE job = 'job1'").fetchall() == [
+        ("site_x", "alpha")
+    ]
+
+
+def test_a_line_whose_node_or_job_is_not_its_keys_is_an_error_row(tmp_path, photos):
     db = open_db(tmp_path / "l.db")
-    pins = {"beta": ["site_x"]}  # the site moved, the dead node left the table
-    assert [r.status for r in batches.ingest_batches(db, store, tmp_path / "data", pins=pins)] == ["held"]
-    remember_jobs(db, [("job7", "site_x", "alpha"), ("job8", "site_y", "alpha")])
-    assert [r.status for r in batches.ingest_batches(db, store, tmp_path / "data", pins=pins)] == ["ingested"]
+    lines = [_row("1", photos[0]), _row("2", photos[0], node="beta"), _row("3", photos[0], job="job9")]
+    result = ingest_batch(db, KEY, _batch(lines), None, tmp_path)
+    assert result.rows == 1 and result.problems == [
+        "line 2: its node 'beta' is not its key's 'alpha': refused",
+        "line 3: its job 'job9' is not its key's 'job1': refused",
+    ]
 
 
-def test_a_run_summary_speaks_only_for_its_keys_site_and_a_node_that_may_speak_for_it(tmp_path, photos):
-    """A forged complete run summary would mark a site's lots gone: from a node the table does not name it
-    is held back unread, and one naming another site or node than its key is refused."""
-    from matcher.run_summaries import ingest_run_summaries
+def test_a_run_summary_speaks_only_for_its_keys_site_node_and_a_scheduled_job(tmp_path, photos):
+    """A forged complete run summary would mark a site's lots gone: one of a job never scheduled is held
+    back unread, and one naming another site, node or job than its key is refused."""
+    from matcher.nodes.origins import remember_jobs
+    from matcher.nodes.run_summaries import ingest_run_summaries
 
     db = open_db(tmp_path / "l.db")
     ingest_batch(db, KEY, _batch([_row(str(n), photos[0]) for n in range(3)]), None, tmp_path)
-    forged = "runs/site_x/2026-01-02/ghost/x.json"
-    mislabelled = "runs/site_x/2026-01-02/alpha/job9.json"
+    remember_jobs(db, [("job2", "site_x", "alpha")])
+    forged = "runs/site_x/2026-01-02/alpha/x.json"
+    mislabelled = "runs/site_x/2026-01-02/alpha/job2.json"
     store = FakeStore(
         {
-            forged: _summary(["0"], complete=True, node="ghost"),
+            forged: _summary(["0"], complete=True),
             mislabelled: _summary(["0"], True, node="beta"),
         }
     )
     outcomes = {key: (status, reason) for key, status, _rows, _errors, reason in ingest_run_summaries(
-        db, store, {"alpha": ["site_x"]}
+        db, store, check_jobs=True
     )}  # fmt: skip
-    assert outcomes[forged][0] == "held" and "names no such node" in outcomes[forged][1]
+    assert outcomes[forged][0] == "held" and "job 'x' of node 'alpha'" in outcomes[forged][1]
     assert outcomes[mislabelled] == ("refused", "run summary: its node 'beta' is not its key's 'alpha'")
     assert dict(db.execute("SELECT lot_id, gone FROM listings").fetchall()) == {"0": 0, "1": 0, "2": 0}
     assert not db.execute("SELECT * FROM crawl_runs").fetchall()
+
+
+def test_a_run_summary_read_after_a_later_run_marks_nothing_gone(tmp_path, photos):
+    """Summaries are read in key order: an older complete run read after a newer one must not undo it."""
+    from matcher.nodes.run_summaries import ingest_run_summaries
+
+    db = open_db(tmp_path / "l.db")
+    ingest_batch(db, KEY, _batch([_row(str(n), photos[0]) for n in range(3)]), None, tmp_path)
+    newer = json.loads(_summary(["0", "1", "2"], complete=True))
+    older = json.loads(_summary(["0"], complete=True))
+    newer["finished_at"], newer["job"] = "2026-01-03T06:00:00+00:00", "job3"
+    older["job"] = "job4"
+    store = FakeStore(
+        {
+            "runs/site_x/2026-01-03/alpha/job3.json": json.dumps(newer).encode(),
+            "runs/site_x/2026-01-03/alpha/job4.json": json.dumps(older).encode(),
+        }
+    )
+    assert _statuses(ingest_run_summaries(db, store)) == ["ingested", "ingested"]
+    assert dict(db.execute("SELECT lot_id, gone FROM listings").fetchall()) == {"0": 0, "1": 0, "2": 0}
 
 
 def test_a_line_of_other_versions_than_the_rest_of_its_batch_is_an_error_row(tmp_path, photos):
@@ -456,7 +488,7 @@ def test_a_storage_server_that_never_answers_is_a_storage_error_not_a_hang(monke
     import socket
     import threading
 
-    from matcher import objectstore
+    from matcher.nodes import objectstore
 
     listener = socket.create_server(("127.0.0.1", 0))
     accepted = []
@@ -472,13 +504,16 @@ def test_a_storage_server_that_never_answers_is_a_storage_error_not_a_hang(monke
     assert store.client.meta.config.read_timeout == 1 and store.client.meta.config.connect_timeout == 5
     with pytest.raises(objectstore.StorageError, match="cannot list batches/: ReadTimeoutError"):
         store.list("batches/")
+    # Every later call gives up at once, naming why: an ingest leaves the rest for the next one.
+    with pytest.raises(objectstore.StorageError, match="not tried, the storage stopped answering earlier"):
+        store.get("batches/x.jsonl", 100)
     listener.close()
 
 
 def test_a_missing_bucket_and_refused_credentials_say_what_to_do():
     from botocore.exceptions import ClientError
 
-    from matcher.objectstore import _reason
+    from matcher.nodes.objectstore import _reason
 
     missing = ClientError({"Error": {"Code": "NoSuchBucket", "Message": "x"}}, "ListObjectsV2")
     assert _reason(missing, "b") == "the bucket 'b' does not exist: create it, or correct the storage URL"
@@ -525,7 +560,7 @@ def test_a_bad_warc_key_is_an_error_row(tmp_path, photos, warc_key):
 
 
 def test_a_photo_whose_original_has_other_bytes_is_unmatchable_with_the_error(tmp_path, photos):
-    from matcher.objectstore import photo_key
+    from matcher.nodes.objectstore import photo_key
 
     db = open_db(tmp_path / "l.db")
     sha = hashes.sha256(photos[0])

@@ -8,8 +8,8 @@ import pytest
 from scrapy.utils.test import get_crawler
 from sqlite_utils import Database
 
-from matcher import store
-from matcher.schema import migrations
+from matcher.db import connect, store
+from matcher.db.schema import migrations
 from spiders.base import LotSpider
 from spiders.items import ListingItem, RegistryItem
 from spiders.pipelines.caps import MAX_PHOTOS, MAX_TEXT, TextCapPipeline
@@ -142,7 +142,7 @@ def test_the_migration_adds_the_column_to_an_existing_database(tmp_path):
     old.table("listings").insert({"site": "s", "lot_id": "1", "title": "kept"})
     old.close()
 
-    db = store.open_db(path)
+    db = connect.open_db(path)
     assert "cut_json" in db.table("listings").columns_dict
     row = next(db.query("SELECT * FROM listings"))
     assert (row["title"], row["cut_json"]) == ("kept", None)

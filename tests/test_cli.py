@@ -250,7 +250,7 @@ def _noise_jpeg(path, seed: int = 5) -> None:
 def test_a_wrong_model_stops_every_command_that_computes_signals_in_one_line(tmp_path, monkeypatch):
     """A damaged model file: each command says so once, naming the file and the fix, exit status 1,
     before it stores anything (a crawl or an import makes no database)."""
-    from matcher.store import open_db
+    from matcher.db.connect import open_db
 
     model_dir = tmp_path / "model"
     model_dir.mkdir()
@@ -291,7 +291,7 @@ def test_a_wrong_model_stops_every_command_that_computes_signals_in_one_line(tmp
 
 
 def test_check_refuses_what_is_not_a_regular_file_before_reading(tmp_path):
-    from matcher.store import open_db
+    from matcher.db.connect import open_db
 
     db = tmp_path / "l.db"
     open_db(db).close()

@@ -13,7 +13,7 @@ import pytest
 from datasette.app import Datasette as App
 from datasette_auth_passwords.utils import hash_password
 
-from matcher import store
+from matcher.db import connect, store
 from reports.security import reviewer_cookie
 
 from .browser import Datasette
@@ -32,7 +32,7 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def test_500_verdicts_while_crawling_and_matching(tmp_path, monkeypatch):
     path = tmp_path / "l.db"
-    db = store.open_db(path)
+    db = connect.open_db(path)
     ids = []
     for n in range(20):
         lid, _ = store.upsert_listing(
@@ -70,9 +70,9 @@ def test_500_verdicts_while_crawling_and_matching(tmp_path, monkeypatch):
                     sys.executable,
                     "-c",
                     (
-                        "from matcher import store; from matcher.screen import screen_listings;"
-                        "from matcher.textmatch import match_texts;"
-                        f"db = store.open_db({str(path)!r});"
+                        "from matcher.db import store; from matcher.text.screen import screen_listings;"
+                        "from matcher.text.textmatch import match_texts;"
+                        f"db = connect.open_db({str(path)!r});"
                         "[(screen_listings(db, rescreen_all=True), match_texts(db, rematch_all=True))"
                         " for _ in range(15)]"
                     ),

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from lootwatch.cli import main
-from matcher import store
+from matcher.db import connect, store
 
 from .conftest import run_cli
 
@@ -44,7 +44,7 @@ def foreign(path: Path) -> None:
 
 def truncated(path: Path) -> None:
     """A lootwatch database cut to half its length, as a full disk or an interrupted copy leaves it."""
-    db = store.open_db(path)
+    db = connect.open_db(path)
     db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.conn.close()
     with path.open("r+b") as f:
@@ -110,7 +110,7 @@ def test_the_damaged_message_says_how_to_check_and_where_the_backup_is(tmp_path)
 def test_damage_met_in_the_middle_of_a_command_is_one_line(tmp_path):
     """Opening reads only the schema; a damaged page of the listings table is met by ``match``."""
     path = tmp_path / "lootwatch.db"
-    db = store.open_db(path)
+    db = connect.open_db(path)
     for n in range(200):
         store.upsert_listing(
             db, {"site": "s", "lot_id": str(n), "title": "t" * 200, "description": "d" * 500}
@@ -133,19 +133,19 @@ def test_open_db_never_writes_over_a_file_that_is_no_lootwatch_database(kind, tm
     path = tmp_path / "x.db"
     make(path)
     before = path.read_bytes()
-    with pytest.raises(store.DatabaseProblem, match=words.split(" (")[0]):
-        store.open_db(path)  # even where making a database is allowed
+    with pytest.raises(connect.DatabaseProblem, match=words.split(" (")[0]):
+        connect.open_db(path)  # even where making a database is allowed
     assert path.read_bytes() == before
 
 
 def test_open_db_makes_a_missing_database_only_when_asked(tmp_path):
-    with pytest.raises(store.DatabaseProblem, match="does not exist"):
-        store.open_db(tmp_path / "a" / "l.db", create=False)
+    with pytest.raises(connect.DatabaseProblem, match="does not exist"):
+        connect.open_db(tmp_path / "a" / "l.db", create=False)
     assert not (tmp_path / "a").exists()
-    db = store.open_db(tmp_path / "a" / "l.db")
+    db = connect.open_db(tmp_path / "a" / "l.db")
     assert "listings" in db.table_names()
     db.conn.close()
-    assert "listings" in store.open_db(tmp_path / "a" / "l.db", create=False).table_names()
+    assert "listings" in connect.open_db(tmp_path / "a" / "l.db", create=False).table_names()
 
 
 @pytest.mark.parametrize(
@@ -175,5 +175,5 @@ def test_a_command_that_makes_databases_makes_a_missing_one(tmp_path):
     path = tmp_path / "new" / "lootwatch.db"
     proc = run_cli("--db", str(path), "crawl", "ebay_browse", cwd=tmp_path, check=False)
     assert "ebay_browse" in proc.stdout  # it ran (and failed for want of a token, which is another test)
-    assert "listings" in store.open_db(path, create=False).table_names()
+    assert "listings" in connect.open_db(path, create=False).table_names()
     assert os.path.getsize(path) > 0

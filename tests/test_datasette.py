@@ -52,6 +52,20 @@ async def signed_in(ds, password="secret"):
     return {**cookies, "ds_actor": r.cookies["ds_actor"]}
 
 
+def set_password(monkeypatch, password="secret"):
+    """Let analyst sign in to the review server with ``password`` (LOOTWATCH_PASSWORD_HASH)."""
+    from datasette_auth_passwords.utils import hash_password
+
+    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password(password))
+
+
+async def signed_in_ui(db_path):
+    """The review server on ``db_path``, started, and the cookies of analyst signed in to it."""
+    ds = review_ui(db_path)
+    await ds.invoke_startup()
+    return ds, await signed_in(ds)
+
+
 async def post_form(ds, cid, fields, cookies, page_path=None):
     """Post the candidate's verdict form with ``fields`` (a dict; a list value is sent once per item), with
     the token of the page at ``page_path`` (the candidate's page by default)."""
@@ -69,16 +83,10 @@ async def post_verdict(ds, cid, verdict, note, cookies):
 
 
 def test_verdict_recorded_by_a_signed_in_reviewer_and_shown(tmp_path, monkeypatch):
-    from datasette_auth_passwords.utils import hash_password
-
-    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
-    db_path = tmp_path / "lootwatch.db"
-    db, cid = hostile_db(db_path)
+    db_path, db, cid = reviewer_ui(tmp_path, monkeypatch)
 
     async def go():
-        ds = review_ui(db_path)
-        await ds.invoke_startup()
-        cookies = await signed_in(ds)
+        ds, cookies = await signed_in_ui(db_path)
         r = await post_verdict(ds, cid, "escalated", "same inventory number as IM 1234 <b>", cookies)
         assert r.status_code == 302
         page = await ds.client.get(f"/-/lootwatch/candidate/{cid}", cookies=cookies)
@@ -93,11 +101,7 @@ def test_verdict_recorded_by_a_signed_in_reviewer_and_shown(tmp_path, monkeypatc
 
 
 def test_verdict_refused_without_login_or_in_read_only_mode(tmp_path, monkeypatch):
-    from datasette_auth_passwords.utils import hash_password
-
-    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
-    db_path = tmp_path / "lootwatch.db"
-    db, cid = hostile_db(db_path)
+    db_path, db, cid = reviewer_ui(tmp_path, monkeypatch)
 
     async def go():
         anonymous = await post_verdict(review_ui(db_path), cid, "dismissed", "", {})
@@ -126,7 +130,7 @@ def test_candidate_page_escapes_the_sellers_words_and_shows_both_photos(tmp_path
 
 
 def test_queue_order_tier_then_soonest_sale(tmp_path):
-    from matcher import store
+    from matcher.db import store
 
     db_path = tmp_path / "lootwatch.db"
     db, _ = hostile_db(db_path)
@@ -154,7 +158,7 @@ def test_listing_search(tmp_path):
 
 def test_who_decided_and_their_notes_only_for_signed_in_reviewers(tmp_path):
     """In read-only mode anyone may read a candidate, but not who decided it or what they noted."""
-    from matcher import store
+    from matcher.db import store
 
     db_path = tmp_path / "lootwatch.db"
     db, cid = hostile_db(db_path)
@@ -198,9 +202,8 @@ def test_a_note_is_kept_without_control_characters_and_invisible_characters_are_
 
 
 def reviewer_ui(tmp_path, monkeypatch):
-    from datasette_auth_passwords.utils import hash_password
-
-    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
+    """The hostile review database in ``tmp_path``, analyst's password set: ``db_path, db, cid``."""
+    set_password(monkeypatch)
     db_path = tmp_path / "lootwatch.db"
     db, cid = hostile_db(db_path)
     return db_path, db, cid
@@ -214,9 +217,7 @@ def test_invisible_notes_two_verdicts_and_control_characters(tmp_path, monkeypat
     db_path, db, cid = reviewer_ui(tmp_path, monkeypatch)
 
     async def go():
-        ds = review_ui(db_path)
-        await ds.invoke_startup()
-        cookies = await signed_in(ds)
+        ds, cookies = await signed_in_ui(db_path)
         out = {
             "invisible": await post_verdict(ds, cid, "confirmed", "\u00a0\u200b\u2060 \ufeff", cookies),
             "two": await post_form(
@@ -242,9 +243,7 @@ def test_the_same_form_posted_again_is_recorded_once(tmp_path, monkeypatch):
     db_path, db, cid = reviewer_ui(tmp_path, monkeypatch)
 
     async def go():
-        ds = review_ui(db_path)
-        await ds.invoke_startup()
-        cookies = await signed_in(ds)
+        ds, cookies = await signed_in_ui(db_path)
         first = await post_verdict(ds, cid, "confirmed", "same chip on the foot", cookies)
         again = await post_verdict(ds, cid, "confirmed", "same chip on the foot ", cookies)
         page = await ds.client.get(again.headers["location"], cookies=cookies)
@@ -262,15 +261,13 @@ def test_the_same_form_posted_again_is_recorded_once(tmp_path, monkeypatch):
 
 
 def test_recorded_is_said_only_of_the_reviewers_own_latest_verdict(tmp_path, monkeypatch):
-    from matcher import store
+    from matcher.db import store
 
     db_path, db, cid = reviewer_ui(tmp_path, monkeypatch)
     page = f"/-/lootwatch/candidate/{cid}"
 
     async def go():
-        ds = review_ui(db_path)
-        await ds.invoke_startup()
-        cookies = await signed_in(ds)
+        ds, cookies = await signed_in_ui(db_path)
         out = {"typed": await ds.client.get(f"{page}?done=confirmed", cookies=cookies)}
         await post_verdict(ds, cid, "dismissed", "", cookies)
         out["other verdict"] = await ds.client.get(f"{page}?done=confirmed", cookies=cookies)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from matcher.decode import MAX_PIXELS, TARGET, DecodeError, decode, shrink, trim_border
-from matcher.hashes import pdq
-from matcher.index import hamming
+from matcher.photo.decode import MAX_PIXELS, TARGET, DecodeError, decode, shrink, trim_border
+from matcher.photo.hashes import pdq
+from matcher.search.index import hamming
 
 
 def picture(size=(400, 300)) -> Image.Image:

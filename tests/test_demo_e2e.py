@@ -101,7 +101,7 @@ def test_every_page_and_photo_captured_as_warc_evidence(small_demo):
 
 
 def test_new_photos_of_registry_objects_are_counted_and_every_photo_is_embedded(small_demo):
-    from matcher.embed import EMBED_VERSION
+    from matcher.photo.embed import EMBED_VERSION
 
     s = small_demo["summary"]
     truth = json.loads((small_demo["out"] / "demo/ground_truth.json").read_text())

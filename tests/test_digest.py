@@ -6,6 +6,7 @@ from email import policy
 
 import pytest
 
+from matcher.db import connect
 from reports.digest import new_candidates, safe_url, write_report
 
 from .review_db import XSS, hostile_db
@@ -120,7 +121,7 @@ def test_smtp_down_leaves_the_digest_for_the_next_run(tmp_path, smtp_server):
 
 def flagged_candidate(db, n: int, tier: str = "review", **listing) -> int:
     """A lot flagged for its text, as the screening stage leaves it: one candidate of kind ``flags``."""
-    from matcher import store
+    from matcher.db import store
 
     lid, _ = store.upsert_listing(
         db, {"site": "s", "lot_id": str(n), "title": f"Lot {n}", "sale_date": "2026-12-01", **listing}
@@ -169,9 +170,9 @@ def test_standalone_html_embeds_its_images_and_the_mail_keeps_cid(tmp_path):
 def test_decided_candidates_are_left_out_unless_something_new_happened(tmp_path):
     from datetime import UTC, datetime, timedelta
 
-    from matcher import store
+    from matcher.db import store
 
-    db = store.open_db(tmp_path / "r.db")
+    db = connect.open_db(tmp_path / "r.db")
     hour = timedelta(hours=1)
     t = datetime.now(UTC).replace(microsecond=0)
     ago, later = (t - 2 * hour).isoformat(), (t - hour).isoformat()
@@ -213,15 +214,14 @@ def test_decided_candidates_are_left_out_unless_something_new_happened(tmp_path)
     assert f"Dismissed on {ago[:10]}; since then: relisted as elsewhere lot 77" in plain
     # Once a sent digest has carried the news, it is not news again.
     db.table("reports").insert(
-        {"mode": "sent", "sent_at": store.now(), "candidate_ids": json.dumps(sorted(found))}, alter=True
+        {"mode": "sent", "sent_at": connect.now(), "candidate_ids": json.dumps(sorted(found))}, alter=True
     )
     assert new_candidates(db) == []
 
 
 def test_a_long_day_shows_the_top_and_links_the_worklist(tmp_path):
-    from matcher import store
 
-    db = store.open_db(tmp_path / "r.db")
+    db = connect.open_db(tmp_path / "r.db")
     ids = [flagged_candidate(db, n) for n in range(1, 61)]
     rep = write_report(db, tmp_path / "out", "https://review.unit.example/", "lw@example.org", [], limit=20)
     assert rep.shown == 20 and len(rep.candidates) == 60
@@ -239,9 +239,8 @@ def test_a_long_day_shows_the_top_and_links_the_worklist(tmp_path):
 
 
 def test_without_review_url_the_digest_says_how_to_open_the_review_ui(tmp_path):
-    from matcher import store
 
-    db = store.open_db(tmp_path / "r.db")
+    db = connect.open_db(tmp_path / "r.db")
     flagged_candidate(db, 1)
     rep = write_report(db, tmp_path / "out", "", "lw@example.org", [])
     html = rep.html_path.read_text()
@@ -287,9 +286,8 @@ def formula_cells(text: str, delimiter: str) -> list[str]:
 
 @pytest.mark.parametrize("payload", PAYLOADS + MORE)
 def test_csv_neutralises_formulas_for_comma_and_semicolon_spreadsheets(tmp_path, payload):
-    from matcher import store
 
-    db = store.open_db(tmp_path / "r.db")
+    db = connect.open_db(tmp_path / "r.db")
     flagged_candidate(db, 1, title=payload, seller=payload)
     rep = write_report(db, tmp_path / "out", "", "lw@example.org", [])
     msg = email.message_from_bytes(rep.eml_path.read_bytes(), policy=policy.default)

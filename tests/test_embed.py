@@ -1,5 +1,5 @@
-"""The learned embedding (matcher/embed.py, matcher/embindex.py): exported and run offline, stored with its
-version, searched exactly, and how it decides a tier.
+"""The learned embedding (matcher/photo/embed.py, matcher/search/embindex.py): exported and run offline,
+stored with its version, searched exactly, and how it decides a tier.
 
 Photos are drawn with the demo's own drawing code; ../shared/images/multiview, when present, gives real
 different photos of one object.
@@ -16,13 +16,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from matcher import embed, store
-from matcher.decode import decode
-from matcher.embindex import FLOOR, EmbeddingIndex
-from matcher.evidence import Hit, Thresholds, by_embedding, embed_margin, tier
-from matcher.fingerprint import fingerprint
-from matcher.ingest import hash_and_store, stale
-from matcher.registry_index import RegistryIndex, rank_photo
+from matcher.db import connect, store
+from matcher.db.ingest import hash_and_store, stale
+from matcher.decide.evidence import Hit, Thresholds, by_embedding, embed_margin, tier
+from matcher.photo import embed
+from matcher.photo.decode import decode
+from matcher.photo.fingerprint import fingerprint
+from matcher.search.embindex import FLOOR, EmbeddingIndex
+from matcher.search.registry_index import RegistryIndex, rank_photo
 from seeds.demo import draw
 
 
@@ -107,7 +108,7 @@ def test_real_photos_of_one_object_are_close_and_of_others_far(shared):
 
 
 def test_every_view_is_embedded_and_stored_with_its_version_and_refreshed_when_it_changes(tmp_path):
-    db = store.open_db(tmp_path / "lw.db")
+    db = connect.open_db(tmp_path / "lw.db")
     page = Image.new("RGB", (700, 560), (255, 255, 255))
     page.paste(Image.open(io.BytesIO(_drawing("coin", 3, 30))).resize((500, 400)), (100, 80))
     fp = fingerprint(_jpeg(page))
@@ -236,7 +237,7 @@ def test_the_model_path_follows_the_environment(monkeypatch, tmp_path):
 
 
 def test_look_alikes_only_the_embedding_brought_do_not_compete_with_what_the_hashes_and_votes_found():
-    from matcher.registry_index import _compete
+    from matcher.decide.rank import _compete
 
     class Index:
         def same_object(self, a, b):
@@ -362,7 +363,7 @@ def test_a_new_photo_turned_in_the_frame_is_verified_at_any_angle_only_when_the_
     """A new photo of an object lies at any angle to the registry's; the tilt rule that keeps chance
     fits out refuses it. For a registry photo among the embedding's nearest, a fit at any angle counts
     with strong_inliers or more, and says so."""
-    from matcher.verify import ANY_TILT, verify
+    from matcher.decide.verify import ANY_TILT, verify
 
     photo = Image.open(io.BytesIO(_drawing("vessel", 40, 400))).convert("RGB")
     turned = _jpeg(photo.rotate(40, Image.Resampling.BILINEAR, expand=True, fillcolor=(255, 255, 255)))
@@ -383,8 +384,8 @@ def test_a_new_photo_turned_in_the_frame_is_verified_at_any_angle_only_when_the_
 def test_a_registry_photo_whose_embedding_fails_is_still_fingerprinted_for_the_next_match(monkeypatch):
     """The hash pool of registry imports: the model failing is not the photo failing. The photo keeps
     its hashes and features (its original is kept by the import), and `match` embeds it later."""
-    from matcher import fingerprint as fingerprint_module
-    from matcher.hash_pool import fingerprint_or_error
+    from matcher.photo import fingerprint as fingerprint_module
+    from matcher.photo.hash_pool import fingerprint_or_error
 
     def broken(*args, **kwargs):
         raise embed.ModelError("the model file is damaged")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from matcher import flags
-from matcher.flags import REVIEW_THRESHOLD, FlagEngine
+from matcher.text import flags
+from matcher.text.flags import REVIEW_THRESHOLD, FlagEngine
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "flags-dev" / "listings.jsonl"
 

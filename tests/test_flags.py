@@ -3,8 +3,8 @@ import re
 
 import pytest
 
-from matcher.flags import REVIEW_THRESHOLD, FlagEngine
-from matcher.textnorm import normalise, normalise_with_map
+from matcher.text.flags import REVIEW_THRESHOLD, FlagEngine
+from matcher.text.textnorm import normalise, normalise_with_map
 
 from .conftest import run_cli
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from matcher.flags import MAX_SCREENED, REVIEW_THRESHOLD, FlagEngine, _years
-from matcher.listing_input import MissingFile, looks_like_a_path, read_listings
-from matcher.textnorm import normalise, normalise_with_map, normalise_with_spans
+from matcher.text.flags import MAX_SCREENED, REVIEW_THRESHOLD, FlagEngine, _years
+from matcher.text.listing_input import MissingFile, looks_like_a_path, read_listings
+from matcher.text.textnorm import normalise, normalise_with_map, normalise_with_spans
 
 from .conftest import run_cli
 

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from matcher.decode import decode
-from matcher.fingerprint import fingerprint
-from matcher.hashes import _TURNS, DIHEDRAL, dihedral_signals, pdq, phash, signals
-from matcher.index import hamming
+from matcher.photo.decode import decode
+from matcher.photo.fingerprint import fingerprint
+from matcher.photo.hashes import _TURNS, DIHEDRAL, dihedral_signals, pdq, phash, signals
+from matcher.search.index import hamming
 
 
 def picture() -> Image.Image:

@@ -3,7 +3,7 @@
 import email
 from email import policy
 
-from matcher import store
+from matcher.db import connect, store
 from reports.digest import write_report
 from reports.health import crawl_health
 
@@ -16,7 +16,7 @@ def run(db, site: str, items: int, unchanged: int = 0, status: str = "finished")
 
 
 def test_warnings(tmp_path):
-    db = store.open_db(tmp_path / "h.db")
+    db = connect.open_db(tmp_path / "h.db")
     for _ in range(3):
         run(db, "steady", 40, 60)
         run(db, "broken", 50, 50)
@@ -33,7 +33,7 @@ def test_warnings(tmp_path):
 
 
 def test_digest_shows_crawl_health(tmp_path):
-    db = store.open_db(tmp_path / "h.db")
+    db = connect.open_db(tmp_path / "h.db")
     run(db, "demo_aurora", 0)
     rep = write_report(db, tmp_path / "out", "http://x", "a@x", [])
     html = rep.html_path.read_text()
@@ -43,7 +43,7 @@ def test_digest_shows_crawl_health(tmp_path):
 
 
 def test_digest_counts_refused_requests(tmp_path):
-    db = store.open_db(tmp_path / "h.db")
+    db = connect.open_db(tmp_path / "h.db")
     run_id = store.start_run(db, "seller_site", "market")
     store.finish_run(db, run_id, "finished", {"lootwatch/store/items": 4, "lootwatch/refused": 3})
     (health,) = crawl_health(db)
@@ -55,7 +55,7 @@ def test_digest_counts_refused_requests(tmp_path):
 
 
 def test_refusals_of_a_registry_crawl_are_counted_too(tmp_path):
-    db = store.open_db(tmp_path / "h.db")
+    db = connect.open_db(tmp_path / "h.db")
     run_id = store.start_run(db, "registry_file", "registry")
     store.finish_run(db, run_id, "finished", {"lootwatch/refused": 2})
     run(db, "seller_site", 4)

@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from matcher import store
-from matcher.screen import screen_listings
+from matcher.db import connect
+from matcher.text.screen import screen_listings
 from reports.digest import write_report
 from spiders.registries.files import RegistryFileError, read_registry_file
 
@@ -105,7 +105,7 @@ def test_private_addresses_and_other_schemes_never_fetched(crawled):
 
 def test_nothing_a_seller_wrote_is_rendered_unescaped(crawled, tmp_path):
     tmp, _ = crawled
-    db = store.open_db(tmp / "l.db")
+    db = connect.open_db(tmp / "l.db")
     screen_listings(db)
     report = write_report(db, tmp_path, "http://127.0.0.1:8001", "lw@x", [])
     html = report.html_path.read_text()

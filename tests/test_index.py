@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from matcher.index import HammingIndex, hamming, hex_to_words
+from matcher.search.index import HammingIndex, hamming, hex_to_words
 
 
 def random_hashes(n, bits, seed=0):
@@ -76,7 +76,7 @@ def registry_row(pdq: str, image: int, variant: int) -> dict:
 
 
 def test_registry_shortlist_is_what_a_scan_would_pick():
-    from matcher.registry_index import SEARCH_RADIUS, RegistryIndex
+    from matcher.search.registry_index import SEARCH_RADIUS, RegistryIndex
 
     rng = np.random.default_rng(11)
     base = rng.integers(0, 2**63, size=(4,), dtype=np.uint64)
@@ -100,7 +100,7 @@ def test_registry_shortlist_is_what_a_scan_would_pick():
 
 
 def test_registry_shortlist_when_the_nearest_rows_are_all_ties():
-    from matcher.registry_index import RegistryIndex
+    from matcher.search.registry_index import RegistryIndex
 
     same = "ab" * 32
     rows = [
@@ -113,7 +113,7 @@ def test_registry_shortlist_when_the_nearest_rows_are_all_ties():
 
 
 def test_flat_codes_agree_with_the_column_scan():
-    from matcher.index import FlatCodes
+    from matcher.search.index import FlatCodes
 
     hexes = random_hashes(3000, 256, seed=4)
     scan, codes = HammingIndex(hexes, 256), FlatCodes(hex_to_words(hexes, 256))

@@ -3,9 +3,10 @@ import io
 import numpy as np
 from PIL import Image
 
-from matcher import hashes, store
-from matcher.features import FEATURE_VERSION
-from matcher.ingest import hash_and_store, original_path, refresh, stale
+from matcher.db import connect, store
+from matcher.db.ingest import hash_and_store, original_path, refresh, stale
+from matcher.photo import hashes
+from matcher.photo.features import FEATURE_VERSION
 
 
 def jpeg_bytes(seed: int) -> bytes:
@@ -16,7 +17,7 @@ def jpeg_bytes(seed: int) -> bytes:
 
 
 def test_hash_once_then_reuse(tmp_path):
-    db = store.open_db(tmp_path / "l.db")
+    db = connect.open_db(tmp_path / "l.db")
     data = jpeg_bytes(1)
     fields = hash_and_store(db, data, all_transforms=True)
     lid, _ = store.upsert_listing(db, {"site": "s", "lot_id": "1"})
@@ -27,7 +28,7 @@ def test_hash_once_then_reuse(tmp_path):
 
 
 def test_refresh_brings_old_hashes_up_to_date(tmp_path):
-    db = store.open_db(tmp_path / "l.db")
+    db = connect.open_db(tmp_path / "l.db")
     originals = tmp_path / "originals"
     data = jpeg_bytes(2)
     fields = hash_and_store(db, data, all_transforms=False)
@@ -51,7 +52,7 @@ def test_refresh_brings_old_hashes_up_to_date(tmp_path):
 def test_match_with_an_empty_registry(tmp_path):
     from matcher.match import match_listings
 
-    db = store.open_db(tmp_path / "l.db")
+    db = connect.open_db(tmp_path / "l.db")
     fields = hash_and_store(db, jpeg_bytes(3), all_transforms=False)
     lid, _ = store.upsert_listing(db, {"site": "s", "lot_id": "1"})
     store.upsert_listing_image(db, lid, "u", 0, **fields)
@@ -59,11 +60,11 @@ def test_match_with_an_empty_registry(tmp_path):
 
 
 def test_registry_features_read_back_for_verification(tmp_path):
-    from matcher.descindex import PER_PHOTO
-    from matcher.fingerprint import fingerprint
-    from matcher.registry_index import RegistryIndex
+    from matcher.photo.fingerprint import fingerprint
+    from matcher.search.descindex import PER_PHOTO
+    from matcher.search.registry_index import RegistryIndex
 
-    db = store.open_db(tmp_path / "l.db")
+    db = connect.open_db(tmp_path / "l.db")
     data = jpeg_bytes(4)
     fields = hash_and_store(db, data, all_transforms=True)
     oid = store.upsert_registry_object(db, {"source": "test", "source_id": "1", "title": "a stolen relief"})
@@ -103,7 +104,7 @@ class _Crawler:
 
 def _broken_model(tmp_path, monkeypatch):
     """The embedding model replaced by a file that is not the expected export, for this process."""
-    from matcher import embed
+    from matcher.photo import embed
 
     folder = tmp_path / "model"
     folder.mkdir()
@@ -113,7 +114,7 @@ def _broken_model(tmp_path, monkeypatch):
 
 
 def _fixed_model(monkeypatch):
-    from matcher import embed
+    from matcher.photo import embed
 
     monkeypatch.delenv(embed.MODEL_DIR_ENV)
     monkeypatch.setattr(embed, "_session", None)
@@ -122,7 +123,7 @@ def _fixed_model(monkeypatch):
 def test_a_lot_photo_whose_embedding_fails_is_kept_and_embedded_by_the_next_match(tmp_path, monkeypatch):
     from spiders.pipelines.photos import store_photos
 
-    db = store.open_db(tmp_path / "l.db")
+    db = connect.open_db(tmp_path / "l.db")
     originals = tmp_path / "originals"
     data = jpeg_bytes(7)
     sha = hashes.sha256(data)
@@ -155,7 +156,7 @@ def test_a_lot_photo_whose_embedding_fails_is_kept_and_embedded_by_the_next_matc
 def test_a_crawler_node_checks_the_model_before_any_work_and_never_loses_a_photo(tmp_path, monkeypatch):
     import pytest
 
-    from matcher import embed
+    from matcher.photo import embed
     from spiders.pipelines import node_export
 
     _broken_model(tmp_path, monkeypatch)

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from matcher import store
-from matcher.embed import EMBED_VERSION, MODEL, ONNX_SHA256
-from matcher.evidence import Hit
-from matcher.features import orb
-from matcher.verify import verify
+from matcher.db import connect, store
+from matcher.decide.evidence import Hit
+from matcher.decide.verify import verify
+from matcher.photo.embed import EMBED_VERSION, MODEL, ONNX_SHA256
+from matcher.photo.features import orb
 from reports.candidate_page import similarity_note
 from reports.evidence_pack import write_pack
 from reports.worklist import (
@@ -147,7 +147,7 @@ def test_the_page_draws_no_points_when_the_stored_evidence_says_the_matcher_foun
 
 def test_the_evidence_pack_says_why_in_the_review_uis_words_and_names_the_embedding_model(tmp_path):
     made = build_home(tmp_path / "home")
-    db = store.open_db(made["db"])
+    db = connect.open_db(made["db"])
     db.table("candidates").update(made["cid"], {**EMBEDDED_COLUMNS, "evidence_json": json.dumps(EMBEDDED)})
     vector = {"full": np.zeros(1280, dtype=np.float16)}
     store.put_embeddings(db, made["sha"], vector, MODEL, EMBED_VERSION)
@@ -176,7 +176,7 @@ def test_the_evidence_pack_says_why_in_the_review_uis_words_and_names_the_embedd
 
 def test_a_pack_without_a_similarity_records_no_embedding(tmp_path):
     made = build_home(tmp_path / "home")
-    db = store.open_db(made["db"])
+    db = connect.open_db(made["db"])
     pack = write_pack(db, made["cid"], made["db"].parent / "data", tmp_path / "packs")
     files = zipfile.ZipFile(pack.path)
     assert "embedding" not in json.loads(files.read("manifest.json"))
@@ -360,7 +360,7 @@ def test_an_empty_description_and_missing_sizes_are_not_shown_as_none(tmp_path):
     assert "No description given." in shown
 
     made = build_home(tmp_path / "home")
-    home_db = store.open_db(made["db"])
+    home_db = connect.open_db(made["db"])
     home_db.execute("UPDATE registry_objects SET description = NULL, source_url = NULL")
     home_db.table("candidates").update(made["cid"], {"text_json": json.dumps(text)})
     pack = write_pack(home_db, made["cid"], made["db"].parent / "data", tmp_path / "packs")
@@ -436,9 +436,9 @@ def test_the_worklist_filters_the_candidates_found_by_likeness_alone(tmp_path):
 
 
 def test_a_pair_the_matcher_verified_at_any_angle_is_drawn_at_any_angle():
-    """A new photo the embedding ranked near is verified at any angle (matcher.registry_index); the
+    """A new photo the embedding ranked near is verified at any angle (matcher.search.registry_index); the
     drawing follows the stored evidence, and draws nothing at a turn the matcher would refuse otherwise."""
-    from matcher.fingerprint import fingerprint
+    from matcher.photo.fingerprint import fingerprint
     from reports.worklist import any_angle, match_geometry
 
     photo = Image.open(io.BytesIO(_drawing_bytes())).convert("RGB")

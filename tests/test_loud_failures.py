@@ -7,7 +7,6 @@ import json
 import socket
 import subprocess
 import sys
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +15,11 @@ from click.testing import CliRunner
 from PIL import Image
 
 from lootwatch.cli import main
-from matcher import store
-from seeds.demo.server import LoopbackServer
+from matcher.db import connect, store
 from spiders.registries.local_import import import_registry
 
 from .conftest import LOOTWATCH, ROOT, run_cli
+from .photo_site import PhotoSite
 
 
 def closed_port() -> int:
@@ -93,7 +92,7 @@ def test_a_spider_that_cannot_start_is_named_and_the_others_run(tmp_path, monkey
 def test_a_site_that_stored_lots_is_no_failure(tmp_path):
     from reports.failures import failed_runs
 
-    db = store.open_db(tmp_path / "l.db")
+    db = connect.open_db(tmp_path / "l.db")
     run = store.start_run(db, "house", "market")
     store.record_error(db, run, "fetch", "https://h.example/lot/9", "HTTP 404")
     stats = {"lootwatch/store/items": 12, "lootwatch/errors": 1}
@@ -166,30 +165,10 @@ def test_check_says_1_candidate(one_record):
     assert result.output.splitlines()[0] == f"{registry_photo}: 1 candidate"
 
 
-class _Counting(LoopbackServer):
-    """Counts the requests it gets; serves a JPEG to any."""
-
-    def __init__(self):
-        self.hits: list[str] = []
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                return None
-
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                site.hits.append(self.path)
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        super().__init__(Handler)
-
-
 @pytest.mark.parametrize("as_json", [False, True])
 def test_check_names_a_url_as_typed_and_fetches_nothing(one_record, tmp_path, as_json):
     db, registry_photo = one_record
-    with _Counting() as site:
+    with PhotoSite() as site:
         urls = [f"{site.url}/x.jpg", "https://example.org/x.jpg"]
         args = ["--db", str(db), "check", *urls, str(registry_photo), *(["--json"] if as_json else [])]
         result = CliRunner().invoke(main, args)
@@ -227,7 +206,7 @@ def test_check_exits_1_when_every_photo_failed(one_record, tmp_path):
 
 
 def test_review_on_a_busy_port_says_so_before_any_link(tmp_path):
-    store.open_db(tmp_path / "l.db").conn.close()
+    connect.open_db(tmp_path / "l.db").conn.close()
     with socket.socket() as other:
         other.bind(("127.0.0.1", 0))
         other.listen()

@@ -1,6 +1,6 @@
 import pytest
 
-from matcher.measure import agreement, lengths
+from matcher.text.measure import agreement, lengths
 
 
 @pytest.mark.parametrize(

@@ -141,12 +141,12 @@ def _export_one(tmp_path, failed: int):
     from scrapy import signals
     from scrapy.utils.test import get_crawler
 
-    from matcher import store
+    from matcher.db import connect, store
     from spiders.items import ListingItem
     from spiders.node import NodeContext
     from spiders.pipelines.node_export import NodeExportPipeline
 
-    db = store.open_db(tmp_path / "node.db")
+    db = connect.open_db(tmp_path / "node.db")
     crawler = get_crawler(settings_dict={"LOOTWATCH_NODE": "alpha", "FILES_STORE": str(tmp_path)})
     crawler.stats.open_spider()
     crawler.lootwatch_run = SimpleNamespace(db=db, run_id=None, error=lambda *a: None)

@@ -5,13 +5,11 @@ loses or doubles anything."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +21,7 @@ pytest.importorskip(
 pytest.importorskip("moto.server", reason="pip install -e '.[dev]' (moto[server])")
 pytest.importorskip("boto3", reason="pip install -e '.[dev]' (boto3)")
 
-from tests.node_cluster import BUCKET, ROOT, S3, Scrapyd, lootwatch, registry_base, write_config  # noqa: E402
+from tests.node_cluster import BUCKET, S3, Scrapyd, lootwatch, lootwatch_started, registry_base, write_config  # noqa: E402
 from tests.node_sites import PLANTED, SITES, AuctionHouse  # noqa: E402
 
 pytestmark = [pytest.mark.nodes, pytest.mark.slow]
@@ -175,10 +173,11 @@ def test_ingest_killed_mid_batch_then_rerun_matches_uninterrupted(cluster):
     config = cluster["tmp"] / "killed.toml"
     config.write_text((cluster["tmp"] / "two.toml").read_text().replace(str(whole), str(db)))
     total = len(_snapshot(whole)["ledger"])
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lootwatch.cli", "--config", str(config), "ingest", "--no-match"],
-        cwd=ROOT,
-        env={**os.environ, **cluster["s3"].env, "PYTHONPATH": str(ROOT)},
+    proc = lootwatch_started(
+        config,
+        "ingest",
+        "--no-match",
+        env=cluster["s3"].env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -220,11 +219,11 @@ def test_node_killed_mid_crawl_sites_moved_nothing_lost_or_doubled(cluster):
         house.delay = 0.12  # slow enough that alpha is still crawling when it dies
     pins = {"alpha": SITES[:3], "beta": SITES[3:]}
     config = _config(cluster, "killed_node", pins, state="state-kill")
-    env = {**os.environ, **cluster["s3"].env, "PYTHONPATH": str(ROOT)}
-    crawl = subprocess.Popen(
-        [sys.executable, "-m", "lootwatch.cli", "--config", str(config), "crawl", "--nodes"],
-        cwd=ROOT,
-        env=env,
+    crawl = lootwatch_started(
+        config,
+        "crawl",
+        "--nodes",
+        env=cluster["s3"].env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -242,7 +241,7 @@ def test_node_killed_mid_crawl_sites_moved_nothing_lost_or_doubled(cluster):
         partial = [k for k in cluster["s3"].keys("killed_node/batches/") if "/alpha/" in k]
         assert partial, "alpha wrote no batch before it died"
         # The dead node leaves the table: the batches it wrote of the sites this machine asked it to
-        # crawl are still taken (matcher/origins.py).
+        # crawl are still taken (matcher/nodes/origins.py).
         moved = _config(cluster, "killed_node", {"beta": SITES}, state="state-kill")
         out = _ok(lootwatch(moved, "crawl", "--nodes", *SITES[:3], env=cluster["s3"].env))
         assert all(f"{site}: finished on node beta" in out for site in SITES[:3])
@@ -276,7 +275,7 @@ def test_unreachable_node_is_one_line(cluster, tmp_path):
     no_storage = {**cluster["s3"].env, "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}
     proc = lootwatch(config, "ingest", env=no_storage)
     lines = [line for line in proc.stderr.splitlines() if line.startswith("lootwatch:")]
-    assert proc.returncode == 1 and len(lines) == 1 and "cannot list the batches" in lines[0], proc.stderr
+    assert proc.returncode == 1 and len(lines) == 1 and "cannot read the storage" in lines[0], proc.stderr
 
 
 def test_daily_on_nodes_crawls_ingests_matches_and_reports(cluster):
@@ -325,11 +324,11 @@ def test_node_killed_mid_crawl_then_crawled_again_on_it_exports_every_lot(cluste
     house.delay = 0.12
     try:
         config = _config(cluster, "etag", {"gamma": [site]}, state="state-etag")
-        env = {**os.environ, **cluster["s3"].env, "PYTHONPATH": str(ROOT)}
-        crawl = subprocess.Popen(
-            [sys.executable, "-m", "lootwatch.cli", "--config", str(config), "crawl", "--nodes"],
-            cwd=ROOT,
-            env=env,
+        crawl = lootwatch_started(
+            config,
+            "crawl",
+            "--nodes",
+            env=cluster["s3"].env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from scrapy.http import HtmlResponse, Request
 
-from matcher.flags import default_engine
+from matcher.text.flags import default_engine
 from spiders.base import StructuredDataSpider
 
 from .conftest import make_spider

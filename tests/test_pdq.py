@@ -1,12 +1,12 @@
-"""matcher.pdq against the pdqhash bindings of Meta's C++ reference: the same bits and quality."""
+"""matcher.photo.pdq against the pdqhash bindings of Meta's C++ reference: the same bits and quality."""
 
 import numpy as np
 import pdqhash
 import pytest
 from PIL import Image
 
-from matcher.decode import DecodeError, decode
-from matcher.hashes import pdq as ours
+from matcher.photo.decode import DecodeError, decode
+from matcher.photo.hashes import pdq as ours
 
 
 def reference(im: Image.Image) -> tuple[str, int]:
@@ -55,10 +55,10 @@ def test_same_hashes_on_real_photos(shared):
 
 def test_blas_works_on_one_thread_while_hashing(monkeypatch):
     # Threaded BLAS on PDQ's small products was 30x slower when other processes kept the cores busy.
-    # The products run in numpy's BLAS, which matcher.pdq found when it was imported.
+    # The products run in numpy's BLAS, which matcher.photo.pdq found when it was imported.
     from threadpoolctl import threadpool_info
 
-    from matcher import pdq
+    from matcher.photo import pdq
 
     numpys = {c.filepath for c in pdq._BLAS.lib_controllers if c.user_api == "blas"}
     seen = []

@@ -12,7 +12,7 @@ from datasette.app import Datasette
 from datasette_auth_passwords.utils import hash_password
 from PIL import Image
 
-from matcher.store import open_db
+from matcher.db.connect import open_db
 from reports import photo_check
 from reports.review import review_metadata
 

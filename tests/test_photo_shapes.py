@@ -19,9 +19,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from lootwatch.cli import main
-from matcher import store
-from matcher.decode import MAX_PIXELS
-from matcher.ingest import original_path, refresh
+from matcher.db import connect, store
+from matcher.db.ingest import original_path, refresh
+from matcher.photo.decode import MAX_PIXELS
 from spiders.pipelines.photos import store_photos
 from spiders.registries.local_import import import_registry
 
@@ -152,7 +152,7 @@ def test_crawl_pipeline(name, tmp_path):
     files.mkdir()
     (files / "shape").write_bytes(data)
     (files / "after").write_bytes(ordinary(8))
-    db = store.open_db(tmp_path / "l.db")
+    db = connect.open_db(tmp_path / "l.db")
     run = _Run(db)
     crawler = SimpleNamespace(
         lootwatch_run=run,
@@ -185,7 +185,7 @@ def test_match_rehashes_stored_originals(name, tmp_path):
     """Photos stored by an older version of the code are hashed again from their originals by ``match``:
     one that no longer decodes is refused with its reason recorded, and the others are still hashed."""
     data, refusal = shape(name)
-    db = store.open_db(tmp_path / "l.db")
+    db = connect.open_db(tmp_path / "l.db")
     originals = tmp_path / "data" / "originals"
     listing_id, _ = store.upsert_listing(db, {"site": "s", "lot_id": "1"})
     for position, photo in enumerate((data, ordinary(9))):

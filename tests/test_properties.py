@@ -6,10 +6,10 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matcher import store
-from matcher.index import HammingIndex, hamming
-from matcher.screen import screen_listings
-from matcher.textmatch import match_texts
+from matcher.db import connect, store
+from matcher.search.index import HammingIndex, hamming
+from matcher.text.screen import screen_listings
+from matcher.text.textmatch import match_texts
 
 hex256 = st.binary(min_size=32, max_size=32).map(bytes.hex)
 
@@ -46,7 +46,7 @@ STEPS = st.lists(
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(STEPS)
 def test_verdicts_survive_any_sequence_and_reruns_change_nothing(tmp_path_factory, steps):
-    db = store.open_db(tmp_path_factory.mktemp("prop") / "p.db")
+    db = connect.open_db(tmp_path_factory.mktemp("prop") / "p.db")
     given_verdicts = []
     for step in steps:
         if step[0] == "crawl":
@@ -72,7 +72,7 @@ def test_verdicts_survive_any_sequence_and_reruns_change_nothing(tmp_path_factor
                         "candidate_id": candidate["id"],
                         "verdict": step[1],
                         "reviewer": "a",
-                        "created_at": store.now(),
+                        "created_at": connect.now(),
                     }
                 )
                 given_verdicts.append((candidate["id"], step[1]))

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from matcher import store
+from matcher.db import connect, store
 from spiders.registries.files import (
     MAX_FIELD,
     RegistryFileError,
@@ -46,7 +46,7 @@ def test_case_multiline_cell_keeps_its_line_break():
 
 
 def test_case_multiline_cell_is_found_by_full_text_search(tmp_path):
-    db = store.open_db(tmp_path / "l.db")
+    db = connect.open_db(tmp_path / "l.db")
     for row in rows(case("multiline-cell.csv")):
         store.upsert_registry_object(db, row.record)
     found = db.execute(

@@ -7,18 +7,18 @@ import hashlib
 import multiprocessing
 import sqlite3
 from concurrent.futures import ProcessPoolExecutor
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
 from PIL import Image
 
-from matcher import hash_pool, store
-from seeds.demo.server import LoopbackServer
+from matcher.db import connect, store
+from matcher.photo import hash_pool
 from spiders.registries.local_import import ImportCounts, import_registry
 
 from .conftest import run_cli
+from .photo_site import PhotoSite
 
 
 def noise_photo(path: Path, seed: int) -> bytes:
@@ -149,34 +149,10 @@ def test_refused_paths_store_nothing_and_the_import_goes_on(tmp_path):
     assert con.execute("SELECT count(*) FROM registry_images WHERE object_id = 2").fetchone()[0] == 0
 
 
-class _PhotoSite(LoopbackServer):
-    """Serves one JPEG at /photo.jpg on loopback and counts requests."""
-
-    def __init__(self, jpeg: bytes):
-        self.hits: list[str] = []
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                return None
-
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                site.hits.append(self.path)
-                ok = self.path == "/photo.jpg"
-                body = jpeg if ok else b"not found"
-                self.send_response(200 if ok else 404)
-                self.send_header("Content-Type", "image/jpeg" if ok else "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        super().__init__(Handler)
-
-
 def test_photo_urls_still_go_through_the_crawler(tmp_path):
     local = noise_photo(tmp_path / "photos" / "a.jpg", 1)
     served = noise_photo(tmp_path / "served.jpg", 2)
-    with _PhotoSite(served) as site:
+    with PhotoSite(served) as site:
         cfg = write_config(
             tmp_path,
             LOOTWATCH_ALLOW_HOSTS=f'["{urlsplit(site.url).netloc}"]',
@@ -231,7 +207,7 @@ def test_batched_upsert_stores_what_one_by_one_does(tmp_path):
         {"source": "c", "source_id": "1", "description": "Lamp", "source_url": "https://example.org/1"},
     ]
     changed = [records[0] | {"title": "Stele, broken"}, records[1]]
-    one, batch = store.open_db(tmp_path / "one.db"), store.open_db(tmp_path / "batch.db")
+    one, batch = connect.open_db(tmp_path / "one.db"), connect.open_db(tmp_path / "batch.db")
     assert [store.upsert_registry_object(one, r) for r in records] == store.upsert_registry_objects(
         batch, records
     )

@@ -1,7 +1,8 @@
 """Relistings: identical and near-identical photos link lots; placeholders and blank photos do not."""
 
-from matcher import hashes, store
-from matcher.relist import MAX_SHARED, link_relistings
+from matcher.db import connect, store
+from matcher.photo import hashes
+from matcher.search.relist import MAX_SHARED, link_relistings
 
 
 def flip(hexes: str, bits: int) -> str:
@@ -22,7 +23,7 @@ def add(db, site: str, lot: str, sha: str, pdq: str, matchable: int = 1) -> int:
 
 
 def test_links(tmp_path):
-    db = store.open_db(tmp_path / "r.db")
+    db = connect.open_db(tmp_path / "r.db")
     base = "a5" * 32
     a = add(db, "aurora", "1", "a" * 64, base)
     b = add(db, "bazaar", "7", "a" * 64, base)  # the same file

@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from matcher import store
+from matcher.db import connect, store
 from seeds.demo.server import serve
 
 from .conftest import run_cli
@@ -25,7 +25,7 @@ def test_crawl_and_match_twice_is_idempotent_and_keeps_verdicts(small_demo, tmp_
     work = tmp_path / "copy"
     shutil.copytree(small_demo["out"], work)
     db_path = work / "lootwatch.db"
-    db = store.open_db(db_path)
+    db = connect.open_db(db_path)
     cid = next(db.query("SELECT id FROM candidates WHERE tier = 'strong' LIMIT 1"))["id"]
     store.add_review(db, cid, "confirmed", "analyst@example.org", "matches the registry photo")
     db.conn.close()

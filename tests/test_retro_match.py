@@ -1,5 +1,5 @@
-"""Retro-matching (matcher/retro.py): after a registry change, `match` re-matches only the stored listings
-the change can affect, and the candidates are exactly those a full `match --all` gives.
+"""Retro-matching (matcher/search/retro.py): after a registry change, `match` re-matches only the stored
+listings the change can affect, and the candidates are exactly those a full `match --all` gives.
 
 A small registry and marketplace are drawn with the demo's own drawing code (no network): registry
 photos of a few objects, lots showing edited copies of them, lots showing objects not in the registry,
@@ -19,12 +19,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from matcher import store
-from matcher.evidence import Hit, Thresholds, rank_key, tier
-from matcher.ingest import hash_and_store
+from matcher.db import connect, store
+from matcher.db.ingest import hash_and_store
+from matcher.decide.evidence import Hit, Thresholds, rank_key, tier
 from matcher.match import Matching, _photos, match_listings
-from matcher.registry_index import RegistryIndex, rank_photo
-from matcher.retro import vote_shortlist
+from matcher.search.registry_index import RegistryIndex, rank_photo
+from matcher.search.retro import vote_shortlist
 from seeds.demo import draw, edits
 
 BANK, OTHER_BANK = "reg-a", "reg-b"
@@ -67,7 +67,7 @@ def base(tmp_path_factory) -> dict:
     """A matched database: objects 0-4 in bank A, lots of edited copies of them, lots of objects in no
     registry, and lot ``new_lot`` showing object 5 (not in the registry yet); two verdicts recorded."""
     path = tmp_path_factory.mktemp("retro") / "base.db"
-    db = store.open_db(path)
+    db = connect.open_db(path)
     rng = np.random.default_rng(5)
     for i in range(NEW):
         _add_record(db, BANK, i, _jpeg(_photo(i)))
@@ -93,7 +93,7 @@ def base(tmp_path_factory) -> dict:
 def db(base, tmp_path):
     path = tmp_path / "copy.db"
     shutil.copy(base["path"], path)
-    return store.open_db(path)
+    return connect.open_db(path)
 
 
 def _candidates(db) -> list[tuple]:
@@ -252,7 +252,7 @@ HITS = st.builds(
 
 @given(HITS, st.integers(1, 40), st.integers(1, 40))
 def test_a_tier_depends_on_votes_only_through_any_and_sure_votes(hit, a, b):
-    # What retro-matching relies on to keep a candidate whose vote counts moved (matcher/retro.py).
+    # What retro-matching relies on to keep a candidate whose vote counts moved (matcher/search/retro.py).
     t = Thresholds()
     if (a >= t.sure_votes) != (b >= t.sure_votes):
         return

@@ -1,9 +1,9 @@
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from matcher.hashes import pdq
-from matcher.index import hamming
-from matcher.segments import segment_boxes
+from matcher.photo.hashes import pdq
+from matcher.photo.segments import segment_boxes
+from matcher.search.index import hamming
 
 
 def photo(seed: int, size=(240, 180)) -> Image.Image:

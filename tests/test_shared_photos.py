@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from bench import transforms
-from matcher.descindex import DescriptorIndex
-from matcher.evidence import Thresholds, tier
-from matcher.fingerprint import fingerprint
-from matcher.registry_index import RegistryIndex, rank_photo
-from matcher.twins import Twins
+from matcher.decide.evidence import Thresholds, tier
+from matcher.photo.fingerprint import fingerprint
+from matcher.search.descindex import DescriptorIndex
+from matcher.search.registry_index import RegistryIndex, rank_photo
+from matcher.search.twins import Twins
 from seeds.demo import draw
 
 from .conftest import run_cli

@@ -3,11 +3,11 @@ import io
 import numpy as np
 from PIL import Image, ImageFilter
 
-from matcher.decode import decode
-from matcher.descindex import spread
-from matcher.features import Features, orb
-from matcher.stability import repeatability, stable_first
-from matcher.verify import verify
+from matcher.decide.verify import verify
+from matcher.photo.decode import decode
+from matcher.photo.features import Features, orb
+from matcher.photo.stability import repeatability, stable_first
+from matcher.search.descindex import spread
 from seeds.demo import draw
 
 

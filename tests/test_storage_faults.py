@@ -7,7 +7,7 @@ import sqlite3
 import subprocess
 import sys
 
-from matcher import store
+from matcher.db import connect, store
 
 from .conftest import LOOTWATCH, ROOT
 
@@ -15,7 +15,7 @@ FLAGGED = ("Palmyrene limestone funerary relief", "Syria. Acquired in the 1990s 
 
 
 def database(path, lots: int):
-    db = store.open_db(path)
+    db = connect.open_db(path)
     for n in range(lots):
         title, text = FLAGGED
         store.upsert_listing(

@@ -2,12 +2,12 @@ import sqlite3
 
 import pytest
 
-from matcher import store
+from matcher.db import connect, store
 
 
 @pytest.fixture
 def db(tmp_path):
-    return store.open_db(tmp_path / "t.db")
+    return connect.open_db(tmp_path / "t.db")
 
 
 def listing(**kw):
@@ -16,8 +16,8 @@ def listing(**kw):
 
 def test_migrations_idempotent_and_wal(tmp_path):
     path = tmp_path / "t.db"
-    store.open_db(path)
-    db = store.open_db(path)
+    connect.open_db(path)
+    db = connect.open_db(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert {"registry_objects", "listings", "candidates", "reviews", "crawl_runs", "thumbnails"} <= set(
         db.table_names()

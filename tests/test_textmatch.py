@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from matcher import store
-from matcher.textmatch import match_texts
+from matcher.db import connect, store
+from matcher.text.textmatch import match_texts
 
 RECORDS = [
     {
@@ -43,7 +43,7 @@ RECORDS = [
 
 @pytest.fixture
 def db(tmp_path):
-    db = store.open_db(tmp_path / "t.db")
+    db = connect.open_db(tmp_path / "t.db")
     for r in RECORDS:
         store.upsert_registry_object(db, {"source": "test", **r})
     return db

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from matcher.decode import decode
-from matcher.descindex import DescriptorIndex, spread
-from matcher.evidence import Hit, Thresholds, tier, verified
-from matcher.features import Features, colour_signature, colour_similarity, orb
-from matcher.verify import verify
+from matcher.decide.evidence import Hit, Thresholds, tier, verified
+from matcher.decide.verify import verify
+from matcher.photo.decode import decode
+from matcher.photo.features import Features, colour_signature, colour_similarity, orb
+from matcher.search.descindex import DescriptorIndex, spread
 from seeds.demo import draw
 
 
@@ -154,7 +154,7 @@ def test_verified_needs_all_three():
 
 
 def test_mirrored_copy_verifies_against_mirror_features(pictures):
-    from matcher.fingerprint import fingerprint
+    from matcher.photo.fingerprint import fingerprint
 
     buf = io.BytesIO()
     pictures[0].save(buf, "JPEG", quality=90)
@@ -190,7 +190,7 @@ def test_hues_that_disagree_ask_more_of_the_features():
 
 
 def test_inverted_file_votes_carry_registry_photo_ids(pictures):
-    from matcher.descindex import EXACT_LIMIT, PER_PHOTO
+    from matcher.search.descindex import EXACT_LIMIT, PER_PHOTO
 
     rng = np.random.default_rng(0)
     noise = [
@@ -219,8 +219,8 @@ def test_the_points_say_how_the_copy_lies(pictures):
 
 
 def test_the_evidence_keeps_how_the_points_lie_when_the_hashes_do_not_match(pictures):
-    from matcher.fingerprint import fingerprint
-    from matcher.registry_index import RegistryIndex, rank_photo
+    from matcher.photo.fingerprint import fingerprint
+    from matcher.search.registry_index import RegistryIndex, rank_photo
 
     buf = io.BytesIO()
     pictures[0].save(buf, "JPEG", quality=90)

@@ -7,7 +7,7 @@ from scrapy.http import HtmlResponse, Request
 from scrapy.utils.test import get_crawler
 from warcio.archiveiterator import ArchiveIterator
 
-from matcher import store
+from matcher.db import connect
 from spiders.base import LotSpider
 from spiders.warc import WarcMiddleware
 
@@ -20,7 +20,7 @@ class Recorder:
 def test_compressed_response_kept_as_served(tmp_path):
     crawler = get_crawler(LotSpider, {"LOOTWATCH_DATA_DIR": str(tmp_path)})
     crawler.spider = LotSpider.from_crawler(crawler, name="evidence_test")
-    crawler.lootwatch_run = Recorder(store.open_db(tmp_path / "e.db"))
+    crawler.lootwatch_run = Recorder(connect.open_db(tmp_path / "e.db"))
     middleware = WarcMiddleware.from_crawler(crawler)
     page = b"<html><body>Lot 7: <b>Sabaean stele</b></body></html>"
     raw = gzip.compress(page)
@@ -58,7 +58,7 @@ def test_compressed_response_kept_as_served(tmp_path):
 
 def test_file_urls_are_not_web_evidence(tmp_path):
     crawler = get_crawler(LotSpider, {"LOOTWATCH_DATA_DIR": str(tmp_path)})
-    crawler.lootwatch_run = Recorder(store.open_db(tmp_path / "e.db"))
+    crawler.lootwatch_run = Recorder(connect.open_db(tmp_path / "e.db"))
     middleware = WarcMiddleware.from_crawler(crawler)
     request = Request("file:///registry/photos/1.jpg")
     middleware.process_response(request, HtmlResponse(request.url, body=b"x", request=request))

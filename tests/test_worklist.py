@@ -12,13 +12,13 @@ import pytest
 from datasette.app import Datasette
 from PIL import Image
 
-from matcher import store
-from matcher.features import orb
+from matcher.db import connect, store
+from matcher.photo.features import orb
 from reports.review import review_metadata
 from reports.worklist import PER_PAGE, match_geometry, variant_words, why_line
 
 from .review_db import XSS, hostile_db
-from .test_datasette import post_form, post_verdict, signed_in
+from .test_datasette import post_form, post_verdict, reviewer_ui, set_password, signed_in, signed_in_ui
 
 RECORD = {"kind": "image", "source": "interpol", "source_id": "12345"}
 SAME = {"pdq": 6, "phash": 2, "dhash": 4, "inliers": 80, "view": "full", "variant": "full/r0"}
@@ -230,7 +230,7 @@ def review(db, cid, verdict, reviewer="analyst"):
             "candidate_id": cid,
             "verdict": verdict,
             "reviewer": reviewer,
-            "created_at": store.now(),
+            "created_at": connect.now(),
             "note": "n",
         }
     )
@@ -291,15 +291,11 @@ def test_worklist_filters(worklist_db, query, expected):
 
 
 def test_worklist_mine_shows_the_signed_in_reviewers_verdicts(worklist_db, monkeypatch):
-    from datasette_auth_passwords.utils import hash_password
-
-    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
+    set_password(monkeypatch)
     db_path, _, ids = worklist_db
 
     async def go():
-        ds = ui(db_path)
-        await ds.invoke_startup()
-        cookies = await signed_in(ds)
+        ds, cookies = await signed_in_ui(db_path)
         mine = await ds.client.get("/-/lootwatch/worklist?status=all&mine=1", cookies=cookies)
         default = await ds.client.get("/-/lootwatch/worklist", cookies=cookies)
         return mine.text, default.text
@@ -311,7 +307,7 @@ def test_worklist_mine_shows_the_signed_in_reviewers_verdicts(worklist_db, monke
 
 def test_worklist_pages_of_50_at_1000_candidates(tmp_path):
     db_path = tmp_path / "lootwatch.db"
-    db = store.open_db(db_path)
+    db = connect.open_db(db_path)
     db.table("listings").insert_all(
         {
             "id": i,
@@ -373,17 +369,11 @@ def with_region(db, cid):
 
 
 def test_candidate_page_why_line_region_and_confirmation(tmp_path, monkeypatch):
-    from datasette_auth_passwords.utils import hash_password
-
-    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
-    db_path = tmp_path / "lootwatch.db"
-    db, cid = hostile_db(db_path)
+    db_path, db, cid = reviewer_ui(tmp_path, monkeypatch)
     with_region(db, cid)
 
     async def go():
-        ds = ui(db_path)
-        await ds.invoke_startup()
-        cookies = await signed_in(ds)
+        ds, cookies = await signed_in_ui(db_path)
         return (await ds.client.get(f"/-/lootwatch/candidate/{cid}", cookies=cookies)).text
 
     html = asyncio.run(go())
@@ -412,15 +402,11 @@ def test_candidate_page_why_line_region_and_confirmation(tmp_path, monkeypatch):
 
 
 def test_verdict_then_next_undecided_and_html_400_for_a_missing_note(worklist_db, monkeypatch):
-    from datasette_auth_passwords.utils import hash_password
-
-    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
+    set_password(monkeypatch)
     db_path, db, (first, lot2, lot3, lot4, confirmed, escalated, noted) = worklist_db
 
     async def go():
-        ds = ui(db_path)
-        await ds.invoke_startup()
-        cookies = await signed_in(ds)
+        ds, cookies = await signed_in_ui(db_path)
         empty = await post_verdict(ds, lot3, "confirmed", "  ", cookies)
         done = await post_verdict(ds, lot3, "confirmed", "same chip on the foot", cookies)
         page = await ds.client.get(done.headers["location"], cookies=cookies)
@@ -446,11 +432,7 @@ def test_verdict_then_next_undecided_and_html_400_for_a_missing_note(worklist_db
 
 
 def test_signing_in_returns_to_the_page_it_was_asked_from(tmp_path, monkeypatch):
-    from datasette_auth_passwords.utils import hash_password
-
-    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
-    db_path = tmp_path / "lootwatch.db"
-    _, cid = hostile_db(db_path)
+    db_path, _, cid = reviewer_ui(tmp_path, monkeypatch)
 
     async def go():
         ds = ui(db_path)
@@ -525,15 +507,11 @@ def test_why_says_when_the_photo_matches_but_the_sizes_in_the_text_differ(tmp_pa
 
 
 def test_a_note_is_not_a_verdict_in_the_heading(worklist_db, monkeypatch):
-    from datasette_auth_passwords.utils import hash_password
-
-    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
+    set_password(monkeypatch)
     db_path, db, (first, lot2, lot3, lot4, confirmed, escalated, noted) = worklist_db
 
     async def go():
-        ds = ui(db_path)
-        await ds.invoke_startup()
-        cookies = await signed_in(ds)
+        ds, cookies = await signed_in_ui(db_path)
         pages = {}
         for cid in (noted, confirmed, first):
             pages[cid] = (await ds.client.get(f"/-/lootwatch/candidate/{cid}", cookies=cookies)).text
@@ -550,15 +528,11 @@ def test_a_note_is_not_a_verdict_in_the_heading(worklist_db, monkeypatch):
 
 
 def test_after_a_verdict_the_form_folds_away_and_one_next_link(worklist_db, monkeypatch):
-    from datasette_auth_passwords.utils import hash_password
-
-    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
+    set_password(monkeypatch)
     db_path, db, (first, lot2, lot3, lot4, confirmed, escalated, noted) = worklist_db
 
     async def go():
-        ds = ui(db_path)
-        await ds.invoke_startup()
-        cookies = await signed_in(ds)
+        ds, cookies = await signed_in_ui(db_path)
         before = (await ds.client.get(f"/-/lootwatch/candidate/{lot3}", cookies=cookies)).text
         done = await post_verdict(ds, lot3, "confirmed", "same chip on the foot", cookies)
         after = (await ds.client.get(done.headers["location"], cookies=cookies)).text
@@ -586,11 +560,7 @@ def _jpeg(size=(1200, 800)) -> bytes:
 
 
 def test_the_original_photo_is_enlarged_when_the_server_has_it(tmp_path, monkeypatch):
-    from datasette_auth_passwords.utils import hash_password
-
-    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
-    db_path = tmp_path / "lootwatch.db"
-    db, cid = hostile_db(db_path)
+    db_path, db, cid = reviewer_ui(tmp_path, monkeypatch)
     sha = "a" * 64
     folder = tmp_path / "data" / "originals" / sha[:2]
     folder.mkdir(parents=True)
@@ -642,11 +612,7 @@ def test_the_original_photo_is_enlarged_when_the_server_has_it(tmp_path, monkeyp
 
 
 def test_header_signs_out_back_to_the_page_and_links_the_photo_check(tmp_path, monkeypatch):
-    from datasette_auth_passwords.utils import hash_password
-
-    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
-    db_path = tmp_path / "lootwatch.db"
-    _, cid = hostile_db(db_path)
+    db_path, _, cid = reviewer_ui(tmp_path, monkeypatch)
     page_path = f"/-/lootwatch/candidate/{cid}"
 
     async def go():
@@ -864,15 +830,11 @@ def test_the_numbers_say_the_hash_variant_and_the_crop_only_when_they_hold(tmp_p
 
 
 def test_red_flags_only_candidates_are_confirmed_and_dismissed_in_their_own_words(worklist_db, monkeypatch):
-    from datasette_auth_passwords.utils import hash_password
-
-    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
+    set_password(monkeypatch)
     db_path, db, (first, lot2, *_) = worklist_db
 
     async def go():
-        ds = ui(db_path)
-        await ds.invoke_startup()
-        cookies = await signed_in(ds)
+        ds, cookies = await signed_in_ui(db_path)
         flags = await ds.client.get(f"/-/lootwatch/candidate/{lot2}", cookies=cookies)
         image = await ds.client.get(f"/-/lootwatch/candidate/{first}", cookies=cookies)
         return flags.text, image.text
@@ -908,17 +870,13 @@ def test_an_empty_worklist_says_whether_filters_hide_candidates(worklist_db, tmp
 
 
 def test_a_candidate_opened_from_a_filtered_worklist_keeps_its_filters(worklist_db, monkeypatch):
-    from datasette_auth_passwords.utils import hash_password
-
-    monkeypatch.setenv("LOOTWATCH_PASSWORD_HASH", hash_password("secret"))
+    set_password(monkeypatch)
     db_path, db, (first, lot2, lot3, lot4, confirmed, escalated, noted) = worklist_db
     # The undecided of demo_meridian: noted, then lot4 (unfiltered, lot3 follows noted).
     came = "from=site%3Ddemo_meridian"
 
     async def go():
-        ds = ui(db_path)
-        await ds.invoke_startup()
-        cookies = await signed_in(ds)
+        ds, cookies = await signed_in_ui(db_path)
         out = {"list": await ds.client.get("/-/lootwatch/worklist?site=demo_meridian", cookies=cookies)}
         out["page"] = await ds.client.get(f"/-/lootwatch/candidate/{noted}?{came}", cookies=cookies)
         out["posted"] = await post_form(

@@ -10,7 +10,7 @@ from bs4 import BeautifulSoup
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 
-from matcher import store
+from matcher.db import connect, store
 from spiders.items import ListingItem
 from spiders.structured import plain_text
 
@@ -35,10 +35,10 @@ class StoreListingPipeline:
             return item
         db = self.crawler.lootwatch_run.db
         listing = listing_fields(item)
-        with store.atomic(db):
+        with connect.atomic(db):
             listing_id, _ = store.upsert_listing(db, listing)
         store_photos(self.crawler, listing, listing_id, store.upsert_listing_image, all_transforms=False)
-        with store.atomic(db):
+        with connect.atomic(db):
             store.set_validators(db, listing_id, listing.get("etag"), listing.get("last_modified"))
         self.crawler.stats.inc_value("lootwatch/store/items")
         return item

@@ -1,7 +1,7 @@
 """On a crawler node: fingerprint each lot's photos here and hand the lot to the feed as one batch row.
 
-The photos are decoded and hashed by ``matcher.fingerprint.fingerprint``, the function the
-single-machine store calls, and its result travels whole (``matcher.fingerprint_json``), so the review
+The photos are decoded and hashed by ``matcher.photo.fingerprint.fingerprint``, the function the
+single-machine store calls, and its result travels whole (``matcher.photo.fingerprint_json``), so the review
 machine stores exactly what it would have computed and never decodes a lot photo. Each original goes to
 object storage under its SHA-256 before the row that names it can reach a batch.
 """
@@ -16,12 +16,13 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler
 
-from matcher import embed, hashes, store
-from matcher.decode import DecodeError
-from matcher.features import FEATURE_VERSION
-from matcher.fingerprint import fingerprint
-from matcher.fingerprint_json import to_json
-from matcher.objectstore import StorageError, photo_key, warc_key
+from matcher.db import connect, store
+from matcher.nodes.objectstore import StorageError, photo_key, warc_key
+from matcher.photo import embed, hashes
+from matcher.photo.decode import DecodeError
+from matcher.photo.features import FEATURE_VERSION
+from matcher.photo.fingerprint import fingerprint
+from matcher.photo.fingerprint_json import to_json
 from spiders.addresses import Refused
 from spiders.items import ListingItem
 
@@ -38,9 +39,9 @@ EVIDENCE_COLUMNS = "url, captured_at, sha256, status, content_type, warc_file, w
 
 
 def _fingerprint(data: bytes) -> tuple[Any, str | None]:
-    """``(fingerprint, None)``; when only the embedding fails (``matcher.ingest.hash_and_store`` does the
+    """``(fingerprint, None)``; when only the embedding fails (``matcher.db.ingest.hash_and_store`` does the
     same), the fingerprint without embeddings and the failure in one line: the photo is not lost, and
-    the review machine's ``lootwatch match`` embeds it from the original (``matcher.ingest.refresh``)."""
+    the review machine's ``lootwatch match`` embeds it from the original (``matcher.db.ingest.refresh``)."""
     try:
         return fingerprint(data), None
     except DecodeError:
@@ -94,7 +95,7 @@ class NodeExportPipeline:
                 stored_photos(item, self.crawler.settings.get("FILES_STORE"))
             )
         ]
-        with store.atomic(run.db):
+        with connect.atomic(run.db):
             listing_id, _ = store.upsert_listing(run.db, listing)
             for photo in photos:
                 store.upsert_listing_image(
@@ -138,7 +139,7 @@ class NodeExportPipeline:
             self.staged.clear()
             return
         run = self.crawler.lootwatch_run
-        with store.atomic(run.db):
+        with connect.atomic(run.db):
             for listing_id, (etag, modified) in self.staged.items():
                 store.set_validators(run.db, listing_id, etag, modified)
         self.crawler.stats.set_value("lootwatch/node/validators_kept", len(self.staged))

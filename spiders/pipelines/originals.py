@@ -14,7 +14,7 @@ from scrapy.pipelines.files import FilesPipeline
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer
 
-from matcher import store
+from matcher.db import store
 from spiders.addresses import Refused
 
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from matcher.decode import DecodeError
-from matcher.ingest import hash_and_store
+from matcher.db.ingest import hash_and_store
+from matcher.photo.decode import DecodeError
 from spiders.addresses import Refused
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def store_photos(
 
     A photo that failed to download or decode is stored with its error, recorded and counted. One whose
     embedding failed keeps its original and is stored without the embedding, recorded as an error:
-    ``lootwatch match`` embeds it from the original once the model is fixed (``matcher.ingest``).
+    ``lootwatch match`` embeds it from the original once the model is fixed (``matcher.db.ingest``).
     """
     run = crawler.lootwatch_run
     files_store = crawler.settings.get("FILES_STORE")

@@ -6,7 +6,7 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
-from matcher import store
+from matcher.db import connect, store
 from spiders.items import RegistryItem
 
 from .photos import store_photos
@@ -33,7 +33,7 @@ class StoreRegistryPipeline:
         db = self.crawler.lootwatch_run.db
         record = item["record"]
         self.seen.setdefault(str(record["source"]), set()).add(str(record["source_id"]))
-        with store.atomic(db):
+        with connect.atomic(db):
             object_id = store.upsert_registry_object(db, record)
         store_photos(self.crawler, item, object_id, store.upsert_registry_image, all_transforms=True)
         self.crawler.stats.inc_value("lootwatch/store/items")

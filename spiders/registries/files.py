@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from matcher.schema import OBJECT_ID_FIELDS
+from matcher.db.schema import OBJECT_ID_FIELDS
 
 from .jsonfile import JsonFileError, JsonlTable, JsonTable
 from .photos import MAX_PHOTO_BYTES, PhotoRefused, check_photo, confined_root, quote, read_photo

@@ -3,7 +3,7 @@ every core, and only photo URLs go through the crawler (politely). Run by ``loot
 
 Rows stream from the reader and are written in batched transactions; a photo's bytes are kept under
 ``data_dir/originals`` as the crawler keeps them, hashed once per SHA-256 in worker processes
-(``matcher.hash_pool``), and the parent alone writes the database. Records of the file's source that
+(``matcher.photo.hash_pool``), and the parent alone writes the database. Records of the file's source that
 the file no longer holds are marked withdrawn, as after any complete listing.
 """
 
@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from matcher import hashes, store
-from matcher.hash_pool import Hashed, HashPool
-from matcher.ingest import keep_original, known_fields, store_fingerprint
+from matcher.db import connect, store
+from matcher.db.ingest import keep_original, known_fields, store_fingerprint
+from matcher.photo import hashes
+from matcher.photo.hash_pool import Hashed, HashPool
 
 from .files import RegistryRow, open_registry_file, read_photo
 
@@ -110,7 +111,7 @@ def import_registry(
     reporter = reporter or Reporter()
     for warning in rows.warnings():
         reporter.line(warning)
-    db = store.open_db(db_path)
+    db = connect.open_db(db_path)
     job = _Import(db, Path(data_dir) / "originals", Path(file), rows.photo_root, reporter)
     job.run_id = job.counts.run_id = store.start_run(db, RUN_NAME, "registry")
     status = "failed"
@@ -141,7 +142,7 @@ class _Import:
         """Read, hash and write every row, then mark what left the file withdrawn."""
         for chunk in _chunks(rows, BATCH_ROWS, BATCH_PHOTOS):
             prepared = [self._prepare(row, pool) for row in chunk]  # reading waits outside the transaction
-            with store.atomic(self.db):
+            with connect.atomic(self.db):
                 self._store_hashed()
                 kept = [row for row in prepared if self._accept(row)]
                 ids = store.upsert_registry_objects(self.db, [row.record for row in kept])
@@ -149,7 +150,7 @@ class _Import:
                     self._write(row, object_id)
             self.reporter.progress(self.counts)
         self.done += pool.finish()
-        with store.atomic(self.db):
+        with connect.atomic(self.db):
             self._store_hashed()
         # A refused row may be a record still in the file that could not be read: the file is then no
         # complete listing, and withdrawing what it lacks would drop a stored record (and its candidates).
@@ -296,7 +297,7 @@ def fetch_photo_urls(
     args = {k: str(v) for k, v in spider_args.items() if v} | {"only": "urls"}
     stats = run_stages(settings, [[(RUN_NAME, args)]])[0]
     counts.hashed += stats.get("lootwatch/store/images", 0)  # the pipeline counts known URL photos too
-    db = store.open_db(db_path)
+    db = connect.open_db(db_path)
     failed = db.execute(
         "SELECT e.url, e.reason FROM errors e JOIN crawl_runs r ON r.id = e.run_id "
         "WHERE r.id > ? AND r.spider = ? AND e.stage IN ('photo', 'refused', 'cap') ORDER BY e.id",

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 import faiss
 import numpy as np
 
-from .features import Features
+from ..photo.features import Features
 
 __all__ = ["DescriptorIndex", "EXACT_LIMIT", "PER_PHOTO", "spread"]
 

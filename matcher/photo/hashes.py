@@ -1,7 +1,7 @@
 """Perceptual hashes of a canonically decoded picture, one function per algorithm.
 
 - PDQ: Meta's 256-bit hash with a quality score (https://github.com/facebook/ThreatExchange/tree/main/pdq),
-  computed by ``matcher.pdq``, a numpy form of the reference that gives the C++ code's bits, 11x faster.
+  computed by ``matcher.photo.pdq``, a numpy form of the reference that gives the C++ code's bits, 11x faster.
 - pHash and dHash: 64-bit DCT and gradient hashes from ``imagehash``
   (https://github.com/JohannesBuchner/imagehash).
 
@@ -34,7 +34,7 @@ __all__ = [
     "DIHEDRAL",
 ]
 
-# lw8: PDQ by matcher.pdq, not the pdqhash bindings (the same bits but for float rounding).
+# lw8: PDQ by matcher.photo.pdq, not the pdqhash bindings (the same bits but for float rounding).
 HASH_VERSION = f"lw8;pdq=numpy1;imagehash={version('imagehash')}"
 MIN_QUALITY = 50  # PDQ's own advice: hashes below this quality are too featureless to match on
 

@@ -10,6 +10,11 @@ Keys under the storage URL's prefix (``s3://bucket/prefix``):
 - ``photos/<sha256[:2]>/<sha256>``: original photo bytes, by their SHA-256
 - ``warc/<site>/<YYYY-MM-DD>/<node>/<file>.warc.gz``: the WARC files of a run (the evidence)
 - ``runs/<site>/<YYYY-MM-DD>/<node>/<job>.json``: a run's summary (counts, how it ended, its errors)
+- ``jobs/<job>.json``: a job the review machine scheduled, with its site and node (``origins``)
+
+Once a call finds the storage unreachable or silent (a refused connection, a timeout), every later call
+of the same ``ObjectStore`` fails at once with that reason: an ingest then leaves what is left for the
+next one instead of waiting out every timeout again.
 """
 
 from __future__ import annotations
@@ -30,10 +35,12 @@ __all__ = [
     "run_key",
     "BATCHES",
     "RUNS",
+    "JOBS",
 ]
 
 BATCHES = "batches/"
 RUNS = "runs/"
+JOBS = "jobs/"
 TIMEOUTS = {"connect_timeout": 5, "read_timeout": 20, "retries": {"max_attempts": 3, "mode": "standard"}}
 
 
@@ -79,6 +86,7 @@ class ObjectStore:
 
     url: str
     client: Any = None
+    down: str | None = None  # why the storage stopped answering, once a call found it so
 
     def __post_init__(self) -> None:
         self.bucket, self.prefix = parse_url(self.url)
@@ -113,15 +121,16 @@ class ObjectStore:
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError
 
-        try:
-            self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise StorageError(f"{self._where()}: cannot look up {key}: {_reason(exc, self.bucket)}") from exc
-        except Exception as exc:  # noqa: BLE001 - connection refused, DNS: said in one line
-            raise StorageError(f"{self._where()}: cannot look up {key}: {_reason(exc, self.bucket)}") from exc
-        return True
+        def head() -> bool:
+            try:
+                self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return False
+                raise
+            return True
+
+        return self._call("look up", key, head)
 
     def get(self, key: str, max_bytes: int) -> bytes:
         """The bytes of ``key``; an object larger than ``max_bytes`` is refused unread.
@@ -173,12 +182,17 @@ class ObjectStore:
         return sorted(out)
 
     def _call(self, what: str, key: str, call: Any) -> Any:
+        if self.down is not None:
+            raise StorageError(f"{self._where()}: cannot {what} {key}: not tried, {self.down}")
         try:
             return call()
         except StorageError:
             raise
         except Exception as exc:  # noqa: BLE001 - boto3 raises many kinds; each is one line here
-            raise StorageError(f"{self._where()}: cannot {what} {key}: {_reason(exc, self.bucket)}") from exc
+            reason = _reason(exc, self.bucket)
+            if _unreachable(exc):
+                self.down = f"the storage stopped answering earlier ({reason})"
+            raise StorageError(f"{self._where()}: cannot {what} {key}: {reason}") from exc
 
     def _where(self) -> str:
         """The storage URL and the server it goes to: a missing AWS_ENDPOINT_URL sends it to AWS."""
@@ -186,6 +200,14 @@ class ObjectStore:
         named = os.environ.get("AWS_ENDPOINT_URL")
         server = endpoint or named
         return f"{self.url} at {server}" + ("" if named else " (AWS_ENDPOINT_URL is not set)")
+
+
+def _unreachable(exc: Exception) -> bool:
+    """A refused connection or a timeout (botocore's connection errors), not an answer such as 404."""
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import HTTPClientError
+
+    return isinstance(exc, BotoConnectionError | HTTPClientError | TimeoutError | ConnectionError)
 
 
 def _reason(exc: Exception, bucket: str) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from sqlite_utils import Database
 
-from . import store
+from ..db import connect
 from .flags import REVIEW_THRESHOLD, FlagEngine, default_engine
 
 __all__ = ["screen_listings"]
@@ -34,7 +34,7 @@ def screen_listings(
     for n, r in enumerate(todo, start=1):
         result = engine.screen(r["title"], r["description"], r["provenance"])
         reasons = json.dumps([x.as_dict() for x in result.reasons], ensure_ascii=False)
-        with store.atomic(db):
+        with connect.atomic(db):
             db.table("listings").update(
                 r["id"],
                 {
@@ -68,10 +68,10 @@ def _flag_candidate(db: Database, listing_id: int, score: int, reasons: str) -> 
                     "listing_id": listing_id,
                     "registry_object_id": None,
                     "kind": "flags",
-                    "created_at": store.now(),
-                    "updated_at": store.now(),
+                    "created_at": connect.now(),
+                    "updated_at": connect.now(),
                     **fields,
                 }
             )
     elif any(existing[k] != v for k, v in fields.items()):
-        db.table("candidates").update(existing["id"], {**fields, "updated_at": store.now()})
+        db.table("candidates").update(existing["id"], {**fields, "updated_at": connect.now()})

@@ -3,7 +3,7 @@
 A batch (``batches/<site>/<day>/<node>/<job>-<n>.jsonl``, written by Scrapy's feed export on a node,
 one row per lot as ``spiders.pipelines.node_export`` makes it) is ingested in one transaction: its lots
 (upserted by site + lot id), photos (by lot + position, with the signals the node computed, stored by
-``matcher.ingest.store_fingerprint`` exactly as a single-machine crawl stores them), evidence rows (by
+``matcher.db.ingest.store_fingerprint`` exactly as a single-machine crawl stores them), evidence rows (by
 WARC-Record-ID) and errors, and its line in the ``batches`` ledger (key, SHA-256, bytes, rows, errors).
 So a batch in the ledger is wholly in the database and is skipped; a batch whose ingest was killed left
 nothing and is ingested again; ingesting twice changes nothing.
@@ -12,8 +12,9 @@ Batches are hostile input: an object over ``MAX_BATCH_BYTES`` or a line over ``M
 refused unread, and a line that is not a lot row is an ``errors`` row (stage ``batch``) with its line
 number, counted in the ledger, while the other lines are ingested. A batch whose signals were computed
 by other hashing code than this machine's is not ingested (nor ledgered) until the versions agree; a
-line whose versions differ from the rest of its batch is an error row. A batch from a node that may not
-speak for its site (``origins.held_back``) is held back, neither read nor ledgered.
+line whose versions differ from the rest of its batch, or whose node or job is not its key's, is an error
+row. A batch of a job the review machine did not schedule for its site and node (``origins.held_back``)
+is held back, neither read nor ledgered.
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from . import embed, hashes, store
-from .features import FEATURE_VERSION
-from .fingerprint import Fingerprint
-from .fingerprint_json import SignalsError, from_json
-from .ingest import keep_original, known_fields, original_path, store_fingerprint
-from .objectstore import BATCHES, ObjectStore, StorageError, photo_key
-from .origins import held_back
+from ..db import connect, store
+from ..db.ingest import keep_original, known_fields, original_path, store_fingerprint
+from ..photo import embed, hashes
+from ..photo.features import FEATURE_VERSION
+from ..photo.fingerprint import Fingerprint
+from ..photo.fingerprint_json import SignalsError, from_json
+from .objectstore import BATCHES, RUNS, ObjectStore, StorageError, photo_key
+from .origins import held_back, key_origin, read_jobs
 from .run_summaries import ingest_run_summaries
 
 __all__ = [
@@ -83,14 +85,16 @@ class Lot:
     fields: dict[str, Any]
     photos: list[Photo]
     evidence: list[dict[str, Any]]
+    node: str = ""  # the node and job the row says wrote it
+    job: str = ""
 
 
 @dataclass
 class BatchResult:
     """What happened to one batch (or run summary): ``status`` is ingested, skipped (in the ledger),
     refused (ledgered with its error: too large, unreadable), waiting (not ledgered: another code
-    version, the storage unreachable; the next ingest tries again) or held (not ledgered: its node may
-    not speak for its site, ``origins.held_back``)."""
+    version, the storage unreachable; the next ingest tries again) or held (not ledgered: a job the
+    review machine did not schedule for its site and node, ``origins.held_back``)."""
 
     key: str
     status: str
@@ -105,30 +109,34 @@ def ingest_batches(
     objects: ObjectStore,
     data_dir: Path,
     progress: Callable[[int, int], None] | None = None,
-    pins: dict[str, list[str]] | None = None,
+    check_jobs: bool = True,
 ) -> list[BatchResult]:
     """Ingest every batch under ``batches/`` that the ledger does not hold, in key order.
 
-    ``pins`` (node name -> the sites lootwatch.toml pins to it): when given, a batch whose node may not
-    speak for its site (``origins.held_back``) is held back: nothing of it is read or ledgered. Run
+    ``check_jobs``: the job records in the storage are read first (``origins.read_jobs``), and a batch
+    of a job the review machine did not schedule for its site and node is held back: nothing of it is
+    read or ledgered (off only where no jobs are scheduled, as in a test of the ingest alone). Run
     summaries (``run_summaries``) are ingested after the batches, under the same check; their outcomes
-    are in the list too.
+    are in the list too, a summary's key starting with ``runs/``. Once the storage stops answering,
+    what is left is not tried (``waiting``).
 
     Photos' original bytes are copied to ``data_dir/originals/`` and WARC files to ``data_dir/warc/...``
     (for evidence packs); neither is decoded here.
 
     :raises StorageError: the batches cannot be listed (the storage is unreachable or refuses).
     """
+    if check_jobs:
+        read_jobs(db, objects)
     listed = objects.list(BATCHES)
     seen = {row[0] for row in db.execute("SELECT key FROM batches")}
     results = []
     for n, (key, size) in enumerate(listed, start=1):
-        origin = batch_origin(key)
+        origin = key_origin(key)
         if key in seen:
             results.append(BatchResult(key, "skipped"))
-        elif origin is None:
+        elif origin is None or batch_origin(key) is None:
             results.append(_refuse(db, key, "", size, BATCH_KEY_SHAPE))
-        elif (held := held_back(db, *origin, pins)) is not None:
+        elif check_jobs and (held := held_back(db, *origin)) is not None:
             results.append(BatchResult(key, "held", reason=held))
         elif size > MAX_BATCH_BYTES:
             results.append(
@@ -143,8 +151,11 @@ def ingest_batches(
                 results.append(ingest_batch(db, key, data, objects, data_dir))
         if progress:
             progress(n, len(listed))
-    fetch_missing_warcs(db, objects, data_dir)
-    results += [BatchResult(*outcome) for outcome in ingest_run_summaries(db, objects, pins)]
+    try:
+        fetch_missing_warcs(db, objects, data_dir)
+        results += [BatchResult(*outcome) for outcome in ingest_run_summaries(db, objects, check_jobs)]
+    except StorageError as exc:
+        results.append(BatchResult(RUNS, "waiting", reason=f"run summaries not read: {exc}"))
     return results
 
 
@@ -164,7 +175,7 @@ def ingest_batch(
     if objects is not None:
         problems += _fetch_files(lots, objects, data_dir)
     home = Path(db.conn.execute("PRAGMA database_list").fetchone()[2] or ".").resolve().parent
-    with store.atomic(db):
+    with connect.atomic(db):
         if db.execute("SELECT 1 FROM batches WHERE key = ?", [key]).fetchone():
             return BatchResult(key, "skipped")  # another ingest got there first
         for lot in lots:
@@ -205,6 +216,9 @@ def parse_batch(key: str, data: bytes) -> tuple[list[Lot], list[str]]:
                 f"line {number}: a lot of site {lot.fields['site'][:100]!r} in a batch of site "
                 f"{origin[0]!r}: refused"
             )
+            continue
+        if (named := key_origin(key)) is not None and (wrong := _not_its_key(lot, named)) is not None:
+            problems.append(f"line {number}: {wrong}: refused")
             continue
         lots.append(lot)
         problems += [f"line {number}: {p}" for p in photo_problems]
@@ -251,7 +265,7 @@ def _parse_row(line: bytes) -> tuple[Lot, list[str]]:
             problems.append(f"capture {record}: WARC key {str(key)[:200]!r} refused")
             capture = {**capture, "warc_key": None}
         evidence.append(capture)
-    return Lot(fields, photos, evidence), problems
+    return Lot(fields, photos, evidence, str(row.get("node"))[:200], str(row.get("job"))[:200]), problems
 
 
 def _parse_photos(rows: Any) -> tuple[list[Photo], list[str]]:
@@ -390,8 +404,16 @@ def batch_origin(key: str) -> tuple[str, str] | None:
     return parts[1], parts[3]
 
 
+def _not_its_key(lot: Lot, named: tuple[str, str, str]) -> str | None:
+    """Why a lot row's own ``node`` or ``job`` is not the one its batch key names, or None."""
+    for name, own, value in (("node", lot.node, named[1]), ("job", lot.job, named[2])):
+        if own != value:
+            return f"its {name} {own[:100]!r} is not its key's {value!r}"
+    return None
+
+
 def _refuse(db: Database, key: str, digest: str, size: int, reason: str) -> BatchResult:
-    with store.atomic(db):
+    with connect.atomic(db):
         if db.execute("SELECT 1 FROM batches WHERE key = ?", [key]).fetchone():
             return BatchResult(key, "skipped")  # another ingest got there first
         store.record_error(db, None, "batch", key, f"refused: {reason}")
@@ -407,7 +429,7 @@ def _ledger(db: Database, key: str, digest: str, size: int, rows: int, errors: i
             "bytes": size,
             "rows": rows,
             "errors": errors,
-            "ingested_at": store.now(),
+            "ingested_at": connect.now(),
         }
     )
 

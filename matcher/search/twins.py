@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .features import Features
-from .verify import verify
+from ..decide.verify import verify
+from ..photo.features import Features
 
 __all__ = ["TWIN_INLIERS", "Twins"]
 

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
-from . import measure, store
-from .schema import TEXT_FIELDS
+from ..db import connect, store
+from ..db.schema import TEXT_FIELDS
+from . import measure
 from .textnorm import normalise
 
 __all__ = ["TextMatch", "TEXT_VERSION", "words", "compare", "match_texts"]
@@ -214,7 +215,7 @@ def _match_listing(db: Database, records: _Records, listing_id: int, text: str) 
     records.learn(words(" ".join(str(r.get(f) or "") for r in found.values() for f in TEXT_FIELDS)))
     matches = {i: compare(text, r, records.idf, records.known) for i, r in found.items()}
     proposed = {i for i, m in matches.items() if m.proposes and i not in shown}
-    with store.atomic(db):
+    with connect.atomic(db):
         for obj_id in image_ids:
             m = matches.get(obj_id)
             db.execute(

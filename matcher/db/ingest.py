@@ -14,10 +14,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from . import embed, hashes, store
-from .decode import DecodeError
-from .features import FEATURE_VERSION
-from .fingerprint import Fingerprint, fingerprint
+from ..photo import embed, hashes
+from ..photo.decode import DecodeError
+from ..photo.features import FEATURE_VERSION
+from ..photo.fingerprint import Fingerprint, fingerprint
+from . import connect, store
 
 __all__ = [
     "hash_and_store",
@@ -89,7 +90,7 @@ def store_fingerprint(db: Database, fp: Fingerprint) -> dict[str, Any]:
 
     Computing and storing are apart so worker processes can fingerprint while one process writes.
     """
-    with store.atomic(db):
+    with connect.atomic(db):
         db.execute("DELETE FROM image_hashes WHERE sha256 = ?", [fp.sha256])  # drop other code versions
         store.put_hashes(db, fp.sha256, fp.hashes, hashes.HASH_VERSION)
         blobs = fp.features.to_blobs()
@@ -184,7 +185,7 @@ def refresh(
 
 def _refuse_stored(db: Database, sha: str, reason: str) -> None:
     """Mark every photo row of ``sha`` refused with ``reason``, and record it once."""
-    with store.atomic(db):
+    with connect.atomic(db):
         for table in ("listing_images", "registry_images"):
             db.execute(f"UPDATE {table} SET error = ? WHERE sha256 = ? AND error IS NULL", [reason, sha])
         store.record_error(db, None, "photo", f"sha256:{sha}", f"stored photo no longer decodes: {reason}")

@@ -44,9 +44,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlite_utils import Database
 
-from . import embed, hashes, registry_index, store
+from ..db import connect, store
+from ..photo import embed, hashes
+from ..photo.features import FEATURE_VERSION, Features
+from . import registry_index
 from .embindex import FLOOR
-from .features import FEATURE_VERSION, Features
 from .index import FlatCodes, hex_to_words
 from .registry_index import SEARCH_RADIUS, RegistryIndex
 
@@ -200,7 +202,7 @@ def apply_revotes(db: Database, revotes: dict[str, list[list[int]]]) -> None:
                 evidence["votes"] = new
                 db.execute(
                     "UPDATE candidates SET evidence_json = ?, updated_at = ? WHERE id = ?",
-                    [json.dumps(evidence, sort_keys=True), store.now(), cid],
+                    [json.dumps(evidence, sort_keys=True), connect.now(), cid],
                 )
         remember_votes(db, sha, votes)
 

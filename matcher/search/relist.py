@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 from sqlite_utils import Database
 
-from . import hashes, store
+from ..db import connect
+from ..photo import hashes
 from .index import HammingIndex
 
 __all__ = ["link_relistings", "NEAR_PDQ", "MAX_SHARED"]
@@ -56,7 +57,7 @@ def link_relistings(db: Database, progress: Callable[[int, int], None] | None = 
                             pairs[key] = ("near_copy", dist)
             if progress:
                 progress(n, len(distinct))
-    with store.atomic(db):
+    with connect.atomic(db):
         db.execute("DELETE FROM relistings")
         db.table("relistings").insert_all(
             (
@@ -65,7 +66,7 @@ def link_relistings(db: Database, progress: Callable[[int, int], None] | None = 
                     "other_listing_id": b,
                     "kind": kind,
                     "pdq_distance": dist,
-                    "linked_at": store.now(),
+                    "linked_at": connect.now(),
                 }
                 for (a, b), (kind, dist) in sorted(pairs.items())
             ),

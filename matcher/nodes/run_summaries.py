@@ -1,10 +1,12 @@
 """Ingest the run summaries crawler nodes wrote (``runs/<site>/<day>/<node>/<job>.json``) as
 ``crawl_runs`` rows with their ``errors``, so crawl-health alerts and the digest see node crawls as they
 see single-machine ones; its lots seen are marked seen, and after a complete run the site's lots it did
-not see are marked gone. Each summary is ledgered in ``batches`` in the same transaction: read once.
-A summary that is not JSON, too large, of the wrong shape, or naming another site or node than its key
-is ledgered as refused with one ``errors`` row; one from a node that may not speak for its site
-(``origins.held_back``) is held back unread, as a batch is. Neither stops the ingest."""
+not see are marked gone, unless a run of the site that ended later is already in (summaries are read in
+key order, not in the order the runs ended). Each summary is ledgered in ``batches`` in the same
+transaction: read once. A summary that is not JSON, too large, of the wrong shape, or naming another
+site, node or job than its key is ledgered as refused with one ``errors`` row; one of a job the review
+machine did not schedule (``origins.held_back``) is held back unread, as a batch is. Neither stops the
+ingest."""
 
 from __future__ import annotations
 
@@ -14,22 +16,22 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from . import store
+from ..db import connect, store
 from .objectstore import RUNS, ObjectStore, StorageError
-from .origins import held_back
+from .origins import held_back, key_origin
 
-__all__ = ["ingest_run_summaries", "summary_origin", "MAX_SUMMARY_BYTES"]
+__all__ = ["ingest_run_summaries", "MAX_SUMMARY_BYTES"]
 
 MAX_SUMMARY_BYTES = 8 * 1024 * 1024
 MAX_ERRORS = 1000
 
 
 def ingest_run_summaries(
-    db: Database, objects: ObjectStore, pins: dict[str, list[str]] | None = None
+    db: Database, objects: ObjectStore, check_jobs: bool = False
 ) -> list[tuple[str, str, int, int, str]]:
     """Ingest every run summary not in the ledger; returns ``(key, status, rows, errors, reason)`` for
     each summary not seen before, status ingested, refused, waiting (the storage did not give it) or
-    held (``origins.held_back`` with ``pins``, node name -> its pinned sites).
+    held (with ``check_jobs``: a job the review machine did not schedule, ``origins.held_back``).
 
     :raises StorageError: the summaries cannot be listed.
     """
@@ -38,8 +40,8 @@ def ingest_run_summaries(
     for key, _size in objects.list(RUNS):
         if key in seen:
             continue
-        origin = summary_origin(key)
-        if origin is not None and (held := held_back(db, *origin, pins)) is not None:
+        origin = key_origin(key)
+        if check_jobs and origin is not None and (held := held_back(db, *origin)) is not None:
             outcomes.append((key, "held", 0, 0, held))
             continue
         try:
@@ -58,15 +60,7 @@ def ingest_run_summaries(
     return outcomes
 
 
-def summary_origin(key: str) -> tuple[str, str] | None:
-    """``(site, node)`` named by a run summary's key, or None when the key does not have that shape."""
-    parts = key.split("/")
-    if len(parts) != 5 or parts[0] != RUNS.strip("/") or not all(parts[1:]) or ".." in parts:
-        return None
-    return parts[1], parts[3]
-
-
-def _parse(data: bytes, origin: tuple[str, str] | None) -> dict[str, Any]:
+def _parse(data: bytes, origin: tuple[str, str, str] | None) -> dict[str, Any]:
     if origin is None:
         raise ValueError("a run summary key is runs/<site>/<day>/<node>/<job>.json")
     summary = json.loads(data)
@@ -76,7 +70,7 @@ def _parse(data: bytes, origin: tuple[str, str] | None) -> dict[str, Any]:
         if not isinstance(summary.get(name), str) or not summary[name]:
             raise ValueError(f"no {name}")
     # A summary speaks only for the site and node its key names (a key is what the ledger checks).
-    for name, named in zip(("site", "node"), origin, strict=True):
+    for name, named in zip(("site", "node", "job"), origin, strict=True):
         if summary[name] != named:
             raise ValueError(f"its {name} {summary[name][:100]!r} is not its key's {named[:100]!r}")
     errors = summary.get("errors") or []
@@ -88,7 +82,7 @@ def _parse(data: bytes, origin: tuple[str, str] | None) -> dict[str, Any]:
 
 
 def _ledger(db: Database, key: str, data: bytes, summary: dict[str, Any] | None, refused: str | None) -> None:
-    with store.atomic(db):
+    with connect.atomic(db):
         if db.execute("SELECT 1 FROM batches WHERE key = ?", [key]).fetchone():
             return
         if summary is not None:
@@ -132,7 +126,7 @@ def _ledger(db: Database, key: str, data: bytes, summary: dict[str, Any] | None,
                 "bytes": len(data),
                 "rows": 1 if summary is not None else 0,
                 "errors": 0 if summary is not None else 1,
-                "ingested_at": store.now(),
+                "ingested_at": connect.now(),
             }
         )
 
@@ -141,7 +135,13 @@ def _seen_and_gone(db: Database, summary: dict[str, Any]) -> None:
     """The run's lots are seen now (an unchanged lot sent no batch row); after a complete run, the
     site's lots it did not see have gone, as after a complete single-machine crawl."""
     seen = [str(lot) for lot in summary.get("seen") or [] if isinstance(lot, str | int)]
-    site, stamp = summary["site"], store.now()
+    site, stamp = summary["site"], connect.now()
+    newer = db.execute(
+        "SELECT 1 FROM crawl_runs WHERE spider = ? AND finished_at > ? LIMIT 1",
+        [site, summary["finished_at"]],
+    ).fetchone()
+    if newer is not None:
+        return  # a run that ended later has said what is on the site; an older one read late does not
     db.execute("CREATE TEMP TABLE IF NOT EXISTS run_seen (lot_id TEXT PRIMARY KEY)")
     db.execute("DELETE FROM run_seen")
     db.conn.executemany("INSERT OR IGNORE INTO run_seen VALUES (?)", [(lot,) for lot in seen])

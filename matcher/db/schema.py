@@ -292,7 +292,7 @@ def m007_image_features(db: Database) -> None:
 
 @migrations()
 def m008_listing_flags(db: Database) -> None:
-    # Red-flag screening of the listing's text (matcher/flags.py): score 0-100 and its reasons as JSON.
+    # Red-flag screening of the listing's text (matcher/text/flags.py): score 0-100 and its reasons as JSON.
     db.table("listings").add_column("flag_score", int)
     db.table("listings").add_column("flag_reasons_json", str)
     db.table("listings").add_column("flag_version", str)
@@ -340,7 +340,7 @@ def m010_mirror_features(db: Database) -> None:
 
 @migrations()
 def m011_text_similarity(db: Database) -> None:
-    # Listing texts are compared with registry records (matcher/textmatch.py): a full-text index over the
+    # Listing texts are compared with registry records (matcher/text/textmatch.py): a full-text index over the
     # records' descriptive fields finds the likely ones, and its vocabulary gives each word's rarity.
     # The queue shows the text comparison and the red-flag families (a facet).
     db.table("registry_objects").enable_fts(
@@ -422,7 +422,7 @@ def m014_incremental(db: Database) -> None:
 
 @migrations()
 def m015_relistings_and_sellers(db: Database) -> None:
-    # Lots that share a photo (matcher/relist.py), and each seller's record across lots and sites.
+    # Lots that share a photo (matcher/search/relist.py), and each seller's record across lots and sites.
     db.table("relistings").create(
         {"listing_id": int, "other_listing_id": int, "kind": str, "pdq_distance": int, "linked_at": str},
         pk=("listing_id", "other_listing_id"),
@@ -478,7 +478,7 @@ def m017_part_colour(db: Database) -> None:
 @migrations()
 def m018_registry_changes(db: Database) -> None:
     # What changed in the registry, one row per changed record (or bank), so `match` re-matches only the
-    # listings a change can affect (matcher/retro.py). Written by triggers, not by the store functions:
+    # listings a change can affect (matcher/search/retro.py). Written by triggers, not by the store functions:
     # every writer of registry rows (imports, spiders, bulk loaders) is then logged, whatever its code.
     # ``sha256`` is a photo the record held before the change (an old photo's listings are due too);
     # ``source`` a bank switched on or off (all its records changed).
@@ -544,9 +544,9 @@ def m019_listing_cuts(db: Database) -> None:
 
 @migrations()
 def m020_image_embeddings(db: Database) -> None:
-    # A learned embedding per image bytes and view (matcher/embed.py): 1280 float16 (2,560 bytes), unit
+    # A learned embedding per image bytes and view (matcher/photo/embed.py): 1280 float16 (2,560 bytes), unit
     # length, with the model and the version of the code that made it; a registry photo's change of
-    # embedding is a registry change like a change of hashes (matcher/retro.py).
+    # embedding is a registry change like a change of hashes (matcher/search/retro.py).
     db.table("image_embeddings").create(
         {"sha256": str, "view": str, "vector": bytes, "model": str, "embed_version": str},
         pk=("sha256", "view"),
@@ -561,7 +561,7 @@ def m020_image_embeddings(db: Database) -> None:
 
 @migrations()
 def m021_batches(db: Database) -> None:
-    # The ledger of ingested batches from crawler nodes (matcher/batches.py): a batch is ingested once,
+    # The ledger of ingested batches from crawler nodes (matcher/nodes/batches.py): a batch is ingested once,
     # in the transaction that writes its rows, so a batch in this table is wholly in the database.
     db.table("batches").create(
         {
@@ -579,7 +579,7 @@ def m021_batches(db: Database) -> None:
 
 @migrations()
 def m022_node_jobs(db: Database) -> None:
-    # The jobs `crawl --nodes` scheduled, by site and node (matcher/origins.py): a node may send lots
+    # The jobs `crawl --nodes` scheduled, by site and node (matcher/nodes/origins.py): a node may send lots
     # of a site this machine asked it to crawl, even once the site has been pinned elsewhere.
     db.table("node_jobs").create(
         {"job": str, "site": str, "node": str, "scheduled_at": str},

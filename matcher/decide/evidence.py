@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .hashes import MIN_QUALITY
+from ..photo.hashes import MIN_QUALITY
 
 __all__ = [
     "Thresholds",
@@ -108,7 +108,7 @@ class Hit:
     listing_image_id: int | None = None
     shared: list[int] = field(default_factory=list)  # other records' objects holding this same picture
     points_turn: str | None = None  # how the matching points lie: "r90", "m0" (the variants' names)
-    # Learned embeddings (matcher/embindex.py): the best cosine between the two photos' views, this
+    # Learned embeddings (matcher/search/embindex.py): the best cosine between the two photos' views, this
     # registry photo's rank among the registry's photos by it (None: not among the nearest searched),
     # how many photos were searched, and the best cosine of any other object's photo (at least the
     # index's floor: values under it are not told apart).

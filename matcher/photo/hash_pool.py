@@ -56,7 +56,7 @@ def fingerprint_or_error(
         return None, str(exc)
     except ModelError:
         # The model failed, not the photo: it is stored with its hashes and features, and the next
-        # `lootwatch match` embeds it from the kept original (matcher.ingest.stale lists it).
+        # `lootwatch match` embeds it from the kept original (matcher.db.ingest.stale lists it).
         return fingerprint_or_error(data, all_transforms, embeddings=False)
     except Exception as exc:  # noqa: BLE001 - a bug on one photo must not lose the others
         return None, f"internal error: {type(exc).__name__}: {exc}"
@@ -64,7 +64,7 @@ def fingerprint_or_error(
 
 def _one_thread_each() -> None:
     # The workers already fill the cores; BLAS or OpenCV threads inside each would oversubscribe them
-    # (PDQ limits BLAS per call in matcher/pdq.py; this also covers OpenCV and any other BLAS use).
+    # (PDQ limits BLAS per call in matcher/photo/pdq.py; this also covers OpenCV and any other BLAS use).
     import cv2
     from threadpoolctl import threadpool_limits
 

@@ -5,8 +5,8 @@ Built once per process from the database: the PDQ of every registry photo varian
 share of the ORB descriptors of every registry photo (``DescriptorIndex``); the full features are read
 back for verification only for the few photos a query shortlists (``StoredFeatures``), and the learned
 embedding of every view of every registry photo (``embindex.EmbeddingIndex``, exact cosine search).
-``rank_photo`` takes one photo's hashes, features and embeddings to ranked, verified evidence per registry
-object.
+``find`` searches it for one photo's hashes, features and embeddings; ``decide.rank`` judges what it
+found (``rank_photo`` does both).
 
 One photo, many records: registry photos identical to the byte (SHA-256) are indexed once and stand for
 every record that holds them; near-identical ones (re-crops, re-encodes) are told apart from different
@@ -17,25 +17,28 @@ and a match on a shared photo raises every record that holds it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
 from sqlite_utils import Database
 
-from . import embed, hashes, store
+from ..db import store
+from ..decide.evidence import Hit, Thresholds
+from ..decide.rank import rank
+from ..photo import embed, hashes
+from ..photo.features import FEATURE_VERSION, Features
 from .descindex import PER_PHOTO, DescriptorIndex
 from .embindex import FLOOR, SHORTLIST, EmbeddingIndex, Nearest
-from .evidence import Hit, Thresholds, better, by_embedding, hash_tier, near_by_embedding, rank_key
-from .features import FEATURE_VERSION, Features, colour_similarity
 from .index import FlatCodes, hex_to_words
 from .twins import Twins
-from .verify import ANY_TILT, Verification, verify, within
 
 __all__ = [
     "RegistryIndex",
     "StoredFeatures",
+    "Found",
+    "find",
     "rank_photo",
     "vote_shortlist",
     "HASH_SHORTLIST",
@@ -48,16 +51,6 @@ SEARCH_RADIUS = 90  # PDQ bits: beyond this a hash says nothing
 _CHUNK = 50_000
 TWIN_ASK = 5  # inliers under which local features neither confirm nor contradict (contradict_inliers)
 _ROWS_PER_PHOTO = 2 * len(hashes.DIHEDRAL)  # hash variants of a registry photo: 2 views x 8 turns/mirrors
-
-
-def _same_place(a: tuple | None, b: tuple | None) -> bool:
-    """Do two inlier regions of a query overlap by at least a third of the smaller one (unknown: yes)?"""
-    if a is None or b is None:
-        return True
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return w > 0 and h > 0 and w * h >= smaller / 3
 
 
 class FeatureLookup(Protocol):
@@ -101,10 +94,10 @@ class RegistryIndex:
         for photo, held in self.holders.items():
             for _, obj in held:
                 self._photos_of.setdefault(obj, set()).add(photo)
-        self._objects_of: dict[int, set[int]] = {}  # indexed photo -> every object holding it
+        self.objects_of: dict[int, set[int]] = {}  # indexed photo -> every object holding it
         for obj, photos in self._photos_of.items():
             for photo in photos:
-                self._objects_of.setdefault(photo, set()).add(obj)
+                self.objects_of.setdefault(photo, set()).add(obj)
         self.twins = Twins(features, mirror_features)
         self.embeddings = embeddings
 
@@ -284,22 +277,37 @@ def vote_shortlist(index: RegistryIndex, features: Features | None) -> list[tupl
     return index.descriptors.votes(features, top=VOTE_SHORTLIST, same=index.twins.same)
 
 
-def rank_photo(
+@dataclass
+class Found:
+    """What the registry's searches found for one photo, before anything is judged (``decide.rank``).
+
+    ``hits``: one per registry photo a search shortlisted (the PDQ shortlist, the descriptor votes, the
+    embedding's nearest), each with its hash distances, its votes, whether only the embedding brought it,
+    and its cosine, with its rank among the registry's photos where the cosine reaches ``FLOOR``.
+    ``nearest``: registry photo -> cosine for the photos the embedding search found nearest, and
+    ``beyond``: no photo outside them comes closer (at least ``FLOOR``); both empty without embeddings.
+    ``refs``: registry photo -> its local features and those of its mirror image (``True``), those known.
+    """
+
+    hits: list[Hit]
+    nearest: dict[int, float] = field(default_factory=dict)
+    beyond: float = FLOOR
+    embedded: bool = False
+    refs: dict[int, list[tuple[Features, bool]]] = field(default_factory=dict)
+
+
+def find(
     index: RegistryIndex,
     views: dict[str, dict],
     features: Features | None,
-    t: Thresholds,
     votes: list[tuple[int, int]] | None = None,
     embeddings: dict[str, np.ndarray] | None = None,
-) -> list[Hit]:
-    """The best evidence per registry object for one photo, best first (including hits with no tier).
-
-    ``votes``: the photo's ``vote_shortlist`` where the caller already has it (it is searched otherwise).
-    ``embeddings``: the photo's view embeddings (``Fingerprint.embeddings``); the registry photos most
-    similar by them are verified too, and every hit records how similar.
-    """
+) -> Found:
+    """Search the registry for one photo: its views' hashes (``views``), its local features and its view
+    embeddings (``Fingerprint.embeddings``). ``votes``: the photo's ``vote_shortlist`` where the caller
+    already has it (it is searched otherwise)."""
     if not len(index):
-        return []
+        return Found([])
     images = set(index.shortlist(views, HASH_SHORTLIST))
     votes_of = dict(vote_shortlist(index, features) if votes is None else votes)
     images |= set(votes_of)
@@ -311,15 +319,14 @@ def rank_photo(
         np.stack([np.asarray(v, dtype=np.float32) for v in embeddings.values()]) if near is not None else None
     )
     hits = [h for h in (index.hit(i, views) for i in sorted(images)) if h is not None]
-    shown = _same_photo_objects(index, hits, t)
+    refs = {}
     for h in hits:
         h.votes = votes_of.get(h.registry_image_id, 0)
         h.embedding_only = h.registry_image_id not in searched
         if near is not None and queries is not None:
-            _embedding_evidence(index, h, near, queries, shown)
-        # Compared with the registry photo as it is and as its mirror image (ORB is not mirror-invariant);
-        # the better agreement counts, whichever hash variant came closest.
-        refs = [
+            _similarity(index, h, near, queries)
+        # The registry photo as it is and as its mirror image (ORB is not mirror-invariant).
+        refs[h.registry_image_id] = [
             (r, mirrored)
             for r, mirrored in (
                 (index.features.get(h.registry_image_id), False),
@@ -327,98 +334,34 @@ def rank_photo(
             )
             if r is not None
         ]
-        if features is not None and refs:
-            # One fit a reference, judged within the tilt rule. A photo the embedding ranked among its
-            # nearest may be a new photo of the object taken at any angle, which that rule refuses: judged
-            # at any angle it counts only with strong_inliers or more (bench/verification.py: 5 of 9
-            # multiview pairs reach 30 at any angle, 1 within the rule; different objects at most 24).
-            checked = [(verify(features, r, ANY_TILT), m) for r, m in refs]
-            found, mirrored = _best((within(v), m) for v, m in checked)
-            if found.inliers < t.strong_inliers and near_by_embedding(h, t):
-                turned, turned_mirrored = _best(checked)
-                if turned.inliers >= t.strong_inliers:
-                    found, mirrored, h.any_angle = turned, turned_mirrored, True
-            h.inliers, h.overlap, h.region = found.inliers, found.overlap, found.region
-            # How the points say the lot photo lies against the registry photo, in the variants' names.
-            h.points_turn = f"{'m' if mirrored else 'r'}{90 * found.quarter}" if found.inliers else None
-            own = views.get(f"{h.view}/r0", {}).get("colour")  # a part's hues, not the whole page's
-            h.colour = round(colour_similarity(own or features.colour, refs[0][0].colour), 2)
-    hits = [held for h in hits for held in index.held(h)]
-    _compete(index, hits, shown, t)
-    best: dict[int, Hit] = {}
-    for h in hits:
-        if better(h, best.get(h.object_id), t):
-            best[h.object_id] = h
-    return sorted(best.values(), key=lambda h: (*rank_key(h, t), h.object_id))
+    if near is None:
+        return Found(hits, refs=refs)
+    return Found(hits, dict(near.cosine), max(FLOOR, near.bound), True, refs)
 
 
-def _best(checked) -> tuple[Verification, bool]:
-    """The better agreement of a photo and its mirror image: inliers, then their share."""
-    return max(checked, key=lambda vm: vm[0][:2])
-
-
-def _same_photo_objects(index: RegistryIndex, hits: list[Hit], t: Thresholds) -> set[int]:
-    """The objects whose records hold the lot photo itself (the hashes say "same photo", as the review
-    UI words it: on the whole photo, or near-exactly on a trimmed view or part)."""
-    return {
-        obj
-        for h in hits
-        if hash_tier(h, t) == "strong" and (h.view == "full" or h.pdq <= t.trim_exact_pdq)
-        for obj in index._objects_of.get(h.registry_image_id, {h.object_id})
-    }
-
-
-def _embedding_evidence(
-    index: RegistryIndex, hit: Hit, near: Nearest, queries: np.ndarray, shown: set[int] = frozenset()
-) -> None:
+def _similarity(index: RegistryIndex, hit: Hit, near: Nearest, queries: np.ndarray) -> None:
     """Set a hit's ``cosine`` and, where it reaches the index's floor, its rank among the registry's
-    photos and the best similarity of a photo no record of the same object holds.
-
-    ``shown``: objects whose records hold the lot photo itself. Their photos are not rivals of another
-    record's different photo: when one registry holds an object by one photo and another registry by
-    another, the lot photo that is the first is as near the first as a photo can be, and would otherwise
-    hide the second record, the one whose photo only the embedding finds like it."""
+    photos and how many were searched."""
     assert index.embeddings is not None
     cosine = index.embeddings.cosine(hit.registry_image_id, queries)
     if cosine is None:
         return
     hit.cosine = round(cosine, 4)
-    if hit.cosine < FLOOR:
-        return
-    hit.cosine_rank, hit.cosine_of = near.rank(hit.cosine), near.photos
-    mine = index._objects_of.get(hit.registry_image_id, {hit.object_id}) | shown
-    others = [c for p, c in near.cosine.items() if not index._objects_of.get(p, set()) & mine]
-    hit.cosine_next = round(max([FLOOR, near.bound, *others]), 4)
+    if hit.cosine >= FLOOR:
+        hit.cosine_rank, hit.cosine_of = near.rank(hit.cosine), near.photos
 
 
-def _compete(
-    index: RegistryIndex, hits: list[Hit], shown: set[int] = frozenset(), t: Thresholds | None = None
-) -> None:
-    """Set each hit's ``other_inliers`` and ``shared``. Only objects whose features agree in the same
-    place compete (the other tiles of a collage show other objects), and never records that show the same
-    object by the same picture: a copy of the photo under another record is the same evidence, named in
-    ``shared``, not a rival; nor is a record holding a copy of another of the object's photos.
-    Photos only the embedding's shortlist brought are rivals of evidence from that shortlist alone: the
-    multiples of another object's inliers that evidence must reach were read with the rivals the hash and
-    vote shortlists bring, and the embedding brings look-alikes of the same house style.
-    Records holding the lot photo itself (``shown``) are no rivals of another record's photo that the
-    embedding alone finds like it (``by_embedding`` with thresholds ``t``): as for the margin, the same
-    photo outscores any other photo of the object, and would hide that record's different photo."""
-    for h in hits:
-        spared = shown if t is not None and h.object_id not in shown and by_embedding(h, t) else set()
-        rivals = [
-            o
-            for o in hits
-            if o.object_id != h.object_id
-            and o.object_id not in spared
-            and (o.inliers or 0) > 0
-            and _same_place(h.region, o.region)
-            and (h.embedding_only or not o.embedding_only)
-        ]
-        h.other_inliers = max((o.inliers or 0 for o in rivals if not index.same_object(h, o)), default=0)
-        h.shared = sorted(
-            {o.object_id for o in hits if o.object_id != h.object_id and index.same_picture(h, o)}
-        )
+def rank_photo(
+    index: RegistryIndex,
+    views: dict[str, dict],
+    features: Features | None,
+    t: Thresholds,
+    votes: list[tuple[int, int]] | None = None,
+    embeddings: dict[str, np.ndarray] | None = None,
+) -> list[Hit]:
+    """The best evidence per registry object for one photo, best first (including hits with no tier):
+    ``find`` here, then ``decide.rank.rank``."""
+    return rank(index, find(index, views, features, votes, embeddings), views, features, t)
 
 
 class StoredFeatures:

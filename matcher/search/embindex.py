@@ -1,4 +1,4 @@
-"""Exact cosine search of photo embeddings (``matcher/embed.py``) over every registry photo.
+"""Exact cosine search of photo embeddings (``matcher/photo/embed.py``) over every registry photo.
 
 Each indexed registry photo contributes one unit-length row per view (the whole photo and, when it has a
 border, the photo trimmed): a FAISS ``IndexFlatIP`` gives the exact inner products, which for unit vectors
@@ -11,7 +11,7 @@ A photo's similarity to a query is the best cosine between any of the query's vi
 its rank is 1 + the number of indexed photos more similar (cosines are clamped to at most 1: float16
 vectors of unit length can give 1.0001); ``next_other`` is the best similarity of a
 photo that no record of the object holds. Values below ``FLOOR`` are not told apart: a search and a
-retro-match (``matcher/retro.py``) then agree on every value they store.
+retro-match (``matcher/search/retro.py``) then agree on every value they store.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .embed import DIM
+from ..photo.embed import DIM
 
 __all__ = ["EmbeddingIndex", "Nearest", "FLOOR", "NEAREST_ROWS", "SHORTLIST"]
 

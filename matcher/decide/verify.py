@@ -15,7 +15,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from .features import Features
+from ..photo.features import Features
 
 __all__ = ["Verification", "fit", "verify", "within", "RATIO", "REPROJECTION_PX", "MAX_TILT", "ANY_TILT"]
 

@@ -1,0 +1,1 @@
+"""The review database: schema (migrations), the store, and the ingest of image bytes' signals."""

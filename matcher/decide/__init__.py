@@ -1,0 +1,1 @@
+"""Evidence into tiers: geometric verification of a pair of photos, and the tier a hit earns."""

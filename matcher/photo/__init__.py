@@ -1,0 +1,1 @@
+"""A photo into its signals: canonical decode, parts, hashes, local features, embedding, fingerprint."""

@@ -1,0 +1,1 @@
+"""Listing text: normalisation, red flags, matching against records, measurements, listing input."""
