@@ -70,7 +70,7 @@ def test_500_verdicts_while_crawling_and_matching(tmp_path, monkeypatch):
                     sys.executable,
                     "-c",
                     (
-                        "from matcher.db import store; from matcher.text.screen import screen_listings;"
+                        "from matcher.db import connect; from matcher.text.screen import screen_listings;"
                         "from matcher.text.textmatch import match_texts;"
                         f"db = connect.open_db({str(path)!r});"
                         "[(screen_listings(db, rescreen_all=True), match_texts(db, rematch_all=True))"
