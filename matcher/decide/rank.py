@@ -33,7 +33,7 @@ def rank(
     hits = found.hits
     shown = _same_photo_objects(index, hits, t)
     for h in hits:
-        if found.embedded and h.cosine_of is not None:  # its cosine reached the index's floor
+        if h.cosine_of is not None:  # the embedding search ran and its cosine reached the index's floor
             h.cosine_next = _next_cosine(index, h, found, shown)
         refs = found.refs.get(h.registry_image_id, [])
         if features is not None and refs:

@@ -131,10 +131,10 @@ def ingest_batches(
     seen = {row[0] for row in db.execute("SELECT key FROM batches")}
     results = []
     for n, (key, size) in enumerate(listed, start=1):
-        origin = key_origin(key)
+        origin = batch_origin(key)
         if key in seen:
             results.append(BatchResult(key, "skipped"))
-        elif origin is None or batch_origin(key) is None:
+        elif origin is None:
             results.append(_refuse(db, key, "", size, BATCH_KEY_SHAPE))
         elif check_jobs and (held := held_back(db, *origin)) is not None:
             results.append(BatchResult(key, "held", reason=held))
@@ -196,7 +196,7 @@ def parse_batch(key: str, data: bytes) -> tuple[list[Lot], list[str]]:
     lots: list[Lot] = []
     problems: list[str] = []
     foreign: list[tuple[int, VersionMismatch]] = []
-    origin = batch_origin(key)
+    named = batch_origin(key)
     for number, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
             continue
@@ -211,13 +211,7 @@ def parse_batch(key: str, data: bytes) -> tuple[list[Lot], list[str]]:
         except (ValueError, RecursionError) as exc:
             problems.append(f"line {number}: {str(exc)[:300]}")
             continue
-        if origin is not None and lot.fields["site"] != origin[0]:
-            problems.append(
-                f"line {number}: a lot of site {lot.fields['site'][:100]!r} in a batch of site "
-                f"{origin[0]!r}: refused"
-            )
-            continue
-        if (named := key_origin(key)) is not None and (wrong := _not_its_key(lot, named)) is not None:
+        if named is not None and (wrong := _not_its_key(lot, named)) is not None:
             problems.append(f"line {number}: {wrong}: refused")
             continue
         lots.append(lot)
@@ -396,16 +390,16 @@ def _warc_stored_path(data_dir: Path, key: str, home: Path) -> str | None:
 BATCH_KEY_SHAPE = "a batch key is batches/<site>/<day>/<node>/<job>-<n>.jsonl"
 
 
-def batch_origin(key: str) -> tuple[str, str] | None:
-    """``(site, node)`` named by a batch key, or None when the key does not have the batch shape."""
-    parts = key.split("/")
-    if len(parts) != 5 or parts[0] != BATCHES.strip("/") or not all(parts[1:]) or ".." in parts:
-        return None
-    return parts[1], parts[3]
+def batch_origin(key: str) -> tuple[str, str, str] | None:
+    """``(site, node, job)`` named by a batch key, or None when the key does not have the batch shape."""
+    return key_origin(key) if key.startswith(BATCHES) else None
 
 
 def _not_its_key(lot: Lot, named: tuple[str, str, str]) -> str | None:
-    """Why a lot row's own ``node`` or ``job`` is not the one its batch key names, or None."""
+    """Why a lot row's own site, node or job is not the one its batch key names, or None."""
+    site = lot.fields["site"]
+    if site != named[0]:
+        return f"a lot of site {site[:100]!r} in a batch of site {named[0]!r}"
     for name, own, value in (("node", lot.node, named[1]), ("job", lot.job, named[2])):
         if own != value:
             return f"its {name} {own[:100]!r} is not its key's {value!r}"

@@ -292,7 +292,6 @@ class Found:
     hits: list[Hit]
     nearest: dict[int, float] = field(default_factory=dict)
     beyond: float = FLOOR
-    embedded: bool = False
     refs: dict[int, list[tuple[Features, bool]]] = field(default_factory=dict)
 
 
@@ -323,8 +322,10 @@ def find(
     for h in hits:
         h.votes = votes_of.get(h.registry_image_id, 0)
         h.embedding_only = h.registry_image_id not in searched
-        if near is not None and queries is not None:
+        if near is not None:
             _similarity(index, h, near, queries)
+        if features is None:
+            continue  # nothing to verify: the registry photo's features are not read
         # The registry photo as it is and as its mirror image (ORB is not mirror-invariant).
         refs[h.registry_image_id] = [
             (r, mirrored)
@@ -336,7 +337,7 @@ def find(
         ]
     if near is None:
         return Found(hits, refs=refs)
-    return Found(hits, dict(near.cosine), max(FLOOR, near.bound), True, refs)
+    return Found(hits, dict(near.cosine), max(FLOOR, near.bound), refs)
 
 
 def _similarity(index: RegistryIndex, hit: Hit, near: Nearest, queries: np.ndarray) -> None:
