@@ -196,8 +196,7 @@ def _db_key(db: str | Path) -> Path:
 def lock_path(db: str | Path) -> Path:
     """The lock file beside the database, ``NAME.backup-lock``, that ``lootwatch backup`` (and
     ``restore``) hold for as long as they run; it says which process holds it."""
-    real = _db_key(db)
-    return real.with_name(f"{real.name}.backup-lock")
+    return locks.beside(db, "backup-lock")
 
 
 def lock_holder(db: str | Path) -> tuple[int, str] | None:

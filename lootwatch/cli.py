@@ -474,11 +474,11 @@ def _ingest_stage(cfg) -> list[str]:
         raise UsageProblem("no [storage] url in lootwatch.toml: nothing to ingest from (README)")
     if not cfg.nodes:
         raise UsageProblem(
-            "no [nodes.NAME] tables in lootwatch.toml: ingest takes batches only from the nodes they name, "
-            "each for the sites pinned to it (docs/nodes.md)"
+            "no [nodes.NAME] tables in lootwatch.toml: ingest is the review machine's side of crawler "
+            "nodes, which crawl --nodes schedules (docs/nodes.md)"
         )
     db = open_db(cfg.db)
-    lock = Path(cfg.db).resolve().with_name(f"{Path(cfg.db).resolve().name}.ingest-lock")
+    lock = locks.beside(cfg.db, "ingest-lock")
     try:
         held = locks.hold(lock, "ingest")
     except locks.Held as other:

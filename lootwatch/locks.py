@@ -12,7 +12,7 @@ import fcntl
 import os
 from pathlib import Path
 
-__all__ = ["Held", "hold", "holder", "release"]
+__all__ = ["Held", "beside", "hold", "holder", "release"]
 
 
 class Held(RuntimeError):
@@ -21,6 +21,13 @@ class Held(RuntimeError):
     def __init__(self, pid: int, command: str):
         super().__init__(f"held by pid {pid} ({command})")
         self.pid, self.command = pid, command
+
+
+def beside(db: str | Path, name: str) -> Path:
+    """The lock file ``DB.NAME`` beside the database's real file (a symlink followed, so two paths to one
+    database share one lock)."""
+    real = Path(db).resolve()
+    return real.with_name(f"{real.name}.{name}")
 
 
 def holder(path: Path, default: str = "") -> tuple[int, str] | None:

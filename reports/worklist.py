@@ -363,8 +363,10 @@ def likeness_line(evidence: dict) -> str:
     cosine = _cosine(evidence.get("cosine"))
     rank, of = _cosine_count(evidence.get("cosine_rank")), _cosine_count(evidence.get("cosine_of"))
     # No margin here: unlike a candidate's, this photo need not stand above any other.
-    alike = f" (similarity {cosine:.2f}" if cosine is not None else ""
-    alike += f"; rank {rank:,} of {of:,})" if alike and rank is not None and of else ")" if alike else ""
+    alike = ""
+    if cosine is not None:
+        ranked = f"; rank {rank:,} of {of:,}" if rank is not None and of else ""
+        alike = f" (similarity {cosine:.2f}{ranked})"
     return (
         f"Among the photos most alike by the learned embedding{alike}; the hashes and matching points "
         "do not make it a match: it may be another photo of the same object, or another object like it"

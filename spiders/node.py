@@ -142,13 +142,14 @@ def node_context(crawler: Any) -> NodeContext:
         job = getattr(spider, "_job", None) or os.environ.get("SCRAPY_JOB") or uuid.uuid4().hex
         # The node's own name (its environment) names its objects, whatever the job says: a job
         # scheduled under another name is then held back on the review machine, not filed under it.
-        node = os.environ.get("LOOTWATCH_NODE") or str(settings.get("LOOTWATCH_NODE"))
-        if node != str(settings.get("LOOTWATCH_NODE")):
+        said = str(settings.get("LOOTWATCH_NODE"))
+        node = os.environ.get("LOOTWATCH_NODE") or said
+        if node != said:
             logger.warning(
                 "lootwatch: this node is %r (LOOTWATCH_NODE in its environment), the job says %r: its "
                 "objects are named %r",
                 node,
-                settings.get("LOOTWATCH_NODE"),
+                said,
                 node,
             )
         found = NodeContext(
