@@ -133,6 +133,20 @@ def test_every_site_records_its_terms_and_disabled_ones_say_why():
     assert load_sites()["catawiki"]["enabled"] is False
 
 
+def test_every_market_spider_of_a_real_site_has_an_entry():
+    # A spider with no entry would be treated as enabled before anyone had read the site's terms.
+    from scrapy.spiderloader import SpiderLoader
+    from scrapy.utils.project import get_project_settings
+
+    from spiders.base import DemoSpider
+
+    loader = SpiderLoader.from_settings(get_project_settings())
+    markets = [loader.load(n) for n in loader.list() if loader.load(n).__module__.startswith("spiders.markets.")]
+    real = {cls.name for cls in markets if not issubclass(cls, DemoSpider)}
+    assert {"catawiki", "artemis_gallery", "example_house"} <= real
+    assert real - set(load_sites()) == set()
+
+
 def started(spider_cls, **settings):
     spider = spider_cls.from_crawler(get_crawler(spider_cls, settings))
     spider.crawler.spider = spider
