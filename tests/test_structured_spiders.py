@@ -141,7 +141,8 @@ def test_every_market_spider_of_a_real_site_has_an_entry():
     from spiders.base import DemoSpider
 
     loader = SpiderLoader.from_settings(get_project_settings())
-    markets = [loader.load(n) for n in loader.list() if loader.load(n).__module__.startswith("spiders.markets.")]
+    spiders = [loader.load(name) for name in loader.list()]
+    markets = [cls for cls in spiders if cls.__module__.startswith("spiders.markets.")]
     real = {cls.name for cls in markets if not issubclass(cls, DemoSpider)}
     assert {"catawiki", "artemis_gallery", "example_house"} <= real
     assert real - set(load_sites()) == set()
