@@ -252,20 +252,31 @@ def check_rows(n: int) -> list[str]:
     photos = demo_photos(30)
     prints = [fingerprint(p.read_bytes()) for p in photos]
     t = Thresholds()
-    qps_rank = rate(lambda fp: rank_photo(index, fp.hashes, fp.features, t), prints)
-    qps_all = rate(
-        lambda p: (lambda fp: rank_photo(index, fp.hashes, fp.features, t))(
-            fingerprint(p.read_bytes(), thumbnail=False)  # as check_photo does
-        ),
-        photos,
-    )
+
+    def ranked(fp):
+        return rank_photo(index, fp.hashes, fp.features, t)
+
+    def checked(p: Path):
+        return ranked(fingerprint(p.read_bytes(), thumbnail=False))  # as check_photo does
+
+    def passes(fn, items) -> float:
+        # Each pass reads its registry photos' features from SQLite, as the first query would.
+        rates = []
+        for _ in range(HASH_ROUNDS):
+            index.features.both.cache_clear()
+            rates.append(rate(fn, items))
+        return float(np.median(rates))
+
+    qps_rank = passes(ranked, prints)
+    qps_all = passes(checked, photos)
     shutil.rmtree(folder)
     scale = 1_000_000 / n
     memory = (hash_bytes + vote_bytes) * scale / 2**30
     return [
         f"Check path against {n:,} registry photos (random hashes, {ORB_FEATURES} random descriptors each "
         f"and as many for the mirror image, stored in SQLite; {PER_PHOTO} of them per photo in the vote "
-        f"index; built in {built:.0f} s, peak traced memory while building {peak / 2**30:.2f} GiB):",
+        f"index; built in {built:.0f} s, peak traced memory while building {peak / 2**30:.2f} GiB); "
+        f"queries/s the median of {HASH_ROUNDS} passes over {len(photos)} demo photos, each from SQLite:",
         "",
         "| what | figure |",
         "|---|---|",
