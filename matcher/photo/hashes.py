@@ -1,7 +1,7 @@
 """Perceptual hashes of a canonically decoded picture, one function per algorithm.
 
 - PDQ: Meta's 256-bit hash with a quality score (https://github.com/facebook/ThreatExchange/tree/main/pdq),
-  computed by ``matcher.photo.pdq``, a numpy form of the reference that gives the C++ code's bits, 11x faster.
+  computed by ``matcher.photo.pdq``, a numpy form of the reference that gives the C++ code's bits, faster.
 - pHash and dHash: 64-bit DCT and gradient hashes from ``imagehash``
   (https://github.com/JohannesBuchner/imagehash).
 

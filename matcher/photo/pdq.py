@@ -2,9 +2,10 @@
 
 The reference filters every pixel with four 1-D box filters (two passes of Jarosz's tent), then keeps 64x64
 of them. Those steps are linear and separable, so here they are one 64 x n matrix per side length,
-applied to the luma as ``rows @ luma @ cols.T``: the same numbers, 11x faster than the ``pdqhash``
-bindings on 512 px photos (docs/benchmarks.md). The rest is the reference's: quality from the 64x64
-gradients, the 16x16 DCT coefficients after the DC term, one bit per coefficient above their median.
+applied to the luma as ``rows @ luma @ cols.T``: the same numbers, several times faster than the
+``pdqhash`` bindings on 512 px photos (docs/benchmarks.md, Speed and memory). The rest is the
+reference's: quality from the 64x64 gradients, the 16x16 DCT coefficients after the DC term, one bit per
+coefficient above their median.
 tests/test_pdq.py holds it to the ``pdqhash`` bindings of the C++ code.
 """
 
